@@ -1,0 +1,277 @@
+"""Parameters of the simulated cell, grouped by the model that uses them.
+
+`CellParameters` is the one object a simulation is built from. Its defaults describe the
+In-Li | LGPS | NCM111-composite cell of the stack-pressure study (science.md §1); another cell
+(a garnet symmetric cell, a limited-lithium LFP cell) is another parameter set, built with
+`CellParameters.from_mapping` from the ``[simulation]`` table of a station config.
+Values the source papers leave out are marked *(assumed)*.
+
+Nothing here imports the rest of the project or EPICS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GeometryParameters:
+    """Size and loading of the cell stack.
+
+    Layer thicknesses are not parameters: they follow from the masses, the solid densities
+    and the porosity at the applied pressure (`microstructure_at`).
+    """
+
+    diameter_mm: float = 1.0
+    #: Mass of the composite cathode layer (NCM : LGPS : carbon = 1 : 1 : 0.1), mg.
+    electrode_mass_mg: float = 1.0
+    #: Mass of the separator (electrolyte) layer, mg.
+    electrolyte_mass_mg: float = 2.5
+    #: Mass fraction of active material in the composite electrode.
+    active_mass_fraction: float = 1.0 / 2.1
+    #: Mean solid density of the composite electrode, g/cm³ (NCM 4.75, LGPS 2.0, C 1.9).
+    electrode_solid_density_g_cm3: float = 2.85
+    #: Solid density of the electrolyte, g/cm³ (LGPS).
+    electrolyte_solid_density_g_cm3: float = 2.0
+    temperature_K: float = 298.15
+
+    @property
+    def area_cm2(self) -> float:
+        """Electrode area, cm²."""
+        return math.pi * (0.05 * self.diameter_mm) ** 2
+
+    @property
+    def active_mass_g(self) -> float:
+        """Mass of active material, g."""
+        return 1e-3 * self.electrode_mass_mg * self.active_mass_fraction
+
+
+@dataclass(frozen=True)
+class CompactionParameters:
+    """Two-stage densification of the electrode and electrolyte layers.
+
+    Stage 1 (up to ``transition_pressure_MPa``): particle rearrangement, both layers share the
+    electrode's porosity; the active-material volume fraction rises while the visible
+    electrolyte fraction falls. Stage 2: the soft electrolyte deforms plastically. The
+    electrolyte layer follows Heckel's law ln(1/ε) = K·P + A through the two anchor points; the
+    electrode's rigid active-material skeleton makes its porosity level off:
+    ε(P) = ε_∞ + (ε_0 − ε_∞)·exp(−P / P_c), while its voids fill with electrolyte.
+    """
+
+    porosity_uncompressed: float = 0.45  # (assumed)
+    electrode_porosity_limit: float = 0.228
+    electrode_compaction_pressure_MPa: float = 20.0  # (assumed)
+    transition_pressure_MPa: float = 12.0
+    electrolyte_porosity_at_reference: float = 0.05
+    reference_pressure_MPa: float = 100.0
+    #: Active-material volume fraction of the electrode at zero and at the transition pressure.
+    active_fraction_uncompressed: float = 0.30  # (assumed)
+    active_fraction_at_transition: float = 0.42  # (assumed)
+
+
+@dataclass(frozen=True)
+class ContactParameters:
+    """Active-material/electrolyte contact, resolved by CT and unresolved (asperities).
+
+    The CT-resolved contact rate (contact area / active-material surface) rises smoothly from
+    ``contact_rate_low`` at or below ``contact_rise_start_MPa`` to ``contact_rate_high`` at or
+    above ``contact_rise_end_MPa``. The ratio of contact on faces normal to the pressing axis
+    (z) to contact on faces normal to x/y is ``contact_anisotropy``. The unresolved real contact
+    area of rough surfaces grows in proportion to load (Greenwood–Williamson), normalised to 1
+    at ``reference_pressure_MPa``.
+    """
+
+    contact_rate_low: float = 0.60  # (assumed level; the +10 % rise is the paper's)
+    contact_rate_high: float = 0.66
+    contact_rise_start_MPa: float = 12.0
+    contact_rise_end_MPa: float = 50.0
+    contact_anisotropy: float = 1.35  # (assumed)
+    asperity_exponent: float = 1.0
+    reference_pressure_MPa: float = 100.0
+
+
+@dataclass(frozen=True)
+class TortuosityParameters:
+    """Geometric tortuosity of the electrolyte path through the electrode along z.
+
+    The mode follows τ(P) = τ_opt + k·ln(P / P_opt)²: it falls with pressure, is lowest at
+    ``optimum_pressure_MPa`` and rises again (with a wider spread) above it, as the voids
+    flatten into sheets normal to the pressing axis.
+    """
+
+    mode_at_optimum: float = 1.35  # (assumed)
+    curvature: float = 0.10  # (assumed)
+    optimum_pressure_MPa: float = 50.0  # (assumed)
+    #: Ratio (height / width) of electrolyte-layer voids at the lowest and highest pressures.
+    void_aspect_low_pressure: float = 1.0  # (assumed)
+    void_aspect_high_pressure: float = 0.35  # (assumed)
+
+
+@dataclass(frozen=True)
+class CircuitParameters:
+    """Equivalent circuit R0 + (R_b‖CPE_b) + (R_gb‖CPE_gb) + (R_ct‖CPE_ct) + W.
+
+    R_b follows from the electrolyte layer: σ_bulk·(1−ε)^1.5 (Bruggeman) over its thickness.
+    R_gb (grain-to-grain constriction) and R_ct (charge transfer) scale with the unresolved
+    contact area, i.e. ∝ 1/P, from their values at the reference pressure. Conductivities and
+    interface resistances follow Arrhenius laws in temperature.
+    """
+
+    series_resistance_ohm: float = 5.0  # leads and current collectors (assumed)
+    bulk_conductivity_S_cm: float = 1.2e-2  # LGPS at 298 K
+    bulk_activation_energy_eV: float = 0.25
+    bulk_cpe_Q: float = 2.0e-12  # F·s^(n−1) (assumed)
+    bulk_cpe_n: float = 0.95
+    #: Grain-boundary ASR of the electrolyte layer at the reference pressure, Ω·cm².
+    grain_boundary_asr_ohm_cm2: float = 30.0  # (assumed)
+    grain_boundary_activation_energy_eV: float = 0.35  # (assumed)
+    grain_boundary_cpe_Q: float = 5.0e-10
+    grain_boundary_cpe_n: float = 0.90
+    #: Charge-transfer ASR of the cathode interface at the reference pressure, Ω·cm².
+    charge_transfer_asr_ohm_cm2: float = 100.0  # (assumed)
+    charge_transfer_activation_energy_eV: float = 0.45  # (assumed)
+    charge_transfer_cpe_Q: float = 1.0e-6  # F·s^(n−1) per cm² (assumed)
+    charge_transfer_cpe_n: float = 0.85
+    #: Warburg coefficient at the reference pressure, Ω·s^−½ (assumed).
+    warburg_sigma_ohm_s05: float = 2.0e4
+    reference_pressure_MPa: float = 100.0
+    #: Exponent of the grain-boundary and charge-transfer scaling with pressure (1 = ∝ 1/P).
+    pressure_exponent: float = 1.0
+    reference_temperature_K: float = 298.15
+
+
+@dataclass(frozen=True)
+class ElectrochemistryParameters:
+    """Galvanostatic behaviour of the cell (`electrochemistry.py`)."""
+
+    #: "full" (cathode vs anode) or "symmetric" (Li | SSE | Li plating/stripping).
+    cell_type: str = "full"
+    #: Specific capacity of the active material at the best contact, mAh/g (NCM111).
+    specific_capacity_mAh_g: float = 150.0
+    #: Accessible fraction at the lowest pressure and its logarithmic rise, saturating above.
+    accessible_fraction_at_low_pressure: float = 0.70  # (assumed)
+    accessible_fraction_low_pressure_MPa: float = 6.0
+    accessible_fraction_saturation_MPa: float = 50.0
+    accessible_fraction_saturated: float = 0.95  # (assumed)
+    #: Open-circuit voltage of the cathode against the anode at the two ends of charge, V.
+    #: NCM vs In-Li: 2.8–4.3 V vs Li minus 0.62 V.
+    ocv_discharged_V: float = 3.0
+    ocv_charged_V: float = 3.75
+    coulombic_efficiency: float = 0.995
+    #: Lithium inventory of the anode relative to the cathode capacity (N/P); inf = unlimited.
+    n_to_p_ratio: float = math.inf
+    #: Fraction of the lithium plated on each charge that is lost as dead lithium; 0.04 puts
+    #: the capacity knee near the reported 32/67/172/186 cycles for N/P 1.1/2.7/5.3/5.9.
+    lithium_loss_per_cycle: float = 0.04
+    #: Symmetric cells: critical current density above which dendrites grow, mA/cm².
+    critical_current_density_mA_cm2: float = 1.2
+    #: Symmetric cells: per-interface ASR for the Li | SSE contact, Ω·cm².
+    interface_asr_ohm_cm2: float = 25.0
+    #: Relative polarisation growth per hour of cycling by contact loss (assumed, slow).
+    contact_loss_rate_per_h: float = 0.0
+
+
+@dataclass(frozen=True)
+class ImagingParameters:
+    """Phantom and X-ray projection (`phantom.py`, `projection.py`)."""
+
+    voxel_size_um: float = 1.0
+    #: Diameter of the imaged cylinder, voxels (= detector width).
+    diameter_voxels: int = 256
+    electrode_slices: int = 48
+    electrolyte_slices: int = 16
+    particle_diameter_um: float = 10.0
+    particle_diameter_spread: float = 0.2  # relative standard deviation (assumed)
+    beam_energy_keV: float = 20.0
+    #: Linear attenuation at ``reference_energy_keV``, 1/cm; scaled as E^−3 (photoelectric).
+    attenuation_active_per_cm: float = 90.0  # NCM111 at 20 keV (assumed)
+    attenuation_electrolyte_per_cm: float = 30.0  # LGPS at 20 keV (assumed)
+    attenuation_void_per_cm: float = 0.0
+    reference_energy_keV: float = 20.0
+    flat_field_photons: float = 2.0e4
+    dark_counts: float = 100.0
+    #: Relative column-to-column gain variation of the flat field.
+    flat_field_nonuniformity: float = 0.05
+
+
+@dataclass(frozen=True)
+class CellParameters:
+    """Every parameter of a simulated cell: one object, one source of defaults."""
+
+    geometry: GeometryParameters = field(default_factory=GeometryParameters)
+    compaction: CompactionParameters = field(default_factory=CompactionParameters)
+    contact: ContactParameters = field(default_factory=ContactParameters)
+    tortuosity: TortuosityParameters = field(default_factory=TortuosityParameters)
+    circuit: CircuitParameters = field(default_factory=CircuitParameters)
+    electrochemistry: ElectrochemistryParameters = field(
+        default_factory=ElectrochemistryParameters
+    )
+    imaging: ImagingParameters = field(default_factory=ImagingParameters)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> CellParameters:
+        """Build from nested tables such as ``{"circuit": {"bulk_conductivity_S_cm": 4e-4}}``.
+
+        Parameters
+        ----------
+        values
+            Tables named after the fields of this class; each holds the fields of its group to
+            override. Omitted fields keep their defaults.
+
+        Raises
+        ------
+        ValueError
+            On an unknown group or field, or a value of the wrong type, naming it.
+        """
+        groups = {f.name: f for f in dataclasses.fields(cls)}
+        overrides: dict[str, Any] = {}
+        for group_name, group_values in values.items():
+            if group_name not in groups:
+                raise ValueError(
+                    f"unknown simulation parameter group {group_name!r}; "
+                    f"expected one of {sorted(groups)}"
+                )
+            default = groups[group_name].default_factory()  # type: ignore[misc]
+            if not isinstance(group_values, Mapping):
+                raise ValueError(f"simulation.{group_name} must be a table")
+            overrides[group_name] = _replace_checked(default, group_values, group_name)
+        return cls(**overrides)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Nested plain-Python copy, suitable for run metadata (inf becomes a string)."""
+        return {
+            name: {
+                key: (str(value) if isinstance(value, float) and math.isinf(value) else value)
+                for key, value in dataclasses.asdict(getattr(self, name)).items()
+            }
+            for name in (f.name for f in dataclasses.fields(self))
+        }
+
+
+def _replace_checked(default: Any, values: Mapping[str, Any], group_name: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(default)}
+    for key, value in values.items():
+        if key not in known:
+            raise ValueError(
+                f"unknown parameter simulation.{group_name}.{key}; "
+                f"expected one of {sorted(known)}"
+            )
+        expected = type(getattr(default, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if expected is float and value == "inf":
+            continue
+        if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+            raise ValueError(
+                f"simulation.{group_name}.{key} must be {expected.__name__}, "
+                f"got {value!r}"
+            )
+    converted = {
+        key: (float(value) if type(getattr(default, key)) is float else value)
+        for key, value in values.items()
+    }
+    return dataclasses.replace(default, **converted)

@@ -1,0 +1,63 @@
+"""Station config: the default loads; bad configs fail with errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from acq.config import ConfigError, load_config, parse_config
+from acq.simulation import simulation_parameters
+
+
+def test_default_config_describes_the_papers_cell():
+    config = load_config()
+    assert config.cell.diameter_mm == 1.0
+    assert config.cell.area_cm2 == pytest.approx(0.007854, rel=1e-3)
+    assert config.press.rating_MPa < config.press.load_cell_range_N / 0.785
+    parameters = simulation_parameters(config)
+    assert parameters.geometry.electrolyte_mass_mg == config.cell.electrolyte_mass_mg
+    assert parameters.imaging.diameter_voxels == 256
+    metadata = config.metadata()
+    assert metadata["sample"] == config.sample.id and metadata["cell"]["area_cm2"] > 0
+
+
+def _raw(**changes):
+    raw = load_config().model_dump(mode="json")
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        raw[section][key] = value
+    return raw
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"press__rating_MPa": -5}, "press.rating_MPa"),
+    ({"press__rating_typo": 5}, "press.rating_typo"),
+    ({"station__time_scale": 0}, "station.time_scale"),
+    ({"cell__cell_type": "pouch"}, "cell.cell_type"),
+    ({"sample__id": ""}, "sample.id"),
+])
+def test_bad_values_are_named(changes, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        parse_config(_raw(**changes))
+
+
+def test_missing_section_is_named():
+    raw = _raw()
+    del raw["press"]
+    with pytest.raises(ConfigError, match="press"):
+        parse_config(raw)
+
+
+def test_bad_simulation_parameter_is_named():
+    raw = _raw()
+    raw["simulation"]["parameters"] = {"circuit": {"no_such_thing": 1.0}}
+    with pytest.raises(ConfigError, match="simulation.circuit.no_such_thing"):
+        parse_config(raw)
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[station\nname=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
