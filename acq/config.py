@@ -1,0 +1,209 @@
+"""Station configuration: one TOML file names the PVs, the cell, the limits and the services.
+
+The same file builds the IPython session, the queue-server worker, the command line and —
+when it has a ``[simulation]`` table — the simulated IOCs. Validation happens once, on load,
+with errors that name the offending key and file.
+
+Example (the default, ``acq/default_station.toml``)::
+
+    [station]
+    name = "ssb-sim"
+    prefix = "SIM:"
+    data_dir = "data"
+
+    [sample]
+    id = "NCM111-LGPS-demo"
+
+    [cell]
+    diameter_mm = 1.0
+    ...
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_station.toml")
+
+
+class ConfigError(ValueError):
+    """A station config that cannot be used, with every problem listed."""
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationSection(_Table):
+    """Identity of the station and where its data go."""
+
+    name: str = "ssb-sim"
+    #: PV prefix of the whole station; each instrument adds its own.
+    prefix: str = "SIM:"
+    #: Root of everything written locally (detector frames, embedded Tiled, backups).
+    data_dir: Path = Path("data")
+    #: Experiment seconds per wall second of the instruments (1 for hardware).
+    time_scale: float = Field(default=1.0, gt=0)
+
+
+class SampleSection(_Table):
+    """What is in the press."""
+
+    id: str = Field(min_length=1)
+    description: str = ""
+
+
+class CellSection(_Table):
+    """Geometry and make-up of the cell; recorded in every start document."""
+
+    diameter_mm: float = Field(gt=0)
+    electrode_mass_mg: float = Field(gt=0)
+    electrolyte_mass_mg: float = Field(gt=0)
+    active_mass_fraction: float = Field(gt=0, le=1)
+    #: Specific capacity that defines 1C for this active material, mAh/g.
+    specific_capacity_mAh_g: float = Field(default=150.0, gt=0)
+    active_material: str = "NCM111"
+    electrolyte: str = "LGPS"
+    anode: str = "In-Li"
+    cell_type: str = Field(default="full", pattern="^(full|symmetric)$")
+
+    @property
+    def area_cm2(self) -> float:
+        """Electrode area, cm²."""
+        return math.pi * (0.05 * self.diameter_mm) ** 2
+
+    @property
+    def active_mass_g(self) -> float:
+        """Mass of active material, g."""
+        return 1e-3 * self.electrode_mass_mg * self.active_mass_fraction
+
+    @property
+    def nominal_capacity_mAh(self) -> float:
+        """Capacity that defines 1C, mAh."""
+        return self.specific_capacity_mAh_g * self.active_mass_g
+
+
+class PressSection(_Table):
+    """Stack-pressure cell (press + load cell + feedback)."""
+
+    prefix: str = "press:"
+    rating_MPa: float = Field(gt=0)
+    load_cell_range_N: float = Field(gt=0)
+    tolerance_MPa: float = Field(default=0.5, gt=0)
+    dwell_s: float = Field(default=1.0, ge=0)
+    settle_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class PotentiostatSection(_Table):
+    """Potentiostat channel."""
+
+    prefix: str = "pstat:"
+    compliance_current_A: float = Field(default=0.01, gt=0)
+    compliance_voltage_V: float = Field(default=10.0, gt=0)
+
+
+class TomographySection(_Table):
+    """Tomography stage and detector."""
+
+    prefix: str = "tomo:"
+    #: Where the IOC writes frames, as the IOC sees it; relative to ``station.data_dir``.
+    frames_dir: Path = Path("frames")
+    #: |sample_x| beyond which the sample is out of the beam (flat fields), mm.
+    sample_out_mm: float = 5.0
+
+
+class TiledSection(_Table):
+    """Where documents go. An empty ``uri`` means the embedded server under ``data_dir``."""
+
+    uri: str = ""
+    #: API key of a remote server (for the embedded one, kept in ``data_dir/tiled/api_key``).
+    api_key: str = ""
+    #: Port of the embedded server on loopback (0: any free port).
+    port: int = Field(default=8010, ge=0, le=65535)
+
+
+class SimulationSection(_Table):
+    """Present for a simulated station: the IOCs are started from this config."""
+
+    seed: int = 0
+    #: Overrides of `simulated_devices.physics.parameters.CellParameters`, by group.
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class StationConfig(_Table):
+    """A whole station: validated on construction."""
+
+    station: StationSection = StationSection()
+    sample: SampleSection
+    cell: CellSection
+    press: PressSection
+    potentiostat: PotentiostatSection = PotentiostatSection()
+    tomography: TomographySection = TomographySection()
+    tiled: TiledSection = TiledSection()
+    simulation: SimulationSection | None = None
+
+    @model_validator(mode="after")
+    def _check_simulation_parameters(self) -> StationConfig:
+        if self.simulation is not None:
+            # Imported here: only a simulated station needs the physics package.
+            from simulated_devices.physics.parameters import CellParameters
+
+            CellParameters.from_mapping(self.simulation.parameters)
+        return self
+
+    @property
+    def frames_dir(self) -> Path:
+        """Absolute directory the detector writes to."""
+        return (self.station.data_dir / self.tomography.frames_dir).resolve()
+
+    def metadata(self) -> dict[str, Any]:
+        """What every start document carries about the station, sample and cell."""
+        return {
+            "station": self.station.name,
+            "sample": self.sample.id,
+            "sample_description": self.sample.description,
+            "cell": {**self.cell.model_dump(), "area_cm2": self.cell.area_cm2,
+                     "nominal_capacity_mAh": self.cell.nominal_capacity_mAh},
+            "simulated": self.simulation is not None,
+        }
+
+
+def load_config(path: Path | str | None = None) -> StationConfig:
+    """Read and validate a station config.
+
+    Parameters
+    ----------
+    path
+        TOML file; the packaged default station when omitted. Relative ``data_dir`` paths are
+        taken relative to the current directory.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not TOML, or any key is unknown, missing or out of range;
+        the message lists every problem with its dotted key.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"station config {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"station config {path} is not valid TOML: {error}") from None
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>") -> StationConfig:
+    """Validate a config already parsed into nested dicts (see `load_config`)."""
+    try:
+        return StationConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "\n".join(
+            f"  {'.'.join(str(part) for part in problem['loc']) or '(top)'}: {problem['msg']}"
+            for problem in error.errors())
+        raise ConfigError(f"station config {source} is invalid:\n{problems}") from None

@@ -1,0 +1,93 @@
+"""Build a whole station's devices from one config (the dodal device-manager shape).
+
+Every device is made by a small factory from the config; `connect_station` connects them all
+and reports every failure at once rather than stopping at the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ophyd import Device
+
+from devices.potentiostat import Potentiostat
+from devices.press import PressureCell
+from devices.tomography import TomographyDetector, TomographyStage
+
+from .config import StationConfig
+
+
+class StationConnectionError(RuntimeError):
+    """One or more devices of a station did not connect."""
+
+
+@dataclass
+class Station:
+    """The devices of one station, as built from its config."""
+
+    config: StationConfig
+    press: PressureCell
+    potentiostat: Potentiostat
+    tomo_stage: TomographyStage
+    detector: TomographyDetector
+
+    def devices(self) -> dict[str, Device]:
+        """Every device by its name (the names plans and the queue server use)."""
+        return {device.name: device for device in
+                (self.press, self.potentiostat, self.tomo_stage, self.detector)}
+
+
+def make_press(config: StationConfig) -> PressureCell:
+    """The stack-pressure cell, with the config's tolerance, dwell and settle timeout."""
+    press = PressureCell(config.station.prefix + config.press.prefix, name="press")
+    press.tolerance_MPa.put(config.press.tolerance_MPa)
+    press.dwell_s.put(config.press.dwell_s)
+    press.settle_timeout_s.put(config.press.settle_timeout_s)
+    return press
+
+
+def make_potentiostat(config: StationConfig) -> Potentiostat:
+    """The potentiostat channel, with technique timeouts on the station's clock and the cell's
+    characteristics (area, active mass, nominal capacity)."""
+    pstat = Potentiostat(config.station.prefix + config.potentiostat.prefix, name="pstat",
+                         time_scale=config.station.time_scale)
+    pstat.electrode_area_cm2.put(config.cell.area_cm2)
+    pstat.active_mass_g.put(config.cell.active_mass_g)
+    pstat.nominal_capacity_mAh.put(config.cell.nominal_capacity_mAh)
+    return pstat
+
+
+def make_tomo_stage(config: StationConfig) -> TomographyStage:
+    """Rotation, sample translation and shutter."""
+    return TomographyStage(config.station.prefix + config.tomography.prefix, name="tomo")
+
+
+def make_detector(config: StationConfig) -> TomographyDetector:
+    """The area detector writing HDF5 frames under the station's frames directory."""
+    return TomographyDetector(config.station.prefix + config.tomography.prefix,
+                              name="det", data_dir=config.frames_dir)
+
+
+def build_station(config: StationConfig) -> Station:
+    """Make every device of the station (not yet connected)."""
+    return Station(config=config, press=make_press(config),
+                   potentiostat=make_potentiostat(config), tomo_stage=make_tomo_stage(config),
+                   detector=make_detector(config))
+
+
+def connect_station(station: Station, timeout_s: float = 10.0) -> None:
+    """Connect every device; raise one error naming all that failed.
+
+    Raises
+    ------
+    StationConnectionError
+        Listing each device that did not connect and why.
+    """
+    failures = []
+    for name, device in station.devices().items():
+        try:
+            device.wait_for_connection(timeout=timeout_s)
+        except Exception as error:  # collect all, report together
+            failures.append(f"  {name} ({device.prefix}): {error}")
+    if failures:
+        raise StationConnectionError("station devices did not connect:\n" + "\n".join(failures))

@@ -1,0 +1,76 @@
+"""What a pressure-series run measured, read back from Tiled: one row per pressure.
+
+Keys carry their units. Only measured quantities appear here; analysis results (porosity,
+contact, conductivity…) are added by the live-analysis layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _column(stream, key: str) -> np.ndarray:
+    return np.asarray(stream[key].read())
+
+
+def measured_row(run) -> dict[str, Any]:
+    """The measured quantities of one ``pressure_series`` run (a Tiled `BlueskyRun`)."""
+    start = run.metadata["start"]
+    streams = set(run)
+    primary = run["primary"]
+    row: dict[str, Any] = {
+        "uid": start["uid"],
+        "pressure_setpoint_MPa": start["pressure_MPa"],
+        "pressure_MPa": float(_column(primary, "press_pressure_MPa").mean()),
+        "force_N": float(_column(primary, "press_force_N").mean()),
+    }
+    if "eis" in streams:
+        eis = run["eis"]
+        n = int(_column(eis, "pstat_eis_num_points")[0])
+        z_real = _column(eis, "pstat_eis_z_real_ohm")[0, :n]
+        row.update(eis_points=n, z_real_high_frequency_ohm=float(z_real[0]),
+                   z_real_low_frequency_ohm=float(z_real[-1]))
+    if "projection" in streams:
+        frames = run["projection"]["det_image"]
+        row.update(ct_projections=int(frames.shape[0]),
+                   ct_frame_shape=[int(n) for n in frames.shape[-2:]],
+                   ct_darks=int(run["dark"]["det_image"].shape[0]) if "dark" in streams else 0,
+                   ct_flats=int(run["flat"]["det_image"].shape[0]) if "flat" in streams else 0)
+    if "half_cycle" in streams:
+        half = run["half_cycle"]
+        steps = [str(s) for s in _column(half, "cycle_step")]
+        capacity = _column(half, "pstat_galvanostatic_capacity_mAh")
+        reasons = [str(r) for r in _column(half, "pstat_galvanostatic_termination_reason")]
+        for step in ("charge", "discharge"):
+            last = max((i for i, s in enumerate(steps) if s == step), default=None)
+            if last is not None:
+                row[f"{step}_capacity_mAh"] = float(capacity[last])
+                row[f"{step}_end"] = reasons[last]
+    return row
+
+
+#: Table columns: (row key, header, format).
+COLUMNS = (("pressure_setpoint_MPa", "P_set/MPa", "{:9.1f}"),
+           ("pressure_MPa", "P/MPa", "{:7.2f}"),
+           ("force_N", "F/N", "{:7.2f}"),
+           ("eis_points", "EIS pts", "{:7d}"),
+           ("z_real_high_frequency_ohm", "Z'(f_max)/Ω", "{:11.4g}"),
+           ("z_real_low_frequency_ohm", "Z'(f_min)/Ω", "{:11.4g}"),
+           ("ct_projections", "CT proj", "{:7d}"),
+           ("charge_capacity_mAh", "Q_ch/mAh", "{:9.4f}"),
+           ("discharge_capacity_mAh", "Q_dis/mAh", "{:9.4f}"),
+           ("discharge_end", "dis. end", "{:>13}"))
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a fixed-width text table (columns absent from every row are left out)."""
+    columns = [c for c in COLUMNS if any(c[0] in row for row in rows)]
+    widths = [max(len(header), len(fmt.format(rows[0][key])) if key in rows[0] else 0)
+              for key, header, fmt in columns]
+    lines = [" ".join(header.rjust(w) for (_, header, _), w in zip(columns, widths))]
+    for row in rows:
+        lines.append(" ".join((fmt.format(row[key]) if key in row else "—").rjust(w)
+                              for (key, _, fmt), w in zip(columns, widths)))
+    return "\n".join(lines)

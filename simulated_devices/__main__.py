@@ -1,0 +1,5 @@
+"""``python -m simulated_devices``: serve a simulated station (see `station.main`)."""
+
+from .station import main
+
+main()

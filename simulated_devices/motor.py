@@ -1,0 +1,125 @@
+"""A simulated EPICS motor record, served by caproto, moving on the simulated clock.
+
+Serves the fields ophyd's `EpicsMotor` uses (``.VAL .RBV .DMOV .MOVN .HLM .LLM .VELO .ACCL
+.STOP .HLS .LLS .EGU``). Unlike caproto's example motor it publishes its user limits as the
+``.VAL`` control limits (so ophyd raises `LimitError` before any put) and refuses a write
+beyond them in the IOC too.
+"""
+
+from __future__ import annotations
+
+from caproto import ChannelType
+from caproto.server import PVGroup, pvproperty
+from caproto.server.records import MotorFields, register_record
+
+from .physics.clock import SimClock
+
+TICK_S = 0.02
+
+
+@register_record
+class SimulatedMotorFields(MotorFields):
+    """Motor record fields whose limit writes keep ``.VAL``'s control limits in step."""
+
+    _record_type = "motor"
+
+    user_high_limit = pvproperty(name="HLM", dtype=ChannelType.DOUBLE, doc="User High Limit")
+    user_low_limit = pvproperty(name="LLM", dtype=ChannelType.DOUBLE, doc="User Low Limit")
+
+    @user_high_limit.putter
+    async def user_high_limit(self, instance, value):
+        await self.parent.write_metadata(upper_ctrl_limit=value)
+
+    @user_low_limit.putter
+    async def user_low_limit(self, instance, value):
+        await self.parent.write_metadata(lower_ctrl_limit=value)
+
+
+class SimulatedMotor(PVGroup):
+    """One motor record at the group's prefix, moving at ``.VELO`` in experiment time.
+
+    Parameters
+    ----------
+    clock
+        The station's simulated clock; velocity is in units per experiment second.
+    limits
+        (low, high) user limits, in engineering units.
+    velocity
+        Initial velocity, units/s.
+    units
+        Engineering units (``.EGU``).
+    on_position
+        Optional coroutine function called with the readback after every update.
+    """
+
+    motor = pvproperty(name="", value=0.0, record="motor", precision=4)
+
+    def __init__(self, *args, clock: SimClock, limits: tuple[float, float], velocity: float,
+                 units: str, initial_position: float = 0.0, on_position=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+        self.limits = limits
+        self.initial_velocity = velocity
+        self.units = units
+        self.initial_position = initial_position
+        self.on_position = on_position
+        self._target: float | None = None
+
+    @property
+    def position(self) -> float:
+        """Current readback, engineering units."""
+        return self.motor.field_inst.user_readback_value.value
+
+    @motor.putter
+    async def motor(self, instance, value):
+        low = self.motor.field_inst.user_low_limit.value
+        high = self.motor.field_inst.user_high_limit.value
+        if not low <= value <= high:
+            # Defence in depth: ophyd refuses this already from the control limits.
+            await self.motor.field_inst.high_limit_switch.write(int(value > high))
+            await self.motor.field_inst.low_limit_switch.write(int(value < low))
+            raise ValueError(f"{instance.pvname}: {value} outside limits [{low}, {high}]")
+        self._target = float(value)
+        await self.motor.field_inst.done_moving_to_value.write(0)
+        await self.motor.field_inst.motor_is_moving.write(1)
+        return value
+
+    @motor.startup
+    async def motor(self, instance, async_lib):
+        fields = self.motor.field_inst
+        low, high = self.limits
+        await fields.engineering_units.write(self.units)
+        await fields.velocity.write(self.initial_velocity)
+        await fields.seconds_to_velocity.write(0.1)
+        await fields.user_low_limit.write(low)
+        await fields.user_high_limit.write(high)
+        await instance.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high,
+                                      units=self.units)
+        await instance.write(self.initial_position, verify_value=False)
+        await fields.user_readback_value.write(self.initial_position)
+        await fields.done_moving_to_value.write(1)
+        await fields.motor_is_moving.write(0)
+        while True:
+            await async_lib.library.sleep(TICK_S)
+            await self._tick(fields)
+
+    async def _tick(self, fields) -> None:
+        if self._target is None:
+            return
+        readback = fields.user_readback_value.value
+        if fields.stop.value:
+            await fields.stop.write(0)
+            self._target = readback
+            await self.motor.write(readback, verify_value=False)
+        step = abs(fields.velocity.value) * TICK_S * self.clock.time_scale
+        delta = self._target - readback
+        position = self._target if abs(delta) <= step else readback + step * (1 if delta > 0
+                                                                               else -1)
+        await fields.user_readback_value.write(position)
+        await fields.dial_readback_value.write(position)
+        if self.on_position is not None:
+            await self.on_position(position)
+        if position == self._target:
+            self._target = None
+            await fields.motor_is_moving.write(0)
+            await fields.done_moving_to_value.write(1)

@@ -1,0 +1,174 @@
+"""Simulated press: actuator motor, load cell and epid-style force feedback, over caproto.
+
+PVs (under the group prefix, e.g. ``SIM:press:``), modelled on a motor record, an ai load
+cell and the synApps epid record (hardware-pvs.md):
+
+=================  ====  ===========================================================
+PV                 unit  meaning
+=================  ====  ===========================================================
+``m1``             mm    actuator motor record (``.VAL .RBV .DMOV .HLM .LLM .STOP``…)
+``Force``          N     load-cell force (ai; HIGH/HIHI alarms at 90 %/100 % of range)
+``Pressure``       MPa   stack pressure = (force − tare) / disc area
+``Tare``           N     tare offset; write 1 to ``TareCmd`` to zero the load cell
+``fb.VAL``         MPa   feedback setpoint; control limits = [0, min(rating, range/area)]
+``fb.CVAL``        MPa   controlled value (the measured pressure)
+``fb.OVAL``        mm    feedback output (actuator target), clamped to ``fb.DRVL/DRVH``
+``fb.FBON``              feedback Off/On
+``fb.KI``          1     integral gain per update (fraction of the error corrected)
+``Rating``         MPa   pressure rating of the cell
+``LoadCellRange``  N     full scale of the load cell
+``ErrorMsg``             last refusal or fault, empty when none
+``Stop``                 write 1: feedback off and actuator stopped
+=================  ====  ===========================================================
+"""
+
+from __future__ import annotations
+
+import math
+
+from caproto import AlarmSeverity, AlarmStatus, ChannelType
+from caproto.server import PVGroup, pvproperty
+
+from .cell import SimulatedCell
+from .pvs import message_pv
+from .motor import TICK_S, SimulatedMotor
+
+#: Position at which the rods touch the stack, mm.
+CONTACT_POSITION_MM = 1.0
+
+
+class PressIOC(PVGroup):
+    """The press of one station, acting on the shared simulated cell.
+
+    Parameters
+    ----------
+    cell
+        The simulated cell whose stack pressure this press sets.
+    rating_MPa
+        Pressure rating of the cell; setpoints above it are refused.
+    load_cell_range_N
+        Full scale of the load cell.
+    stiffness_N_per_mm15
+        Stack stiffness K in F = K·(x − x_contact)^1.5 (Hertz-like contact).
+    lag_s
+        Time constant of the load-cell response, experiment seconds.
+    noise_N
+        Standard deviation of the load-cell noise, N.
+    """
+
+    force = pvproperty(name="Force", value=0.0, dtype=ChannelType.DOUBLE, read_only=True,
+                       units="N", precision=3)
+    pressure = pvproperty(name="Pressure", value=0.0, dtype=ChannelType.DOUBLE,
+                          read_only=True, units="MPa", precision=3)
+    tare = pvproperty(name="Tare", value=0.0, units="N", read_only=True, precision=3)
+    tare_command = pvproperty(name="TareCmd", value=0, dtype=ChannelType.INT)
+    setpoint = pvproperty(name="fb.VAL", value=0.0, units="MPa", precision=3)
+    controlled_value = pvproperty(name="fb.CVAL", value=0.0, units="MPa", read_only=True,
+                                  precision=3)
+    output = pvproperty(name="fb.OVAL", value=0.0, units="mm", read_only=True, precision=4)
+    feedback_on = pvproperty(name="fb.FBON", value="Off", enum_strings=["Off", "On"],
+                             dtype=ChannelType.ENUM)
+    integral_gain = pvproperty(name="fb.KI", value=0.5)
+    drive_low = pvproperty(name="fb.DRVL", value=0.0, units="mm", read_only=True)
+    drive_high = pvproperty(name="fb.DRVH", value=3.0, units="mm", read_only=True)
+    rating = pvproperty(name="Rating", value=0.0, units="MPa", read_only=True)
+    load_cell_range = pvproperty(name="LoadCellRange", value=0.0, units="N", read_only=True)
+    error_message = message_pv("ErrorMsg", "last refusal or fault; empty when none")
+    stop = pvproperty(name="Stop", value=0, dtype=ChannelType.INT)
+
+    def __init__(self, *args, cell: SimulatedCell, rating_MPa: float,
+                 load_cell_range_N: float, stiffness_N_per_mm15: float = 222.0,
+                 lag_s: float = 1.0, noise_N: float = 0.02, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cell = cell
+        self.area_mm2 = math.pi * (cell.params.geometry.diameter_mm / 2.0) ** 2
+        self.rating_MPa = rating_MPa
+        self.load_cell_range_N = load_cell_range_N
+        self.stiffness = stiffness_N_per_mm15
+        self.lag_s = lag_s
+        self.noise_N = noise_N
+        self.max_setpoint_MPa = min(rating_MPa, load_cell_range_N / self.area_mm2)
+        self._true_force_N = 0.0
+        self.actuator = SimulatedMotor(prefix=self.prefix + "m1", parent=self, clock=cell.clock,
+                                       limits=(0.0, 3.0), velocity=0.05, units="mm")
+        self.pvdb.update(self.actuator.pvdb)
+
+    def _force_at(self, position_mm: float) -> float:
+        return self.stiffness * max(position_mm - CONTACT_POSITION_MM, 0.0) ** 1.5
+
+    def _position_for(self, force_N: float) -> float:
+        return CONTACT_POSITION_MM + (max(force_N, 0.0) / self.stiffness) ** (2.0 / 3.0)
+
+    @setpoint.putter
+    async def setpoint(self, instance, value):
+        if not (math.isfinite(value) and 0.0 <= value <= self.max_setpoint_MPa):
+            message = (f"setpoint {value} MPa refused: outside [0, {self.max_setpoint_MPa:.1f}]"
+                       " MPa (cell rating / load-cell range)")
+            await self.error_message.write(message)
+            raise ValueError(message)
+        await self.error_message.write("")
+        return value
+
+    @tare_command.putter
+    async def tare_command(self, instance, value):
+        if value:
+            await self.tare.write(self.force.value)
+        return 0
+
+    @stop.putter
+    async def stop(self, instance, value):
+        if value:
+            await self.feedback_on.write("Off")
+            await self.actuator.motor.field_inst.stop.write(1)
+        return 0
+
+    @force.startup
+    async def force(self, instance, async_lib):
+        await self.rating.write(self.rating_MPa)
+        await self.load_cell_range.write(self.load_cell_range_N)
+        await self.setpoint.write_metadata(lower_ctrl_limit=0.0,
+                                           upper_ctrl_limit=self.max_setpoint_MPa)
+        await instance.write_metadata(upper_warning_limit=0.9 * self.load_cell_range_N,
+                                      upper_alarm_limit=self.load_cell_range_N)
+        while True:
+            await async_lib.library.sleep(TICK_S)
+            await self._update()
+
+    async def _update(self) -> None:
+        dt = TICK_S * self.cell.clock.time_scale
+        target_force = self._force_at(self.actuator.position)
+        self._true_force_N += (target_force - self._true_force_N) * (1.0 - math.exp(-dt / self.lag_s))
+        measured = self._true_force_N + self.noise_N * self.cell.noise_rng.standard_normal()
+        pressure = (measured - self.tare.value) / self.area_mm2
+        timestamp = self.cell.clock.now()
+        severity, status = AlarmSeverity.NO_ALARM, AlarmStatus.NO_ALARM
+        if measured >= self.load_cell_range_N:
+            severity, status = AlarmSeverity.MAJOR_ALARM, AlarmStatus.HIHI
+        elif measured >= 0.9 * self.load_cell_range_N:
+            severity, status = AlarmSeverity.MINOR_ALARM, AlarmStatus.HIGH
+        await self.force.write(measured, timestamp=timestamp, severity=severity, status=status)
+        await self.pressure.write(pressure, timestamp=timestamp, severity=severity,
+                                  status=status)
+        await self.controlled_value.write(pressure, timestamp=timestamp)
+        self.cell.set_pressure(self._true_force_N / self.area_mm2)
+        if self.feedback_on.value == "On":
+            await self._feedback(pressure)
+
+    @feedback_on.putter
+    async def feedback_on(self, instance, value):
+        if value == "On":
+            # Bumpless start: the integrator begins at the actuator's position.
+            await self.output.write(self.actuator.position)
+        return value
+
+    async def _feedback(self, pressure_MPa: float) -> None:
+        """Integral control of the actuator on the pressure error, once per update."""
+        error_N = (self.setpoint.value - pressure_MPa) * self.area_mm2
+        wanted_force_N = self._force_at(self.output.value) + self.integral_gain.value * error_N
+        target = min(max(self._position_for(wanted_force_N), self.drive_low.value),
+                     self.drive_high.value)
+        if self.setpoint.value <= 0.0:
+            target = min(target, CONTACT_POSITION_MM)
+        await self.output.write(target)
+        if abs(target - self.actuator.position) > 1e-6:
+            await self.actuator.motor.write(target)

@@ -1,0 +1,115 @@
+"""Launcher: one caproto server serving a whole simulated station under one PV prefix.
+
+The three IOCs share one `SimulatedCell`, so the press's stack pressure reaches the
+potentiostat's spectra and the detector's frames. Run as::
+
+    python -m simulated_devices --prefix SIM: --data-dir data/frames --time-scale 1e5 \
+        [--parameters cell.json] [--seed 0] [--rating-MPa 150] [--load-cell-range-N 500]
+
+Channel Access stays on loopback unless the caller's environment says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cell import SimulatedCell
+from .loopback import LOOPBACK_ENVIRONMENT
+from .physics.clock import SimClock
+from .physics.parameters import CellParameters
+from .potentiostat import PotentiostatIOC
+from .press import PressIOC
+from .tomography import TomographyIOC
+
+
+@dataclass(frozen=True)
+class StationOptions:
+    """What a simulated station is built from (the station config's simulated part)."""
+
+    prefix: str = "SIM:"
+    data_dir: Path = Path("data/frames")
+    time_scale: float = 1.0
+    seed: int = 0
+    parameters: CellParameters = CellParameters()
+    press_prefix: str = "press:"
+    potentiostat_prefix: str = "pstat:"
+    tomography_prefix: str = "tomo:"
+    rating_MPa: float = 150.0
+    load_cell_range_N: float = 500.0
+    compliance_current_A: float = 0.01
+    compliance_voltage_V: float = 10.0
+
+
+def build_station(options: StationOptions) -> tuple[SimulatedCell, dict]:
+    """Build the shared cell and the PV database of all three IOCs.
+
+    Returns
+    -------
+    cell, pvdb
+        The simulated cell (for inspection, e.g. the phantom's truth) and the PV database
+        to pass to `caproto.server.run`.
+    """
+    cell = SimulatedCell(options.parameters, SimClock(options.time_scale), options.seed)
+    groups = [
+        PressIOC(prefix=options.prefix + options.press_prefix, cell=cell,
+                 rating_MPa=options.rating_MPa, load_cell_range_N=options.load_cell_range_N),
+        PotentiostatIOC(prefix=options.prefix + options.potentiostat_prefix, cell=cell,
+                        compliance_current_A=options.compliance_current_A,
+                        compliance_voltage_V=options.compliance_voltage_V),
+        TomographyIOC(prefix=options.prefix + options.tomography_prefix, cell=cell,
+                      data_dir=options.data_dir),
+    ]
+    pvdb: dict = {}
+    for group in groups:
+        pvdb.update(group.pvdb)
+    return cell, pvdb
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, bool]:
+    """Station options from the command line; the flag says whether to list PVs and exit."""
+    parser = argparse.ArgumentParser(prog="python -m simulated_devices", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prefix", default="SIM:")
+    parser.add_argument("--data-dir", type=Path, default=Path("data/frames"),
+                        help="where the detector writes its HDF5 files")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="experiment seconds per wall second")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parameters", type=Path,
+                        help="JSON file of CellParameters overrides (nested tables)")
+    parser.add_argument("--rating-MPa", type=float, default=150.0)
+    parser.add_argument("--load-cell-range-N", type=float, default=500.0)
+    parser.add_argument("--compliance-current-A", type=float, default=0.01)
+    parser.add_argument("--compliance-voltage-V", type=float, default=10.0)
+    parser.add_argument("--list-pvs", action="store_true", help="print the PVs and exit")
+    args = parser.parse_args(argv)
+    parameters = (CellParameters.from_mapping(json.loads(args.parameters.read_text()))
+                  if args.parameters else CellParameters())
+    options = StationOptions(
+        prefix=args.prefix, data_dir=args.data_dir, time_scale=args.time_scale,
+        seed=args.seed, parameters=parameters, rating_MPa=args.rating_MPa,
+        load_cell_range_N=args.load_cell_range_N,
+        compliance_current_A=args.compliance_current_A,
+        compliance_voltage_V=args.compliance_voltage_V)
+    return options, args.list_pvs
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve a simulated station until interrupted."""
+    for key, value in LOOPBACK_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    from caproto.asyncio.server import run  # after the environment is set
+
+    options, list_only = parse_arguments(argv)
+    _, pvdb = build_station(options)
+    if list_only:
+        print("\n".join(sorted(pvdb)))
+        return
+    print(f"simulated station {options.prefix!r}: {len(pvdb)} PVs, time scale "
+          f"{options.time_scale:g}, frames in {options.data_dir}", flush=True)
+    run(pvdb, interfaces=["127.0.0.1"])

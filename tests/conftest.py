@@ -1,0 +1,82 @@
+"""Shared fixtures: one simulated station over real Channel Access for the session.
+
+Channel Access is pointed at loopback on a port of its own *before* pyepics is imported, so
+a test run does not answer (or get answers from) a demo running beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from acq.simulation import configure_channel_access
+
+configure_channel_access(server_port=int(os.environ.get("SSB_TEST_CA_PORT",
+                                                        random.randrange(20000, 40000, 2))))
+
+from acq.config import StationConfig, load_config, parse_config  # noqa: E402
+from acq.simulation import SimulatedStationProcess  # noqa: E402
+
+#: A small but complete station: tiny CT volume, fast clock, short dwell.
+TEST_IMAGING = {"diameter_voxels": 64, "electrode_slices": 16, "electrolyte_slices": 8}
+
+
+def small_station_config(data_dir: Path, **overrides) -> StationConfig:
+    """The default station config with a small CT volume and data under ``data_dir``."""
+    raw = load_config().model_dump(mode="json")
+    raw["station"]["data_dir"] = str(data_dir)
+    raw["station"]["prefix"] = f"T{random.randrange(10**6)}:"
+    raw["press"]["dwell_s"] = 0.2
+    raw["tiled"]["port"] = 0
+    raw["simulation"]["parameters"]["imaging"] = dict(TEST_IMAGING)
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update(values)
+    return parse_config(raw)
+
+
+@pytest.fixture(scope="session")
+def station_config(tmp_path_factory) -> StationConfig:
+    """Config of the session's simulated station."""
+    return small_station_config(tmp_path_factory.mktemp("station"))
+
+
+@pytest.fixture(scope="session")
+def simulated_station(station_config):
+    """The simulated IOCs of `station_config`, serving for the whole session."""
+    with SimulatedStationProcess(station_config) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def station(simulated_station, station_config):
+    """Every device of the station, connected."""
+    from acq.station import build_station, connect_station
+
+    built = build_station(station_config)
+    connect_station(built)
+    return built
+
+
+@pytest.fixture(scope="session")
+def tiled_client(station_config):
+    """A client of an embedded Tiled server for the session's station (``raw``, ``analysis``)."""
+    from acq.tiled_service import connect, embedded_tiled
+
+    with embedded_tiled(station_config) as server:
+        yield connect(server.uri, server.api_key)
+
+
+@pytest.fixture
+def RE():
+    """A fresh RunEngine per test, collecting its documents in ``RE.documents``."""
+    from bluesky import RunEngine
+
+    engine = RunEngine({}, call_returns_result=True)
+    engine.documents = []
+    engine.subscribe(lambda name, doc: engine.documents.append((name, doc)))
+    yield engine
+    if engine.state != "idle":
+        engine.halt()
