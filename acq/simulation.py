@@ -39,6 +39,7 @@ def configure_channel_access(server_port: int | None = None) -> None:
         os.environ["EPICS_CA_SERVER_PORT"] = str(server_port)
         os.environ["EPICS_CAS_SERVER_PORT"] = str(server_port)
         os.environ["EPICS_CA_REPEATER_PORT"] = str(server_port + 1)
+        os.environ["EPICS_CAS_BEACON_PORT"] = str(server_port + 1)
 
 
 def simulation_parameters(config: StationConfig) -> CellParameters:

@@ -30,8 +30,9 @@ class TechniqueFailed(RuntimeError):
 
 
 def _setpoint(suffix: str, **kwargs) -> Cpt:
-    """A ``suffix:SP`` setpoint with its ``suffix`` readback."""
-    return Cpt(EpicsSignal, suffix, write_pv=suffix + ":SP", put_complete=True,
+    """A ``suffix:SP`` setpoint with its ``suffix`` readback, checked against the IOC's
+    control limits before any put (`ophyd.utils.LimitError`)."""
+    return Cpt(EpicsSignal, suffix, write_pv=suffix + ":SP", put_complete=True, limits=True,
                kind=kwargs.pop("kind", "config"), **kwargs)
 
 

@@ -104,13 +104,14 @@ class SimulatedMotor(PVGroup):
             await self._tick(fields)
 
     async def _tick(self, fields) -> None:
+        readback = fields.user_readback_value.value
+        if fields.stop.value:  # a STOP (also when idle) is consumed at once
+            await fields.stop.write(0)
+            if self._target is not None:
+                self._target = readback
+                await self.motor.write(readback, verify_value=False)
         if self._target is None:
             return
-        readback = fields.user_readback_value.value
-        if fields.stop.value:
-            await fields.stop.write(0)
-            self._target = readback
-            await self.motor.write(readback, verify_value=False)
         step = abs(fields.velocity.value) * TICK_S * self.clock.time_scale
         delta = self._target - readback
         position = self._target if abs(delta) <= step else readback + step * (1 if delta > 0

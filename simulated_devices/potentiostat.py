@@ -111,11 +111,14 @@ class PotentiostatIOC(PVGroup):
                    read_only=True))
     eis_amplitude_sp, eis_amplitude = _setpoint_pair("T:PEIS:0:Amplitude", 0.01, "V")
     eis_frequency = pvproperty(name="PEIS:Freq", value=np.zeros(MAX_SPECTRUM_POINTS),
-                               units="Hz", read_only=True, max_length=MAX_SPECTRUM_POINTS)
+                               units="Hz", read_only=True, max_length=MAX_SPECTRUM_POINTS,
+                               dtype=ChannelType.DOUBLE)
     eis_z_real = pvproperty(name="PEIS:ZRe", value=np.zeros(MAX_SPECTRUM_POINTS), units="Ohm",
-                            read_only=True, max_length=MAX_SPECTRUM_POINTS)
+                            read_only=True, max_length=MAX_SPECTRUM_POINTS,
+                               dtype=ChannelType.DOUBLE)
     eis_z_imag = pvproperty(name="PEIS:ZIm", value=np.zeros(MAX_SPECTRUM_POINTS), units="Ohm",
-                            read_only=True, max_length=MAX_SPECTRUM_POINTS)
+                            read_only=True, max_length=MAX_SPECTRUM_POINTS,
+                               dtype=ChannelType.DOUBLE)
     eis_num_points = pvproperty(name="PEIS:NumPoints", value=0, dtype=ChannelType.INT,
                                 read_only=True)
 
@@ -129,11 +132,14 @@ class PotentiostatIOC(PVGroup):
                                                                "s")
     ocv_duration_sp, ocv_duration = _setpoint_pair("T:OCV:0:Duration", 60.0, "s")
     trace_time = pvproperty(name="CP:Time", value=np.full(MAX_TRACE_POINTS, np.nan), units="s",
-                            read_only=True, max_length=MAX_TRACE_POINTS)
+                            read_only=True, max_length=MAX_TRACE_POINTS,
+                            dtype=ChannelType.DOUBLE)
     trace_voltage = pvproperty(name="CP:Ewe", value=np.full(MAX_TRACE_POINTS, np.nan),
-                               units="V", read_only=True, max_length=MAX_TRACE_POINTS)
+                               units="V", read_only=True, max_length=MAX_TRACE_POINTS,
+                            dtype=ChannelType.DOUBLE)
     trace_current = pvproperty(name="CP:I", value=np.full(MAX_TRACE_POINTS, np.nan), units="A",
-                               read_only=True, max_length=MAX_TRACE_POINTS)
+                               read_only=True, max_length=MAX_TRACE_POINTS,
+                            dtype=ChannelType.DOUBLE)
     trace_num_points = pvproperty(name="CP:NumPoints", value=0, dtype=ChannelType.INT,
                                   read_only=True)
     half_cycle_capacity = pvproperty(name="CP:Capacity", value=0.0, units="mAh",
@@ -177,7 +183,8 @@ class PotentiostatIOC(PVGroup):
 
     async def _echo_putter(self, instance, value):
         """Accept a setpoint (within its control limits) and echo it to its readback."""
-        low, high = instance.lower_ctrl_limit, instance.upper_ctrl_limit
+        low = getattr(instance, "lower_ctrl_limit", 0)
+        high = getattr(instance, "upper_ctrl_limit", 0)
         if isinstance(value, (int, float)) and (low < high) and not low <= value <= high:
             message = f"{instance.pvname}={value} refused: outside [{low}, {high}]"
             await self.error_message.write(message)
@@ -208,6 +215,12 @@ class PotentiostatIOC(PVGroup):
             await pv.write_metadata(lower_ctrl_limit=1e-3, upper_ctrl_limit=1e7)
         await self.cp_capacity_limit_sp.write_metadata(lower_ctrl_limit=0.0,
                                                        upper_ctrl_limit=1e3)
+        # ophyd takes a setpoint's limits from its readback PV: publish them on both.
+        for setpoint, readback in self._readback_of.items():
+            low = getattr(setpoint, "lower_ctrl_limit", 0)
+            high = getattr(setpoint, "upper_ctrl_limit", 0)
+            if low < high:
+                await readback.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high)
         await self.voltage.write(self.cell.electrochemistry.open_circuit_voltage_V)
 
     @stop.putter

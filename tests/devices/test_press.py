@@ -53,9 +53,9 @@ def test_ioc_refuses_bad_setpoint_written_directly(station, bad):
     press.set(6.0).wait(timeout=30)
     pv = press.setpoint_MPa.setpoint_pvname
     epics.caput(pv, bad, wait=True, timeout=5)
+    # caproto refuses a value beyond the control limits (NaN included) before the putter
+    # runs; the setpoint stays where it was.
     assert epics.caget(pv, use_monitor=False) == 6.0
-    if math.isnan(bad):  # beyond the control limits caproto refuses before the IOC's putter
-        assert "refused" in press.error_message.get(use_monitor=False)
 
 
 def test_settling_times_out_with_a_clear_error(station_config, simulated_station):

@@ -1,0 +1,97 @@
+"""Tomography stage and area detector (ophyd v1, pyepics), on ophyd's own areaDetector classes.
+
+The detector is ``SingleTrigger + AreaDetector`` with the camera on ``cam1:`` and the HDF5 file
+plugin on ``HDF1:`` (``HDF5Plugin + FileStoreHDF5IterativeWrite``): frames stay in the IOC's
+HDF5 files and every reading is a Datum reference into them (Resource spec ``AD_HDF5``), which
+TiledWriter turns into StreamResource/StreamDatum for the Tiled server to read.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ophyd import Component as Cpt
+from ophyd import Device, EpicsMotor, EpicsSignal, Signal
+from ophyd.areadetector import AreaDetector, SingleTrigger
+from ophyd.areadetector.cam import AreaDetectorCam
+from ophyd.areadetector.filestore_mixins import FileStoreHDF5IterativeWrite
+from ophyd.areadetector.plugins import HDF5Plugin
+from ophyd.device import Staged
+from ophyd.status import DeviceStatus
+
+
+class TomographyStage(Device):
+    """Rotation, sample translation and shutter.
+
+    ===================  ============================  =====  ================================
+    attribute            PV suffix                     unit   meaning
+    ===================  ============================  =====  ================================
+    ``rotation``         ``rot``                       deg    rotation stage (motor record)
+    ``sample_x``         ``samx``                      mm     sample translation (motor record)
+    ``shutter``          ``Shutter_RBV``/``Shutter``          Closed / Open
+    ``sample_in_mm``     (soft)                        mm     sample_x in the beam
+    ``sample_out_mm``    (soft)                        mm     sample_x out of the beam (flats)
+    ===================  ============================  =====  ================================
+    """
+
+    rotation = Cpt(EpicsMotor, "rot", kind="hinted")
+    sample_x = Cpt(EpicsMotor, "samx", kind="normal")
+    shutter = Cpt(EpicsSignal, "Shutter_RBV", write_pv="Shutter", string=True,
+                  put_complete=True, kind="config")
+    sample_in_mm = Cpt(Signal, value=0.0, kind="config")
+    sample_out_mm = Cpt(Signal, value=5.0, kind="config")
+
+
+class HDF5PluginWithFileStore(HDF5Plugin, FileStoreHDF5IterativeWrite):
+    """The HDF5 file plugin, emitting Resource/Datum documents for the frames it writes."""
+
+
+class TomographyDetector(SingleTrigger, AreaDetector):
+    """Area detector writing frames to HDF5 under ``data_dir``.
+
+    =====================  ==========  =====  =============================================
+    attribute              PV prefix   unit   meaning
+    =====================  ==========  =====  =============================================
+    ``cam``                ``cam1:``          camera: AcquireTime (s), NumImages, ImageMode…
+    ``hdf1``               ``HDF1:``          HDF5 plugin; frames in ``data_dir/%Y/%m/%d/``
+    ``pixel_size_um``      (soft)      µm     pixel size at the sample
+    =====================  ==========  =====  =============================================
+
+    Parameters
+    ----------
+    data_dir
+        Directory the IOC writes to, as both the IOC and this process see it (absolute).
+    pixel_size_um
+        Pixel size at the sample, µm (recorded with every scan's configuration).
+    """
+
+    cam = Cpt(AreaDetectorCam, "cam1:")
+    hdf1 = Cpt(HDF5PluginWithFileStore, "HDF1:", write_path_template="/",
+               read_path_template="/")
+    pixel_size_um = Cpt(Signal, value=1.0, kind="config")
+
+    def __init__(self, prefix: str = "", *, name: str, data_dir: Path,
+                 pixel_size_um: float = 1.0, **kwargs) -> None:
+        super().__init__(prefix, name=name, read_attrs=["hdf1"], **kwargs)
+        template = str(Path(data_dir).resolve()) + "/%Y/%m/%d/"
+        self.hdf1.write_path_template = self.hdf1.read_path_template = template
+        self.pixel_size_um.put(pixel_size_um)
+        self.configuration_attrs = ["cam", "hdf1", "pixel_size_um"]
+        self.cam.configuration_attrs = ["acquire_time", "acquire_period", "num_images",
+                                        "image_mode", "trigger_mode"]
+        self.hdf1.configuration_attrs = []
+
+    def trigger(self) -> DeviceStatus:
+        """Take one frame; the status finishes when ``Acquire`` falls back to 0.
+
+        `SingleTrigger.trigger` returns ``self._status``, which its acquire callback resets to
+        None when the frame is done — on a fast (or simulated) camera that can happen before
+        the return, handing bluesky None. Keep the status in a local instead.
+        """
+        if self._staged != Staged.yes:
+            raise RuntimeError(f"{self.name} is not staged: stage it before triggering")
+        status = self._status = self._status_type(self)
+        self._acquisition_signal.put(1, wait=False)
+        self.generate_datum(self._image_name, time.time(), {})
+        return status

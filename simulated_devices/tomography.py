@@ -1,0 +1,311 @@
+"""Simulated tomography stage and area detector, over caproto.
+
+PVs (under the group prefix, e.g. ``SIM:tomo:``), modelled on motor records, a shutter and an
+areaDetector camera with its HDF5 file plugin (hardware-pvs.md), so ophyd's own
+``AreaDetector`` + ``HDF5Plugin`` + ``FileStoreHDF5IterativeWrite`` classes drive it:
+
+==========================  =====  =======================================================
+PV                          unit   meaning
+==========================  =====  =======================================================
+``rot``                     deg    rotation stage (motor record)
+``samx``                    mm     sample translation; |samx| > `SAMPLE_IN_BEAM_MM`: out
+``Shutter`` ``Shutter_RBV``        Closed / Open
+``cam1:Acquire[_RBV]``             busy: 1 acquires ``NumImages`` frames (1 in Single mode)
+``cam1:AcquireTime[_RBV]``  s      exposure per frame (experiment time)
+``cam1:NumImages[_RBV]``           frames per acquisition
+``cam1:ImageMode[_RBV]``           Single / Multiple / Continuous
+``cam1:TriggerMode[_RBV]``         Internal (only mode simulated)
+``cam1:ArrayCounter[_RBV]``        frames acquired (settable)
+``cam1:ArraySizeX/Y_RBV``   px     frame width (detector columns) and height (slices)
+``cam1:DataType[_RBV]``            UInt16
+``HDF1:FilePath[_RBV]``            directory the plugin writes to (created on demand)
+``HDF1:FileName[_RBV]``            file name stem
+``HDF1:FileNumber[_RBV]``          next file number (auto-incremented on open)
+``HDF1:FileTemplate[_RBV]``        printf template of (path, name, number)
+``HDF1:FileWriteMode[_RBV]``       Single / Capture / Stream (Stream simulated)
+``HDF1:Capture[_RBV]``             1 opens the file; every frame is appended; 0 closes it
+``HDF1:NumCaptured_RBV``           frames written to the open file
+``HDF1:FullFileName_RBV``          the open (last) file
+``ErrorMsg``                       last fault (e.g. a file that could not be written)
+==========================  =====  =======================================================
+
+Frames: shutter closed → dark; sample out of the beam → flat; else a projection of the cell's
+phantom at the rotation's readback. Files are HDF5 with the frames at ``/entry/data/data``
+(N, Y, X) uint16, opened for SWMR and flushed per frame so Tiled can read them while written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+from caproto import ChannelType
+from caproto.server import PVGroup, pvproperty
+
+from .cell import SimulatedCell
+from .motor import SimulatedMotor
+from .pvs import MESSAGE_LENGTH, message_pv
+
+#: |samx| beyond which the sample is out of the beam, mm.
+SAMPLE_IN_BEAM_MM = 1.0
+#: Dataset the HDF5 plugin writes frames to (as areaDetector's default layout).
+FRAMES_DATASET = "/entry/data/data"
+#: asyn port names of the camera and the HDF5 plugin.
+CAM_PORT, HDF_PORT = "CAM", "HDF1"
+
+
+def _pair(name: str, value, **kwargs) -> tuple[pvproperty, pvproperty]:
+    """A setting ``name`` and its exact-echo ``name_RBV`` readback."""
+    return (pvproperty(name=name, value=value, **kwargs),
+            pvproperty(name=name + "_RBV", value=value, read_only=True, **kwargs))
+
+
+def _text_pair(name: str, value: str = "") -> tuple[pvproperty, pvproperty]:
+    """A long-string (char waveform) setting and its readback, as areaDetector's paths."""
+    options = dict(dtype=ChannelType.CHAR, max_length=MESSAGE_LENGTH, string_encoding="utf-8")
+    return _pair(name, value, **options)
+
+
+def _enum_pair(name: str, value: str, strings: list[str]) -> tuple[pvproperty, pvproperty]:
+    return _pair(name, value, dtype=ChannelType.ENUM, enum_strings=strings)
+
+
+def _readback(name: str, value, **kwargs) -> pvproperty:
+    return pvproperty(name=name, value=value, read_only=True, **kwargs)
+
+
+class TomographyIOC(PVGroup):
+    """Rotation stage, sample translation, shutter and area detector of one station.
+
+    Parameters
+    ----------
+    cell
+        The simulated cell (its phantom, projector and detector model make the frames).
+    data_dir
+        Where relative ``FilePath`` values resolve (absolute paths are used as given).
+    """
+
+    shutter, shutter_rbv = _enum_pair("Shutter", "Closed", ["Closed", "Open"])
+    error_message = message_pv("ErrorMsg", "last fault; empty when none")
+
+    acquire, acquire_rbv = _pair("cam1:Acquire", 0, dtype=ChannelType.INT)
+    acquire_time, acquire_time_rbv = _pair("cam1:AcquireTime", 0.05, units="s", precision=4)
+    acquire_period, acquire_period_rbv = _pair("cam1:AcquirePeriod", 0.05, units="s",
+                                               precision=4)
+    num_images, num_images_rbv = _pair("cam1:NumImages", 1, dtype=ChannelType.INT)
+    num_exposures, num_exposures_rbv = _pair("cam1:NumExposures", 1, dtype=ChannelType.INT)
+    image_mode, image_mode_rbv = _enum_pair("cam1:ImageMode", "Multiple",
+                                            ["Single", "Multiple", "Continuous"])
+    trigger_mode, trigger_mode_rbv = _enum_pair("cam1:TriggerMode", "Internal",
+                                                ["Internal", "External"])
+    cam_array_counter, cam_array_counter_rbv = _pair("cam1:ArrayCounter", 0,
+                                                     dtype=ChannelType.INT)
+    array_callbacks, array_callbacks_rbv = _enum_pair("cam1:ArrayCallbacks", "Enable",
+                                                      ["Disable", "Enable"])
+    data_type, data_type_rbv = _enum_pair(
+        "cam1:DataType", "UInt16",
+        ["Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32", "Float32", "Float64"])
+    data_type_disabled = _readback("cam1:DataType_RBV.DISA", 0, dtype=ChannelType.INT)
+    array_size_x = _readback("cam1:ArraySizeX_RBV", 0, dtype=ChannelType.INT)
+    array_size_y = _readback("cam1:ArraySizeY_RBV", 0, dtype=ChannelType.INT)
+    array_size_z = _readback("cam1:ArraySizeZ_RBV", 0, dtype=ChannelType.INT)
+    array_size_bytes = _readback("cam1:ArraySize_RBV", 0, dtype=ChannelType.INT)
+    detector_state = _readback("cam1:DetectorState_RBV", "Idle", dtype=ChannelType.ENUM,
+                               enum_strings=["Idle", "Acquire", "Readout", "Error"])
+    num_images_counter = _readback("cam1:NumImagesCounter_RBV", 0, dtype=ChannelType.INT)
+    cam_port_name = _readback("cam1:PortName_RBV", CAM_PORT, dtype=ChannelType.STRING)
+    manufacturer = _readback("cam1:Manufacturer_RBV", "ssb-beamline",
+                             dtype=ChannelType.STRING)
+    model = _readback("cam1:Model_RBV", "simulated sCMOS", dtype=ChannelType.STRING)
+
+    plugin_type = _readback("HDF1:PluginType_RBV", "NDFileHDF5", dtype=ChannelType.STRING)
+    hdf_port_name = _readback("HDF1:PortName_RBV", HDF_PORT, dtype=ChannelType.STRING)
+    nd_array_port, nd_array_port_rbv = _pair("HDF1:NDArrayPort", CAM_PORT,
+                                             dtype=ChannelType.STRING)
+    enable, enable_rbv = _enum_pair("HDF1:EnableCallbacks", "Enable", ["Disable", "Enable"])
+    blocking, blocking_rbv = _enum_pair("HDF1:BlockingCallbacks", "Yes", ["No", "Yes"])
+    hdf_array_counter, hdf_array_counter_rbv = _pair("HDF1:ArrayCounter", 0,
+                                                     dtype=ChannelType.INT)
+    hdf_size0 = _readback("HDF1:ArraySize0_RBV", 0, dtype=ChannelType.INT)
+    hdf_size1 = _readback("HDF1:ArraySize1_RBV", 0, dtype=ChannelType.INT)
+    hdf_size2 = _readback("HDF1:ArraySize2_RBV", 0, dtype=ChannelType.INT)
+    file_path, file_path_rbv = _text_pair("HDF1:FilePath")
+    file_name, file_name_rbv = _text_pair("HDF1:FileName")
+    file_template, file_template_rbv = _text_pair("HDF1:FileTemplate", "%s%s_%6.6d.h5")
+    full_file_name = _readback("HDF1:FullFileName_RBV", "", dtype=ChannelType.CHAR,
+                               max_length=MESSAGE_LENGTH, string_encoding="utf-8")
+    file_path_exists = _readback("HDF1:FilePathExists_RBV", 0, dtype=ChannelType.INT)
+    # As an IOC configured to create the dated directories a file store asks for: −N creates
+    # missing directories up to N levels deep (ophyd's HDF5Plugin does not set it).
+    create_directory, create_directory_rbv = _pair("HDF1:CreateDirectory", -5,
+                                                   dtype=ChannelType.INT)
+    file_number, file_number_rbv = _pair("HDF1:FileNumber", 0, dtype=ChannelType.INT)
+    auto_increment, auto_increment_rbv = _enum_pair("HDF1:AutoIncrement", "Yes", ["No", "Yes"])
+    auto_save, auto_save_rbv = _enum_pair("HDF1:AutoSave", "Yes", ["No", "Yes"])
+    file_write_mode, file_write_mode_rbv = _enum_pair("HDF1:FileWriteMode", "Stream",
+                                                      ["Single", "Capture", "Stream"])
+    num_capture, num_capture_rbv = _pair("HDF1:NumCapture", 0, dtype=ChannelType.INT)
+    capture, capture_rbv = _pair("HDF1:Capture", 0, dtype=ChannelType.INT)
+    num_captured = _readback("HDF1:NumCaptured_RBV", 0, dtype=ChannelType.INT)
+
+    def __init__(self, *args, cell: SimulatedCell, data_dir: Path, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cell = cell
+        self.data_dir = Path(data_dir)
+        self.rotation = SimulatedMotor(prefix=self.prefix + "rot", parent=self,
+                                       clock=cell.clock, limits=(-3600.0, 3600.0),
+                                       velocity=30.0, units="deg")
+        self.sample_x = SimulatedMotor(prefix=self.prefix + "samx", parent=self,
+                                       clock=cell.clock, limits=(-20.0, 20.0), velocity=2.0,
+                                       units="mm")
+        self.pvdb.update(self.rotation.pvdb)
+        self.pvdb.update(self.sample_x.pvdb)
+        self._file: h5py.File | None = None
+        self._readback_of = {}
+        for attr in dir(type(self)):
+            if isinstance(getattr(type(self), attr + "_rbv", None), pvproperty):
+                setting = getattr(self, attr)
+                self._readback_of[setting] = getattr(self, attr + "_rbv")
+                if attr not in _ACTIVE_SETTINGS:
+                    setting.putter = self._echo  # type: ignore[method-assign]
+
+    async def _echo(self, instance, value):
+        """Accept a setting and echo it exactly to its ``_RBV``."""
+        await self._readback_of[instance].write(value)
+        return value
+
+    @acquire_time.startup
+    async def acquire_time(self, instance, async_lib):
+        self.async_lib = async_lib
+        height, width = self.cell.detector.frame_shape
+        for pv, value in ((self.array_size_x, width), (self.array_size_y, height),
+                          (self.array_size_bytes, 2 * width * height),
+                          (self.hdf_size0, width), (self.hdf_size1, height)):
+            await pv.write(value)
+        await self.file_path_exists.write(int(self.data_dir.is_dir()))
+
+    # -- shutter ---------------------------------------------------------------------------
+    @shutter.putter
+    async def shutter(self, instance, value):
+        await self.shutter_rbv.write(value)
+        return value
+
+    # -- camera ----------------------------------------------------------------------------
+    @acquire.putter
+    async def acquire(self, instance, value):
+        """Acquire NumImages frames (1 in Single mode); the put completes when done."""
+        if not value:
+            return 0
+        if self.acquire_rbv.value:
+            return 1
+        await self.acquire_rbv.write(1)
+        await self.detector_state.write("Acquire")
+        frames = 1 if self.image_mode_rbv.value == "Single" else self.num_images_rbv.value
+        try:
+            await self.num_images_counter.write(0)
+            for index in range(frames):
+                await self.async_lib.library.sleep(
+                    self.cell.clock.wall_seconds(self.acquire_time_rbv.value))
+                await self._take_frame()
+                await self.num_images_counter.write(index + 1)
+        except Exception as error:  # publish every fault; never leave Acquire hanging
+            await self.error_message.write(f"acquisition failed: {type(error).__name__}: "
+                                           f"{error}")
+            await self.detector_state.write("Error")
+        else:
+            await self.detector_state.write("Idle")
+        await self.acquire_rbv.write(0)
+        return 0
+
+    def _frame(self) -> np.ndarray:
+        model = self.cell.detector
+        if self.shutter_rbv.value != "Open":
+            return model.dark()
+        if abs(self.sample_x.position) > SAMPLE_IN_BEAM_MM:
+            return model.flat()
+        return model.projection(self.cell.projector().project(self.rotation.position))
+
+    async def _take_frame(self) -> None:
+        frame = self._frame()
+        counter = self.cam_array_counter_rbv.value + 1
+        await self.cam_array_counter_rbv.write(counter)
+        await self.cam_array_counter.write(counter, verify_value=False)
+        await self.hdf_array_counter_rbv.write(self.hdf_array_counter_rbv.value + 1)
+        if self._file is not None:
+            self._append(frame)
+            captured = self.num_captured.value + 1
+            await self.num_captured.write(captured)
+            if 0 < self.num_capture_rbv.value <= captured:
+                await self._close_file()
+
+    # -- HDF5 plugin -----------------------------------------------------------------------
+    @file_path.putter
+    async def file_path(self, instance, value):
+        path = self._resolve(value)
+        if self.create_directory_rbv.value != 0:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                await self.error_message.write(f"cannot create {path}: {error}")
+        await self.file_path_exists.write(int(path.is_dir()))
+        await self.file_path_rbv.write(value)
+        return value
+
+    @capture.putter
+    async def capture(self, instance, value):
+        if value and self._file is None:
+            try:
+                await self._open_file()
+            except Exception as error:  # publish, and stay out of capture
+                await self.error_message.write(f"cannot open HDF5 file: "
+                                               f"{type(error).__name__}: {error}")
+                await self.capture_rbv.write(0)
+                return 0
+        elif not value and self._file is not None:
+            await self._close_file()
+        await self.capture_rbv.write(int(bool(value)))
+        return value
+
+    def _resolve(self, path: str) -> Path:
+        path = Path(path)
+        return path if path.is_absolute() else self.data_dir / path
+
+    async def _open_file(self) -> None:
+        name = self.file_template_rbv.value % (self.file_path_rbv.value,
+                                               self.file_name_rbv.value,
+                                               self.file_number_rbv.value)
+        path = self._resolve(name)
+        if self.create_directory_rbv.value != 0:  # as areaDetector: create on open
+            path.parent.mkdir(parents=True, exist_ok=True)
+        await self.file_path_exists.write(int(path.parent.is_dir()))
+        height, width = self.cell.detector.frame_shape
+        handle = h5py.File(path, "w", libver="latest")
+        handle.create_dataset(FRAMES_DATASET, shape=(0, height, width),
+                              maxshape=(None, height, width), dtype=np.uint16,
+                              chunks=(1, height, width))
+        handle.swmr_mode = True
+        self._file = handle
+        await self.full_file_name.write(os.fspath(name))
+        await self.num_captured.write(0)
+        if self.auto_increment_rbv.value == "Yes":
+            number = self.file_number_rbv.value + 1
+            await self.file_number_rbv.write(number)
+            await self.file_number.write(number, verify_value=False)
+
+    def _append(self, frame: np.ndarray) -> None:
+        dataset = self._file[FRAMES_DATASET]
+        dataset.resize(dataset.shape[0] + 1, axis=0)
+        dataset[-1] = frame
+        dataset.flush()
+
+    async def _close_file(self) -> None:
+        self._file.close()
+        self._file = None
+        await self.capture_rbv.write(0)
+        await self.capture.write(0, verify_value=False)
+
+
+#: Settings with putters of their own (they still have an ``_RBV``, written by the putter).
+_ACTIVE_SETTINGS = {"shutter", "acquire", "file_path", "capture"}
