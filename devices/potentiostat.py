@@ -187,7 +187,7 @@ class Potentiostat(Device):
     technique = Cpt(EpicsSignal, "TECH", write_pv="TECH:SP", string=True, kind="config",
                     put_complete=True)
     start = Cpt(EpicsSignal, "START", kind="omitted", put_complete=True)
-    stop_command = Cpt(EpicsSignal, "STOP", kind="omitted")
+    stop_command = Cpt(EpicsSignal, "STOP", kind="omitted", put_complete=True)
     state = Cpt(EpicsSignalRO, "STATE", kind="omitted", string=True)
     sequence = Cpt(EpicsSignalRO, "SEQ", kind="omitted", auto_monitor=False)
     outcome = Cpt(EpicsSignalRO, "STATUS", kind="omitted", string=True, auto_monitor=False)

@@ -57,7 +57,7 @@ class PressureCell(Device):
     load_cell_range_N = Cpt(EpicsSignalRO, "LoadCellRange", kind="config")
     error_message = Cpt(EpicsSignalRO, "ErrorMsg", kind="omitted", string=True,
                         auto_monitor=False)
-    stop_command = Cpt(EpicsSignal, "Stop", kind="omitted")
+    stop_command = Cpt(EpicsSignal, "Stop", kind="omitted", put_complete=True)
     tolerance_MPa = Cpt(Signal, value=0.5, kind="config")
     dwell_s = Cpt(Signal, value=1.0, kind="config")
     settle_timeout_s = Cpt(Signal, value=120.0, kind="config")

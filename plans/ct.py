@@ -1,0 +1,173 @@
+"""X-ray CT plans: dark fields, flat fields and projections over an angular range.
+
+Frames stay in the detector's HDF5 files; events reference them through the Resource/Datum
+documents of ophyd's HDF5 file-store plugin. The detector is staged once per stream, so dark,
+flat and projection frames each have a file (and a Resource) of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+from bluesky.utils import Msg
+from ophyd import Device
+
+from devices.tomography import TomographyDetector, TomographyStage
+
+from . import checks
+from .metadata import plan_metadata
+
+#: Shutter states of the stage's ``shutter`` signal.
+SHUTTER_OPEN, SHUTTER_CLOSED = "Open", "Closed"
+
+
+@dataclass(frozen=True)
+class CTSettings:
+    """One CT scan.
+
+    Parameters
+    ----------
+    num_projections
+        Projections, evenly spaced from ``start_deg`` to ``stop_deg`` inclusive.
+    start_deg, stop_deg
+        Angular range, degrees.
+    exposure_s
+        Exposure per frame, s.
+    num_darks, num_flats
+        Dark frames (shutter closed) and flat frames (sample out of the beam) before the
+        projections.
+    """
+
+    num_projections: int = 361
+    start_deg: float = 0.0
+    stop_deg: float = 180.0
+    exposure_s: float = 0.05
+    num_darks: int = 10
+    num_flats: int = 10
+
+    def __post_init__(self) -> None:
+        checks.count("num_projections", self.num_projections, minimum=2)
+        checks.finite("start_deg", self.start_deg, "deg")
+        checks.finite("stop_deg", self.stop_deg, "deg")
+        if self.start_deg == self.stop_deg:
+            raise ValueError("start_deg and stop_deg must differ")
+        checks.positive("exposure_s", self.exposure_s, "s")
+        checks.count("num_darks", self.num_darks, minimum=0)
+        checks.count("num_flats", self.num_flats, minimum=0)
+
+    def angles_deg(self) -> np.ndarray:
+        """Projection angles, degrees."""
+        return np.linspace(self.start_deg, self.stop_deg, self.num_projections)
+
+    def as_dict(self) -> dict:
+        """The settings by name, with units in the names."""
+        return {"name": "CT", **asdict(self)}
+
+
+def check_ct(stage: TomographyStage, settings: CTSettings) -> None:
+    """Raise before anything moves if the stage cannot reach the scan's positions.
+
+    Raises
+    ------
+    ophyd.utils.LimitError
+        For an angle or sample-out position beyond the motors' limits.
+    """
+    stage.rotation.check_value(settings.start_deg)
+    stage.rotation.check_value(settings.stop_deg)
+    stage.sample_x.check_value(stage.sample_out_mm.get())
+    stage.sample_x.check_value(stage.sample_in_mm.get())
+
+
+def _frames(detector: TomographyDetector, readables: Sequence[Device], count: int,
+            stream: str) -> Generator[Msg, object, None]:
+    """``count`` single-frame events in ``stream``, the detector staged around them."""
+    if count == 0:
+        return
+    yield from bps.stage(detector)
+    for _ in range(count):
+        yield from bps.trigger_and_read([detector, *readables], name=stream)
+    yield from bps.unstage(detector)
+
+
+def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: CTSettings,
+               detectors: Sequence[Device] = (), *,
+               projection_stream: str = "primary") -> Generator[Msg, object, None]:
+    """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
+    (no run).
+
+    Leaves the shutter closed and the sample in the beam.
+    """
+    yield from bps.mv(detector.cam.acquire_time, settings.exposure_s,
+                      detector.cam.num_images, 1)
+    yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
+    yield from _frames(detector, [stage.rotation], settings.num_darks, "dark")
+    yield from bps.mv(stage.sample_x, stage.sample_out_mm.get(), stage.rotation,
+                      settings.start_deg)
+    yield from bps.mv(stage.shutter, SHUTTER_OPEN)
+    yield from _frames(detector, [stage.rotation], settings.num_flats, "flat")
+    yield from bps.mv(stage.sample_x, stage.sample_in_mm.get())
+    yield from bps.stage(detector)
+    for angle in settings.angles_deg():
+        yield from bps.mv(stage.rotation, float(angle))
+        yield from bps.trigger_and_read([detector, stage.rotation, *detectors],
+                                        name=projection_stream)
+    yield from bps.unstage(detector)
+    yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
+
+
+def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
+            num_projections: int = 361, start_deg: float = 0.0, stop_deg: float = 180.0,
+            exposure_s: float = 0.05, num_darks: int = 10, num_flats: int = 10,
+            detectors: Sequence[Device] = (), md: dict | None = None
+            ) -> Generator[Msg, object, str]:
+    """A CT scan: darks, flats, then projections over an angular range.
+
+    Parameters
+    ----------
+    stage
+        Rotation, sample translation and shutter.
+    detector
+        The area detector (frames to HDF5; events hold references).
+    num_projections
+        Projections, evenly spaced over ``start_deg``–``stop_deg`` inclusive.
+    start_deg, stop_deg
+        Angular range, degrees.
+    exposure_s
+        Exposure per frame, s.
+    num_darks, num_flats
+        Dark frames (shutter closed, stream ``dark``) and flat frames (sample moved to
+        ``stage.sample_out_mm``, stream ``flat``).
+    detectors
+        Also read with every projection (e.g. ``[press]``).
+    md
+        Extra start-document metadata.
+
+    Returns
+    -------
+    str
+        The run's uid.
+    """
+    settings = CTSettings(num_projections, start_deg, stop_deg, exposure_s, num_darks,
+                          num_flats)
+    check_ct(stage, settings)
+    metadata = plan_metadata(
+        "ct_scan", {"stage": stage, "detector": detector, **asdict(settings),
+                    "detectors": list(detectors)}, md,
+        technique={**settings.as_dict(), **ct_geometry(stage, detector)})
+
+    @bpp.run_decorator(md=metadata)
+    def inner():
+        yield from acquire_ct(stage, detector, settings, detectors)
+
+    return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, SHUTTER_CLOSED)))
+
+
+def ct_geometry(stage: TomographyStage, detector: TomographyDetector) -> dict:
+    """What a reconstruction needs besides the frames: pixel size, sample in/out positions."""
+    return {"pixel_size_um": detector.pixel_size_um.get(),
+            "sample_in_mm": stage.sample_in_mm.get(),
+            "sample_out_mm": stage.sample_out_mm.get()}

@@ -1,0 +1,437 @@
+"""Galvanostatic plans: cycling, critical current density, lithium-inventory cycling.
+
+Each half cycle runs on the instrument to its first limit (cut-off voltage, time, capacity).
+While it runs, the live voltage, current and charge stream as events in ``trace``; when it
+ends, one event in ``half_cycle`` holds the instrument's authoritative trace (time, voltage,
+current waveforms, NaN-padded to the buffer length), the capacity and the termination reason.
+Every plan switches the cell off however it ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass, replace
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+from bluesky.utils import Msg, short_uid
+from ophyd import Component as Cpt
+from ophyd import Device, Signal
+
+from devices.potentiostat import TRACE_BUFFER_POINTS, Potentiostat
+
+from . import checks
+from .metadata import plan_metadata
+from .safety import with_cell_off
+
+#: Spare points left in the trace buffer when the record interval is chosen automatically.
+TRACE_MARGIN_POINTS = 96
+#: Default time limit of a half cycle, in units of its nominal duration (capacity / current).
+DEFAULT_DURATION_FACTOR = 1.5
+#: Wall seconds between live trace events.
+DEFAULT_POLL_INTERVAL_S = 0.2
+
+
+class HalfCycleLabel(Device):
+    """Soft signals that label trace and half-cycle events: cycle number and step."""
+
+    index = Cpt(Signal, value=0, kind="hinted")
+    step = Cpt(Signal, value="", kind="normal")
+
+
+@dataclass(frozen=True)
+class HalfCycleSettings:
+    """Limits of one galvanostatic half cycle.
+
+    Parameters
+    ----------
+    current_A
+        Applied current, A (+ charge / plating, − discharge / stripping).
+    upper_cutoff_V, lower_cutoff_V
+        Voltage cut-offs, V.
+    max_duration_s
+        Time limit, experiment seconds.
+    max_capacity_mAh
+        Capacity limit, mAh (0: none).
+    record_interval_s
+        Interval between recorded trace points, experiment seconds.
+    """
+
+    current_A: float
+    upper_cutoff_V: float
+    lower_cutoff_V: float
+    max_duration_s: float
+    max_capacity_mAh: float = 0.0
+    record_interval_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        checks.finite("current_A", self.current_A, "A")
+        if self.current_A == 0:
+            raise ValueError("current_A must not be 0 for a galvanostatic half cycle")
+        checks.finite("upper_cutoff_V", self.upper_cutoff_V, "V")
+        checks.finite("lower_cutoff_V", self.lower_cutoff_V, "V")
+        if not self.lower_cutoff_V < self.upper_cutoff_V:
+            raise ValueError(f"lower_cutoff_V ({self.lower_cutoff_V} V) must be below "
+                             f"upper_cutoff_V ({self.upper_cutoff_V} V)")
+        checks.positive("max_duration_s", self.max_duration_s, "s")
+        checks.non_negative("max_capacity_mAh", self.max_capacity_mAh, "mAh")
+        if self.record_interval_s == 0:
+            object.__setattr__(self, "record_interval_s", self.max_duration_s / (
+                TRACE_BUFFER_POINTS - TRACE_MARGIN_POINTS))
+        checks.positive("record_interval_s", self.record_interval_s, "s")
+        if self.max_duration_s / self.record_interval_s + 2 > TRACE_BUFFER_POINTS:
+            raise ValueError(
+                f"max_duration_s {self.max_duration_s:g} s at record_interval_s "
+                f"{self.record_interval_s:g} s overflows the {TRACE_BUFFER_POINTS}-point trace "
+                f"buffer; raise record_interval_s to at least "
+                f"{self.max_duration_s / (TRACE_BUFFER_POINTS - 2):.3g} s")
+
+    def reversed(self) -> HalfCycleSettings:
+        """The same limits at the opposite current."""
+        return replace(self, current_A=-self.current_A)
+
+
+def check_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings) -> None:
+    """Raise (before anything is energised) if the instrument would refuse ``settings``.
+
+    Raises
+    ------
+    ophyd.utils.LimitError
+        For a current or cut-off beyond the potentiostat's compliance.
+    """
+    gal = potentiostat.galvanostatic
+    gal.current_A.check_value(settings.current_A)
+    gal.upper_cutoff_V.check_value(settings.upper_cutoff_V)
+    gal.lower_cutoff_V.check_value(settings.lower_cutoff_V)
+
+
+def current_from_rate(potentiostat: Potentiostat, c_rate: float | None,
+                      current_density_mA_cm2: float | None) -> float:
+    """Current of a C-rate or a current density for the potentiostat's cell, A."""
+    if (c_rate is None) == (current_density_mA_cm2 is None):
+        raise ValueError("give exactly one of c_rate and current_density_mA_cm2")
+    if c_rate is not None:
+        capacity = potentiostat.nominal_capacity_mAh.get()
+        checks.positive("the cell's nominal_capacity_mAh", capacity, "mAh")
+        return checks.positive("c_rate", c_rate, "1/h") * capacity * 1e-3
+    area = potentiostat.electrode_area_cm2.get()
+    checks.positive("the cell's electrode_area_cm2", area, "cm²")
+    return checks.positive("current_density_mA_cm2", current_density_mA_cm2,
+                           "mA/cm²") * area * 1e-3
+
+
+def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
+                   label: HalfCycleLabel, *, cycle_index: int, step: str,
+                   poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+                   detectors: Sequence[Device] = ()) -> Generator[Msg, object, dict]:
+    """Run one half cycle, streaming ``trace`` events, then one ``half_cycle`` event (no run).
+
+    Returns
+    -------
+    dict
+        ``capacity_mAh``, ``termination_reason`` and the trace ``voltage_V`` (valid points).
+    """
+    gal = potentiostat.galvanostatic
+    yield from bps.mv(gal.current_A, settings.current_A,
+                      gal.upper_cutoff_V, settings.upper_cutoff_V,
+                      gal.lower_cutoff_V, settings.lower_cutoff_V,
+                      gal.max_duration_s, settings.max_duration_s,
+                      gal.max_capacity_mAh, settings.max_capacity_mAh,
+                      gal.record_interval_s, settings.record_interval_s,
+                      label.index, cycle_index, label.step, step)
+    group = short_uid("half-cycle")
+    status = yield from bps.trigger(gal, group=group)
+    live = [potentiostat.voltage_V, potentiostat.current_A, potentiostat.charge_mAh, label]
+    while not status.done:
+        yield from bps.trigger_and_read(live, name="trace")
+        yield from bps.sleep(poll_interval_s)
+    yield from bps.wait(group)
+    # Read, not trigger_and_read: triggering the technique again would run another half cycle.
+    yield from bps.create("half_cycle")
+    for readable in (gal, label, *detectors):
+        yield from bps.read(readable)
+    yield from bps.save()
+    n = int((yield from bps.rd(gal.num_points)))
+    return {"capacity_mAh": float((yield from bps.rd(gal.capacity_mAh))),
+            "termination_reason": (yield from bps.rd(gal.termination_reason)),
+            "voltage_V": np.asarray((yield from bps.rd(gal.voltage_V)))[:n]}
+
+
+def rest(potentiostat: Potentiostat, duration_s: float) -> Generator[Msg, object, None]:
+    """Open circuit for ``duration_s`` experiment seconds (no event)."""
+    if duration_s > 0:
+        yield from bps.mv(potentiostat.rest.duration_s, duration_s)
+        yield from bps.trigger(potentiostat.rest, wait=True)
+
+
+def cycle(potentiostat: Potentiostat, charge: HalfCycleSettings, label: HalfCycleLabel, *,
+          cycle_index: int, rest_s: float = 0.0, charge_first: bool = True,
+          poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+          detectors: Sequence[Device] = ()) -> Generator[Msg, object, dict]:
+    """One charge and one discharge (in either order), with a rest after each (no run).
+
+    Returns
+    -------
+    dict
+        The `run_half_cycle` results under ``"charge"`` and ``"discharge"``.
+    """
+    order = (("charge", charge), ("discharge", charge.reversed()))
+    results = {}
+    for step, settings in (order if charge_first else order[::-1]):
+        results[step] = yield from run_half_cycle(
+            potentiostat, settings, label, cycle_index=cycle_index, step=step,
+            poll_interval_s=poll_interval_s, detectors=detectors)
+        yield from rest(potentiostat, rest_s)
+    return results
+
+
+def half_cycle_settings(potentiostat: Potentiostat, c_rate, current_density_mA_cm2,
+                         upper_cutoff_V, lower_cutoff_V, max_duration_s, max_capacity_mAh,
+                         record_interval_s) -> HalfCycleSettings:
+    current = current_from_rate(potentiostat, c_rate, current_density_mA_cm2)
+    if max_duration_s is None:
+        nominal_h = potentiostat.nominal_capacity_mAh.get() * 1e-3 / current
+        max_duration_s = DEFAULT_DURATION_FACTOR * 3600.0 * nominal_h
+    settings = HalfCycleSettings(current, upper_cutoff_V, lower_cutoff_V, max_duration_s,
+                                 max_capacity_mAh or 0.0, record_interval_s or 0.0)
+    check_half_cycle(potentiostat, settings)
+    return settings
+
+
+def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
+                         c_rate: float | None = None,
+                         current_density_mA_cm2: float | None = None,
+                         upper_cutoff_V: float = 3.68, lower_cutoff_V: float = 2.5,
+                         rest_s: float = 0.0, max_duration_s: float | None = None,
+                         max_capacity_mAh: float | None = None,
+                         record_interval_s: float | None = None, charge_first: bool = True,
+                         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+                         detectors: Sequence[Device] = (),
+                         md: dict | None = None) -> Generator[Msg, object, str]:
+    """Charge/discharge cycles at a C-rate or a current density.
+
+    Parameters
+    ----------
+    potentiostat
+        The potentiostat channel; its cell characteristics (nominal capacity, electrode area)
+        turn ``c_rate`` or ``current_density_mA_cm2`` into a current.
+    cycles
+        Number of charge + discharge cycles.
+    c_rate, current_density_mA_cm2
+        Exactly one: the current as a C-rate (1/h) or as mA/cm².
+    upper_cutoff_V, lower_cutoff_V
+        Voltage cut-offs, V (default: NCM vs In-Li, 4.3 and 3.1 V vs Li − 0.62 V).
+    rest_s
+        Open-circuit rest after each half cycle, experiment seconds.
+    max_duration_s
+        Time limit per half cycle, experiment seconds (default 1.5 × capacity / current).
+    max_capacity_mAh
+        Capacity limit per half cycle, mAh (default none).
+    record_interval_s
+        Trace sampling interval, experiment seconds (default: the time limit over the
+        instrument's buffer).
+    charge_first
+        Start with the charge (default) or the discharge.
+    poll_interval_s
+        Wall seconds between live ``trace`` events.
+    detectors
+        Also read in every ``half_cycle`` event (e.g. ``[press]``).
+    md
+        Extra start-document metadata.
+
+    Returns
+    -------
+    str
+        The run's uid.
+    """
+    checks.count("cycles", cycles)
+    settings = half_cycle_settings(potentiostat, c_rate, current_density_mA_cm2,
+                                    upper_cutoff_V, lower_cutoff_V, max_duration_s,
+                                    max_capacity_mAh, record_interval_s)
+    checks.non_negative("rest_s", rest_s, "s")
+    label = HalfCycleLabel(name="cycle")
+    arguments = {"potentiostat": potentiostat, "cycles": cycles, "c_rate": c_rate,
+                 "current_density_mA_cm2": current_density_mA_cm2,
+                 "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
+                 "rest_s": rest_s, "max_duration_s": max_duration_s,
+                 "max_capacity_mAh": max_capacity_mAh, "record_interval_s": record_interval_s,
+                 "charge_first": charge_first, "detectors": list(detectors)}
+    metadata = plan_metadata("galvanostatic_cycles", arguments, md,
+                             technique={"name": "CP", "cycles": cycles, "rest_s": rest_s,
+                                        **asdict(settings)})
+
+    @bpp.run_decorator(md=metadata)
+    def inner():
+        for index in range(cycles):
+            yield from cycle(potentiostat, settings, label, cycle_index=index, rest_s=rest_s,
+                             charge_first=charge_first, poll_interval_s=poll_interval_s,
+                             detectors=detectors)
+
+    return (yield from with_cell_off(inner(), potentiostat))
+
+
+def voltage_collapsed(voltage_V: np.ndarray, fraction: float) -> bool:
+    """Whether a half cycle's polarisation fell to ``fraction`` of its peak by its end."""
+    magnitude = np.abs(voltage_V[np.isfinite(voltage_V)])
+    return magnitude.size > 3 and magnitude[-1] < fraction * magnitude.max()
+
+
+def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
+                             start_mA_cm2: float = 0.2, step_mA_cm2: float = 0.2,
+                             max_mA_cm2: float = 10.0, half_cycle_h: float = 1.0,
+                             capacity_mAh_cm2: float = 0.5, cutoff_V: float = 5.0,
+                             collapse_fraction: float = 0.2,
+                             poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+                             md: dict | None = None) -> Generator[Msg, object, dict]:
+    """Plating/stripping of a symmetric Li | SSE | Li cell at rising current density.
+
+    Stops at the first failure: the instrument reports a short circuit, or the polarisation
+    collapses within a half cycle (below ``collapse_fraction`` of its peak).
+
+    Parameters
+    ----------
+    potentiostat
+        The potentiostat channel (its ``electrode_area_cm2`` converts densities to currents).
+    mode
+        ``"time"``: each half cycle lasts ``half_cycle_h``; ``"capacity"``: each passes
+        ``capacity_mAh_cm2``.
+    start_mA_cm2, step_mA_cm2, max_mA_cm2
+        Current-density staircase, mA/cm².
+    half_cycle_h
+        Half-cycle duration in time mode, h.
+    capacity_mAh_cm2
+        Areal capacity per half cycle in capacity mode, mAh/cm².
+    cutoff_V
+        Symmetric voltage limit ±cutoff_V, V.
+    collapse_fraction
+        Voltage collapse threshold (fraction of the half cycle's peak polarisation).
+    md
+        Extra start-document metadata.
+
+    Returns
+    -------
+    dict
+        ``critical_current_density_mA_cm2`` (None if no failure up to ``max_mA_cm2``),
+        ``failure`` (``"short_circuit"``, ``"voltage_collapse"`` or None) and ``uid``.
+    """
+    if mode not in ("time", "capacity"):
+        raise ValueError(f"mode must be 'time' or 'capacity', got {mode!r}")
+    start = checks.positive("start_mA_cm2", start_mA_cm2, "mA/cm²")
+    step = checks.positive("step_mA_cm2", step_mA_cm2, "mA/cm²")
+    top = checks.positive("max_mA_cm2", max_mA_cm2, "mA/cm²")
+    if top < start:
+        raise ValueError(f"max_mA_cm2 ({top}) is below start_mA_cm2 ({start})")
+    checks.positive("half_cycle_h", half_cycle_h, "h")
+    checks.positive("capacity_mAh_cm2", capacity_mAh_cm2, "mAh/cm²")
+    checks.positive("cutoff_V", cutoff_V, "V")
+    densities = [start + k * step for k in range(int(math.floor((top - start) / step + 1e-9))
+                                                 + 1)]
+    area = potentiostat.electrode_area_cm2.get()
+    steps = []
+    for density in densities:
+        current = current_from_rate(potentiostat, None, density)
+        duration = (half_cycle_h * 3600.0 if mode == "time"
+                    else capacity_mAh_cm2 / density * 3600.0)
+        capacity = 0.0 if mode == "time" else capacity_mAh_cm2 * area
+        settings = HalfCycleSettings(current, cutoff_V, -cutoff_V, duration,
+                                     capacity * (1 + 1e-6))
+        check_half_cycle(potentiostat, settings)
+        steps.append((density, settings))
+    label = HalfCycleLabel(name="cycle")
+    arguments = {"potentiostat": potentiostat, "mode": mode, "start_mA_cm2": start,
+                 "step_mA_cm2": step, "max_mA_cm2": top, "half_cycle_h": half_cycle_h,
+                 "capacity_mAh_cm2": capacity_mAh_cm2, "cutoff_V": cutoff_V,
+                 "collapse_fraction": collapse_fraction}
+    metadata = plan_metadata("critical_current_density", arguments, md,
+                             technique={"name": "CCD", **arguments,
+                                        "potentiostat": potentiostat.name,
+                                        "current_densities_mA_cm2": densities})
+    outcome = {"critical_current_density_mA_cm2": None, "failure": None}
+
+    @bpp.run_decorator(md=metadata)
+    def inner():
+        for index, (density, settings) in enumerate(steps):
+            for step_name, half in (("plating", settings), ("stripping", settings.reversed())):
+                result = yield from run_half_cycle(
+                    potentiostat, half, label, cycle_index=index, step=step_name,
+                    poll_interval_s=poll_interval_s)
+                if result["termination_reason"] == "short_circuit":
+                    outcome.update(critical_current_density_mA_cm2=density,
+                                   failure="short_circuit")
+                elif voltage_collapsed(result["voltage_V"], collapse_fraction):
+                    outcome.update(critical_current_density_mA_cm2=density,
+                                   failure="voltage_collapse")
+                if outcome["failure"]:
+                    return
+
+    outcome["uid"] = yield from with_cell_off(inner(), potentiostat)
+    return outcome
+
+
+def lithium_inventory_cycling(potentiostat: Potentiostat, *, c_rate: float = 0.1,
+                              retention: float = 0.8, max_cycles: int = 500,
+                              reference_cycles: int = 3, upper_cutoff_V: float = 3.68,
+                              lower_cutoff_V: float = 2.5, rest_s: float = 0.0,
+                              record_interval_s: float | None = None,
+                              poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+                              md: dict | None = None) -> Generator[Msg, object, dict]:
+    """Cycle a limited-lithium cell until its capacity falls below a retention threshold.
+
+    Parameters
+    ----------
+    c_rate
+        Charge and discharge rate, 1/h.
+    retention
+        Stop once a discharge capacity is below this fraction of the reference (0–1).
+    max_cycles
+        Stop after this many cycles in any case.
+    reference_cycles
+        The reference capacity is the largest discharge capacity of the first cycles.
+    upper_cutoff_V, lower_cutoff_V, rest_s, record_interval_s, poll_interval_s
+        As in `galvanostatic_cycles`.
+    md
+        Extra start-document metadata.
+
+    Returns
+    -------
+    dict
+        ``cycles`` run, ``end_of_life_cycle`` (first cycle below the threshold, or None),
+        ``reference_capacity_mAh`` and ``uid``.
+    """
+    checks.within("retention", retention, 0.0, 1.0)
+    checks.count("max_cycles", max_cycles)
+    checks.count("reference_cycles", reference_cycles)
+    if reference_cycles >= max_cycles:
+        raise ValueError("reference_cycles must be fewer than max_cycles")
+    settings = half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V,
+                                    lower_cutoff_V, None, None, record_interval_s)
+    label = HalfCycleLabel(name="cycle")
+    arguments = {"potentiostat": potentiostat, "c_rate": c_rate, "retention": retention,
+                 "max_cycles": max_cycles, "reference_cycles": reference_cycles,
+                 "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
+                 "rest_s": rest_s, "record_interval_s": record_interval_s}
+    metadata = plan_metadata("lithium_inventory_cycling", arguments, md,
+                             technique={"name": "CP", "retention": retention,
+                                        **asdict(settings)})
+    outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
+
+    @bpp.run_decorator(md=metadata)
+    def inner():
+        capacities = []
+        for index in range(max_cycles):
+            result = yield from cycle(potentiostat, settings, label, cycle_index=index,
+                                      rest_s=rest_s, poll_interval_s=poll_interval_s)
+            capacities.append(result["discharge"]["capacity_mAh"])
+            outcome["cycles"] = index + 1
+            if index + 1 < reference_cycles:
+                continue
+            reference = max(capacities[:reference_cycles])
+            outcome["reference_capacity_mAh"] = reference
+            if capacities[-1] < retention * reference:
+                outcome["end_of_life_cycle"] = index
+                return
+
+    outcome["uid"] = yield from with_cell_off(inner(), potentiostat)
+    return outcome

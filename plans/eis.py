@@ -1,0 +1,132 @@
+"""Electrochemical impedance spectroscopy plans."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from bluesky.utils import Msg
+from ophyd import Device
+
+from devices.potentiostat import Potentiostat
+
+from . import checks
+from .metadata import plan_metadata
+from .safety import with_cell_off
+
+#: Frequency range the potentiostat covers, Hz.
+FREQUENCY_RANGE_HZ = (1e-3, 7e6)
+#: Most points one spectrum may hold (the result waveforms' length).
+MAX_SPECTRUM_POINTS = 512
+
+
+@dataclass(frozen=True)
+class ImpedanceSettings:
+    """One potentiostatic EIS sweep.
+
+    Parameters
+    ----------
+    start_frequency_Hz, stop_frequency_Hz
+        Sweep from the first to the second, Hz (usually high to low).
+    points_per_decade
+        Log-spaced points per decade.
+    amplitude_V
+        AC amplitude, V.
+
+    Raises
+    ------
+    ValueError
+        On a frequency outside the instrument's range, too many points, or a bad amplitude.
+    """
+
+    start_frequency_Hz: float = 1e6
+    stop_frequency_Hz: float = 0.1
+    points_per_decade: int = 10
+    amplitude_V: float = 0.01
+
+    def __post_init__(self) -> None:
+        low, high = FREQUENCY_RANGE_HZ
+        checks.within("start_frequency_Hz", self.start_frequency_Hz, low, high, "Hz")
+        checks.within("stop_frequency_Hz", self.stop_frequency_Hz, low, high, "Hz")
+        if self.start_frequency_Hz == self.stop_frequency_Hz:
+            raise ValueError("start_frequency_Hz and stop_frequency_Hz must differ")
+        checks.count("points_per_decade", self.points_per_decade)
+        checks.within("amplitude_V", self.amplitude_V, 1e-4, 0.5, "V")
+        if self.num_points > MAX_SPECTRUM_POINTS:
+            raise ValueError(f"{self.num_points} frequencies exceed the potentiostat's "
+                             f"{MAX_SPECTRUM_POINTS}; use fewer points per decade")
+
+    @property
+    def num_points(self) -> int:
+        """Frequencies in the sweep (both ends included)."""
+        decades = abs(math.log10(self.stop_frequency_Hz / self.start_frequency_Hz))
+        return max(int(round(decades * self.points_per_decade)) + 1, 2)
+
+    def as_dict(self) -> dict:
+        """The settings by name, with units in the names."""
+        return {"name": "PEIS", **asdict(self)}
+
+
+def configure_eis(potentiostat: Potentiostat,
+                  settings: ImpedanceSettings) -> Generator[Msg, object, None]:
+    """Load the sweep's parameters into the potentiostat (no run)."""
+    eis = potentiostat.eis
+    yield from bps.mv(eis.initial_frequency_Hz, settings.start_frequency_Hz,
+                      eis.final_frequency_Hz, settings.stop_frequency_Hz,
+                      eis.points_per_decade, settings.points_per_decade,
+                      eis.amplitude_V, settings.amplitude_V)
+
+
+def measure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings,
+                detectors: Sequence[Device] = (), *,
+                stream: str = "eis") -> Generator[Msg, object, None]:
+    """Configure and take one spectrum as an event in ``stream`` (no run).
+
+    ``detectors`` are read in the same event (e.g. the press, so the spectrum carries the
+    stack pressure it was measured at).
+    """
+    yield from configure_eis(potentiostat, settings)
+    yield from bps.trigger_and_read([potentiostat.eis, *detectors], name=stream)
+
+
+def eis_sweep(potentiostat: Potentiostat, *, start_frequency_Hz: float = 1e6,
+              stop_frequency_Hz: float = 0.1, points_per_decade: int = 10,
+              amplitude_V: float = 0.01, detectors: Sequence[Device] = (),
+              md: dict | None = None) -> Generator[Msg, object, str]:
+    """One impedance spectrum (frequency, Z′, Z″ arrays) as one event.
+
+    Parameters
+    ----------
+    potentiostat
+        The potentiostat channel.
+    start_frequency_Hz, stop_frequency_Hz
+        Sweep range, Hz (within 1 mHz – 7 MHz).
+    points_per_decade
+        Log-spaced points per decade (at most 512 points in all).
+    amplitude_V
+        AC amplitude, V.
+    detectors
+        Also read in the event (e.g. ``[press]``).
+    md
+        Extra start-document metadata.
+
+    Returns
+    -------
+    str
+        The run's uid.
+    """
+    settings = ImpedanceSettings(start_frequency_Hz, stop_frequency_Hz, points_per_decade,
+                                 amplitude_V)
+    metadata = plan_metadata(
+        "eis_sweep", {"potentiostat": potentiostat, **asdict(settings),
+                      "detectors": list(detectors)},
+        md, technique=settings.as_dict())
+
+    @bpp.run_decorator(md=metadata)
+    def inner():
+        yield from measure_eis(potentiostat, settings, detectors, stream="primary")
+
+    return (yield from with_cell_off(inner(), potentiostat))

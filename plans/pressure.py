@@ -1,0 +1,69 @@
+"""Stack-pressure plans."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from bluesky.utils import Msg
+
+from devices.press import PressureCell
+
+from .metadata import plan_metadata
+
+
+def check_pressures(press: PressureCell, pressures_MPa) -> list[float]:
+    """Every pressure as a float, each accepted by the press (before anything moves).
+
+    Raises
+    ------
+    ValueError, ophyd.utils.LimitError
+        For a non-number, NaN, negative or above-rating pressure, naming it.
+    """
+    values = list(pressures_MPa)
+    if not values:
+        raise ValueError("at least one stack pressure is needed")
+    for value in values:
+        press.check_value(value)
+    return [float(value) for value in values]
+
+
+def settle_pressure(press: PressureCell, pressure_MPa: float, *,
+                    stream: str = "primary") -> Generator[Msg, object, None]:
+    """Move to ``pressure_MPa``, wait until it holds, record force and pressure (no run)."""
+    yield from bps.mv(press, pressure_MPa)
+    yield from bps.trigger_and_read([press], name=stream)
+
+
+def pressure_step(press: PressureCell, pressure_MPa: float, *,
+                  md: dict | None = None) -> Generator[Msg, object, str]:
+    """Press the cell to a stack pressure and record it once it holds.
+
+    Parameters
+    ----------
+    press
+        The stack-pressure cell.
+    pressure_MPa
+        Target stack pressure, MPa; refused before anything moves if NaN, negative or beyond
+        the cell rating or load-cell range.
+    md
+        Extra start-document metadata.
+
+    Returns
+    -------
+    str
+        The run's uid.
+    """
+    (pressure_MPa,) = check_pressures(press, [pressure_MPa])
+    metadata = plan_metadata("pressure_step", {"press": press, "pressure_MPa": pressure_MPa},
+                             md, pressure_MPa=pressure_MPa,
+                             technique={"name": "pressure_step", "pressure_MPa": pressure_MPa,
+                                        "tolerance_MPa": press.tolerance_MPa.get(),
+                                        "dwell_s": press.dwell_s.get()})
+
+    @bpp.run_decorator(md=metadata)
+    def inner():
+        yield from settle_pressure(press, pressure_MPa)
+
+    return (yield from inner())

@@ -1,0 +1,129 @@
+"""The stack-pressure series of the source study: at each pressure, settle, EIS, CT, cycles."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Generator, Sequence
+from dataclasses import asdict
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from bluesky.utils import Msg
+
+from devices.potentiostat import Potentiostat
+from devices.press import PressureCell
+from devices.tomography import TomographyDetector, TomographyStage
+
+from . import checks
+from .ct import SHUTTER_CLOSED, CTSettings, acquire_ct, check_ct, ct_geometry
+from .cycling import HalfCycleLabel, half_cycle_settings, cycle
+from .eis import ImpedanceSettings, measure_eis
+from .metadata import plan_metadata
+from .pressure import check_pressures, settle_pressure
+from .safety import cell_off
+
+DEFAULT_PRESSURES_MPA = (6.0, 12.0, 25.0, 50.0, 100.0)
+
+
+def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: TomographyStage,
+                    detector: TomographyDetector, *,
+                    pressures_MPa: Sequence[float] = DEFAULT_PRESSURES_MPA,
+                    eis_start_frequency_Hz: float = 1e6, eis_stop_frequency_Hz: float = 0.1,
+                    eis_points_per_decade: int = 10, eis_amplitude_V: float = 0.01,
+                    ct_num_projections: int = 361, ct_start_deg: float = 0.0,
+                    ct_stop_deg: float = 180.0, ct_exposure_s: float = 0.05,
+                    ct_num_darks: int = 10, ct_num_flats: int = 10,
+                    cycles: int = 1, c_rate: float = 0.01, upper_cutoff_V: float = 3.68,
+                    lower_cutoff_V: float = 2.5, rest_s: float = 0.0,
+                    record_interval_s: float | None = None,
+                    poll_interval_s: float = 0.2,
+                    md: dict | None = None) -> Generator[Msg, object, list[str]]:
+    """For each stack pressure: settle, one EIS spectrum, one CT scan, ``cycles`` cycles.
+
+    One run per pressure, linked by a shared ``series_uid`` in the start documents (with
+    ``series_index``, ``series_length`` and the nominal ``pressure_MPa``), so analysis can
+    join them by pressure. Streams of each run: ``primary`` (the settled press), ``eis``,
+    ``dark``, ``flat``, ``projection`` (frames by reference), ``trace`` and ``half_cycle``.
+    Every argument is checked before the first pressure is applied; the cell is switched off
+    and the shutter closed however the series ends, and the press holds its last pressure.
+
+    Parameters
+    ----------
+    press, potentiostat, stage, detector
+        The station's instruments.
+    pressures_MPa
+        Stack pressures in the order applied, MPa.
+    eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
+        The impedance sweep (see `plans.eis.eis_sweep`).
+    ct_num_projections, ct_start_deg, ct_stop_deg, ct_exposure_s, ct_num_darks, ct_num_flats
+        The CT scan (see `plans.ct.ct_scan`); ``ct_num_projections = 0`` skips CT.
+    cycles
+        Galvanostatic cycles at each pressure (0 skips cycling).
+    c_rate, upper_cutoff_V, lower_cutoff_V, rest_s, record_interval_s, poll_interval_s
+        The cycling (see `plans.cycling.galvanostatic_cycles`).
+    md
+        Extra start-document metadata for every run.
+
+    Returns
+    -------
+    list of str
+        The uid of each pressure's run.
+    """
+    pressures = check_pressures(press, pressures_MPa)
+    eis = ImpedanceSettings(eis_start_frequency_Hz, eis_stop_frequency_Hz,
+                            eis_points_per_decade, eis_amplitude_V)
+    checks.count("ct_num_projections", ct_num_projections, minimum=0)
+    ct = None
+    if ct_num_projections:
+        ct = CTSettings(ct_num_projections, ct_start_deg, ct_stop_deg, ct_exposure_s,
+                        ct_num_darks, ct_num_flats)
+        check_ct(stage, ct)
+    checks.count("cycles", cycles, minimum=0)
+    checks.non_negative("rest_s", rest_s, "s")
+    charge = (half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V,
+                                   None, None, record_interval_s) if cycles else None)
+    arguments = {
+        "press": press, "potentiostat": potentiostat, "stage": stage, "detector": detector,
+        "pressures_MPa": pressures, **{f"eis_{k}": v for k, v in asdict(eis).items()},
+        "ct_num_projections": ct_num_projections, "ct_start_deg": ct_start_deg,
+        "ct_stop_deg": ct_stop_deg, "ct_exposure_s": ct_exposure_s,
+        "ct_num_darks": ct_num_darks, "ct_num_flats": ct_num_flats, "cycles": cycles,
+        "c_rate": c_rate, "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
+        "rest_s": rest_s, "record_interval_s": record_interval_s}
+    techniques = {"eis": eis.as_dict(),
+                  "ct": {**ct.as_dict(), **ct_geometry(stage, detector)} if ct else None,
+                  "cycling": ({"name": "CP", "cycles": cycles, "c_rate": c_rate,
+                               "rest_s": rest_s, **asdict(charge)} if charge else None)}
+    series_uid = str(uuid.uuid4())
+    label = HalfCycleLabel(name="cycle")
+    uids: list[str] = []
+
+    def one_pressure(index: int, pressure: float):
+        metadata = plan_metadata(
+            "pressure_series", arguments, md, series_uid=series_uid, series_index=index,
+            series_length=len(pressures), pressure_MPa=pressure, technique=techniques)
+
+        @bpp.run_decorator(md=metadata)
+        def inner():
+            yield from settle_pressure(press, pressure)
+            yield from measure_eis(potentiostat, eis, [press], stream="eis")
+            if ct is not None:
+                yield from acquire_ct(stage, detector, ct, [press],
+                                      projection_stream="projection")
+            for cycle_index in range(cycles):
+                yield from cycle(potentiostat, charge, label, cycle_index=cycle_index,
+                                 rest_s=rest_s, poll_interval_s=poll_interval_s,
+                                 detectors=[press])
+
+        uids.append((yield from inner()))
+
+    def series():
+        for index, pressure in enumerate(pressures):
+            yield from one_pressure(index, pressure)
+
+    def safe_state():
+        yield from cell_off(potentiostat)
+        yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
+
+    yield from bpp.finalize_wrapper(series(), safe_state())
+    return uids
