@@ -90,17 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(config: StationConfig) -> int:
     """Serve the simulated station and the embedded Tiled until Ctrl-C."""
-    from .simulation import SimulatedStationProcess, configure_channel_access
-    from .tiled_service import connect, embedded_tiled
+    from .services import start_simulated_services
 
-    configure_channel_access()
     with ExitStack() as stack:
-        ioc = stack.enter_context(SimulatedStationProcess(config))
-        print(f"simulated station {config.station.prefix!r} serving (IOC log {ioc.log_path})")
-        if not config.tiled.uri:
-            server = stack.enter_context(embedded_tiled(config))
-            connect(server.uri, server.api_key)
-            print(f"Tiled at {server.uri} (API key in {server.directory / 'api_key'})")
+        start_simulated_services(config, stack)
         print("Ctrl-C stops", flush=True)
         try:
             while True:

@@ -16,9 +16,9 @@ from plans import pressure_series
 
 from .config import StationConfig
 from .engine import make_run_engine
+from .services import start_simulated_services
 from .station import build_station, connect_station
 from .summary import format_table, measured_row
-from .tiled_service import connect, embedded_tiled
 
 #: The demo's protocol: the paper's pressures, a reduced CT, one 0.01C cycle per pressure.
 DEMO_PLAN_ARGS = {
@@ -35,20 +35,8 @@ DEMO_PLAN_ARGS = {
 def run_demo(config: StationConfig, summary_json: Path | None = None,
              plan_args: dict | None = None) -> int:
     """Run the demo; returns the process exit code."""
-    from .simulation import SimulatedStationProcess, configure_channel_access
-
-    configure_channel_access()
     with ExitStack() as stack:
-        ioc = stack.enter_context(SimulatedStationProcess(config))
-        print(f"simulated station {config.station.prefix!r} serving "
-              f"(time scale {config.station.time_scale:g}; IOC log {ioc.log_path})")
-        if config.tiled.uri:
-            uri, api_key = config.tiled.uri, config.tiled.api_key
-        else:
-            server = stack.enter_context(embedded_tiled(config))
-            uri, api_key = server.uri, server.api_key
-            print(f"embedded Tiled at {uri} (catalog under {server.directory})")
-        client = connect(uri, api_key)
+        client, uri, _ = start_simulated_services(config, stack)
         station = build_station(config)
         connect_station(station)
         engine = make_run_engine(config, client)

@@ -18,6 +18,7 @@ from pathlib import Path
 from simulated_devices.physics.parameters import CellParameters
 from simulated_devices.loopback import LOOPBACK_ENVIRONMENT
 
+from .child_process import log_tail, stop_process
 from .config import StationConfig
 
 #: Wall seconds to wait for the IOCs to answer.
@@ -135,21 +136,12 @@ class SimulatedStationProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the IOC log."""
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def stop(self) -> None:
         """Stop the IOCs (and the repeater this object started)."""
-        for process in (self._process, self._repeater):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_process(self._process)
+        stop_process(self._repeater)
         self._process = self._repeater = None
 
     def __enter__(self) -> SimulatedStationProcess:

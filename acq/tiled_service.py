@@ -20,6 +20,7 @@ from tiled.client import from_uri
 from tiled.client.container import Container
 from tiled.structures.core import Spec
 
+from .child_process import log_tail, stop_process
 from .config import StationConfig
 
 #: Wall seconds to wait for the embedded server to answer.
@@ -89,7 +90,7 @@ class EmbeddedTiled:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"Tiled server exited with code {self._process.returncode}:"
-                                   f"\n{self._log_tail()}")
+                                   f"\n{log_tail(self.log_path)}")
             try:
                 if httpx.get(f"{self.uri}/api/v1/", timeout=1.0).status_code == 200:
                     return
@@ -98,24 +99,12 @@ class EmbeddedTiled:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"Tiled server did not answer at {self.uri} within "
-                           f"{STARTUP_TIMEOUT_S:.0f} s:\n{self._log_tail()}")
+                           f"{STARTUP_TIMEOUT_S:.0f} s:\n{log_tail(self.log_path)}")
 
     def stop(self) -> None:
         """Stop the server."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._process = None
-
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
     def __enter__(self) -> EmbeddedTiled:
         self.start()

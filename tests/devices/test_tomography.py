@@ -24,10 +24,9 @@ def frame_shape(station_config):
 
 def frames_of(RE, station, stream_setup, num=3):
     """Take ``num`` frames after ``stream_setup``; return (documents, frames from HDF5)."""
-    stage, det = station.tomo_stage, station.detector
     RE(bps.mv(*stream_setup))
     RE.documents.clear()
-    RE(bp.count([det], num=num))
+    RE(bp.count([station.detector], num=num))
     resources = [doc for name, doc in RE.documents if name == "resource"]
     assert len(resources) == 1 and resources[0]["spec"] == "AD_HDF5"
     path = Path(resources[0]["root"]) / resources[0]["resource_path"]
