@@ -8,6 +8,8 @@ beyond them in the IOC too.
 
 from __future__ import annotations
 
+import math
+
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 from caproto.server.records import MotorFields, register_record
@@ -38,6 +40,9 @@ class SimulatedMotorFields(MotorFields):
 class SimulatedMotor(PVGroup):
     """One motor record at the group's prefix, moving at ``.VELO`` in experiment time.
 
+    A move runs at the ``.VELO`` of its start (as the motor record's); the readback is where
+    the motor is at each tick's experiment time, however many experiment seconds a tick spans.
+
     Parameters
     ----------
     clock
@@ -49,7 +54,8 @@ class SimulatedMotor(PVGroup):
     units
         Engineering units (``.EGU``).
     on_position
-        Optional coroutine function called with the readback after every update.
+        Optional coroutine function called with (readback, experiment time at which the motor
+        was there) at startup, at the start of every move and after every update.
     """
 
     motor = pvproperty(name="", value=0.0, record="motor", precision=4)
@@ -64,6 +70,8 @@ class SimulatedMotor(PVGroup):
         self.initial_position = initial_position
         self.on_position = on_position
         self._target: float | None = None
+        # (readback, experiment time, speed) at the start of the current move.
+        self._move: tuple[float, float, float] = (initial_position, 0.0, velocity)
 
     @property
     def position(self) -> float:
@@ -79,7 +87,12 @@ class SimulatedMotor(PVGroup):
             await self.motor.field_inst.high_limit_switch.write(int(value > high))
             await self.motor.field_inst.low_limit_switch.write(int(value < low))
             raise ValueError(f"{instance.pvname}: {value} outside limits [{low}, {high}]")
+        fields = self.motor.field_inst
+        now = self.clock.now()
         self._target = float(value)
+        self._move = (fields.user_readback_value.value, now, abs(fields.velocity.value))
+        if self.on_position is not None:
+            await self.on_position(self._move[0], now)
         await self.motor.field_inst.done_moving_to_value.write(0)
         await self.motor.field_inst.motor_is_moving.write(1)
         return value
@@ -99,6 +112,8 @@ class SimulatedMotor(PVGroup):
         await fields.user_readback_value.write(self.initial_position)
         await fields.done_moving_to_value.write(1)
         await fields.motor_is_moving.write(0)
+        if self.on_position is not None:
+            await self.on_position(self.initial_position, self.clock.now())
         while True:
             await async_lib.library.sleep(TICK_S)
             await self._tick(fields)
@@ -112,14 +127,19 @@ class SimulatedMotor(PVGroup):
                 await self.motor.write(readback, verify_value=False)
         if self._target is None:
             return
-        step = abs(fields.velocity.value) * TICK_S * self.clock.time_scale
-        delta = self._target - readback
-        position = self._target if abs(delta) <= step else readback + step * (1 if delta > 0
-                                                                               else -1)
-        await fields.user_readback_value.write(position)
-        await fields.dial_readback_value.write(position)
+        origin, started, velocity = self._move
+        distance = self._target - origin
+        now = self.clock.now()
+        travelled = velocity * (now - started)
+        if travelled >= abs(distance):
+            position = self._target
+            now = started + abs(distance) / velocity if velocity > 0 else now
+        else:
+            position = origin + math.copysign(travelled, distance)
+        await fields.user_readback_value.write(position, timestamp=now)
+        await fields.dial_readback_value.write(position, timestamp=now)
         if self.on_position is not None:
-            await self.on_position(position)
+            await self.on_position(position, now)
         if position == self._target:
             self._target = None
             await fields.motor_is_moving.write(0)

@@ -14,7 +14,7 @@ PV                          unit   meaning
 ``cam1:AcquireTime[_RBV]``  s      exposure per frame (experiment time)
 ``cam1:NumImages[_RBV]``           frames per acquisition
 ``cam1:ImageMode[_RBV]``           Single / Multiple / Continuous
-``cam1:TriggerMode[_RBV]``         Internal (only mode simulated)
+``cam1:TriggerMode[_RBV]``         Internal (timed frames) / External (a frame per pulse)
 ``cam1:ArrayCounter[_RBV]``        frames acquired (settable)
 ``cam1:ArraySizeX/Y_RBV``   px     frame width (detector columns) and height (slices)
 ``cam1:DataType[_RBV]``            UInt16
@@ -27,15 +27,23 @@ PV                          unit   meaning
 ``HDF1:NumCaptured_RBV``           frames written to the open file
 ``HDF1:FullFileName_RBV``          the open (last) file
 ``ErrorMsg``                       last fault (e.g. a file that could not be written)
+``pc:PC_*``                        position compare on the rotation (see
+                                   `simulated_devices.position_compare`), wired to the
+                                   camera's external trigger input
 ==========================  =====  =======================================================
 
 Frames: shutter closed → dark; sample out of the beam → flat; else a projection of the cell's
-phantom at the rotation's readback. Files are HDF5 with the frames at ``/entry/data/data``
-(N, Y, X) uint16, opened for SWMR and flushed per frame so Tiled can read them while written.
+phantom at the rotation's readback (Internal) or at the pulse's latched position (External:
+a fly scan; the simulated frame has no motion blur). ``Acquire`` = 0 stops an acquisition.
+
+Files are HDF5 with the frames at ``/entry/data/data`` (N, Y, X) uint16 and each frame's
+rotation angle at `ANGLE_DATASET`, opened for SWMR and flushed per frame so Tiled can read
+them while written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -46,12 +54,16 @@ from caproto.server import PVGroup, pvproperty
 
 from .cell import SimulatedCell
 from .motor import SimulatedMotor
+from .position_compare import PositionCompareIOC
 from .pvs import MESSAGE_LENGTH, message_pv
 
 #: |samx| beyond which the sample is out of the beam, mm.
 SAMPLE_IN_BEAM_MM = 1.0
 #: Dataset the HDF5 plugin writes frames to (as areaDetector's default layout).
 FRAMES_DATASET = "/entry/data/data"
+#: NDAttribute dataset of each frame's rotation angle, deg (the encoder position latched at
+#: the trigger, as an attributes file would make areaDetector record).
+ANGLE_DATASET = "/entry/instrument/NDAttributes/RotationAngle_deg"
 #: asyn port names of the camera and the HDF5 plugin.
 CAM_PORT, HDF_PORT = "CAM", "HDF1"
 
@@ -154,15 +166,23 @@ class TomographyIOC(PVGroup):
         super().__init__(*args, **kwargs)
         self.cell = cell
         self.data_dir = Path(data_dir)
+        self.position_compare = PositionCompareIOC(prefix=self.prefix + "pc:", parent=self,
+                                                   clock=cell.clock,
+                                                   on_pulse=self._external_trigger)
         self.rotation = SimulatedMotor(prefix=self.prefix + "rot", parent=self,
                                        clock=cell.clock, limits=(-3600.0, 3600.0),
-                                       velocity=30.0, units="deg")
+                                       velocity=30.0, units="deg",
+                                       on_position=self.position_compare.follow)
+        self.pvdb.update(self.position_compare.pvdb)
         self.sample_x = SimulatedMotor(prefix=self.prefix + "samx", parent=self,
                                        clock=cell.clock, limits=(-20.0, 20.0), velocity=2.0,
                                        units="mm")
         self.pvdb.update(self.rotation.pvdb)
         self.pvdb.update(self.sample_x.pvdb)
         self._file: h5py.File | None = None
+        # Latched rotation angles of external trigger pulses; None asks to stop.
+        self._triggers: asyncio.Queue[float | None] = asyncio.Queue()
+        self._stop_requested = False
         self._readback_of = {}
         for attr in dir(type(self)):
             if isinstance(getattr(type(self), attr + "_rbv", None), pvproperty):
@@ -195,20 +215,37 @@ class TomographyIOC(PVGroup):
     # -- camera ----------------------------------------------------------------------------
     @acquire.putter
     async def acquire(self, instance, value):
-        """Acquire NumImages frames (1 in Single mode); the put completes when done."""
+        """Acquire NumImages frames (1 in Single mode); 0 stops an acquisition under way.
+
+        Internal trigger: a frame every AcquireTime. External: a frame per position-compare
+        pulse, at the pulse's angle. The put completes when the acquisition ends.
+        """
         if not value:
+            if self.acquire_rbv.value:
+                self._stop_requested = True
+                self._triggers.put_nowait(None)
             return 0
         if self.acquire_rbv.value:
             return 1
+        while not self._triggers.empty():  # pulses that arrived before this acquisition
+            self._triggers.get_nowait()
+        self._stop_requested = False
         await self.acquire_rbv.write(1)
         await self.detector_state.write("Acquire")
         frames = 1 if self.image_mode_rbv.value == "Single" else self.num_images_rbv.value
+        external = self.trigger_mode_rbv.value == "External"
         try:
             await self.num_images_counter.write(0)
             for index in range(frames):
-                await self.async_lib.library.sleep(
-                    self.cell.clock.wall_seconds(self.acquire_time_rbv.value))
-                await self._take_frame()
+                if external:
+                    angle = await self._triggers.get()
+                else:
+                    await self.async_lib.library.sleep(
+                        self.cell.clock.wall_seconds(self.acquire_time_rbv.value))
+                    angle = self.rotation.position
+                if self._stop_requested:
+                    break
+                await self._take_frame(angle)
                 await self.num_images_counter.write(index + 1)
         except Exception as error:  # publish every fault; never leave Acquire hanging
             await self.error_message.write(f"acquisition failed: {type(error).__name__}: "
@@ -219,22 +256,29 @@ class TomographyIOC(PVGroup):
         await self.acquire_rbv.write(0)
         return 0
 
-    def _frame(self) -> np.ndarray:
+    async def _external_trigger(self, index: int, angle_deg: float, time_s: float) -> None:
+        """A position-compare pulse: a frame at ``angle_deg`` if acquiring in External mode."""
+        if self.acquire_rbv.value and self.trigger_mode_rbv.value == "External":
+            self._triggers.put_nowait(angle_deg)
+
+    def _frame(self, angle_deg: float) -> np.ndarray:
         model = self.cell.detector
         if self.shutter_rbv.value != "Open":
             return model.dark()
         if abs(self.sample_x.position) > SAMPLE_IN_BEAM_MM:
             return model.flat()
-        return model.projection(self.cell.projector().project(self.rotation.position))
+        return model.projection(self.cell.projector().project(angle_deg))
 
-    async def _take_frame(self) -> None:
-        frame = self._frame()
+    async def _take_frame(self, angle_deg: float) -> None:
+        # Rendering takes milliseconds of numpy: off the event loop, so Channel Access stays
+        # responsive while a fly scan's frames are made back to back.
+        frame = await asyncio.to_thread(self._frame, angle_deg)
         counter = self.cam_array_counter_rbv.value + 1
         await self.cam_array_counter_rbv.write(counter)
         await self.cam_array_counter.write(counter, verify_value=False)
         await self.hdf_array_counter_rbv.write(self.hdf_array_counter_rbv.value + 1)
         if self._file is not None:
-            self._append(frame)
+            self._append(frame, angle_deg)
             captured = self.num_captured.value + 1
             await self.num_captured.write(captured)
             if 0 < self.num_capture_rbv.value <= captured:
@@ -285,6 +329,8 @@ class TomographyIOC(PVGroup):
         handle.create_dataset(FRAMES_DATASET, shape=(0, height, width),
                               maxshape=(None, height, width), dtype=np.uint16,
                               chunks=(1, height, width))
+        handle.create_dataset(ANGLE_DATASET, shape=(0,), maxshape=(None,), dtype=np.float64,
+                              chunks=(1024,)).attrs["units"] = "deg"
         handle.swmr_mode = True
         self._file = handle
         await self.full_file_name.write(os.fspath(name))
@@ -294,11 +340,12 @@ class TomographyIOC(PVGroup):
             await self.file_number_rbv.write(number)
             await self.file_number.write(number, verify_value=False)
 
-    def _append(self, frame: np.ndarray) -> None:
-        dataset = self._file[FRAMES_DATASET]
-        dataset.resize(dataset.shape[0] + 1, axis=0)
-        dataset[-1] = frame
-        dataset.flush()
+    def _append(self, frame: np.ndarray, angle_deg: float) -> None:
+        for name, value in ((ANGLE_DATASET, angle_deg), (FRAMES_DATASET, frame)):
+            dataset = self._file[name]
+            dataset.resize(dataset.shape[0] + 1, axis=0)
+            dataset[-1] = value
+            dataset.flush()
 
     async def _close_file(self) -> None:
         self._file.close()
