@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .config import ConfigError, StationConfig, load_config
 
-#: Plans ``acq run`` knows, and the station devices each takes first (by attribute name).
+#: Plans ``acq run`` knows, and the station devices (by attribute name) each takes first.
 RUNNABLE_PLANS = {
     "pressure_step": ("press",),
     "eis_sweep": ("potentiostat",),
@@ -34,6 +34,8 @@ RUNNABLE_PLANS = {
     "ct_scan": ("tomo_stage", "detector"),
     "pressure_series": ("press", "potentiostat", "tomo_stage", "detector"),
 }
+#: Plans whose CT is a fly scan given the station's position-compare unit.
+FLY_CT_PLANS = {"ct_scan", "pressure_series"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,6 +119,8 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     uri, api_key = endpoint(config)
     engine = make_run_engine(config, connect(uri, api_key))
     devices = [getattr(station, name) for name in RUNNABLE_PLANS[plan_name]]
+    if plan_name in FLY_CT_PLANS:
+        params.setdefault("position_compare", station.position_compare)
     result = engine.RE(getattr(plans, plan_name)(*devices, **params))
     engine.flush()
     print(f"{plan_name}: {result}; runs in {uri} (container 'raw')")

@@ -113,7 +113,7 @@ class TomographySection(_Table):
     prefix: str = "tomo:"
     #: Where the IOC writes frames, as the IOC sees it; relative to ``station.data_dir``.
     frames_dir: Path = Path("frames")
-    #: |sample_x| beyond which the sample is out of the beam (flat fields), mm.
+    #: Sample translation that takes the sample out of the beam for flat fields, mm.
     sample_out_mm: float = 5.0
 
 

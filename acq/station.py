@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ophyd import Device
 
+from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
@@ -30,11 +31,19 @@ class Station:
     potentiostat: Potentiostat
     tomo_stage: TomographyStage
     detector: TomographyDetector
+    position_compare: PositionCompare
 
     def devices(self) -> dict[str, Device]:
         """Every device by its name (the names plans and the queue server use)."""
         return {device.name: device for device in
-                (self.press, self.potentiostat, self.tomo_stage, self.detector)}
+                (self.press, self.potentiostat, self.tomo_stage, self.detector,
+                 self.position_compare)}
+
+    def close(self) -> None:
+        """Drop every device's Channel Access connections and subscriptions (before the
+        IOCs go away, so no monitor fires into a half-torn-down client)."""
+        for device in self.devices().values():
+            device.destroy()
 
 
 def make_press(config: StationConfig) -> PressureCell:
@@ -58,8 +67,16 @@ def make_potentiostat(config: StationConfig) -> Potentiostat:
 
 
 def make_tomo_stage(config: StationConfig) -> TomographyStage:
-    """Rotation, sample translation and shutter."""
-    return TomographyStage(config.station.prefix + config.tomography.prefix, name="tomo")
+    """Rotation, sample translation and shutter, with the config's sample-out position."""
+    stage = TomographyStage(config.station.prefix + config.tomography.prefix, name="tomo")
+    stage.sample_out_mm.put(config.tomography.sample_out_mm)
+    return stage
+
+
+def make_position_compare(config: StationConfig) -> PositionCompare:
+    """The position-compare unit that triggers the detector from the rotation (fly CT)."""
+    return PositionCompare(config.station.prefix + config.tomography.prefix + "pc:",
+                           name="pc")
 
 
 def make_detector(config: StationConfig) -> TomographyDetector:
@@ -72,7 +89,8 @@ def build_station(config: StationConfig) -> Station:
     """Make every device of the station (not yet connected)."""
     return Station(config=config, press=make_press(config),
                    potentiostat=make_potentiostat(config), tomo_stage=make_tomo_stage(config),
-                   detector=make_detector(config))
+                   detector=make_detector(config),
+                   position_compare=make_position_compare(config))
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:

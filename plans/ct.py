@@ -3,6 +3,10 @@
 Frames stay in the detector's HDF5 files; events reference them through the Resource/Datum
 documents of ophyd's HDF5 file-store plugin. The detector is staged once per stream, so dark,
 flat and projection frames each have a file (and a Resource) of their own.
+
+Projections are a fly scan when a position-compare unit is given (continuous rotation, the
+unit triggering the camera: `devices.rotation_flyer`), else a step scan (move, settle, expose
+at each angle). Darks and flats are always single internally triggered frames.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import numpy as np
 from bluesky.utils import Msg
 from ophyd import Device
 
+from devices.position_compare import PositionCompare
+from devices.rotation_flyer import FlySpec, RotationFlyer
 from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
@@ -63,21 +69,31 @@ class CTSettings:
         """Projection angles, degrees."""
         return np.linspace(self.start_deg, self.stop_deg, self.num_projections)
 
+    def fly_spec(self) -> FlySpec:
+        """The projections as one continuous-rotation pass."""
+        step = (self.stop_deg - self.start_deg) / (self.num_projections - 1)
+        return FlySpec(self.start_deg, step, self.num_projections, self.exposure_s)
+
     def as_dict(self) -> dict:
         """The settings by name, with units in the names."""
         return {"name": "CT", **asdict(self)}
 
 
-def check_ct(stage: TomographyStage, settings: CTSettings) -> None:
+def check_ct(stage: TomographyStage, settings: CTSettings,
+             flyer: RotationFlyer | None = None) -> None:
     """Raise before anything moves if the stage cannot reach the scan's positions.
 
     Raises
     ------
     ophyd.utils.LimitError
-        For an angle or sample-out position beyond the motors' limits.
+        For an angle (with a fly scan's run-up and run-out) or sample-out position beyond the
+        motors' limits.
     """
-    stage.rotation.check_value(settings.start_deg)
-    stage.rotation.check_value(settings.stop_deg)
+    angles = [settings.start_deg, settings.stop_deg]
+    if flyer is not None:
+        angles += flyer.travel_deg(settings.fly_spec())
+    for angle in angles:
+        stage.rotation.check_value(angle)
     stage.sample_x.check_value(stage.sample_out_mm.get())
     stage.sample_x.check_value(stage.sample_in_mm.get())
 
@@ -93,13 +109,56 @@ def _frames(detector: TomographyDetector, readables: Sequence[Device], count: in
     yield from bps.unstage(detector)
 
 
+def ct_flyer(stage: TomographyStage, detector: TomographyDetector,
+             position_compare: PositionCompare | None, stream: str) -> RotationFlyer | None:
+    """The fly-scan flyer of a station with a position-compare unit (None without one)."""
+    if position_compare is None:
+        return None
+    return RotationFlyer(stage, detector, position_compare, stream=stream)
+
+
+def fly_projections(flyer: RotationFlyer, settings: CTSettings
+                    ) -> Generator[Msg, object, None]:
+    """The projections as one continuous-rotation pass into ``flyer.stream``; on any failure
+    the camera, the position compare and the rotation are stopped."""
+    detector = flyer.detector
+
+    def fly():
+        yield from bps.stage(detector)  # before prepare: the pass's HDF5 file is open
+        yield from bps.prepare(flyer, settings.fly_spec(), wait=True)
+        yield from bps.declare_stream(flyer, name=flyer.stream, collect=True)
+        yield from bps.kickoff(flyer, wait=True)
+        yield from bps.complete(flyer, wait=True)
+        yield from bps.collect(flyer, name=flyer.stream)
+        yield from bps.unstage(detector)
+
+    def stop_flyer(error):
+        yield from bps.stop(flyer)
+
+    yield from bpp.contingency_wrapper(fly(), except_plan=stop_flyer)
+
+
+def step_projections(stage: TomographyStage, detector: TomographyDetector,
+                     settings: CTSettings, detectors: Sequence[Device], stream: str
+                     ) -> Generator[Msg, object, None]:
+    """The projections as a step scan: move, then one frame per angle, with ``detectors``."""
+    yield from bps.stage(detector)
+    for angle in settings.angles_deg():
+        yield from bps.mv(stage.rotation, float(angle))
+        yield from bps.trigger_and_read([detector, stage.rotation, *detectors], name=stream)
+    yield from bps.unstage(detector)
+
+
 def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: CTSettings,
-               detectors: Sequence[Device] = (), *,
+               detectors: Sequence[Device] = (), *, flyer: RotationFlyer | None = None,
                projection_stream: str = "primary") -> Generator[Msg, object, None]:
     """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
     (no run).
 
-    Leaves the shutter closed and the sample in the beam.
+    With a ``flyer`` (see `ct_flyer`) the projections are a fly scan into the flyer's stream,
+    and ``detectors`` are read before and after it in stream ``ct_conditions``; without, a
+    step scan reading ``detectors`` with every projection. Leaves the shutter closed and the
+    sample in the beam.
     """
     yield from bps.mv(detector.cam.acquire_time, settings.exposure_s,
                       detector.cam.num_images, 1)
@@ -110,21 +169,24 @@ def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: C
     yield from bps.mv(stage.shutter, SHUTTER_OPEN)
     yield from _frames(detector, [stage.rotation], settings.num_flats, "flat")
     yield from bps.mv(stage.sample_x, stage.sample_in_mm.get())
-    yield from bps.stage(detector)
-    for angle in settings.angles_deg():
-        yield from bps.mv(stage.rotation, float(angle))
-        yield from bps.trigger_and_read([detector, stage.rotation, *detectors],
-                                        name=projection_stream)
-    yield from bps.unstage(detector)
+    if flyer is None:
+        yield from step_projections(stage, detector, settings, detectors, projection_stream)
+    else:
+        if detectors:
+            yield from bps.trigger_and_read(detectors, name="ct_conditions")
+        yield from fly_projections(flyer, settings)
+        if detectors:
+            yield from bps.trigger_and_read(detectors, name="ct_conditions")
     yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
 
 
 def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
             num_projections: int = 361, start_deg: float = 0.0, stop_deg: float = 180.0,
             exposure_s: float = 0.05, num_darks: int = 10, num_flats: int = 10,
+            position_compare: PositionCompare | None = None,
             detectors: Sequence[Device] = (), md: dict | None = None
             ) -> Generator[Msg, object, str]:
-    """A CT scan: darks, flats, then projections over an angular range.
+    """A CT scan: darks, flats, then projections over an angular range (stream ``primary``).
 
     Parameters
     ----------
@@ -141,8 +203,12 @@ def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
     num_darks, num_flats
         Dark frames (shutter closed, stream ``dark``) and flat frames (sample moved to
         ``stage.sample_out_mm``, stream ``flat``).
+    position_compare
+        When given, the projections are a fly scan triggered by this unit (continuous
+        rotation); else a step scan.
     detectors
-        Also read with every projection (e.g. ``[press]``).
+        Also read with every projection of a step scan, or before and after a fly scan
+        (stream ``ct_conditions``), e.g. ``[press]``.
     md
         Extra start-document metadata.
 
@@ -153,21 +219,28 @@ def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
     """
     settings = CTSettings(num_projections, start_deg, stop_deg, exposure_s, num_darks,
                           num_flats)
-    check_ct(stage, settings)
+    flyer = ct_flyer(stage, detector, position_compare, "primary")
+    check_ct(stage, settings, flyer)
     metadata = plan_metadata(
         "ct_scan", {"stage": stage, "detector": detector, **asdict(settings),
-                    "detectors": list(detectors)}, md,
-        technique={**settings.as_dict(), **ct_geometry(stage, detector)})
+                    "position_compare": position_compare, "detectors": list(detectors)}, md,
+        technique={**settings.as_dict(), **ct_geometry(stage, detector, flyer)})
 
     @bpp.run_decorator(md=metadata)
     def inner():
-        yield from acquire_ct(stage, detector, settings, detectors)
+        yield from acquire_ct(stage, detector, settings, detectors, flyer=flyer)
 
     return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, SHUTTER_CLOSED)))
 
 
-def ct_geometry(stage: TomographyStage, detector: TomographyDetector) -> dict:
-    """What a reconstruction needs besides the frames: pixel size, sample in/out positions."""
-    return {"pixel_size_um": detector.pixel_size_um.get(),
-            "sample_in_mm": stage.sample_in_mm.get(),
-            "sample_out_mm": stage.sample_out_mm.get()}
+def ct_geometry(stage: TomographyStage, detector: TomographyDetector,
+                flyer: RotationFlyer | None = None) -> dict:
+    """What a reconstruction needs besides the frames: pixel size, sample in/out positions,
+    and how the projections were taken (``fly`` or ``step``; a fly scan's speed)."""
+    geometry = {"pixel_size_um": detector.pixel_size_um.get(),
+                "sample_in_mm": stage.sample_in_mm.get(),
+                "sample_out_mm": stage.sample_out_mm.get(),
+                "acquisition": "step" if flyer is None else "fly"}
+    if flyer is not None:
+        geometry.update(readout_s=flyer.readout_s, run_up_s=flyer.run_up_s)
+    return geometry

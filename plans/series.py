@@ -11,11 +11,12 @@ import bluesky.preprocessors as bpp
 from bluesky.utils import Msg
 
 from devices.potentiostat import Potentiostat
+from devices.position_compare import PositionCompare
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
-from .ct import SHUTTER_CLOSED, CTSettings, acquire_ct, check_ct, ct_geometry
+from .ct import SHUTTER_CLOSED, CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
 from .cycling import HalfCycleLabel, half_cycle_settings, cycle
 from .eis import ImpedanceSettings, measure_eis
 from .metadata import plan_metadata
@@ -27,6 +28,7 @@ DEFAULT_PRESSURES_MPA = (6.0, 12.0, 25.0, 50.0, 100.0)
 
 def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: TomographyStage,
                     detector: TomographyDetector, *,
+                    position_compare: PositionCompare | None = None,
                     pressures_MPa: Sequence[float] = DEFAULT_PRESSURES_MPA,
                     eis_start_frequency_Hz: float = 1e6, eis_stop_frequency_Hz: float = 0.1,
                     eis_points_per_decade: int = 10, eis_amplitude_V: float = 0.01,
@@ -43,7 +45,8 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
     One run per pressure, linked by a shared ``series_uid`` in the start documents (with
     ``series_index``, ``series_length`` and the nominal ``pressure_MPa``), so analysis can
     join them by pressure. Streams of each run: ``primary`` (the settled press), ``eis``,
-    ``dark``, ``flat``, ``projection`` (frames by reference), ``trace`` and ``half_cycle``.
+    ``dark``, ``flat``, ``projection`` (frames by reference; with a fly scan also
+    ``ct_conditions``), ``trace`` and ``half_cycle``.
     Every argument is checked before the first pressure is applied; the cell is switched off
     and the shutter closed however the series ends, and the press holds its last pressure.
 
@@ -51,6 +54,8 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
     ----------
     press, potentiostat, stage, detector
         The station's instruments.
+    position_compare
+        The position-compare unit that makes the CT a fly scan (step scan without one).
     pressures_MPa
         Stack pressures in the order applied, MPa.
     eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
@@ -74,16 +79,18 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
                             eis_points_per_decade, eis_amplitude_V)
     checks.count("ct_num_projections", ct_num_projections, minimum=0)
     ct = None
+    flyer = ct_flyer(stage, detector, position_compare, "projection")
     if ct_num_projections:
         ct = CTSettings(ct_num_projections, ct_start_deg, ct_stop_deg, ct_exposure_s,
                         ct_num_darks, ct_num_flats)
-        check_ct(stage, ct)
+        check_ct(stage, ct, flyer)
     checks.count("cycles", cycles, minimum=0)
     checks.non_negative("rest_s", rest_s, "s")
     charge = (half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V,
                                    None, None, record_interval_s) if cycles else None)
     arguments = {
         "press": press, "potentiostat": potentiostat, "stage": stage, "detector": detector,
+        "position_compare": position_compare,
         "pressures_MPa": pressures, **{f"eis_{k}": v for k, v in asdict(eis).items()},
         "ct_num_projections": ct_num_projections, "ct_start_deg": ct_start_deg,
         "ct_stop_deg": ct_stop_deg, "ct_exposure_s": ct_exposure_s,
@@ -91,7 +98,7 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
         "c_rate": c_rate, "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
         "rest_s": rest_s, "record_interval_s": record_interval_s}
     techniques = {"eis": eis.as_dict(),
-                  "ct": {**ct.as_dict(), **ct_geometry(stage, detector)} if ct else None,
+                  "ct": {**ct.as_dict(), **ct_geometry(stage, detector, flyer)} if ct else None,
                   "cycling": ({"name": "CP", "cycles": cycles, "c_rate": c_rate,
                                "rest_s": rest_s, **asdict(charge)} if charge else None)}
     series_uid = str(uuid.uuid4())
@@ -108,7 +115,7 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
             yield from settle_pressure(press, pressure)
             yield from measure_eis(potentiostat, eis, [press], stream="eis")
             if ct is not None:
-                yield from acquire_ct(stage, detector, ct, [press],
+                yield from acquire_ct(stage, detector, ct, [press], flyer=flyer,
                                       projection_stream="projection")
             for cycle_index in range(cycles):
                 yield from cycle(potentiostat, charge, label, cycle_index=cycle_index,

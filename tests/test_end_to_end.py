@@ -24,7 +24,7 @@ def series(station, station_config, tiled_client):
     engine = make_run_engine(station_config, tiled_client)
     uids = engine.RE(pressure_series(
         station.press, station.potentiostat, station.tomo_stage, station.detector,
-        pressures_MPa=PRESSURES_MPA, eis_points_per_decade=4, ct_num_projections=PROJECTIONS,
+        position_compare=station.position_compare, pressures_MPa=PRESSURES_MPA, eis_points_per_decade=4, ct_num_projections=PROJECTIONS,
         ct_num_darks=DARKS, ct_num_flats=FLATS, cycles=1, c_rate=0.01,
         poll_interval_s=0.05))
     engine.flush()
@@ -48,8 +48,9 @@ def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,
         assert start["cell"]["electrode_mass_mg"] == station_config.cell.electrode_mass_mg
         assert start["versions"]["bluesky"] and start["versions"]["ssb-beamline"]
         assert start["technique"]["eis"]["points_per_decade"] == 4
-        assert {"primary", "eis", "dark", "flat", "projection", "trace",
+        assert {"primary", "eis", "dark", "flat", "projection", "ct_conditions", "trace",
                 "half_cycle"} <= set(run)
+        assert start["technique"]["ct"]["acquisition"] == "fly"
 
 
 def test_pressure_force_and_spectra_come_back_with_shapes_and_units(series, tiled_client):
@@ -84,7 +85,9 @@ def test_every_ct_frame_comes_back_as_an_array(series, tiled_client, station_con
         assert frames["dark"].mean() < 0.1 * frames["flat"].mean()
         assert frames["projection"].mean() < frames["flat"].mean()
         angles = np.asarray(run["projection"]["tomo_rotation"].read())
-        assert angles == pytest.approx(np.linspace(0, 180, PROJECTIONS), abs=0.01)
+        assert angles == pytest.approx(np.linspace(0, 180, PROJECTIONS), abs=1e-9)
+        press = np.asarray(run["ct_conditions"]["press_pressure_MPa"].read())
+        assert press.shape == (2,)  # before and after the fly scan
 
 
 def test_cycling_streams_a_live_trace_and_one_event_per_half_cycle(series, tiled_client):

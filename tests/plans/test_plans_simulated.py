@@ -180,6 +180,44 @@ def test_ct_scan_takes_darks_flats_then_projections_with_frames_by_reference(sim
     assert start["technique"]["exposure_s"] == 0.1
 
 
+def test_fly_ct_scan_stages_prepares_kicks_off_completes_and_collects(sim, station):
+    stage, det, pc = station.tomo_stage, station.detector, station.position_compare
+    for command in ("prepare", "kickoff", "complete"):
+        sim.add_handler(command, finished_status)
+    messages = sim.simulate_plan(ct_scan(stage, det, num_projections=5, num_darks=1,
+                                         num_flats=1, position_compare=pc))
+    fly = [m.command for m in messages
+           if m.command in ("stage", "prepare", "kickoff", "complete", "collect", "unstage")]
+    assert fly[-6:] == ["stage", "prepare", "kickoff", "complete", "collect", "unstage"]
+    spec = commands(messages, "prepare")[0].args[0]
+    assert (spec.start_deg, spec.stop_deg, spec.num_frames) == (0.0, 180.0, 5)
+    assert not commands(messages, "set", "tomo_rotation")[1:]  # no step moves
+    start = commands(messages, "open_run")[0].kwargs
+    assert start["technique"]["acquisition"] == "fly"
+    assert start["plan_args"]["position_compare"] == "pc"
+
+
+def test_a_failed_fly_scan_stops_the_flyer_and_closes_the_shutter(station):
+    stage, det, pc = station.tomo_stage, station.detector, station.position_compare
+    plan = ct_scan(stage, det, num_projections=5, num_darks=1, num_flats=1,
+                   position_compare=pc)
+    messages = run_until(plan, lambda m: m.command == "complete", FailedStatus("stalled"))
+    assert commands(messages, "stop")[0].obj.name == "ct_flyer"
+    assert commands(messages, "close_run")[0].kwargs["exit_status"] == "fail"
+    assert [m.args[0] for m in commands(messages, "set", "tomo_shutter")][-1] == "Closed"
+
+
+def test_fly_ct_scan_refuses_a_run_up_beyond_the_rotation_limits(sim, station):
+    """0..180° fits the limits, but not the run-up before 0° when starting at the limit."""
+    low = station.tomo_stage.rotation.low_limit
+    sim.simulate_plan(ct_scan(station.tomo_stage, station.detector, start_deg=low,
+                              stop_deg=low + 180.0, num_projections=3))  # step: accepted
+    with pytest.raises(LimitError):
+        sim.simulate_plan(ct_scan(station.tomo_stage, station.detector, start_deg=low,
+                                  stop_deg=low + 180.0,
+                                  position_compare=station.position_compare))
+
+
 def test_ct_scan_refuses_angles_beyond_the_rotation_limits(sim, station):
     with pytest.raises(LimitError):
         sim.simulate_plan(ct_scan(station.tomo_stage, station.detector, stop_deg=1e6))
