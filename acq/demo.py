@@ -38,12 +38,14 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
     with ExitStack() as stack:
         client, uri, _ = start_simulated_services(config, stack)
         station = build_station(config)
+        stack.callback(station.close)
         connect_station(station)
         engine = make_run_engine(config, client)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()
         uids = engine.RE(pressure_series(station.press, station.potentiostat,
-                                         station.tomo_stage, station.detector, **args))
+                                         station.tomo_stage, station.detector,
+                                         position_compare=station.position_compare, **args))
         engine.flush()
         elapsed = time.monotonic() - started
         rows = [measured_row(client["raw"][uid]) for uid in uids]
@@ -56,8 +58,9 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
         print(f"\nThe catalog persists under {config.station.data_dir}/tiled; `acq serve` serves "
               f"it again at {uri}. Open the runs from Python:\n"
               f"  from tiled.client import from_uri\n"
-              f"  raw = from_uri({uri!r}, api_key=<{config.station.data_dir}/tiled/api_key>)"
-              f"['raw']\n"
+              f"  api_key = open({str(config.station.data_dir / 'tiled' / 'api_key')!r})"
+              f".read().strip()\n"
+              f"  raw = from_uri({uri!r}, api_key=api_key)['raw']\n"
               f"  run = raw[{uids[-1]!r}]   # or raw[-1]\n"
               f"  run['projection']['det_image'][0]   # a CT frame\n")
     return 0
