@@ -67,6 +67,9 @@ class CellSection(_Table):
     active_mass_fraction: float = Field(gt=0, le=1)
     #: Specific capacity that defines 1C for this active material, mAh/g.
     specific_capacity_mAh_g: float = Field(default=150.0, gt=0)
+    #: Solid (pore-free) density of the electrolyte, g/cm³: with its mass, the area and the
+    #: CT porosity it gives the separator thickness the conductivity is computed over.
+    electrolyte_solid_density_g_cm3: float = Field(default=2.0, gt=0)
     active_material: str = "NCM111"
     electrolyte: str = "LGPS"
     anode: str = "In-Li"

@@ -50,7 +50,7 @@ def simulation_parameters(config: StationConfig) -> CellParameters:
     tables = {group: dict(values) for group, values in config.simulation.parameters.items()}
     geometry = tables.setdefault("geometry", {})
     for key in ("diameter_mm", "electrode_mass_mg", "electrolyte_mass_mg",
-                "active_mass_fraction"):
+                "active_mass_fraction", "electrolyte_solid_density_g_cm3"):
         geometry.setdefault(key, getattr(config.cell, key))
     chemistry = tables.setdefault("electrochemistry", {})
     chemistry.setdefault("cell_type", config.cell.cell_type)
