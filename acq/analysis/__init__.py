@@ -1,0 +1,1 @@
+"""Live analysis: EIS fits, CT microstructure, cycling metrics, and their results in Tiled."""
