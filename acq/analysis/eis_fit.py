@@ -1,0 +1,493 @@
+"""Equivalent-circuit fits of impedance spectra, with honest uncertainties.
+
+Circuits are named by their elements in series, high frequency first: ``R0`` (a resistor),
+``RQ`` (a resistor parallel to a constant-phase element, Z = R / (1 + R·Q·(jω)^n)) and ``W``
+(a semi-infinite Warburg element, Z = σ·√2 / √(jω)). The default, ``R0-RQ-RQ-RQ-W``, is
+R0 + bulk arc + grain-boundary arc + charge-transfer arc + diffusion tail. Arcs are named from
+the low-frequency end: the lowest is ``ct``, then ``gb``, then ``b`` (``R0-RQ-RQ-W``: ``b``
+and ``ct``). Parameters carry their units: ``R0_ohm``, ``R_ct_ohm``, ``Q_ct`` (F·s^(n−1)),
+``n_ct``, ``sigma_W_ohm_s05`` — the names of the simulator's `EquivalentCircuit`.
+
+Written by hand rather than with impedance.py: on a three-arc + Warburg circuit at 0.5 % noise
+impedance.py took a median 12 s per fit and missed R_ct by more than 5 % on 13 of 20 spectra
+(it needs ``weight_by_modulus`` and ``x_scale='jac'`` to converge at all with CPE
+coefficients near 1e-9), while this fit — least squares on log-parameters, residuals weighted
+by |Z| as the instrument's noise is, an analytic Jacobian, starting values read off the
+spectrum, and simplifications tried in turn — takes 0.1–0.4 s for a 71-point spectrum with
+every start and simplification, fast enough to fit each spectrum as it arrives.
+
+Uncertainties come from the fit's covariance, s²·(JᵀJ)⁻¹ with s² the reduced residual
+variance, in log-parameter space (so intervals of positive quantities stay positive); over 200
+spectra of the default cell at 25 MPa and 0.5 % noise the true R_ct lay inside the reported
+95 % interval 92 % of the time (tests/analysis/test_eis_fit.py). A
+parameter whose relative standard error exceeds `UNRESOLVED_RELATIVE_ERROR` is listed in
+``unresolved`` rather than reported as if certain: typically the bulk arc of a sulfide cell,
+which lies above 1 MHz, so that only R0 + R_b is determined.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, signal, stats
+
+#: Arc names by number of arcs in the circuit, high frequency first.
+ARC_NAMES = {1: ("ct",), 2: ("b", "ct"), 3: ("b", "gb", "ct")}
+#: Elements a circuit may be built of.
+ELEMENTS = ("R0", "RQ", "W")
+#: Bounds of the CPE exponent.
+N_BOUNDS = (0.4, 1.0)
+#: Starting CPE exponents tried (the best fit wins).
+N_STARTS = (0.85,)
+#: Relative standard error above which a parameter counts as not resolved.
+UNRESOLVED_RELATIVE_ERROR = 0.5
+#: Relative RMS residual above which a fit is not accepted (the circuit does not describe
+#: the spectrum, or the solver stopped in a poor minimum).
+MAX_RELATIVE_RESIDUAL = 0.05
+#: A simplification with fewer arcs is kept unless it fits worse at this significance.
+SIMPLIFICATION_P_VALUE = 0.05
+#: Largest log-space half-width an interval is given (beyond it the interval is [0, inf)).
+MAX_LOG_SPREAD = 700.0
+#: Two-sided 95 % quantile of the normal distribution.
+Z95 = 1.959963984540054
+#: Boltzmann constant, eV/K.
+BOLTZMANN_eV_K = 8.617333262e-5
+
+
+def parse_circuit(circuit: str) -> tuple[bool, int, bool]:
+    """(has R0, number of RQ arcs, has W) of a circuit name such as ``R0-RQ-RQ-RQ-W``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown element, elements out of order, or more than three arcs.
+    """
+    parts = circuit.split("-")
+    if any(part not in ELEMENTS for part in parts):
+        raise ValueError(f"circuit {circuit!r}: elements must be among {ELEMENTS}, "
+                         f"joined by '-'")
+    order = sorted(parts, key=ELEMENTS.index)
+    if parts != order:
+        raise ValueError(f"circuit {circuit!r}: write R0 first, then the RQ arcs, then W")
+    arcs = parts.count("RQ")
+    if arcs not in ARC_NAMES or parts.count("R0") > 1 or parts.count("W") > 1:
+        raise ValueError(f"circuit {circuit!r}: need one to three RQ arcs and at most one "
+                         f"R0 and one W")
+    return "R0" in parts, arcs, "W" in parts
+
+
+def parameter_names(circuit: str) -> list[str]:
+    """Names of a circuit's parameters, in fit order."""
+    has_r0, arcs, has_w = parse_circuit(circuit)
+    names = ["R0_ohm"] if has_r0 else []
+    for arc in ARC_NAMES[arcs]:
+        names += [f"R_{arc}_ohm", f"Q_{arc}", f"n_{arc}"]
+    return names + (["sigma_W_ohm_s05"] if has_w else [])
+
+
+def _is_exponent(name: str) -> bool:
+    return name.startswith("n_")
+
+
+def circuit_impedance(circuit: str, values: dict[str, float],
+                      frequency_Hz: np.ndarray) -> np.ndarray:
+    """Complex impedance of ``circuit`` with parameter ``values`` at the frequencies, Ω."""
+    names = parameter_names(circuit)
+    theta = np.array([values[n] if _is_exponent(n) else math.log(values[n]) for n in names])
+    return _model(theta, names, 2j * np.pi * np.asarray(frequency_Hz, dtype=float))[0]
+
+
+def _model(theta: np.ndarray, names: list[str], s: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Z(s) and dZ/dθ (columns) for log-parameters θ (exponents linear)."""
+    z = np.zeros(s.shape, dtype=complex)
+    jacobian = np.zeros((s.size, len(names)), dtype=complex)
+    log_s = np.log(s)
+    k = 0
+    while k < len(names):
+        name = names[k]
+        if name == "R0_ohm":
+            r0 = math.exp(theta[k])
+            z += r0
+            jacobian[:, k] = r0
+            k += 1
+        elif name.startswith("R_"):
+            r, q, n = math.exp(theta[k]), math.exp(theta[k + 1]), theta[k + 2]
+            rqs = r * q * s**n
+            d = 1.0 + rqs
+            z += r / d
+            jacobian[:, k] = r / d**2
+            jacobian[:, k + 1] = -r * rqs / d**2
+            jacobian[:, k + 2] = -r * rqs * log_s / d**2
+            k += 3
+        else:  # Warburg
+            warburg = math.exp(theta[k]) * math.sqrt(2.0) / np.sqrt(s)
+            z += warburg
+            jacobian[:, k] = warburg
+            k += 1
+    return z, jacobian
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A fitted parameter: value, standard error and 95 % interval (same unit)."""
+
+    value: float
+    stderr: float
+    ci95_low: float
+    ci95_high: float
+
+
+@dataclass(frozen=True)
+class EISFit:
+    """The fit of one spectrum.
+
+    Attributes
+    ----------
+    circuit
+        Circuit name.
+    fitted_circuit
+        The circuit or the simplification with fewer arcs that the spectrum supports.
+    converged
+        Whether the solver converged to a fit that describes the spectrum (relative RMS
+        residual below `MAX_RELATIVE_RESIDUAL`). When False, the parameters are not to be
+        reported.
+    message
+        The solver's message, or why the fit was rejected.
+    parameters
+        Estimates by name (see the module docstring for names and units).
+    relative_rms_residual
+        RMS of (Z_fit − Z)/|Z| over real and imaginary parts.
+    unresolved
+        Parameters whose relative standard error exceeds `UNRESOLVED_RELATIVE_ERROR`.
+    """
+
+    circuit: str
+    fitted_circuit: str
+    converged: bool
+    message: str
+    parameters: dict[str, Estimate]
+    relative_rms_residual: float
+    unresolved: tuple[str, ...]
+    covariance: np.ndarray
+
+    def values(self) -> dict[str, float]:
+        """Fitted values by name."""
+        return {name: estimate.value for name, estimate in self.parameters.items()}
+
+    def sum_of(self, names: Sequence[str]) -> Estimate:
+        """The sum of positive parameters (e.g. R0 + R_b + R_gb) with its uncertainty, from
+        the covariance (well determined even when its terms are not)."""
+        order = list(self.parameters)
+        gradient = np.zeros(len(order))
+        for name in names:  # an arc merged into its neighbour (NaN) adds nothing
+            if math.isfinite(self.parameters[name].value):
+                gradient[order.index(name)] = self.parameters[name].value
+        total = float(gradient.sum())
+        stderr = float(math.sqrt(max(gradient @ self.covariance @ gradient, 0.0)))
+        return Estimate(total, stderr, total - Z95 * stderr, total + Z95 * stderr)
+
+    def impedance(self, frequency_Hz: np.ndarray) -> np.ndarray:
+        """The fitted circuit's impedance at the frequencies, Ω."""
+        return circuit_impedance(self.fitted_circuit, self.values(), frequency_Hz)
+
+    def summary(self) -> str:
+        """One line for a log."""
+        if not self.converged:
+            return f"fit did not converge ({self.message})"
+        r_ct = self.parameters["R_ct_ohm"]
+        flagged = f"; unresolved: {', '.join(self.unresolved)}" if self.unresolved else ""
+        return (f"R_ct = {r_ct.value:.4g} ± {r_ct.stderr:.2g} Ω, residual "
+                f"{100 * self.relative_rms_residual:.2f} %{flagged}")
+
+    def as_dict(self) -> dict[str, float | str | bool]:
+        """Flat record: ``converged``, residual, ``unresolved`` (comma-separated), and for
+        each parameter its value and ``_stderr``, ``_ci95_low``, ``_ci95_high``."""
+        record: dict[str, float | str | bool] = {
+            "circuit": self.circuit, "fitted_circuit": self.fitted_circuit,
+            "converged": self.converged,
+            "relative_rms_residual": self.relative_rms_residual,
+            "unresolved": ",".join(self.unresolved)}
+        for name, estimate in self.parameters.items():
+            record[name] = estimate.value
+            record[f"{name}_stderr"] = estimate.stderr
+            record[f"{name}_ci95_low"] = estimate.ci95_low
+            record[f"{name}_ci95_high"] = estimate.ci95_high
+        return record
+
+
+def _starts(frequency_Hz: np.ndarray, z: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """Starting log-parameters read off the spectrum.
+
+    Apexes of −Z″ give resolved arcs' characteristic frequencies and the minima between them
+    their real-axis intercepts. An arc may show only as a shoulder (a charge-transfer arc
+    merging into the Warburg tail) or lie above the highest frequency (a bulk arc), so every
+    way of matching the apexes found to the circuit's arcs, in order, is a start; arcs left
+    over go above the window (sharing the high-frequency intercept with R0) or into the gaps
+    below the lowest apex.
+    """
+    order = np.argsort(frequency_Hz)[::-1]  # high frequency first
+    f, z = frequency_Hz[order], z[order]
+    minus_imag, omega = -z.imag, 2 * np.pi * f
+    scale = float(np.abs(z).max())
+    arcs = sum(name.startswith("R_") for name in names)
+    apexes = list(signal.find_peaks(minus_imag, prominence=0.01 * scale)[0])[-arcs:]
+    starts = []
+    for slots in itertools.combinations(range(arcs), len(apexes)):
+        for n in N_STARTS:
+            arc_r, arc_omega, r0 = _arc_guesses(omega, z, apexes, slots, arcs)
+            warburg = max(float(minus_imag[-1]) * math.sqrt(omega[-1]) * 0.5, 1e-6 * scale)
+            theta, arc = [], 0
+            for name in names:
+                if name == "R0_ohm":
+                    theta.append(math.log(max(r0, 1e-6 * scale)))
+                elif name.startswith("R_"):
+                    r = max(arc_r[arc], 1e-6 * scale)
+                    theta += [math.log(r), math.log(1.0 / (r * arc_omega[arc] ** n)), n]
+                    arc += 1
+                elif name == "sigma_W_ohm_s05":
+                    theta.append(math.log(warburg))
+            starts.append(np.array(theta))
+    return starts
+
+
+def _arc_guesses(omega: np.ndarray, z: np.ndarray, apexes: list[int], slots: tuple[int, ...],
+                 arcs: int) -> tuple[list[float], list[float], float]:
+    """(R, apex ω) of each arc, high frequency first, and R0, for one matching of the
+    apexes found (indices into the spectrum, high frequency first) to arc ``slots``."""
+    minus_imag, scale = -z.imag, float(np.abs(z).max())
+    floor = 1e-3 * scale
+    # Real-axis intercepts around each apex: the lowest −Z″ between neighbouring apexes.
+    bounds = [0, *apexes, len(omega) - 1]
+    intercepts = [bounds[i] + int(np.argmin(minus_imag[bounds[i]:bounds[i + 1] + 1]))
+                  for i in range(len(bounds) - 1)]
+    high = max(float(z.real[intercepts[0]]), floor)
+    low_span = max(float(z.real[-1] - z.real[intercepts[-1]]), floor)
+    above = slots[0] if slots else arcs
+    below = arcs - 1 - slots[-1] if slots else 0
+    r0 = high / (above + 1)
+    resistances, frequencies = [], []
+    for arc in range(arcs):
+        if arc in slots:
+            k = slots.index(arc)
+            resistances.append(max(float(z.real[intercepts[k + 1]] - z.real[intercepts[k]]),
+                                   floor))
+            frequencies.append(omega[apexes[k]])
+        elif arc < above:  # above the window: shares the high-frequency intercept with R0
+            resistances.append(r0)
+            frequencies.append(omega[0] * 10.0 ** (above - arc))
+        elif arc > slots[-1]:  # below the lowest apex: shares its span with the tail
+            top = omega[apexes[-1]]
+            resistances.append(0.5 * low_span / below)
+            frequencies.append(top * (omega[-1] / top) ** ((arc - slots[-1]) / (below + 1)))
+        else:  # hidden between two resolved arcs
+            k = max(i for i, slot in enumerate(slots) if slot < arc)
+            resistances.append(0.1 * resistances[-1])
+            frequencies.append(math.sqrt(omega[apexes[k]] * omega[apexes[k + 1]]))
+    return resistances, frequencies, r0
+
+
+def fit_spectrum(frequency_Hz: Sequence[float], z_real_ohm: Sequence[float],
+                 z_imag_ohm: Sequence[float], circuit: str = "R0-RQ-RQ-RQ-W") -> EISFit:
+    """Fit ``circuit`` to one spectrum.
+
+    The circuit is fitted, then its simplifications with one arc fewer, and so on; a
+    simplification is kept while it does not fit significantly worse (F-test), i.e. while
+    the spectrum cannot separate the arcs it merges (a bulk and a grain-boundary arc both
+    near the top of the window), or while it resolves the charge-transfer arc that the
+    richer circuit lost to a spurious arc. Arcs a simplification drops are reported as NaN and listed
+    in ``unresolved`` rather than fitted to noise. Arcs are named in order of their
+    characteristic frequency, so the lowest-frequency arc is always ``ct``.
+
+    Parameters
+    ----------
+    frequency_Hz, z_real_ohm, z_imag_ohm
+        The spectrum (any frequency order), Hz and Ω; Z = Z′ + jZ″ (Z″ < 0 for capacitive
+        arcs).
+    circuit
+        Circuit name (see the module docstring).
+
+    Returns
+    -------
+    EISFit
+        ``converged`` False if no fit describes the spectrum.
+    """
+    has_r0, arcs, has_w = parse_circuit(circuit)
+    f = np.asarray(frequency_Hz, dtype=float)
+    z = np.asarray(z_real_ohm, dtype=float) + 1j * np.asarray(z_imag_ohm, dtype=float)
+    if f.size <= len(parameter_names(circuit)) or not np.all(np.isfinite(z)) \
+            or not np.all(f > 0):
+        raise ValueError(f"need more than {len(parameter_names(circuit))} finite points at "
+                         f"positive frequencies to fit {circuit}, got {f.size}")
+    points = 2 * f.size
+    names = parameter_names(circuit)
+    full = _best_fit(f, z, names)
+    best_names, best = names, full
+    for reduced_arcs in range(arcs - 1, 0, -1):
+        reduced = "-".join((["R0"] if has_r0 else []) + ["RQ"] * reduced_arcs
+                           + (["W"] if has_w else []))
+        names = parameter_names(reduced)
+        candidate = _best_fit(f, z, names)
+        rescues = (_ct_unresolved(best, best_names, points)
+                   and not _ct_unresolved(candidate, names, points))
+        if not rescues and _worse(candidate.cost, len(names), best.cost, len(best_names),
+                                  points):
+            break
+        best_names, best = names, candidate
+    # A simplification's standard errors do not know it was chosen after looking at the
+    # data; where the full circuit resolves a parameter, its error is the floor.
+    floor = {name: se for name, se in _log_errors(parameter_names(circuit), full,
+                                                   points).items()
+             if se <= UNRESOLVED_RELATIVE_ERROR}
+    return _result(circuit, best_names, best, points, floor)
+
+
+def _ct_unresolved(result, names: list[str], points: int) -> bool:
+    """Whether a fit leaves the lowest-frequency arc's resistance unresolved."""
+    return _log_errors(names, result, points)["R_ct_ohm"] > UNRESOLVED_RELATIVE_ERROR
+
+
+def _log_errors(names: list[str], result, points: int) -> dict[str, float]:
+    """Standard errors of the fitted (log-)parameters by name."""
+    covariance = _covariance(result, len(names), points)
+    return {name: float(math.sqrt(max(covariance[k, k], 0.0)))
+            for k, name in enumerate(names)}
+
+
+def _covariance(result, parameters: int, points: int) -> np.ndarray:
+    """s²·(JᵀJ)⁻¹ at the solution, s² the reduced residual variance."""
+    variance = float(np.sum(result.fun**2) / max(points - parameters, 1))
+    # (JᵀJ)⁻¹ from the SVD of J, without pinv's truncation: a direction the data hardly
+    # constrain (R0 beside a bulk arc above the window) must get its large variance, not 0.
+    _, singular, vt = np.linalg.svd(result.jac, full_matrices=False)
+    singular = np.maximum(singular, singular[0] * np.finfo(float).eps)
+    return variance * (vt.T / singular**2) @ vt
+
+
+def _worse(reduced_cost: float, reduced_parameters: int, full_cost: float,
+           full_parameters: int, points: int) -> bool:
+    """Whether the nested fit with fewer parameters describes the data significantly worse
+    (F-test at `SIMPLIFICATION_P_VALUE`)."""
+    extra = full_parameters - reduced_parameters
+    dof = points - full_parameters
+    statistic = ((reduced_cost - full_cost) / extra) / (full_cost / dof)
+    return stats.f.sf(statistic, extra, dof) < SIMPLIFICATION_P_VALUE
+
+
+def _best_fit(f: np.ndarray, z: np.ndarray, names: list[str]):
+    """The lowest-cost least-squares fit of ``names`` from every start."""
+    s, weight = 2j * np.pi * f, np.abs(z)
+
+    def residuals(theta):
+        difference = (_model(theta, names, s)[0] - z) / weight
+        return np.concatenate([difference.real, difference.imag])
+
+    def jacobian(theta):
+        columns = _model(theta, names, s)[1] / weight[:, None]
+        return np.concatenate([columns.real, columns.imag])
+
+    low, high = (np.array(b) for b in zip(*(_bounds(n, float(weight.max())) for n in names)))
+    best = None
+    for start in _starts(f, z, names):
+        result = optimize.least_squares(residuals, np.clip(start, low + 1e-9, high - 1e-9),
+                                        jac=jacobian, bounds=(low, high), x_scale="jac",
+                                        method="trf")
+        if best is None or result.cost < best.cost:
+            best = result
+    return _sorted_arcs(best, names)
+
+
+def _sorted_arcs(result, names: list[str]):
+    """Reorder the fitted arcs by characteristic frequency, highest first (so that the
+    optimizer's arbitrary labelling of interchangeable arcs does not reach the report)."""
+    first = [k for k, name in enumerate(names) if name.startswith("R_")]
+    if len(first) < 2:
+        return result
+    x = result.x
+
+    def log_frequency(k: int) -> float:  # −ln(τ) with τ = (R·Q)^(1/n)
+        return -(x[k] + x[k + 1]) / x[k + 2]
+
+    order = sorted(first, key=log_frequency, reverse=True)
+    permutation = list(range(len(names)))
+    for target, source in zip(first, order):
+        permutation[target:target + 3] = range(source, source + 3)
+    result.x, result.jac = x[permutation], result.jac[:, permutation]
+    return result
+
+
+def _bounds(name: str, scale_ohm: float) -> tuple[float, float]:
+    """Bounds of a fit parameter (log for resistances, Q and σ; linear for exponents)."""
+    if _is_exponent(name):
+        return N_BOUNDS
+    if name.startswith("Q_"):
+        return math.log(1e-18), math.log(10.0)
+    return math.log(1e-9 * scale_ohm), math.log(1e3 * scale_ohm)
+
+
+def _result(circuit: str, names: list[str], result, points: int,
+            floor: dict[str, float]) -> EISFit:
+    """The fit of ``names`` (perhaps a simplification of ``circuit``) reported in the
+    circuit's parameters; arcs the simplification dropped are NaN and unresolved. Standard
+    errors (of log-parameters) are at least ``floor``."""
+    rms = float(np.sqrt(np.mean(result.fun**2)))
+    covariance = _covariance(result, len(names), points)
+    fitted = dict(zip(names, range(len(names))))
+    parameters, unresolved = {}, []
+    for name in parameter_names(circuit):
+        if name not in fitted:
+            parameters[name] = Estimate(math.nan, math.nan, math.nan, math.nan)
+            unresolved.append(name)
+            continue
+        k = fitted[name]
+        se = max(float(math.sqrt(max(covariance[k, k], 0.0))), floor.get(name, 0.0))
+        if _is_exponent(name):
+            value = float(result.x[k])
+            estimate = Estimate(value, se, value - Z95 * se, value + Z95 * se)
+            relative = se / value
+        else:
+            value = math.exp(result.x[k])
+            spread = math.exp(min(Z95 * se, MAX_LOG_SPREAD))
+            estimate = Estimate(value, value * se, value / spread, value * spread)
+            relative = se
+        parameters[name] = estimate
+        if relative > UNRESOLVED_RELATIVE_ERROR:
+            unresolved.append(name)
+    # Covariance in the circuit's parameter order (zero rows for dropped parameters).
+    order = [fitted.get(name) for name in parameters]
+    full = np.zeros((len(order), len(order)))
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            if a is not None and b is not None:
+                full[i, j] = covariance[a, b]
+    converged = bool(result.success) and rms < MAX_RELATIVE_RESIDUAL
+    message = result.message if converged or not result.success else (
+        f"relative residual {100 * rms:.1f} % exceeds {100 * MAX_RELATIVE_RESIDUAL:.0f} %")
+    fitted = "-".join((["R0"] if "R0_ohm" in names else [])
+                      + ["RQ"] * sum(n.startswith("R_") for n in names)
+                      + (["W"] if "sigma_W_ohm_s05" in names else []))
+    return EISFit(circuit, fitted, converged, message, parameters, rms, tuple(unresolved),
+                  full)
+
+
+def activation_energy_eV(temperatures_K: Sequence[float], resistances_ohm: Sequence[float]
+                         ) -> tuple[float, float]:
+    """Arrhenius activation energy from resistances at several temperatures.
+
+    Fits ln R = E_a / (k_B·T) + c.
+
+    Returns
+    -------
+    (E_a, standard error), eV
+    """
+    x = 1.0 / (BOLTZMANN_eV_K * np.asarray(temperatures_K, dtype=float))
+    y = np.log(np.asarray(resistances_ohm, dtype=float))
+    if x.size < 3:
+        raise ValueError("need at least three temperatures for an activation energy and its "
+                         "uncertainty")
+    (slope, _), covariance = np.polyfit(x, y, 1, cov=True)
+    return float(slope), float(math.sqrt(covariance[0, 0]))

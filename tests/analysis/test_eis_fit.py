@@ -1,0 +1,128 @@
+"""EIS fits against the simulator's true circuit, for cells whose resistances differ by
+orders of magnitude: a sulfide composite (default cell) and a garnet symmetric cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acq.analysis.eis_fit import (activation_energy_eV, circuit_impedance, fit_spectrum,
+                                  parameter_names, parse_circuit)
+from simulated_devices.physics.impedance import (circuit_at, log_frequencies_Hz,
+                                                 measured_spectrum)
+from simulated_devices.physics.microstructure import microstructure_at
+from simulated_devices.physics.parameters import CellParameters
+
+NOISE = 0.005
+FREQUENCIES_HZ = log_frequencies_Hz(1e6, 0.1, 10)
+SULFIDE = CellParameters()
+#: Li | LLZO | Li, 10 mm discs: resistances 100–1000× below the 1 mm sulfide cell's, and a
+#: Warburg coefficient scaled to the larger area.
+GARNET = CellParameters.from_mapping({
+    "geometry": {"diameter_mm": 10.0, "electrolyte_mass_mg": 400.0,
+                 "electrolyte_solid_density_g_cm3": 5.1},
+    "circuit": {"bulk_conductivity_S_cm": 3.5e-4, "bulk_activation_energy_eV": 0.40,
+                "charge_transfer_asr_ohm_cm2": 50.0, "warburg_sigma_ohm_s05": 200.0},
+    "electrochemistry": {"cell_type": "symmetric"},
+})
+CASES = [("sulfide", SULFIDE, 6.0), ("sulfide", SULFIDE, 25.0), ("sulfide", SULFIDE, 100.0),
+         ("garnet", GARNET, 20.0)]
+
+
+def spectrum(circuit, seed: int):
+    z = measured_spectrum(circuit, FREQUENCIES_HZ, NOISE, np.random.default_rng(seed))
+    return FREQUENCIES_HZ, z.real, z.imag
+
+
+@pytest.mark.parametrize("name, params, pressure_MPa", CASES)
+def test_the_dominant_arcs_resistance_is_within_5_percent(name, params, pressure_MPa):
+    truth = circuit_at(microstructure_at(pressure_MPa, params), params)
+    errors, flagged = [], 0
+    for seed in range(20):
+        fit = fit_spectrum(*spectrum(truth, seed))
+        assert fit.converged, fit.message
+        flagged += "R_ct_ohm" in fit.unresolved
+        errors.append(abs(fit.parameters["R_ct_ohm"].value / truth.R_ct_ohm - 1))
+    assert np.mean(np.array(errors) < 0.05) >= 0.9, sorted(errors)
+    assert flagged <= 2  # the dominant arc is almost always resolved
+
+
+def test_the_electrolytes_total_resistance_is_determined_though_its_arcs_are_not():
+    """At 6 MPa the bulk arc lies above 1 MHz: R0 and R_b are flagged, their sum is not."""
+    truth = circuit_at(microstructure_at(6.0, SULFIDE), SULFIDE)
+    fit = fit_spectrum(*spectrum(truth, 0))
+    assert {"R0_ohm", "R_b_ohm"} <= set(fit.unresolved)
+    total = fit.sum_of(["R0_ohm", "R_b_ohm", "R_gb_ohm"])
+    assert total.value == pytest.approx(truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm,
+                                        rel=0.03)
+    assert total.stderr < 0.05 * total.value
+
+
+def test_95_percent_intervals_hold_the_truth_about_95_percent_of_the_time():
+    truth = circuit_at(microstructure_at(25.0, SULFIDE), SULFIDE)
+    electrolyte = truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm
+    inside_ct, inside_total = [], []
+    for seed in range(200):
+        fit = fit_spectrum(*spectrum(truth, 1000 + seed))
+        r_ct = fit.parameters["R_ct_ohm"]
+        inside_ct.append(r_ct.ci95_low <= truth.R_ct_ohm <= r_ct.ci95_high)
+        total = fit.sum_of(["R0_ohm", "R_b_ohm", "R_gb_ohm"])
+        inside_total.append(total.ci95_low <= electrolyte <= total.ci95_high)
+    assert 0.88 <= np.mean(inside_ct) <= 0.99
+    assert 0.85 <= np.mean(inside_total) <= 0.99
+
+
+def test_arcs_the_spectrum_cannot_separate_are_flagged_not_fitted_to_noise():
+    """At 100 MPa bulk and grain-boundary arcs both sit near 1 MHz: one arc is reported."""
+    truth = circuit_at(microstructure_at(100.0, SULFIDE), SULFIDE)
+    fit = fit_spectrum(*spectrum(truth, 3))
+    assert fit.fitted_circuit == "R0-RQ-RQ-W"
+    assert {"R_gb_ohm", "Q_gb", "n_gb"} <= set(fit.unresolved)
+    assert np.isnan(fit.parameters["R_gb_ohm"].value)
+    # the fitted curve still describes the spectrum
+    f, z_real, z_imag = spectrum(truth, 3)
+    z = z_real + 1j * z_imag
+    assert np.max(np.abs(fit.impedance(f) - z) / np.abs(z)) < 5 * NOISE
+
+
+def test_a_spectrum_the_circuit_cannot_describe_is_not_reported_as_converged():
+    f = FREQUENCIES_HZ
+    inductor = 2j * np.pi * f * 1e-3 + 10.0  # an inductive lead, no arcs at all
+    fit = fit_spectrum(f, inductor.real, inductor.imag)
+    assert not fit.converged
+    assert "residual" in fit.message or fit.message
+
+
+def test_other_circuits_and_bad_names():
+    truth = circuit_at(microstructure_at(50.0, SULFIDE), SULFIDE)
+    fit = fit_spectrum(*spectrum(truth, 0), circuit="R0-RQ-RQ-W")
+    assert parameter_names("R0-RQ-RQ-W") == list(fit.parameters)
+    assert fit.parameters["R_ct_ohm"].value == pytest.approx(truth.R_ct_ohm, rel=0.05)
+    assert parse_circuit("R0-RQ") == (True, 1, False)
+    for bad in ("R0-RQ-C", "RQ-R0", "R0-RQ-RQ-RQ-RQ", ""):
+        with pytest.raises(ValueError):
+            parse_circuit(bad)
+
+
+def test_circuit_impedance_matches_the_simulators():
+    truth = circuit_at(microstructure_at(12.0, SULFIDE), SULFIDE)
+    values = {name: getattr(truth, name) for name in parameter_names("R0-RQ-RQ-RQ-W")}
+    np.testing.assert_allclose(circuit_impedance("R0-RQ-RQ-RQ-W", values, FREQUENCIES_HZ),
+                               truth.impedance(FREQUENCIES_HZ), rtol=1e-12)
+
+
+def test_arrhenius_activation_energy_from_fitted_R_ct():
+    """Heating moves the charge-transfer arc up into the grain-boundary arc; fits that flag
+    R_ct as unresolved there are left out, as a scientist would leave them out."""
+    temperatures, fitted = [], []
+    for seed, temperature in enumerate(np.linspace(263.15, 353.15, 7)):
+        truth = circuit_at(microstructure_at(50.0, SULFIDE), SULFIDE, temperature_K=temperature)
+        fit = fit_spectrum(*spectrum(truth, seed))
+        if "R_ct_ohm" not in fit.unresolved:
+            temperatures.append(temperature)
+            fitted.append(fit.parameters["R_ct_ohm"].value)
+    assert len(fitted) >= 4
+    energy, stderr = activation_energy_eV(temperatures, fitted)
+    expected = SULFIDE.circuit.charge_transfer_activation_energy_eV
+    assert energy == pytest.approx(expected, abs=max(3 * stderr, 0.01))
+    assert stderr < 0.02
