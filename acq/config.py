@@ -130,6 +130,15 @@ class TiledSection(_Table):
     port: int = Field(default=8010, ge=0, le=65535)
 
 
+class AnalysisSection(_Table):
+    """Live analysis: the circuit spectra are fitted to, and the 0MQ document stream that
+    feeds the analysis worker (a `bluesky-0MQ-proxy` on loopback between two ports)."""
+
+    circuit: str = Field(default="R0-RQ-RQ-RQ-W", min_length=1)
+    zmq_in_port: int = Field(default=5577, gt=0, le=65535)
+    zmq_out_port: int = Field(default=5578, gt=0, le=65535)
+
+
 class SimulationSection(_Table):
     """Present for a simulated station: the IOCs are started from this config."""
 
@@ -148,6 +157,7 @@ class StationConfig(_Table):
     potentiostat: PotentiostatSection = PotentiostatSection()
     tomography: TomographySection = TomographySection()
     tiled: TiledSection = TiledSection()
+    analysis: AnalysisSection = AnalysisSection()
     simulation: SimulationSection | None = None
 
     @model_validator(mode="after")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import importlib.metadata
+import time
 from dataclasses import dataclass
 
 from bluesky import RunEngine
+from bluesky.callbacks.zmq import Publisher
 from tiled.client.container import Container
 
 from .config import StationConfig
 from .streaming import BackgroundWriter, tiled_writer
 
+#: Wall seconds a new 0MQ publisher gets to join the proxy before documents flow.
+PUBLISHER_JOIN_S = 0.5
 #: Distributions whose versions go into every start document.
 RECORDED_PACKAGES = ("ssb-beamline", "bluesky", "ophyd", "pyepics", "caproto", "event-model",
                      "tiled", "bluesky-tiled-plugins", "databroker", "numpy", "scipy",
@@ -41,13 +45,15 @@ class Engine:
             raise TimeoutError(f"documents still queued for Tiled after {timeout_s} s")
 
 
-def make_run_engine(config: StationConfig, client: Container | None = None) -> Engine:
+def make_run_engine(config: StationConfig, client: Container | None = None, *,
+                    publish: bool = False) -> Engine:
     """A RunEngine for ``config``'s station.
 
     Every start document carries the station, sample, cell geometry and masses and the
     software versions (``RE.md``). With ``client`` (a Tiled client holding the ``raw``
     container) documents stream to ``raw`` off the acquisition thread, with a local backup
-    under ``<data_dir>/backup``.
+    under ``<data_dir>/backup``. With ``publish`` every document also goes to the config's
+    0MQ proxy, for the analysis worker (`acq.analysis.worker`).
     """
     RE = RunEngine({})
     RE.md.update(config.metadata())
@@ -56,4 +62,10 @@ def make_run_engine(config: StationConfig, client: Container | None = None) -> E
     if client is not None:
         writer = tiled_writer(client["raw"], config.station.data_dir.resolve() / "backup")
         RE.subscribe(writer)
+    if publish:
+        RE.subscribe(Publisher(f"127.0.0.1:{config.analysis.zmq_in_port}"))
+        # A 0MQ PUB socket drops what it sends until it has connected to the proxy and
+        # learned the worker's subscription (the "slow joiner"): give it that time before
+        # the first run, or the first start document is lost.
+        time.sleep(PUBLISHER_JOIN_S)
     return Engine(RE, writer)

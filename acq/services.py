@@ -6,6 +6,7 @@ from contextlib import ExitStack
 
 from tiled.client.container import Container
 
+from .analysis.worker import AnalysisWorkerProcess
 from .config import StationConfig
 from .simulation import SimulatedStationProcess, configure_channel_access
 from .tiled_service import connect, embedded_tiled
@@ -13,9 +14,10 @@ from .tiled_service import connect, embedded_tiled
 
 def start_simulated_services(config: StationConfig,
                              stack: ExitStack) -> tuple[Container, str, str]:
-    """Start the simulated IOCs and, when the config names no Tiled, the embedded server.
+    """Start the simulated IOCs, the embedded Tiled server when the config names none, and
+    the analysis worker (with its 0MQ proxy).
 
-    Both stop when ``stack`` closes.
+    All stop when ``stack`` closes.
 
     Returns
     -------
@@ -33,4 +35,8 @@ def start_simulated_services(config: StationConfig,
         uri, api_key = server.uri, server.api_key
         print(f"embedded Tiled at {uri} (catalog under {server.directory}, API key in "
               f"{server.directory / 'api_key'})")
-    return connect(uri, api_key), uri, api_key
+    client = connect(uri, api_key)
+    worker = stack.enter_context(AnalysisWorkerProcess(config, uri, api_key))
+    print(f"analysis worker listening on the 0MQ proxy at port "
+          f"{config.analysis.zmq_out_port} (log {worker.log_path})")
+    return client, uri, api_key

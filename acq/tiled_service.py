@@ -81,6 +81,10 @@ class EmbeddedTiled:
         RuntimeError
             If it exits or does not answer within `STARTUP_TIMEOUT_S`, with its log's tail.
         """
+        if not _port_is_free(self.port):
+            raise RuntimeError(f"cannot serve Tiled on 127.0.0.1:{self.port}: the port is in use "
+                               f"(another `acq serve` or demo?); set [tiled] port in the "
+                               f"station config")
         (self.directory / "files").mkdir(parents=True, exist_ok=True)
         for directory in self.readable_dirs:
             directory.mkdir(parents=True, exist_ok=True)
@@ -112,6 +116,15 @@ class EmbeddedTiled:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:

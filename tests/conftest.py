@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,12 +62,55 @@ def station(simulated_station, station_config):
 
 
 @pytest.fixture(scope="session")
-def tiled_client(station_config):
-    """A client of an embedded Tiled server for the session's station (``raw``, ``analysis``)."""
-    from acq.tiled_service import connect, embedded_tiled
+def tiled_server(station_config):
+    """An embedded Tiled server for the session's station."""
+    from acq.tiled_service import embedded_tiled
 
     with embedded_tiled(station_config) as server:
-        yield connect(server.uri, server.api_key)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tiled_client(tiled_server):
+    """A client of the session's Tiled server (``raw``, ``analysis``)."""
+    from acq.tiled_service import connect
+
+    return connect(tiled_server.uri, tiled_server.api_key)
+
+
+@dataclass
+class SeriesRun:
+    """The session's pressure series: raw uids, and the in-process live analysis of it."""
+
+    uids: list[str]
+    analysis: object
+
+
+@pytest.fixture(scope="session")
+def pressure_series_run(station, station_config, tiled_client) -> SeriesRun:
+    """`pressure_series` on the tiny station, streamed to Tiled and analysed in process."""
+    from acq.analysis.live import LiveAnalysis
+    from acq.engine import make_run_engine
+    from acq.streaming import BackgroundWriter
+    from plans import pressure_series
+    from tests import series_settings as settings
+
+    engine = make_run_engine(station_config, tiled_client)
+    analysis = LiveAnalysis(tiled_client, circuit=station_config.analysis.circuit,
+                            run_timeout_s=60)
+    analyser = BackgroundWriter(analysis, name="live-analysis")
+    engine.RE.subscribe(analyser)
+    uids = engine.RE(pressure_series(
+        station.press, station.potentiostat, station.tomo_stage, station.detector,
+        position_compare=station.position_compare, pressures_MPa=settings.PRESSURES_MPA,
+        eis_points_per_decade=settings.POINTS_PER_DECADE,
+        ct_num_projections=settings.PROJECTIONS, ct_num_darks=settings.DARKS,
+        ct_num_flats=settings.FLATS, cycles=1, c_rate=0.01,
+        poll_interval_s=0.05))
+    engine.flush()
+    assert analyser.flush(120)
+    assert engine.writer.failures == 0 and analyser.failures == 0
+    return SeriesRun(uids, analysis)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The pressure series end to end: real IOCs, real Channel Access, a real Tiled server.
 
-Runs `pressure_series` on the tiny test station, streams it through the station's RunEngine
-(TiledWriter off the acquisition thread) and reads everything back databroker-style.
+Runs `pressure_series` on the tiny test station (the session's `pressure_series_run`), streams
+it through the station's RunEngine (TiledWriter off the acquisition thread) and reads everything
+back databroker-style.
 """
 
 from __future__ import annotations
@@ -10,26 +11,13 @@ import numpy as np
 import pytest
 from tiled.queries import Key
 
-from acq.engine import make_run_engine
-from plans import pressure_series
 
-PRESSURES_MPA = [6.0, 50.0]
-PROJECTIONS, DARKS, FLATS = 7, 2, 3
-EIS_POINTS = 7 * 4 + 1
+from tests.series_settings import DARKS, EIS_POINTS, FLATS, PRESSURES_MPA, PROJECTIONS
 
 
 @pytest.fixture(scope="module")
-def series(station, station_config, tiled_client):
-    """Run the series once; the uids and the client."""
-    engine = make_run_engine(station_config, tiled_client)
-    uids = engine.RE(pressure_series(
-        station.press, station.potentiostat, station.tomo_stage, station.detector,
-        position_compare=station.position_compare, pressures_MPa=PRESSURES_MPA, eis_points_per_decade=4, ct_num_projections=PROJECTIONS,
-        ct_num_darks=DARKS, ct_num_flats=FLATS, cycles=1, c_rate=0.01,
-        poll_interval_s=0.05))
-    engine.flush()
-    assert engine.writer.failures == 0
-    return uids
+def series(pressure_series_run):
+    return pressure_series_run.uids
 
 
 def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,

@@ -1,0 +1,141 @@
+"""Reading what an analysis needs from a raw run in Tiled (a `BlueskyRun` client).
+
+The live worker reads the CT frames this way once the run is in Tiled; a replay reads
+everything this way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .cycling import HalfCycle
+from .pressure_point import CellGeometry, PressurePointAnalysis
+
+#: Streams that may hold the projections: a pressure series' and a lone ``ct_scan``'s.
+PROJECTION_STREAMS = ("projection", "primary")
+#: Event keys of a spectrum (device ``pstat``).
+SPECTRUM_KEYS = ("pstat_eis_frequency_Hz", "pstat_eis_z_real_ohm", "pstat_eis_z_imag_ohm",
+                 "pstat_eis_num_points")
+IMAGE_KEY, ANGLE_KEY = "det_image", "tomo_rotation"
+#: Event keys of a load-cell reading (device ``press``).
+PRESS_KEYS = ("press_setpoint_MPa", "press_force_N", "press_pressure_MPa")
+
+
+class RawRunError(RuntimeError):
+    """A raw run that cannot be analysed (missing, incomplete, or not readable)."""
+
+
+@dataclass(frozen=True)
+class CTFrames:
+    """A CT scan read back: frames (N, Y, X) and their angles (deg), darks, flats."""
+
+    projections: np.ndarray
+    darks: np.ndarray
+    flats: np.ndarray
+    angles_deg: np.ndarray
+    voxel_size_um: float
+
+
+def wait_for_run(raw, uid: str, timeout_s: float = 120.0, poll_s: float = 0.5):
+    """The raw run ``uid`` once Tiled holds its stop document.
+
+    Raises
+    ------
+    RawRunError
+        If it is not complete within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            run = raw[uid]
+            if run.metadata.get("stop"):
+                return run
+        except KeyError:
+            pass
+        if time.monotonic() > deadline:
+            raise RawRunError(f"raw run {uid} was not complete in Tiled within {timeout_s} s")
+        time.sleep(poll_s)
+
+
+def _column(stream, key: str) -> np.ndarray:
+    return np.asarray(stream[key].read())
+
+
+def _frames(stream) -> np.ndarray:
+    """Frames of a stream as (N, Y, X): Resource/Datum frames come back (N, 1, Y, X)."""
+    frames = _column(stream, IMAGE_KEY)
+    return frames.reshape(-1, *frames.shape[-2:])
+
+
+def spectra(run) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every spectrum of the run's ``eis`` stream (or a lone sweep's ``primary``)."""
+    name = "eis" if "eis" in run else "primary"
+    if name not in run or SPECTRUM_KEYS[0] not in run[name]:
+        return []
+    f, zr, zi, n = (_column(run[name], key) for key in SPECTRUM_KEYS)
+    return [(f[i, :n[i]], zr[i, :n[i]], zi[i, :n[i]]) for i in range(len(n))]
+
+
+def half_cycles(run) -> list[HalfCycle]:
+    """Every half cycle of the run's ``half_cycle`` stream."""
+    if "half_cycle" not in run:
+        return []
+    table = run["half_cycle"].read()
+    return [HalfCycle.from_event_data({key: table[key].values[i] for key in table})
+            for i in range(len(table["cycle_index"]))]
+
+
+def press_readings(run) -> list[tuple[float, float, float]]:
+    """The first load-cell reading at each press setpoint the run recorded.
+
+    Readings of the ``primary`` stream (where the pressure plans record the settled press)
+    come first, then those of the other streams that read the press.
+
+    Returns
+    -------
+    list of (setpoint_MPa, force_N, pressure_MPa)
+        In the order the setpoints were first seen.
+    """
+    readings: dict[float, tuple[float, float, float]] = {}
+    for name in sorted(run, key=lambda stream: stream != "primary"):
+        stream = run[name]
+        if not all(key in stream for key in PRESS_KEYS):
+            continue
+        for setpoint, force, pressure in zip(*(_column(stream, key) for key in PRESS_KEYS)):
+            readings.setdefault(float(setpoint), (float(setpoint), float(force),
+                                                  float(pressure)))
+    return list(readings.values())
+
+
+def ct_frames(run) -> CTFrames | None:
+    """The run's CT scan, or None if it has none."""
+    stream = next((name for name in PROJECTION_STREAMS
+                   if name in run and IMAGE_KEY in run[name]), None)
+    if stream is None or "dark" not in run or "flat" not in run:
+        return None
+    technique: dict[str, Any] = run.metadata["start"].get("technique", {})
+    technique = technique.get("ct", technique)
+    return CTFrames(projections=_frames(run[stream]), darks=_frames(run["dark"]),
+                    flats=_frames(run["flat"]),
+                    angles_deg=_column(run[stream], ANGLE_KEY).astype(float),
+                    voxel_size_um=float(technique["pixel_size_um"]))
+
+
+def analyse_raw_run(run, circuit: str) -> PressurePointAnalysis:
+    """Analyse a recorded run from Tiled: every spectrum, half cycle and the CT scan."""
+    start = run.metadata["start"]
+    point = PressurePointAnalysis(CellGeometry.from_start(start),
+                                  float(start.get("pressure_MPa", np.nan)), circuit)
+    for spectrum in spectra(run):
+        point.add_spectrum(*spectrum)
+    for half in half_cycles(run):
+        point.add_half_cycle(half)
+    frames = ct_frames(run)
+    if frames is not None:
+        point.add_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
+                     frames.voxel_size_um)
+    return point

@@ -1,0 +1,53 @@
+"""Replay: re-run the analysis of a recorded run read back from Tiled.
+
+The result is a new analysis run (``replay: True`` in its start document) beside the live one;
+for the same software it holds the same numbers, since live and replay share
+`acq.analysis.pressure_point`.
+"""
+
+from __future__ import annotations
+
+from bluesky_tiled_plugins import TiledWriter
+
+from .analysis.live import analysis_metadata
+from .analysis.raw_run import RawRunError, analyse_raw_run
+from .analysis.results import write_analysis_run
+
+
+def replay_analysis(client, uid: str, circuit: str) -> str:
+    """Analyse raw run ``uid`` again and write the result as a replay analysis run.
+
+    Parameters
+    ----------
+    client
+        Tiled client with the ``raw`` and ``analysis`` containers.
+    uid
+        The raw run (a full uid, or any prefix Tiled resolves).
+    circuit
+        Equivalent circuit the spectra are fitted to.
+
+    Returns
+    -------
+    str
+        The new analysis run's uid.
+
+    Raises
+    ------
+    RawRunError
+        If the run is not in ``raw``, has no stop document, or lacks the cell metadata the
+        analysis needs.
+    """
+    try:
+        run = client["raw"][uid]
+    except KeyError:
+        raise RawRunError(f"no run {uid!r} in the 'raw' container of {client.uri}") from None
+    start = run.metadata.get("start", {})
+    if not run.metadata.get("stop"):
+        raise RawRunError(f"run {uid!r} has no stop document (still running, or lost): "
+                          f"not analysed")
+    if "cell" not in start:
+        raise RawRunError(f"run {uid!r} carries no cell metadata (start['cell']): nothing "
+                          f"this analysis can use")
+    point = analyse_raw_run(run, circuit)
+    return write_analysis_run(TiledWriter(client["analysis"]),
+                              analysis_metadata(start, replay=True), point.streams())
