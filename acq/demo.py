@@ -1,8 +1,10 @@
-"""The main job: the stack-pressure series on the simulated station, streamed to Tiled.
+"""The main job: the stack-pressure series on the simulated station, streamed to Tiled and
+analysed live.
 
-Starts the simulated IOCs and (unless the config names a Tiled server) an embedded Tiled,
-runs `plans.pressure_series` with a reduced CT and accelerated cycling, reads every run back
-from Tiled and prints (and optionally writes as JSON) a table of what was measured.
+Starts the simulated IOCs, an embedded Tiled (unless the config names a server) and the
+analysis worker; runs `plans.pressure_series` with a fly-scan CT and accelerated cycling;
+reads every run and its analysis back from Tiled and prints what was measured and what the
+analysis found beside the simulator's truth, as tables, as JSON (optional) and as a figure.
 """
 
 from __future__ import annotations
@@ -13,12 +15,20 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from plans import pressure_series
+from simulated_devices.truth import truth_at
 
 from .config import StationConfig
 from .engine import make_run_engine
 from .services import start_simulated_services
 from .station import build_station, connect_station
-from .summary import format_table, measured_row
+from .analysis.figure import series_figure
+from .analysis.results import wait_for_analysis
+from .simulation import simulation_parameters
+from .summary import (add_capacity_ratios, analysed_row, format_analysis_table, format_table,
+                      measured_row)
+
+#: Wall seconds the demo waits for each run's analysis after the series.
+ANALYSIS_TIMEOUT_S = 300.0
 
 #: The demo's protocol: the paper's pressures, a reduced CT, one 0.01C cycle per pressure.
 DEMO_PLAN_ARGS = {
@@ -33,34 +43,57 @@ DEMO_PLAN_ARGS = {
 
 
 def run_demo(config: StationConfig, summary_json: Path | None = None,
-             plan_args: dict | None = None) -> int:
+             plan_args: dict | None = None, figure: Path | None = None) -> int:
     """Run the demo; returns the process exit code."""
     with ExitStack() as stack:
         client, uri, _ = start_simulated_services(config, stack)
         station = build_station(config)
         stack.callback(station.close)
         connect_station(station)
-        engine = make_run_engine(config, client)
+        engine = make_run_engine(config, client, publish=True)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()
         uids = engine.RE(pressure_series(station.press, station.potentiostat,
                                          station.tomo_stage, station.detector,
                                          position_compare=station.position_compare, **args))
         engine.flush()
-        elapsed = time.monotonic() - started
-        rows = [measured_row(client["raw"][uid]) for uid in uids]
-        print(f"\npressure series: {len(uids)} runs in {elapsed:.0f} s, read back from Tiled\n")
+        acquired = time.monotonic() - started
+        rows = [analysed_row(measured_row(client["raw"][uid]),
+                             wait_for_analysis(client["analysis"], uid, ANALYSIS_TIMEOUT_S))
+                for uid in uids]
+        add_capacity_ratios(rows)
+        add_truth(rows, config)
+        print(f"\npressure series: {len(uids)} runs acquired in {acquired:.0f} s, analysed "
+              f"{time.monotonic() - started - acquired:.0f} s later; read back from Tiled\n")
         print(format_table(rows))
+        print("\nanalysis, measured (simulator's truth):\n")
+        print(format_analysis_table(rows))
+        figure = figure or config.station.data_dir / "pressure_series.png"
+        series_figure(rows, client["raw"], client["analysis"], figure)
+        print(f"\nfigure written to {figure}")
         if summary_json is not None:
             summary_json.parent.mkdir(parents=True, exist_ok=True)
             summary_json.write_text(json.dumps({"tiled_uri": uri, "rows": rows}, indent=2))
-            print(f"\nsummary written to {summary_json}")
+            print(f"summary written to {summary_json}")
+        key_file = config.station.data_dir / "tiled" / "api_key"
         print(f"\nThe catalog persists under {config.station.data_dir}/tiled; `acq serve` serves "
               f"it again at {uri}. Open the runs from Python:\n"
               f"  from tiled.client import from_uri\n"
-              f"  api_key = open({str(config.station.data_dir / 'tiled' / 'api_key')!r})"
-              f".read().strip()\n"
-              f"  raw = from_uri({uri!r}, api_key=api_key)['raw']\n"
-              f"  run = raw[{uids[-1]!r}]   # or raw[-1]\n"
-              f"  run['projection']['det_image'][0]   # a CT frame\n")
+              f"  from tiled.queries import Key\n"
+              f"  client = from_uri({uri!r}, api_key=open({str(key_file)!r}).read().strip())\n"
+              f"  run = client['raw'][{uids[-1]!r}]   # or client['raw'][-1]\n"
+              f"  run['projection']['det_image'][0]   # a CT frame\n"
+              f"  client['analysis'].search(Key('start.raw_uid') == run.metadata['start']['uid'])"
+              f"\n")
     return 0
+
+
+def add_truth(rows: list[dict], config: StationConfig) -> None:
+    """On a simulated station, give each row the simulator's ``truth`` under the row's keys."""
+    if config.simulation is None or not rows:
+        return
+    params = simulation_parameters(config)
+    lowest = min(row["pressure_setpoint_MPa"] for row in rows)
+    for row in rows:
+        row["truth"] = truth_at(row["pressure_setpoint_MPa"], params, config.simulation.seed,
+                                lowest)

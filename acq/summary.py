@@ -1,7 +1,9 @@
-"""What a pressure-series run measured, read back from Tiled: one row per pressure.
+"""What a pressure series measured and what its analysis found, read back from Tiled: one
+row per pressure.
 
-Keys carry their units. Only measured quantities appear here; analysis results (porosity,
-contact, conductivity…) are added by the live-analysis layer.
+Keys carry their units; fractions are 0–1. `measured_row` reads a raw run; `analysed_row`
+adds its analysis run's summary (`acq.analysis`); on a simulated station each row may carry a
+``truth`` object with the simulator's values under the same keys.
 """
 
 from __future__ import annotations
@@ -51,6 +53,29 @@ def measured_row(run) -> dict[str, Any]:
     return row
 
 
+#: Keys of the analysis each row gains (fractions 0–1), as the issue of the analysis names them.
+ANALYSIS_KEYS = ("porosity_electrode", "porosity_electrolyte", "contact_rate",
+                 "contact_anisotropy", "tortuosity_mode", "conductivity_S_per_cm", "R_ct_ohm",
+                 "capacity_ratio")
+
+
+def analysed_row(measured: dict[str, Any], analysis_run) -> dict[str, Any]:
+    """``measured`` plus the analysis run's ``summary`` (every key it has)."""
+    table = analysis_run["summary"].read()
+    summary = {key: table[key].values[0].item() for key in table
+               if key not in ("time", "seq_num")}
+    summary.pop("pressure_MPa", None)  # the measured pressure stays
+    return {**measured, **summary, "analysis_uid": analysis_run.metadata["start"]["uid"]}
+
+
+def add_capacity_ratios(rows: list[dict[str, Any]]) -> None:
+    """Set each row's ``capacity_ratio``: its discharge capacity over the lowest pressure's."""
+    from acq.analysis.pressure_point import capacity_ratios
+
+    for row, ratio in zip(rows, capacity_ratios(rows)):
+        row["capacity_ratio"] = ratio
+
+
 #: Table columns: (row key, header, format).
 COLUMNS = (("pressure_setpoint_MPa", "P_set/MPa", "{:9.1f}"),
            ("pressure_MPa", "P/MPa", "{:7.2f}"),
@@ -73,4 +98,33 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         lines.append(" ".join((fmt.format(row[key]) if key in row else "—").rjust(w)
                               for (key, _, fmt), w in zip(columns, widths)))
+    return "\n".join(lines)
+
+
+#: Columns of the analysis table: (row key, header, format).
+ANALYSIS_COLUMNS = (("pressure_setpoint_MPa", "P/MPa", "{:.0f}"),
+                    ("porosity_electrode", "ε_cathode", "{:.3f}"),
+                    ("porosity_electrolyte", "ε_SE", "{:.3f}"),
+                    ("contact_rate", "contact", "{:.3f}"),
+                    ("contact_anisotropy", "z/xy", "{:.2f}"),
+                    ("tortuosity_mode", "τ_mode", "{:.2f}"),
+                    ("conductivity_S_per_cm", "σ/(S/cm)", "{:.3g}"),
+                    ("R_ct_ohm", "R_ct/Ω", "{:.4g}"),
+                    ("capacity_ratio", "Q/Q(P_min)", "{:.2f}"))
+
+
+def format_analysis_table(rows: list[dict[str, Any]]) -> str:
+    """The analysis columns, each as ``measured (true)`` where a truth is known."""
+    def cell(row: dict[str, Any], key: str, fmt: str) -> str:
+        if key not in row:
+            return "—"
+        text = fmt.format(row[key])
+        truth = row.get("truth", {})
+        return f"{text} ({fmt.format(truth[key])})" if key in truth else text
+
+    cells = [[cell(row, key, fmt) for key, _, fmt in ANALYSIS_COLUMNS] for row in rows]
+    headers = [header for _, header, _ in ANALYSIS_COLUMNS]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = [" ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += [" ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
     return "\n".join(lines)
