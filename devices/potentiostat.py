@@ -52,6 +52,16 @@ class _Technique(Device):
                    + TECHNIQUE_TIMEOUT_MARGIN_S)
         return pstat.run_technique(self.technique_name, timeout)
 
+    def pause(self) -> None:
+        """RunEngine pause (Ctrl-C, suspender): stop the technique and switch the cell off.
+
+        Plans put a checkpoint before each technique, so ``RE.resume()`` runs it again.
+        """
+        self.parent.stop_and_wait()
+
+    def resume(self) -> None:
+        """Nothing to restore: the cell stays off until the plan runs a technique again."""
+
 
 class ImpedanceSweep(_Technique):
     """Potentiostatic EIS (PEIS): one spectrum per trigger.
@@ -210,6 +220,12 @@ class Potentiostat(Device):
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
         self.time_scale = time_scale
         self._lock = threading.Lock()
+        self._running = threading.Event()
+
+    @property
+    def technique_running(self) -> bool:
+        """Whether a technique started by `run_technique` has not yet ended."""
+        return self._running.is_set()
 
     def run_technique(self, technique: str, timeout_s: float) -> DeviceStatus:
         """Load and run ``technique``; the status fails with the IOC's message on error.
@@ -223,11 +239,13 @@ class Potentiostat(Device):
         """
         if not self._lock.acquire(blocking=False):
             raise TechniqueFailed(f"{self.name}: a technique is already running")
+        self._running.set()
         try:
             self.technique.put(technique, wait=True, timeout=PUT_TIMEOUT_S)
             before = self.sequence.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
             started: Status = self.start.set(1, timeout=timeout_s)
         except Exception:
+            self._running.clear()
             self._lock.release()
             raise
         status = DeviceStatus(self)
@@ -252,6 +270,7 @@ class Potentiostat(Device):
             except Exception as error:
                 status.set_exception(error)
             finally:
+                self._running.clear()
                 self._lock.release()
 
         started.add_callback(check_outcome)
@@ -261,3 +280,16 @@ class Potentiostat(Device):
         """Stop any running technique and switch the cell off."""
         self.stop_command.put(1, wait=False)
         super().stop(success=success)
+
+    def stop_and_wait(self, timeout_s: float = PUT_TIMEOUT_S) -> None:
+        """`stop`, then wait until the technique has ended and the cell is off.
+
+        Raises
+        ------
+        TimeoutError
+            If the technique is still running after ``timeout_s`` wall seconds.
+        """
+        self.stop_command.put(1, wait=True, timeout=timeout_s)
+        if not self._lock.acquire(timeout=timeout_s):
+            raise TimeoutError(f"{self.name}: the technique did not stop in {timeout_s} s")
+        self._lock.release()

@@ -134,6 +134,8 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
         ``capacity_mAh``, ``termination_reason`` and the trace ``voltage_V`` (valid points).
     """
     gal = potentiostat.galvanostatic
+    # A pause (Ctrl-C) switches the cell off; `RE.resume()` runs the half cycle again from here.
+    yield from bps.checkpoint()
     yield from bps.mv(gal.current_A, settings.current_A,
                       gal.upper_cutoff_V, settings.upper_cutoff_V,
                       gal.lower_cutoff_V, settings.lower_cutoff_V,
@@ -142,9 +144,11 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
                       gal.record_interval_s, settings.record_interval_s,
                       label.index, cycle_index, label.step, step)
     group = short_uid("half-cycle")
-    status = yield from bps.trigger(gal, group=group)
+    yield from bps.trigger(gal, group=group)
     live = [potentiostat.voltage_V, potentiostat.current_A, potentiostat.charge_mAh, label]
-    while not status.done:
+    # Ask the device, not the status: after a pause and resume the RunEngine re-triggers the
+    # half cycle from the checkpoint, and a status held here would be the stopped one's.
+    while potentiostat.technique_running:
         yield from bps.trigger_and_read(live, name="trace")
         yield from bps.sleep(poll_interval_s)
     yield from bps.wait(group)
@@ -162,6 +166,7 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
 def rest(potentiostat: Potentiostat, duration_s: float) -> Generator[Msg, object, None]:
     """Open circuit for ``duration_s`` experiment seconds (no event)."""
     if duration_s > 0:
+        yield from bps.checkpoint()
         yield from bps.mv(potentiostat.rest.duration_s, duration_s)
         yield from bps.trigger(potentiostat.rest, wait=True)
 

@@ -88,6 +88,8 @@ def measure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings,
     ``detectors`` are read in the same event (e.g. the press, so the spectrum carries the
     stack pressure it was measured at).
     """
+    # A pause (Ctrl-C) switches the cell off; `RE.resume()` takes the spectrum again.
+    yield from bps.checkpoint()
     yield from configure_eis(potentiostat, settings)
     yield from bps.trigger_and_read([potentiostat.eis, *detectors], name=stream)
 

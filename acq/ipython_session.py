@@ -1,0 +1,113 @@
+"""The beamline's IPython session (``acq ipython``).
+
+`beamline_namespace` builds what a Bluesky user expects to find at the prompt, from the one
+station config:
+
+=================  ===========================================================================
+name               what
+=================  ===========================================================================
+``press``, ...     every device of the station by its name (``press``, ``pstat``, ``tomo``,
+                   ``det``, ``pc``), connected; ``station`` holds them all
+plans              the station's plans (`plans.__all__`), ``bp``, ``bps``
+``RE``             a RunEngine with the station's metadata, streaming to Tiled and publishing
+                   to the analysis worker; BestEffortCallback tables, a live Nyquist plot and
+                   a live voltage plot; progress bars for moves and techniques
+``db``             the ``raw`` runs in Tiled (``db[-1]``, ``db[uid]``, ``db.search(...)``)
+``analysis``       the ``analysis`` runs in Tiled (`acq.analysis.results.analysis_runs_of`)
+``bec``            the BestEffortCallback (``bec.disable_plots()`` etc.)
+=================  ===========================================================================
+
+Ctrl-C behaves as in any Bluesky session: once, the RunEngine pauses at the next checkpoint
+(plans put one before each impedance sweep, half cycle and rest); twice, it pauses at once.
+Paused, the press keeps holding its pressure and the cell is off (`devices.potentiostat`
+stops the running technique); ``RE.resume()`` runs the interrupted technique again,
+``RE.stop()`` ends the run as a success, ``RE.abort()`` as an abort.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import bluesky.plan_stubs as bps
+import bluesky.plans as bp
+from bluesky.callbacks.best_effort import BestEffortCallback
+from bluesky.utils import ProgressBarManager
+
+import plans
+
+from .analysis.results import analysis_runs_of
+from .config import StationConfig
+from .engine import make_run_engine
+from .live_plots import LiveNyquist, LiveVoltage
+from .station import build_station, connect_station
+from .tiled_service import connect, endpoint
+
+#: Printed when the session opens.
+BANNER = """\
+Stack-pressure beamline {station}: devices {devices}
+RE streams to {uri} ('raw'; analysis results in 'analysis'); db = the raw runs.
+Plans: {plans}.
+  RE(pressure_step(press, 25))
+  RE(eis_sweep(pstat, points_per_decade=5, detectors=[press]))
+  RE(pressure_series(press, pstat, tomo, det, position_compare=pc, pressures_MPa=[6, 25]))
+Ctrl-C once pauses at the next checkpoint, twice at once (pressure held, cell off); then
+RE.resume(), RE.stop() or RE.abort().
+"""
+
+
+def beamline_namespace(config: StationConfig, *, plots: bool = True) -> dict[str, Any]:
+    """The session's namespace for ``config``'s station (connected devices, ``RE``, ``db``).
+
+    Parameters
+    ----------
+    config
+        The station config; its station must be serving (``acq serve`` or hardware) and its
+        Tiled reachable.
+    plots
+        Subscribe the BestEffortCallback's plots and the live Nyquist and voltage plots
+        (tables and progress bars are always on).
+    """
+    station = build_station(config)
+    connect_station(station)
+    uri, api_key = endpoint(config)
+    client = connect(uri, api_key)
+    engine = make_run_engine(config, client, publish=True)
+    atexit.register(station.close)
+    atexit.register(engine.flush)
+    RE = engine.RE
+    RE.waiting_hook = ProgressBarManager()
+    bec = BestEffortCallback()
+    if plots:
+        RE.subscribe(LiveNyquist())
+        RE.subscribe(LiveVoltage())
+    else:
+        bec.disable_plots()
+    RE.subscribe(bec)
+    namespace: dict[str, Any] = {
+        "config": config, "station": station, "RE": RE, "engine": engine, "bec": bec,
+        "db": client["raw"], "analysis": client["analysis"], "tiled": client,
+        "analysis_runs_of": analysis_runs_of, "bp": bp, "bps": bps,
+        **station.devices(), **{name: getattr(plans, name) for name in plans.__all__},
+    }
+    namespace["banner"] = BANNER.format(
+        station=config.station.name, devices=", ".join(station.devices()), uri=uri,
+        plans=", ".join(plans.__all__))
+    return namespace
+
+
+def start_session(config: StationConfig, ipython_args: Sequence[str] = ()) -> int:
+    """Open IPython with `beamline_namespace` (``ipython_args`` go to IPython, e.g.
+    ``["-c", "RE(pressure_step(press, 25))"]``)."""
+    import IPython
+
+    plots = bool(os.environ.get("DISPLAY")) or "--matplotlib" in " ".join(ipython_args)
+    namespace = beamline_namespace(config, plots=plots)
+    print(namespace.pop("banner"))
+    args = list(ipython_args)
+    if plots and not any(arg.startswith("--matplotlib") for arg in args):
+        args.append("--matplotlib")
+    IPython.start_ipython(argv=["--no-banner", *args], user_ns=namespace)
+    return 0

@@ -1,0 +1,115 @@
+"""Live plots for the IPython session: a Nyquist plot of each spectrum as it is measured, and
+the cell voltage against time while it cycles.
+
+Both are bluesky callbacks (`bluesky.callbacks.core.CallbackBase`) over matplotlib, like
+`bluesky.callbacks.mpl_plotting.LivePlot`, which plots scalars and cannot draw a spectrum (an
+event holding arrays) or pick one stream out of a run that has several.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from bluesky.callbacks.core import CallbackBase
+from event_model import unpack_event_page
+
+#: Data keys of a spectrum event (`devices.potentiostat.ImpedanceSweep` named ``pstat``).
+Z_REAL_KEY, Z_IMAG_KEY, POINTS_KEY = ("pstat_eis_z_real_ohm", "pstat_eis_z_imag_ohm",
+                                      "pstat_eis_num_points")
+#: Data key of the live cell voltage in ``trace`` events.
+VOLTAGE_KEY = "pstat_voltage_V"
+#: Stream of the live cycling trace (`plans.cycling.run_half_cycle`).
+TRACE_STREAM = "trace"
+
+
+class _RunPlot(CallbackBase):
+    """One matplotlib figure, one line per run; events of the streams it plots."""
+
+    title = ""
+
+    def __init__(self, ax: plt.Axes | None = None) -> None:
+        super().__init__()
+        self._ax = ax
+        self._streams: dict[str, str] = {}
+        self._label = ""
+
+    @property
+    def ax(self) -> plt.Axes:
+        if self._ax is None:
+            self._ax = plt.figure(self.title).subplots()
+            self._decorate(self._ax)
+        return self._ax
+
+    def _decorate(self, ax: plt.Axes) -> None:
+        raise NotImplementedError
+
+    def start(self, doc):
+        self._streams = {}
+        pressure = doc.get("pressure_MPa")
+        self._label = f"{doc.get('sample', '')} {doc.get('plan_name', '')}" + (
+            f" {pressure:g} MPa" if pressure is not None else "")
+
+    def descriptor(self, doc):
+        self._streams[doc["uid"]] = doc["name"]
+
+    def event_page(self, doc):
+        for event in unpack_event_page(doc):
+            self.event(event)
+
+    def _draw(self) -> None:
+        self.ax.relim()
+        self.ax.autoscale_view()
+        self.ax.figure.canvas.draw_idle()
+
+
+class LiveNyquist(_RunPlot):
+    """−Z″ against Z′ for every spectrum, labelled with the run's sample and pressure."""
+
+    title = "Nyquist"
+
+    def _decorate(self, ax: plt.Axes) -> None:
+        ax.set_xlabel("Z′ / Ω")
+        ax.set_ylabel("−Z″ / Ω")
+        ax.set_aspect("equal", adjustable="datalim")
+
+    def event(self, doc):
+        data = doc["data"]
+        if Z_REAL_KEY not in data:
+            return
+        n = int(data.get(POINTS_KEY, len(data[Z_REAL_KEY])))
+        self.ax.plot(np.asarray(data[Z_REAL_KEY])[:n], -np.asarray(data[Z_IMAG_KEY])[:n],
+                     "o-", markersize=3, label=self._label)
+        self.ax.legend(fontsize="small")
+        self._draw()
+
+
+class LiveVoltage(_RunPlot):
+    """Cell voltage against time (h since the run's first trace point) while cycling."""
+
+    title = "Cell voltage"
+
+    def __init__(self, ax: plt.Axes | None = None) -> None:
+        super().__init__(ax)
+        self._line = None
+        self._t0: float | None = None
+
+    def _decorate(self, ax: plt.Axes) -> None:
+        ax.set_xlabel("time / h")
+        ax.set_ylabel("voltage / V")
+
+    def start(self, doc):
+        super().start(doc)
+        self._line, self._t0 = None, None
+
+    def event(self, doc):
+        if self._streams.get(doc["descriptor"]) != TRACE_STREAM:
+            return
+        self._t0 = doc["time"] if self._t0 is None else self._t0
+        hours, volts = (doc["time"] - self._t0) / 3600.0, doc["data"][VOLTAGE_KEY]
+        if self._line is None:
+            (self._line,) = self.ax.plot([hours], [volts], "-", label=self._label)
+            self.ax.legend(fontsize="small")
+        else:
+            self._line.set_data(np.append(self._line.get_xdata(), hours),
+                                np.append(self._line.get_ydata(), volts))
+        self._draw()
