@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -113,6 +114,9 @@ class SimulatedStationProcess:
         if Path(repeater).exists():
             self._repeater = subprocess.Popen([repeater, "--quiet"], env=env, stdout=log,
                                               stderr=subprocess.STDOUT)
+            # libca registers with the repeater at its first use and, finding none, tries to
+            # spawn EPICS's own caRepeater (not installed) and complains; let ours bind first.
+            _wait_until_bound(int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065")))
         self._process = subprocess.Popen(self.command(), env=env, stdout=log,
                                          stderr=subprocess.STDOUT)
         self._wait_until_serving()
@@ -150,3 +154,15 @@ class SimulatedStationProcess:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def _wait_until_bound(udp_port: int, timeout_s: float = 5.0) -> None:
+    """Return once something listens on loopback ``udp_port`` (or after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", udp_port))
+            except OSError:
+                return
+        time.sleep(0.05)

@@ -120,6 +120,8 @@ class EmbeddedTiled:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As uvicorn binds: connections of a server just stopped (TIME_WAIT) do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -61,18 +61,25 @@ def series_figure(rows: list[dict[str, Any]], raw, analysis, path: Path) -> Path
     resistance.set(ylabel="R_ct / Ω", yscale="log")
 
     _against_pressure(capacity, rows, "capacity_ratio", "Q / Q(P_min)", "o", "C6")
+    capacity.lines[-1].set_label("accessible capacity ratio (true, rate-independent)")
     capacity.set(ylabel="discharge capacity / that at the lowest pressure", title="Capacity",
                  xscale="log")
 
-    for axis in (porosity, contact, transport, capacity):
+    for axis, twin in ((porosity, None), (contact, anisotropy), (transport, resistance),
+                       (capacity, None)):
         axis.set_xlabel("stack pressure / MPa")
-        axis.legend(fontsize=7, loc="best")
+        handles, labels = axis.get_legend_handles_labels()
+        if twin is not None:  # one legend for both y axes
+            more = twin.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        axis.legend(handles, labels, fontsize=7, loc="best")
 
     for row in rows:
         for f, z_real, z_imag in spectra(raw[row["uid"]])[:1]:
             nyquist.plot(z_real, -z_imag, ".", ms=3,
                          label=f"{row['pressure_setpoint_MPa']:g} MPa")
     nyquist.set(xlabel="Z′ / Ω", ylabel="−Z″ / Ω", title="Impedance (Nyquist)")
+    nyquist.ticklabel_format(style="sci", scilimits=(-3, 3))
     nyquist.set_aspect("equal", adjustable="datalim")
     nyquist.legend(fontsize=7)
 
@@ -98,8 +105,8 @@ def _ct_panel(axis, rows: list[dict[str, Any]], analysis) -> None:
                 coloured[labels == label] = colour
             grey = (image - image.min()) / max(np.ptp(image), 1e-12)
             axis.imshow(np.concatenate([np.dstack([grey] * 3), coloured], axis=1))
-            axis.set(title=f"CT slice and segmentation, {row['pressure_setpoint_MPa']:g} MPa "
-                           f"(white void, light electrolyte, dark NCM)")
+            axis.set_title(f"CT slice and segmentation, {row['pressure_setpoint_MPa']:g} MPa\n"
+                           f"(white void, light blue electrolyte, dark NCM)")
             axis.axis("off")
             return
     axis.set_title("no CT analysed")

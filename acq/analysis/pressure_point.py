@@ -65,6 +65,12 @@ class CellGeometry:
                    electrolyte_solid_density_g_cm3=cell.get("electrolyte_solid_density_g_cm3"),
                    cell_type=cell.get("cell_type", "full"))
 
+    @property
+    def interfaces(self) -> int:
+        """Electrode/electrolyte interfaces in the charge-transfer arc (2 in a symmetric
+        cell, 1 in a full cell, whose composite cathode's dominates)."""
+        return 2 if self.cell_type == "symmetric" else 1
+
     def separator_thickness_cm(self, porosity: float) -> float:
         """Thickness of the separator at ``porosity`` (from its mass and density), cm."""
         if self.electrolyte_solid_density_g_cm3 is None:
@@ -135,6 +141,11 @@ class PressurePointAnalysis:
                        R_ct_stderr_ohm=fit.parameters["R_ct_ohm"].stderr,
                        R_ct_resolved="R_ct_ohm" not in fit.unresolved,
                        R_ct_asr_ohm_cm2=values["R_ct_ohm"] * self.geometry.area_cm2,
+                       # A symmetric cell's charge-transfer arc is its two interfaces in
+                       # series; a full cell's is the composite cathode's.
+                       R_ct_asr_per_interface_ohm_cm2=(values["R_ct_ohm"]
+                                                       * self.geometry.area_cm2
+                                                       / self.geometry.interfaces),
                        electrolyte_resistance_ohm=electrolyte_ohm,
                        conductivity_S_per_cm=thickness_cm / (electrolyte_ohm
                                                              * self.geometry.area_cm2),
