@@ -144,11 +144,11 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
                       gal.record_interval_s, settings.record_interval_s,
                       label.index, cycle_index, label.step, step)
     group = short_uid("half-cycle")
-    yield from bps.trigger(gal, group=group)
+    status = yield from bps.trigger(gal, group=group)
     live = [potentiostat.voltage_V, potentiostat.current_A, potentiostat.charge_mAh, label]
-    # Ask the device, not the status: after a pause and resume the RunEngine re-triggers the
-    # half cycle from the checkpoint, and a status held here would be the stopped one's.
-    while potentiostat.technique_running:
+    # After a pause and resume the RunEngine re-triggers the half cycle from the checkpoint
+    # and ``status`` is the stopped one's: the device knows a technique is running again.
+    while not status.done or potentiostat.technique_running:
         yield from bps.trigger_and_read(live, name="trace")
         yield from bps.sleep(poll_interval_s)
     yield from bps.wait(group)

@@ -122,6 +122,6 @@ def test_acq_ipython_opens_a_session_that_runs_plans(session_config, tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "Stack-pressure beamline" in done.stdout
     assert "exit success" in done.stdout, done.stdout[-3000:]
