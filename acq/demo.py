@@ -58,6 +58,7 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
         stack.callback(station.close)
         connect_station(station)
         engine = make_run_engine(config, client, publish=True)
+        stack.callback(engine.close)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()
         uids = engine.RE(pressure_series(station.press, station.potentiostat,

@@ -6,6 +6,7 @@ import importlib.metadata
 import time
 from dataclasses import dataclass
 
+import zmq
 from bluesky import RunEngine
 from bluesky.callbacks.zmq import Publisher
 from tiled.client.container import Container
@@ -15,6 +16,8 @@ from .streaming import BackgroundWriter, tiled_writer
 
 #: Wall seconds a new 0MQ publisher gets to join the proxy before documents flow.
 PUBLISHER_JOIN_S = 0.5
+#: Milliseconds a closing publisher keeps trying to deliver queued documents.
+PUBLISHER_LINGER_MS = 2000
 #: Distributions whose versions go into every start document.
 RECORDED_PACKAGES = ("ssb-beamline", "bluesky", "ophyd", "pyepics", "caproto", "event-model",
                      "tiled", "bluesky-tiled-plugins", "databroker", "numpy", "scipy",
@@ -34,15 +37,24 @@ def software_versions() -> dict[str, str]:
 
 @dataclass
 class Engine:
-    """A RunEngine and the Tiled writer subscribed to it (None when not streaming)."""
+    """A RunEngine, the Tiled writer subscribed to it (None when not streaming) and the 0MQ
+    publisher feeding the analysis worker (None when not publishing)."""
 
     RE: RunEngine
     writer: BackgroundWriter | None
+    publisher: Publisher | None = None
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until every document so far has reached Tiled (or its backup)."""
         if self.writer is not None and not self.writer.flush(timeout_s):
             raise TimeoutError(f"documents still queued for Tiled after {timeout_s} s")
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Flush to Tiled, then close the publisher."""
+        self.flush(timeout_s)
+        if self.publisher is not None:
+            self.publisher.close()
+            self.publisher = None
 
 
 def make_run_engine(config: StationConfig, client: Container | None = None, *,
@@ -62,10 +74,15 @@ def make_run_engine(config: StationConfig, client: Container | None = None, *,
     if client is not None:
         writer = tiled_writer(client["raw"], config.station.data_dir.resolve() / "backup")
         RE.subscribe(writer)
+    publisher = None
     if publish:
-        RE.subscribe(Publisher(f"127.0.0.1:{config.analysis.zmq_in_port}"))
+        publisher = Publisher(f"127.0.0.1:{config.analysis.zmq_in_port}")
+        # bluesky leaves the socket's LINGER at -1: closing (or garbage-collecting) a
+        # publisher whose proxy has gone would then block forever on undelivered documents.
+        publisher._socket.setsockopt(zmq.LINGER, PUBLISHER_LINGER_MS)
+        RE.subscribe(publisher)
         # A 0MQ PUB socket drops what it sends until it has connected to the proxy and
         # learned the worker's subscription (the "slow joiner"): give it that time before
         # the first run, or the first start document is lost.
         time.sleep(PUBLISHER_JOIN_S)
-    return Engine(RE, writer)
+    return Engine(RE, writer, publisher)

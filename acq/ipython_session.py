@@ -76,7 +76,7 @@ def beamline_namespace(config: StationConfig, *, plots: bool = True) -> dict[str
     client = connect(uri, api_key)
     engine = make_run_engine(config, client, publish=True)
     atexit.register(station.close)
-    atexit.register(engine.flush)
+    atexit.register(engine.close)
     RE = engine.RE
     RE.waiting_hook = ProgressBarManager()
     bec = BestEffortCallback()

@@ -58,7 +58,7 @@ def test_the_worker_analyses_runs_it_receives_over_0mq(station, station_config, 
     with AnalysisWorkerProcess(config, tiled_server.uri, tiled_server.api_key) as worker:
         engine = make_run_engine(config, tiled_client, publish=True)
         (uid,) = engine.RE(eis_sweep(station.potentiostat, points_per_decade=5))
-        engine.flush()
+        engine.close()
         try:
             run = wait_for_analysis(tiled_client["analysis"], uid, timeout_s=60)
         except TimeoutError:
