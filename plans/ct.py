@@ -25,7 +25,7 @@ from devices.rotation_flyer import FlySpec, RotationFlyer
 from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
-from .metadata import plan_metadata
+from .metadata import checkpointed_run, plan_metadata
 
 #: Shutter states of the stage's ``shutter`` signal.
 SHUTTER_OPEN, SHUTTER_CLOSED = "Open", "Closed"
@@ -226,7 +226,7 @@ def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
                     "position_compare": position_compare, "detectors": list(detectors)}, md,
         technique={**settings.as_dict(), **ct_geometry(stage, detector, flyer)})
 
-    @bpp.run_decorator(md=metadata)
+    @checkpointed_run(metadata)
     def inner():
         yield from acquire_ct(stage, detector, settings, detectors, flyer=flyer)
 

@@ -14,7 +14,6 @@ from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import bluesky.plan_stubs as bps
-import bluesky.preprocessors as bpp
 import numpy as np
 from bluesky.utils import Msg, short_uid
 from ophyd import Component as Cpt
@@ -23,7 +22,7 @@ from ophyd import Device, Signal
 from devices.potentiostat import TRACE_BUFFER_POINTS, Potentiostat
 
 from . import checks
-from .metadata import plan_metadata
+from .metadata import checkpointed_run, plan_metadata
 from .safety import with_cell_off
 
 #: Spare points left in the trace buffer when the record interval is chosen automatically.
@@ -267,7 +266,7 @@ def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
                              technique={"name": "CP", "cycles": cycles, "rest_s": rest_s,
                                         **asdict(settings)})
 
-    @bpp.run_decorator(md=metadata)
+    @checkpointed_run(metadata)
     def inner():
         for index in range(cycles):
             yield from cycle(potentiostat, settings, label, cycle_index=index, rest_s=rest_s,
@@ -355,7 +354,7 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
                                         "current_densities_mA_cm2": densities})
     outcome = {"critical_current_density_mA_cm2": None, "failure": None}
 
-    @bpp.run_decorator(md=metadata)
+    @checkpointed_run(metadata)
     def inner():
         for index, (density, settings) in enumerate(steps):
             for step_name, half in (("plating", settings), ("stripping", settings.reversed())):
@@ -422,7 +421,7 @@ def lithium_inventory_cycling(potentiostat: Potentiostat, *, c_rate: float = 0.1
                                         **asdict(settings)})
     outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
 
-    @bpp.run_decorator(md=metadata)
+    @checkpointed_run(metadata)
     def inner():
         capacities = []
         for index in range(max_cycles):

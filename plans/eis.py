@@ -7,14 +7,13 @@ from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
-import bluesky.preprocessors as bpp
 from bluesky.utils import Msg
 from ophyd import Device
 
 from devices.potentiostat import Potentiostat
 
 from . import checks
-from .metadata import plan_metadata
+from .metadata import checkpointed_run, plan_metadata
 from .safety import with_cell_off
 
 #: Frequency range the potentiostat covers, Hz.
@@ -127,7 +126,7 @@ def eis_sweep(potentiostat: Potentiostat, *, start_frequency_Hz: float = 1e6,
                       "detectors": list(detectors)},
         md, technique=settings.as_dict())
 
-    @bpp.run_decorator(md=metadata)
+    @checkpointed_run(metadata)
     def inner():
         yield from measure_eis(potentiostat, settings, detectors, stream="primary")
 

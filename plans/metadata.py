@@ -7,9 +7,12 @@ parameters with units in their names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
 from ophyd import Device
 
 
@@ -31,6 +34,25 @@ def plan_metadata(plan_name: str, plan_args: Mapping[str, Any], md: Mapping | No
     return {"plan_name": plan_name,
             "plan_args": {key: _plain(value) for key, value in plan_args.items()},
             **extra, **(md or {})}
+
+
+def checkpointed_run(md: Mapping[str, Any]) -> Callable:
+    """`bluesky.preprocessors.run_decorator` preceded by a checkpoint.
+
+    A pause resumes by replaying every message since the last checkpoint: without one where
+    the run opens, a series paused while the press settles for its next pressure would replay
+    the previous run's last technique into the new run, and a deferred pause would wait for
+    the next technique.
+    """
+    def decorator(plan: Callable) -> Callable:
+        run = bpp.run_decorator(md=md)(plan)
+
+        @functools.wraps(plan)
+        def with_checkpoint(*args, **kwargs):
+            yield from bps.checkpoint()
+            return (yield from run(*args, **kwargs))
+        return with_checkpoint
+    return decorator
 
 
 def _plain(value: Any) -> Any:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Generator
 
 import bluesky.plan_stubs as bps
-import bluesky.preprocessors as bpp
 from bluesky.utils import Msg
 
 from devices.press import PressureCell
 
-from .metadata import plan_metadata
+from .metadata import checkpointed_run, plan_metadata
 
 
 def check_pressures(press: PressureCell, pressures_MPa) -> list[float]:
@@ -62,7 +61,7 @@ def pressure_step(press: PressureCell, pressure_MPa: float, *,
                                         "tolerance_MPa": press.tolerance_MPa.get(),
                                         "dwell_s": press.dwell_s.get()})
 
-    @bpp.run_decorator(md=metadata)
+    @checkpointed_run(metadata)
     def inner():
         yield from settle_pressure(press, pressure_MPa)
 

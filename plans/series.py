@@ -19,7 +19,7 @@ from . import checks
 from .ct import SHUTTER_CLOSED, CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
 from .cycling import HalfCycleLabel, half_cycle_settings, cycle
 from .eis import ImpedanceSettings, measure_eis
-from .metadata import plan_metadata
+from .metadata import checkpointed_run, plan_metadata
 from .pressure import check_pressures, settle_pressure
 from .safety import cell_off
 
@@ -110,7 +110,7 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
             "pressure_series", arguments, md, series_uid=series_uid, series_index=index,
             series_length=len(pressures), pressure_MPa=pressure, technique=techniques)
 
-        @bpp.run_decorator(md=metadata)
+        @checkpointed_run(metadata)
         def inner():
             yield from settle_pressure(press, pressure)
             yield from measure_eis(potentiostat, eis, [press], stream="eis")

@@ -62,10 +62,10 @@ def run_until(plan, stop_at, exception):
 def test_pressure_step_sets_waits_reads_and_records_its_arguments(sim, station):
     messages = sim.simulate_plan(pressure_step(station.press, 25.0, md={"operator": "me"}))
     names = [m.command for m in messages]
-    assert names == ["open_run", "set", "wait", "trigger", "wait", "create", "read", "save",
-                     "close_run"]
-    assert messages[1].obj is station.press and messages[1].args == (25.0,)
-    start = messages[0].kwargs
+    assert names == ["checkpoint", "open_run", "set", "wait", "trigger", "wait", "create",
+                     "read", "save", "close_run"]
+    assert messages[2].obj is station.press and messages[2].args == (25.0,)
+    start = messages[1].kwargs
     assert start["plan_name"] == "pressure_step"
     assert start["plan_args"] == {"press": "press", "pressure_MPa": 25.0}
     assert start["pressure_MPa"] == 25.0 and start["operator"] == "me"
