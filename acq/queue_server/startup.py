@@ -1,0 +1,81 @@
+"""Startup module of the station's RE Manager: ``start-re-manager --startup-module
+acq.queue_server.startup``.
+
+The queue server imports it each time its worker environment opens (and
+``qserver-list-plans-devices`` imports it to describe the plans and devices). It builds the
+same station from the same config as ``acq run`` and the IPython session:
+
+- the config named by ``$ACQ_STATION_CONFIG`` (TOML, or the JSON that `acq.queue_server.launch`
+  writes; the packaged default when unset);
+- every device, connected, under the name users pass (``press``, ``pstat``, ``tomo``, ``det``,
+  ``pc``);
+- ``RE`` from `acq.engine.make_run_engine`: the station metadata in every start document,
+  documents to Tiled (``$ACQ_TILED_URI`` with the key in ``$TILED_API_KEY``, else the
+  config's Tiled) and to the analysis worker's 0MQ proxy. Each run's documents are in Tiled
+  before the queue server reports the plan finished;
+- the plans of `plans`, annotated so that ``item_add`` checks device names, types and the
+  config's limits (`acq.queue_server.queued_plans`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from tiled.client.container import Container
+
+from acq.analysis.worker import TILED_API_KEY_VARIABLE
+from acq.config import StationConfig, load_config, parse_config
+from acq.engine import make_run_engine
+from acq.queue_server import CONFIG_VARIABLE, TILED_URI_VARIABLE
+from acq.queue_server.queued_plans import queue_plans
+from acq.simulation import configure_channel_access
+from acq.station import build_station, connect_station
+from acq.streaming import BackgroundWriter
+from acq.tiled_service import connect, endpoint
+
+#: Wall seconds a finished run's documents get to reach Tiled.
+FLUSH_TIMEOUT_S = 120.0
+
+_logger = logging.getLogger(__name__)
+
+
+def _station_config() -> StationConfig:
+    """The config named by ``$ACQ_STATION_CONFIG`` (the packaged default when unset)."""
+    path = os.environ.get(CONFIG_VARIABLE)
+    if path and Path(path).suffix == ".json":
+        return parse_config(json.loads(Path(path).read_text()), source=path)
+    return load_config(path or None)
+
+
+def _tiled(config: StationConfig) -> Container:
+    """The Tiled server named by ``$ACQ_TILED_URI`` (key in ``$TILED_API_KEY``), else the
+    config's."""
+    uri = os.environ.get(TILED_URI_VARIABLE)
+    if uri:
+        return connect(uri, os.environ.get(TILED_API_KEY_VARIABLE) or None)
+    return connect(*endpoint(config))
+
+
+def _flush_at_stop(writer: BackgroundWriter):
+    """A ``stop``-document callback that waits until ``writer`` has written the whole run."""
+    def flush(name: str, doc: dict) -> None:
+        if not writer.flush(FLUSH_TIMEOUT_S):
+            _logger.error("run %s: documents still queued for Tiled after %s s",
+                          doc["run_start"], FLUSH_TIMEOUT_S)
+    return flush
+
+
+_config = _station_config()
+configure_channel_access()
+_station = build_station(_config)
+connect_station(_station)
+_engine = make_run_engine(_config, _tiled(_config), publish=True)
+# Subscribed after the writer, so it runs after the stop document is queued to it.
+_engine.RE.subscribe(_flush_at_stop(_engine.writer), "stop")
+
+RE = _engine.RE
+globals().update(_station.devices())
+globals().update(queue_plans(_config, _station.devices()))
