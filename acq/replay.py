@@ -7,11 +7,10 @@ for the same software it holds the same numbers, since live and replay share
 
 from __future__ import annotations
 
-from bluesky_tiled_plugins import TiledWriter
 
 from .analysis.live import analysis_metadata
 from .analysis.raw_run import RawRunError, analyse_raw_run
-from .analysis.results import write_analysis_run
+from .analysis.results import analysis_writer, write_analysis_run
 
 
 def replay_analysis(client, uid: str, circuit: str) -> str:
@@ -49,5 +48,5 @@ def replay_analysis(client, uid: str, circuit: str) -> str:
         raise RawRunError(f"run {uid!r} carries no cell metadata (start['cell']): nothing "
                           f"this analysis can use")
     point = analyse_raw_run(run, circuit)
-    return write_analysis_run(TiledWriter(client["analysis"]),
+    return write_analysis_run(analysis_writer(client["analysis"]),
                               analysis_metadata(start, replay=True), point.streams())

@@ -16,9 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluesky_tiled_plugins import TiledWriter
+from event_model import sanitize_doc
 from tiled.client.container import Container
 
 logger = logging.getLogger(__name__)
+
+#: TiledWriter's ``max_array_size`` that writes every array in events as zarr: arrays of up to
+#: 16 elements would otherwise go to the SQL table storage, which cannot hold them (a
+#: 15-point spectrum failed with "Unsupported PyArrow type: list<item: double>").
+ALL_ARRAYS_AS_ZARR = 0
 
 _CLOSE = object()
 
@@ -87,4 +93,11 @@ def tiled_writer(raw: Container, backup_dir: Path) -> BackgroundWriter:
         Where runs that fail to reach Tiled are kept as JSON lines.
     """
     backup_dir.mkdir(parents=True, exist_ok=True)
-    return BackgroundWriter(TiledWriter(raw, backup_directory=str(backup_dir), batch_size=1))
+    writer = TiledWriter(raw, backup_directory=str(backup_dir), batch_size=1,
+                         max_array_size=ALL_ARRAYS_AS_ZARR)
+
+    def write(name: str, doc: dict) -> None:
+        # The backup (JSON lines) cannot serialise numpy arrays, which ophyd puts in events.
+        writer(name, sanitize_doc(doc))
+
+    return BackgroundWriter(write)

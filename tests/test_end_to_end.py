@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from tiled.queries import Key
 
-
+from acq.engine import make_run_engine
+from plans import eis_sweep
 from tests.series_settings import DARKS, EIS_POINTS, FLATS, PRESSURES_MPA, PROJECTIONS
 
 
@@ -104,3 +105,15 @@ def test_cycling_streams_a_live_trace_and_one_event_per_half_cycle(series, tiled
 def test_cell_is_off_and_shutter_closed_after_the_series(series, station):
     assert station.potentiostat.cell_on.get(use_monitor=False) == "Off"
     assert station.tomo_stage.shutter.get(use_monitor=False) == "Closed"
+
+
+def test_a_spectrum_of_few_points_reaches_tiled(station, station_config, tiled_client):
+    """Arrays of up to 16 elements are stored like longer ones (not in the SQL table storage,
+    which cannot hold them), and nothing is left for the backup."""
+    engine = make_run_engine(station_config, tiled_client)
+    (uid,) = engine.RE(eis_sweep(station.potentiostat, points_per_decade=2))
+    engine.close()
+    run = tiled_client["raw"][uid]
+    assert run.metadata["stop"]["exit_status"] == "success"
+    z_real = np.asarray(run["primary"]["pstat_eis_z_real_ohm"].read())
+    assert z_real.shape == (1, station.potentiostat.eis.num_points.get()) == (1, 15)

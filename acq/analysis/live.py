@@ -12,14 +12,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bluesky_tiled_plugins import TiledWriter
 from event_model import DocumentRouter, unpack_event_page
 
 from ..engine import software_versions
 from .cycling import HalfCycle
 from .pressure_point import DEFAULT_CIRCUIT, CellGeometry, PressurePointAnalysis
 from .raw_run import ct_frames, wait_for_run
-from .results import RAW_UID_KEY, write_analysis_run
+from .results import RAW_UID_KEY, analysis_writer, write_analysis_run
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ class LiveAnalysis(DocumentRouter):
                             f"/{ct.porosity_electrolyte:.3f}, contact {ct.contact_rate:.3f}, "
                             f"tortuosity {ct.tortuosity_mode:.2f}")
         self.written[start["uid"]] = write_analysis_run(
-            TiledWriter(self.client["analysis"]), analysis_metadata(start, replay=False),
+            analysis_writer(self.client["analysis"]), analysis_metadata(start, replay=False),
             point.streams())
 
     def _label(self, start: dict | None = None) -> str:

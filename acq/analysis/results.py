@@ -16,7 +16,10 @@ from typing import Any
 
 import event_model
 import numpy as np
+from bluesky_tiled_plugins import TiledWriter
 from tiled.queries import Key
+
+from ..streaming import ALL_ARRAYS_AS_ZARR
 
 #: Start-document key naming the raw run an analysis run was computed from.
 RAW_UID_KEY = "raw_uid"
@@ -44,6 +47,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
+
+
+def analysis_writer(analysis) -> TiledWriter:
+    """A TiledWriter into the ``analysis`` container that stores every array as zarr (see
+    `acq.streaming.ALL_ARRAYS_AS_ZARR`)."""
+    return TiledWriter(analysis, max_array_size=ALL_ARRAYS_AS_ZARR)
 
 
 def write_analysis_run(callback: DocumentCallback, metadata: Mapping[str, Any],
