@@ -3,13 +3,28 @@
 Verbs
 -----
 demo
-    Start the simulated station and an embedded Tiled, run the stack-pressure series, print
-    what was measured (``--summary-json PATH`` writes it as JSON too).
+    Start the simulated station, an embedded Tiled and the analysis worker, run the
+    stack-pressure series, print what was measured and what the analysis found (``--summary-json
+    PATH`` writes it as JSON too; ``--figure PATH`` the PNG).
 serve
-    Start the simulated station's IOCs and the embedded Tiled server; stay up until Ctrl-C.
+    Start the simulated station's IOCs, the embedded Tiled server and the analysis worker;
+    stay up until Ctrl-C.
+ipython
+    Open an IPython session on a station that is already serving (``acq serve`` or
+    hardware): its devices, plans, ``RE`` (Tiled, analysis, live tables and plots, progress
+    bars) and ``db``. Arguments after ``--`` go to IPython: ``acq ipython -- -c "db[-1]"``.
 run
     Run one plan against a station that is already serving (``acq serve`` or hardware),
     streaming to the config's Tiled: ``acq run pressure_step --param pressure_MPa=25``.
+replay
+    Re-run the analysis of a recorded run read back from the config's Tiled; the result is a
+    new analysis run marked as a replay: ``acq replay 3ec4bc56``. With ``--plan``, re-run the
+    run's plan against simulated devices that play back its readings; the result is a new
+    raw run marked as a replay: ``acq replay 3ec4bc56 --plan``.
+queue
+    Start the station's services (as ``serve`` for a simulated station) and its queue server:
+    the RE Manager on Redis, building the station from the same config, and bluesky-httpserver
+    with an API key in front of it; stay up until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,7 +37,9 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+from .analysis.raw_run import RawRunError
 from .config import ConfigError, StationConfig, load_config
+from .queue_server.launch import add_queue_arguments, serve_queue, settings_from_arguments
 
 #: Plans ``acq run`` knows, and the station devices (by attribute name) each takes first.
 RUNNABLE_PLANS = {
@@ -44,7 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     demo = verbs.add_parser("demo", help="simulated station + embedded Tiled, pressure series")
     demo.add_argument("--summary-json", type=Path, help="also write the table as JSON here")
+    demo.add_argument("--figure", type=Path, default=None,
+                      help="PNG of the series (default <data_dir>/pressure_series.png)")
     verbs.add_parser("serve", help="simulated station IOCs + embedded Tiled, until Ctrl-C")
+    add_queue_arguments(verbs.add_parser(
+        "queue", help="station services + queue server (RE Manager, HTTP), until Ctrl-C"))
+    replay = verbs.add_parser("replay", help="re-run the analysis of a recorded run")
+    replay.add_argument("uid", help="the raw run's uid")
+    replay.add_argument("--plan", action="store_true",
+                        help="re-run the run's plan against devices playing back its readings")
+    session = verbs.add_parser("ipython", help="IPython session on a serving station")
+    session.add_argument("ipython_args", nargs=argparse.REMAINDER,
+                         help="arguments for IPython, after --")
     run = verbs.add_parser("run", help="run one plan against a serving station")
     run.add_argument("plan", choices=sorted(RUNNABLE_PLANS))
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -76,7 +104,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         if args.verb == "run":
             return run_plan(config, args.plan, parse_params(args.param))
-    except (ConfigError, ValueError) as error:
+        if args.verb == "ipython":
+            from .ipython_session import start_session
+
+            return start_session(config, [arg for arg in args.ipython_args if arg != "--"])
+        if args.verb == "replay" and args.plan:
+            from .replay_plan import replay_plan_command
+
+            return replay_plan_command(config, args.uid)
+        if args.verb == "replay":
+            return replay(config, args.uid)
+        if args.verb == "queue":
+            return serve_queue(config, settings_from_arguments(args, config))
+    except (ConfigError, ValueError, RawRunError) as error:
         print(f"acq: {error}", file=sys.stderr)
         return 2
     if config.simulation is None:
@@ -86,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verb == "demo":
         from .demo import run_demo
 
-        return run_demo(config, args.summary_json)
+        return run_demo(config, args.summary_json, figure=args.figure)
     return serve(config)
 
 
@@ -117,13 +157,30 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     station = build_station(config)
     connect_station(station)
     uri, api_key = endpoint(config)
-    engine = make_run_engine(config, connect(uri, api_key))
+    engine = make_run_engine(config, connect(uri, api_key), publish=True)
     devices = [getattr(station, name) for name in RUNNABLE_PLANS[plan_name]]
     if plan_name in FLY_CT_PLANS:
         params.setdefault("position_compare", station.position_compare)
     result = engine.RE(getattr(plans, plan_name)(*devices, **params))
-    engine.flush()
+    engine.close()
     print(f"{plan_name}: {result}; runs in {uri} (container 'raw')")
+    return 0
+
+
+def replay(config: StationConfig, uid: str) -> int:
+    """Re-run the analysis of raw run ``uid`` from the config's Tiled."""
+    from .replay import replay_analysis
+    from .tiled_service import connect, endpoint
+
+    uri, api_key = endpoint(config)
+    client = connect(uri, api_key)
+    analysis_uid = replay_analysis(client, uid, config.analysis.circuit)
+    summary = client["analysis"][analysis_uid]["summary"].read()
+    print(f"replayed the analysis of {uid}: analysis run {analysis_uid} in {uri} "
+          f"('analysis')")
+    for key in summary:
+        if key not in ("time", "seq_num"):
+            print(f"  {key} = {summary[key].values[0]}")
     return 0
 
 

@@ -122,6 +122,9 @@ class SimulatedStationProcess:
         self._wait_until_serving()
 
     def _wait_until_serving(self) -> None:
+        # ophyd first: it sets up pyepics' PV class, and a PV that a plain caget cached
+        # before then would be reused by the devices and fail them.
+        import ophyd  # noqa: F401
         import epics
 
         probe = f"{self.config.station.prefix}{self.config.press.prefix}Rating"

@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 
 from .physics.clock import SimClock
-from .physics.electrochemistry import ElectrochemicalCell
-from .physics.impedance import EquivalentCircuit, circuit_at
+from .physics.electrochemistry import ElectrochemicalCell, HalfCycle, HalfCycleLimits
+from .physics.impedance import EquivalentCircuit, circuit_at, measured_spectrum
 from .physics.microstructure import Microstructure, microstructure_at
 from .physics.parameters import CellParameters
 from .physics.phantom import Phantom, make_phantom
@@ -37,7 +37,15 @@ class SimulatedCell:
         The station's simulated clock.
     seed
         Seed of every random draw (noise, phantom); the same seed gives the same station.
+
+    The IOCs ask this object for every measurement (load-cell force, impedance spectrum, half
+    cycle, frames), so a model with the same interface can stand in for it
+    (`simulated_devices.playback.PlaybackCell` plays a recorded run back).
     """
+
+    #: Pressure errors smaller than this are not corrected by the press feedback, MPa (the
+    #: load cell of the physics model resolves any change).
+    load_cell_resolution_MPa = 0.0
 
     def __init__(self, params: CellParameters, clock: SimClock, seed: int = 0) -> None:
         self.params = params
@@ -77,6 +85,32 @@ class SimulatedCell:
             series_resistance_ohm=circuit.R0_ohm + circuit.R_b_ohm + circuit.R_gb_ohm,
             charge_transfer_resistance_ohm=circuit.R_ct_ohm,
         )
+
+    def load_cell_force_N(self, true_force_N: float, setpoint_MPa: float,
+                          noise_N: float) -> float:
+        """What the load cell reads: the true force plus Gaussian noise, N.
+
+        Parameters
+        ----------
+        true_force_N
+            Force the press exerts on the stack, N.
+        setpoint_MPa
+            The feedback's target, MPa (not used by the physics; a playback model looks its
+            recorded reading up by it).
+        noise_N
+            Standard deviation of the load-cell noise, N.
+        """
+        return true_force_N + noise_N * self.noise_rng.standard_normal()
+
+    def impedance_spectrum(self, frequency_Hz: np.ndarray,
+                           noise_fraction: float) -> np.ndarray:
+        """Impedance the potentiostat measures at ``frequency_Hz`` (Hz), complex Ω, with
+        proportional noise of ``noise_fraction`` of |Z|."""
+        return measured_spectrum(self.circuit, frequency_Hz, noise_fraction, self.noise_rng)
+
+    def half_cycle(self, limits: HalfCycleLimits, max_points: int) -> HalfCycle:
+        """A galvanostatic half cycle (or rest, at zero current) on this cell, not yet run."""
+        return HalfCycle(self.electrochemistry, limits, max_points)
 
     def phantom(self) -> Phantom:
         """Voxel phantom of the cell at the current pressure (cached per rounded pressure)."""

@@ -49,8 +49,8 @@ from caproto.server import PVGroup, pvproperty
 from .cell import SimulatedCell
 from .pvs import message_pv
 from .motor import TICK_S
-from .physics.electrochemistry import HalfCycle, HalfCycleLimits
-from .physics.impedance import log_frequencies_Hz, measured_spectrum
+from .physics.electrochemistry import HalfCycleLimits
+from .physics.impedance import log_frequencies_Hz
 
 #: Length of the EIS result waveforms (points).
 MAX_SPECTRUM_POINTS = 512
@@ -280,8 +280,7 @@ class PotentiostatIOC(PVGroup):
             await self.elapsed.write(clock.now() - started)
             await self.async_lib.library.sleep(
                 clock.wall_seconds(max(PERIODS_PER_FREQUENCY / f, 0.01)))
-        z = measured_spectrum(self.cell.circuit, frequency, EIS_NOISE_FRACTION,
-                              self.cell.noise_rng)
+        z = self.cell.impedance_spectrum(frequency, EIS_NOISE_FRACTION)
         await self.eis_frequency.write(frequency)
         await self.eis_z_real.write(z.real)
         await self.eis_z_imag.write(z.imag)
@@ -304,7 +303,7 @@ class PotentiostatIOC(PVGroup):
                 lower_cutoff_V=-self.compliance_voltage_V,
                 max_duration_s=self.ocv_duration.value, max_capacity_mAh=math.inf,
                 record_interval_s=self.ocv_duration.value / (MAX_TRACE_POINTS - 2))
-        half_cycle = HalfCycle(self.cell.electrochemistry, limits, MAX_TRACE_POINTS)
+        half_cycle = self.cell.half_cycle(limits, MAX_TRACE_POINTS)
         await self.half_cycle_reason.write("None")
         await self.current.write(limits.current_A)
         clock = self.cell.clock

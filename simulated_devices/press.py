@@ -138,7 +138,8 @@ class PressIOC(PVGroup):
         dt = TICK_S * self.cell.clock.time_scale
         target_force = self._force_at(self.actuator.position)
         self._true_force_N += (target_force - self._true_force_N) * (1.0 - math.exp(-dt / self.lag_s))
-        measured = self._true_force_N + self.noise_N * self.cell.noise_rng.standard_normal()
+        measured = self.cell.load_cell_force_N(self._true_force_N, self.setpoint.value,
+                                               self.noise_N)
         pressure = (measured - self.tare.value) / self.area_mm2
         timestamp = self.cell.clock.now()
         severity, status = AlarmSeverity.NO_ALARM, AlarmStatus.NO_ALARM
@@ -162,7 +163,10 @@ class PressIOC(PVGroup):
         return value
 
     async def _feedback(self, pressure_MPa: float) -> None:
-        """Integral control of the actuator on the pressure error, once per update."""
+        """Integral control of the actuator on the pressure error, once per update (errors
+        below the load cell's resolution are left alone)."""
+        if abs(self.setpoint.value - pressure_MPa) < self.cell.load_cell_resolution_MPa:
+            return
         error_N = (self.setpoint.value - pressure_MPa) * self.area_mm2
         wanted_force_N = self._force_at(self.output.value) + self.integral_gain.value * error_N
         target = min(max(self._position_for(wanted_force_N), self.drive_low.value),

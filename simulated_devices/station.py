@@ -45,8 +45,17 @@ class StationOptions:
     compliance_voltage_V: float = 10.0
 
 
-def build_station(options: StationOptions) -> tuple[SimulatedCell, dict]:
+def build_station(options: StationOptions,
+                  cell: SimulatedCell | None = None) -> tuple[SimulatedCell, dict]:
     """Build the shared cell and the PV database of all three IOCs.
+
+    Parameters
+    ----------
+    options
+        What the station is built from.
+    cell
+        The model the IOCs act on; the physics of ``options`` when omitted (a
+        `simulated_devices.playback.PlaybackCell` plays a recorded run back instead).
 
     Returns
     -------
@@ -54,7 +63,8 @@ def build_station(options: StationOptions) -> tuple[SimulatedCell, dict]:
         The simulated cell (for inspection, e.g. the phantom's truth) and the PV database
         to pass to `caproto.server.run`.
     """
-    cell = SimulatedCell(options.parameters, SimClock(options.time_scale), options.seed)
+    if cell is None:
+        cell = SimulatedCell(options.parameters, SimClock(options.time_scale), options.seed)
     groups = [
         PressIOC(prefix=options.prefix + options.press_prefix, cell=cell,
                  rating_MPa=options.rating_MPa, load_cell_range_N=options.load_cell_range_N),

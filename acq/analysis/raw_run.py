@@ -90,25 +90,26 @@ def half_cycles(run) -> list[HalfCycle]:
 
 
 def press_readings(run) -> list[tuple[float, float, float]]:
-    """The first load-cell reading at each press setpoint the run recorded.
+    """The load-cell readings of the first stream that read the press, one per setpoint.
 
-    Readings of the ``primary`` stream (where the pressure plans record the settled press)
-    come first, then those of the other streams that read the press.
+    ``primary`` is looked at first (the pressure plans record the settled press there).
 
     Returns
     -------
     list of (setpoint_MPa, force_N, pressure_MPa)
-        In the order the setpoints were first seen.
+        The first reading at each setpoint, in the order the setpoints were first seen;
+        empty if no stream read the press.
     """
-    readings: dict[float, tuple[float, float, float]] = {}
     for name in sorted(run, key=lambda stream: stream != "primary"):
         stream = run[name]
-        if not all(key in stream for key in PRESS_KEYS):
-            continue
-        for setpoint, force, pressure in zip(*(_column(stream, key) for key in PRESS_KEYS)):
-            readings.setdefault(float(setpoint), (float(setpoint), float(force),
-                                                  float(pressure)))
-    return list(readings.values())
+        if set(PRESS_KEYS) <= set(stream):
+            readings: dict[float, tuple[float, float, float]] = {}
+            for setpoint, force, pressure in zip(*(_column(stream, key)
+                                                   for key in PRESS_KEYS)):
+                readings.setdefault(float(setpoint), (float(setpoint), float(force),
+                                                      float(pressure)))
+            return list(readings.values())
+    return []
 
 
 def ct_frames(run) -> CTFrames | None:
