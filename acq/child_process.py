@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 #: Wall seconds a child gets to exit after SIGTERM before it is killed.
@@ -27,3 +29,20 @@ def stop_process(process: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_until_interrupted() -> None:
+    """Block until Ctrl-C or SIGTERM (a service manager's stop, ``kill``), so the caller's
+    cleanup stops its child processes either way. SIGINT is re-armed too: a shell that
+    starts a command in the background (``acq serve &``) has it ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return

@@ -32,12 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from .analysis.raw_run import RawRunError
+from .child_process import serve_until_interrupted
 from .config import ConfigError, StationConfig, load_config
 from .queue_server.launch import add_queue_arguments, serve_queue, settings_from_arguments
 
@@ -137,11 +137,8 @@ def serve(config: StationConfig) -> int:
     with ExitStack() as stack:
         start_simulated_services(config, stack)
         print("Ctrl-C stops", flush=True)
-        try:
-            while True:
-                time.sleep(1.0)
-        except KeyboardInterrupt:
-            return 0
+        serve_until_interrupted()
+        return 0
 
 
 def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:

@@ -30,7 +30,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..analysis.worker import TILED_API_KEY_VARIABLE
-from ..child_process import log_tail, stop_process
+from ..child_process import log_tail, serve_until_interrupted, stop_process
 from ..config import StationConfig
 from . import CONFIG_VARIABLE, TILED_URI_VARIABLE
 
@@ -330,8 +330,5 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
               f"HTTP server: {settings.http_uri} (API key {server.api_key}); log "
               f"{server.http_log}\n"
               f"Ctrl-C stops", flush=True)
-        try:
-            while True:
-                time.sleep(1.0)
-        except KeyboardInterrupt:
-            return 0
+        serve_until_interrupted()
+        return 0
