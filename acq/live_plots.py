@@ -84,7 +84,8 @@ class LiveNyquist(_RunPlot):
 
 
 class LiveVoltage(_RunPlot):
-    """Cell voltage against time (h since the run's first trace point) while cycling."""
+    """Cell voltage against experiment time (h since the run's first trace point) while
+    cycling."""
 
     title = "Cell voltage"
 
@@ -104,8 +105,11 @@ class LiveVoltage(_RunPlot):
     def event(self, doc):
         if self._streams.get(doc["descriptor"]) != TRACE_STREAM:
             return
-        self._t0 = doc["time"] if self._t0 is None else self._t0
-        hours, volts = (doc["time"] - self._t0) / 3600.0, doc["data"][VOLTAGE_KEY]
+        # The reading's own timestamp: the instrument's (experiment) time, which on a
+        # simulated clock runs faster than the event's wall-clock time.
+        when = doc["timestamps"].get(VOLTAGE_KEY, doc["time"])
+        self._t0 = when if self._t0 is None else self._t0
+        hours, volts = (when - self._t0) / 3600.0, doc["data"][VOLTAGE_KEY]
         if self._line is None:
             (self._line,) = self.ax.plot([hours], [volts], "-", label=self._label)
             self.ax.legend(fontsize="small")

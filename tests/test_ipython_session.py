@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 from bluesky.utils import ProgressBarManager, RunEngineInterrupted
 
@@ -125,3 +126,31 @@ def test_acq_ipython_opens_a_session_that_runs_plans(session_config, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "Stack-pressure beamline" in done.stdout
     assert "exit success" in done.stdout, done.stdout[-3000:]
+
+
+def test_live_plots_draw_each_spectrum_and_the_cycling_voltage(session):
+    """The session's plots, on axes of their own (headless)."""
+    import matplotlib.pyplot as plt
+
+    from acq.live_plots import LiveNyquist, LiveVoltage
+
+    figure, (nyquist_ax, voltage_ax) = plt.subplots(1, 2)
+    nyquist, voltage = LiveNyquist(nyquist_ax), LiveVoltage(voltage_ax)
+    RE, pstat = session["RE"], session["pstat"]
+    tokens = [RE.subscribe(nyquist), RE.subscribe(voltage)]
+    try:
+        RE(session["pressure_step"](session["press"], 25.0))
+        RE(session["eis_sweep"](pstat, points_per_decade=4))
+        RE(session["galvanostatic_cycles"](pstat, cycles=1, c_rate=0.01, poll_interval_s=0.05))
+    finally:
+        for token in tokens:
+            RE.unsubscribe(token)
+    (spectrum,) = nyquist_ax.lines
+    assert len(spectrum.get_xdata()) == pstat.eis.num_points.get()
+    assert (spectrum.get_ydata() > 0).any()  # −Z″ up
+    (trace,) = voltage_ax.lines
+    run = last_run(session)
+    assert len(trace.get_xdata()) == len(run["trace"]["pstat_voltage_V"].read())
+    assert np.all(np.diff(trace.get_xdata()) >= 0)
+    assert trace.get_xdata()[-1] > 1.0  # hours of experiment time, seconds of wall time
+    plt.close(figure)
