@@ -11,7 +11,7 @@ name               what
 plans              the station's plans (`plans.__all__`), ``bp``, ``bps``
 ``RE``             a RunEngine with the station's metadata, streaming to Tiled and publishing
                    to the analysis worker; BestEffortCallback tables, a live Nyquist plot and
-                   a live voltage plot; progress bars for moves and techniques
+                   a live voltage plot; progress bars for pressure and motor moves
 ``db``             the ``raw`` runs in Tiled (``db[-1]``, ``db[uid]``, ``db.search(...)``)
 ``analysis``       the ``analysis`` runs in Tiled (`acq.analysis.results.analysis_runs_of`)
 ``bec``            the BestEffortCallback (``bec.disable_plots()`` etc.)

@@ -14,8 +14,9 @@ import time
 
 from ophyd import Component as Cpt
 from ophyd import Device, EpicsMotor, EpicsSignal, EpicsSignalRO, Signal
-from ophyd.status import DeviceStatus
 from ophyd.utils.errors import LimitError
+
+from .progress import ProgressStatus
 
 #: Timeout of every put and get, wall seconds.
 PUT_TIMEOUT_S = 5.0
@@ -93,14 +94,15 @@ class PressureCell(Device):
             raise LimitError(f"{self.name}: {pressure_MPa} MPa outside the cell's limits "
                              f"[{low}, {high}] MPa (rating / load-cell range)")
 
-    def set(self, pressure_MPa: float) -> DeviceStatus:
+    def set(self, pressure_MPa: float) -> ProgressStatus:
         """Drive the stack to ``pressure_MPa`` and complete once it holds there.
 
         Returns
         -------
-        DeviceStatus
-            Finishes when |pressure − setpoint| ≤ ``tolerance_MPa`` has held for ``dwell_s``;
-            fails after ``settle_timeout_s``.
+        ProgressStatus
+            Reports the pressure to progress bars as it changes; finishes when
+            |pressure − setpoint| ≤ ``tolerance_MPa`` has held for ``dwell_s``; fails after
+            ``settle_timeout_s``.
 
         Raises
         ------
@@ -119,14 +121,15 @@ class PressureCell(Device):
             message = self.error_message.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
             raise PressureRefused(f"{self.name}: IOC kept setpoint {accepted} MPa instead of "
                                   f"{target} MPa: {message or 'no message'}")
-        status = DeviceStatus(self)
+        status = ProgressStatus(self, initial=self.pressure_MPa.get(), target=target,
+                                unit="MPa")
         cancelled = threading.Event()
         self._settling = cancelled
         threading.Thread(target=self._watch_settling, args=(target, status, cancelled),
                          daemon=True, name=f"{self.name}-settle").start()
         return status
 
-    def _watch_settling(self, target: float, status: DeviceStatus,
+    def _watch_settling(self, target: float, status: ProgressStatus,
                         cancelled: threading.Event) -> None:
         tolerance = self.tolerance_MPa.get()
         dwell = self.dwell_s.get()
@@ -134,7 +137,9 @@ class PressureCell(Device):
         settled_since: float | None = None
         while not cancelled.is_set():
             now = time.monotonic()
-            if abs(self.pressure_MPa.get() - target) <= tolerance:
+            pressure = self.pressure_MPa.get()
+            status.report(pressure)
+            if abs(pressure - target) <= tolerance:
                 settled_since = now if settled_since is None else settled_since
                 if now - settled_since >= dwell:
                     status.set_finished()

@@ -154,3 +154,26 @@ def test_live_plots_draw_each_spectrum_and_the_cycling_voltage(session):
     assert np.all(np.diff(trace.get_xdata()) >= 0)
     assert trace.get_xdata()[-1] > 1.0  # hours of experiment time, seconds of wall time
     plt.close(figure)
+
+
+def test_pressure_moves_report_progress(session):
+    """What the progress bars hear while the press settles: the pressure, MPa, and the
+    fraction of the move that remains."""
+    RE = session["RE"]
+    heard: list[dict] = []
+
+    def hook(statuses):
+        for status in statuses or ():
+            if hasattr(status, "watch"):  # as ProgressBarManager: some statuses can't
+                status.watch(lambda **update: heard.append(update))
+
+    RE.waiting_hook = hook
+    try:
+        RE(session["pressure_step"](session["press"], 40.0))
+    finally:
+        RE.waiting_hook = ProgressBarManager()
+    pressure = [update for update in heard if update.get("unit") == "MPa"]
+    assert len(pressure) > 1 and pressure[-1]["target"] == 40.0
+    assert pressure[0]["fraction"] > pressure[-1]["fraction"]
+    assert pressure[-1]["fraction"] < 0.1
+    assert all(0.0 <= update["fraction"] <= 1.0 for update in pressure)
