@@ -82,7 +82,7 @@ def beamline_namespace(config: StationConfig, *, plots: bool = True) -> dict[str
     bec = BestEffortCallback()
     if plots:
         RE.subscribe(LiveNyquist())
-        RE.subscribe(LiveVoltage())
+        RE.subscribe(LiveVoltage(time_scale=config.station.time_scale))
     else:
         bec.disable_plots()
     RE.subscribe(bec)

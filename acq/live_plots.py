@@ -85,12 +85,23 @@ class LiveNyquist(_RunPlot):
 
 class LiveVoltage(_RunPlot):
     """Cell voltage against experiment time (h since the run's first trace point) while
-    cycling."""
+    cycling.
+
+    Parameters
+    ----------
+    ax
+        Axes to draw on (a new figure when None).
+    time_scale
+        Experiment seconds per wall second of the station's clock (1 for hardware): events
+        are stamped in wall time, and a monitored voltage's own timestamp is when it last
+        changed, not when it was read.
+    """
 
     title = "Cell voltage"
 
-    def __init__(self, ax: plt.Axes | None = None) -> None:
+    def __init__(self, ax: plt.Axes | None = None, time_scale: float = 1.0) -> None:
         super().__init__(ax)
+        self.time_scale = time_scale
         self._line = None
         self._t0: float | None = None
 
@@ -105,11 +116,9 @@ class LiveVoltage(_RunPlot):
     def event(self, doc):
         if self._streams.get(doc["descriptor"]) != TRACE_STREAM:
             return
-        # The reading's own timestamp: the instrument's (experiment) time, which on a
-        # simulated clock runs faster than the event's wall-clock time.
-        when = doc["timestamps"].get(VOLTAGE_KEY, doc["time"])
-        self._t0 = when if self._t0 is None else self._t0
-        hours, volts = (when - self._t0) / 3600.0, doc["data"][VOLTAGE_KEY]
+        self._t0 = doc["time"] if self._t0 is None else self._t0
+        hours = (doc["time"] - self._t0) * self.time_scale / 3600.0
+        volts = doc["data"][VOLTAGE_KEY]
         if self._line is None:
             (self._line,) = self.ax.plot([hours], [volts], "-", label=self._label)
             self.ax.legend(fontsize="small")

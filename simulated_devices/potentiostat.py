@@ -221,7 +221,8 @@ class PotentiostatIOC(PVGroup):
             high = getattr(setpoint, "upper_ctrl_limit", 0)
             if low < high:
                 await readback.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high)
-        await self.voltage.write(self.cell.electrochemistry.open_circuit_voltage_V)
+        await self.voltage.write(self.cell.electrochemistry.open_circuit_voltage_V,
+                                 timestamp=self.cell.clock.now())
 
     @stop.putter
     async def stop(self, instance, value):
@@ -234,7 +235,7 @@ class PotentiostatIOC(PVGroup):
         await self.cell_on_sp.write(on_off, verify_value=False)
         await self.cell_on.write(on_off)
         if on_off == "Off":
-            await self.current.write(0.0)
+            await self.current.write(0.0, timestamp=self.cell.clock.now())
 
     @start.putter
     async def start(self, instance, value):
@@ -305,7 +306,7 @@ class PotentiostatIOC(PVGroup):
                 record_interval_s=self.ocv_duration.value / (MAX_TRACE_POINTS - 2))
         half_cycle = self.cell.half_cycle(limits, MAX_TRACE_POINTS)
         await self.half_cycle_reason.write("None")
-        await self.current.write(limits.current_A)
+        await self.current.write(limits.current_A, timestamp=self.cell.clock.now())
         clock = self.cell.clock
         last = clock.now()
         while not half_cycle.done and not self._stop_requested:

@@ -135,7 +135,8 @@ def test_live_plots_draw_each_spectrum_and_the_cycling_voltage(session):
     from acq.live_plots import LiveNyquist, LiveVoltage
 
     figure, (nyquist_ax, voltage_ax) = plt.subplots(1, 2)
-    nyquist, voltage = LiveNyquist(nyquist_ax), LiveVoltage(voltage_ax)
+    nyquist = LiveNyquist(nyquist_ax)
+    voltage = LiveVoltage(voltage_ax, time_scale=session["config"].station.time_scale)
     RE, pstat = session["RE"], session["pstat"]
     tokens = [RE.subscribe(nyquist), RE.subscribe(voltage)]
     try:
