@@ -16,7 +16,7 @@ from pathlib import Path
 from simulated_devices.loopback import LOOPBACK_ENVIRONMENT
 
 from .config import StationConfig
-from .simulation import SimulatedStationProcess
+from .simulation import SimulatedStationProcess, channel_access_ports
 
 #: Range the Channel Access port of a playback station is drawn from (even ports; the
 #: repeater and beacons take the next one).
@@ -53,9 +53,7 @@ class PlaybackStationProcess(SimulatedStationProcess):
 def channel_access_environment(port: int) -> dict[str, str]:
     """This process's environment with Channel Access on loopback ``port`` (repeater and
     beacons on ``port + 1``), for a child process that serves and uses a station there."""
-    return {**LOOPBACK_ENVIRONMENT, **os.environ,
-            "EPICS_CA_SERVER_PORT": str(port), "EPICS_CAS_SERVER_PORT": str(port),
-            "EPICS_CA_REPEATER_PORT": str(port + 1), "EPICS_CAS_BEACON_PORT": str(port + 1)}
+    return {**LOOPBACK_ENVIRONMENT, **os.environ, **channel_access_ports(port)}
 
 
 def free_ca_port(attempts: int = 100) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from .analysis.live import analysis_metadata
-from .analysis.raw_run import RawRunError, analyse_raw_run
+from .analysis.raw_run import RawRunError, analyse_raw_run, finished_run
 from .analysis.results import analysis_writer, write_analysis_run
 
 
@@ -36,14 +36,8 @@ def replay_analysis(client, uid: str, circuit: str) -> str:
         If the run is not in ``raw``, has no stop document, or lacks the cell metadata the
         analysis needs.
     """
-    try:
-        run = client["raw"][uid]
-    except KeyError:
-        raise RawRunError(f"no run {uid!r} in the 'raw' container of {client.uri}") from None
+    run = finished_run(client["raw"], uid, purpose="not analysed")
     start = run.metadata.get("start", {})
-    if not run.metadata.get("stop"):
-        raise RawRunError(f"run {uid!r} has no stop document (still running, or lost): "
-                          f"not analysed")
     if "cell" not in start:
         raise RawRunError(f"run {uid!r} carries no cell metadata (start['cell']): nothing "
                           f"this analysis can use")

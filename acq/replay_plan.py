@@ -23,7 +23,8 @@ import plans
 from simulated_devices.recording import (Frames, HalfCycleTrace, PressReading, Recording,
                                          Spectrum)
 
-from .analysis.raw_run import RawRunError, ct_frames, half_cycles, press_readings, spectra
+from .analysis.raw_run import (RawRunError, ct_frames, finished_run, half_cycles,
+                                press_readings, spectra)
 from .config import CellSection, StationConfig, parse_config
 from .rehearsal import Rehearsal, RehearsalError, run_rehearsal
 from .tiled_service import connect, endpoint
@@ -65,7 +66,8 @@ def replay_plan(config: StationConfig, uid: str, uri: str, api_key: str | None) 
         If the run is missing, incomplete or unreadable, names no plan this software has,
         or its plan fails against the played-back readings.
     """
-    run = open_recorded_run(connect(uri, api_key)["raw"], uid)
+    run = finished_run(connect(uri, api_key)["raw"], uid, purpose="not replayed",
+                       error=ReplayError)
     start = run.metadata["start"]
     try:
         plan_name, plan_args = recorded_plan(run)
@@ -88,24 +90,6 @@ def replay_plan(config: StationConfig, uid: str, uri: str, api_key: str | None) 
                 uri=uri, api_key=api_key))
         except RehearsalError as error:
             raise ReplayError(f"replay of run {uid} ({plan_name}) failed: {error}") from error
-
-
-def open_recorded_run(raw, uid: str):
-    """The complete raw run ``uid`` (a `BlueskyRun` client).
-
-    Raises
-    ------
-    ReplayError
-        If ``raw`` has no such run, or it has no stop document.
-    """
-    try:
-        run = raw[uid]
-    except KeyError:
-        raise ReplayError(f"no run {uid!r} in the 'raw' container of {raw.uri}") from None
-    if not run.metadata.get("stop"):
-        raise ReplayError(f"run {uid!r} has no stop document (still running, or lost): "
-                          f"not replayed")
-    return run
 
 
 def recorded_plan(run) -> tuple[str, dict[str, Any]]:

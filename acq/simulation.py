@@ -38,10 +38,15 @@ def configure_channel_access(server_port: int | None = None) -> None:
     for key, value in LOOPBACK_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     if server_port is not None:
-        os.environ["EPICS_CA_SERVER_PORT"] = str(server_port)
-        os.environ["EPICS_CAS_SERVER_PORT"] = str(server_port)
-        os.environ["EPICS_CA_REPEATER_PORT"] = str(server_port + 1)
-        os.environ["EPICS_CAS_BEACON_PORT"] = str(server_port + 1)
+        os.environ.update(channel_access_ports(server_port))
+
+
+def channel_access_ports(server_port: int) -> dict[str, str]:
+    """Environment variables that put Channel Access clients and servers on ``server_port``
+    (repeater and beacons on ``server_port + 1``)."""
+    return {"EPICS_CA_SERVER_PORT": str(server_port), "EPICS_CAS_SERVER_PORT": str(server_port),
+            "EPICS_CA_REPEATER_PORT": str(server_port + 1),
+            "EPICS_CAS_BEACON_PORT": str(server_port + 1)}
 
 
 def simulation_parameters(config: StationConfig) -> CellParameters:

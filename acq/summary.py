@@ -92,12 +92,16 @@ COLUMNS = (("pressure_setpoint_MPa", "P_set/MPa", "{:9.1f}"),
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a fixed-width text table (columns absent from every row are left out)."""
     columns = [c for c in COLUMNS if any(c[0] in row for row in rows)]
-    widths = [max(len(header), len(fmt.format(rows[0][key])) if key in rows[0] else 0)
-              for key, header, fmt in columns]
-    lines = [" ".join(header.rjust(w) for (_, header, _), w in zip(columns, widths))]
-    for row in rows:
-        lines.append(" ".join((fmt.format(row[key]) if key in row else "—").rjust(w)
-                              for (key, _, fmt), w in zip(columns, widths)))
+    return _text_table([header for _, header, _ in columns],
+                       [[fmt.format(row[key]) if key in row else "—" for key, _, fmt in columns]
+                        for row in rows])
+
+
+def _text_table(headers: list[str], cells: list[list[str]]) -> str:
+    """Right-aligned columns, each as wide as its widest entry."""
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = [" ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines += [" ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
     return "\n".join(lines)
 
 
@@ -122,9 +126,6 @@ def format_analysis_table(rows: list[dict[str, Any]]) -> str:
         truth = row.get("truth", {})
         return f"{text} ({fmt.format(truth[key])})" if key in truth else text
 
-    cells = [[cell(row, key, fmt) for key, _, fmt in ANALYSIS_COLUMNS] for row in rows]
-    headers = [header for _, header, _ in ANALYSIS_COLUMNS]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = [" ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += [" ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+    return _text_table([header for _, header, _ in ANALYSIS_COLUMNS],
+                       [[cell(row, key, fmt) for key, _, fmt in ANALYSIS_COLUMNS]
+                        for row in rows])

@@ -137,11 +137,16 @@ def _free_port() -> int:
 
 def embedded_api_key(data_dir: Path) -> str:
     """The embedded server's API key under ``data_dir``, made on first use."""
-    path = Path(data_dir).resolve() / "tiled" / "api_key"
+    return kept_secret(Path(data_dir).resolve() / "tiled" / "api_key", 16)
+
+
+def kept_secret(path: Path, nbytes: int) -> str:
+    """The secret kept in ``path`` (owner-only), a random ``nbytes``-byte hex token made on
+    first use."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(16))
+        path.write_text(secrets.token_hex(nbytes))
     return path.read_text().strip()
 
 

@@ -40,6 +40,32 @@ class CTFrames:
     voxel_size_um: float
 
 
+def finished_run(raw, uid: str, *, purpose: str, error: type[RawRunError] = RawRunError):
+    """The raw run ``uid``, which must have its stop document.
+
+    Parameters
+    ----------
+    raw
+        The ``raw`` container.
+    purpose
+        What is refused when the run is unfinished, for the message (e.g. ``"not analysed"``).
+    error
+        The `RawRunError` (sub)class raised.
+
+    Raises
+    ------
+    RawRunError
+        If ``raw`` has no such run, or it has no stop document.
+    """
+    try:
+        run = raw[uid]
+    except KeyError:
+        raise error(f"no run {uid!r} in the 'raw' container of {raw.uri}") from None
+    if not run.metadata.get("stop"):
+        raise error(f"run {uid!r} has no stop document (still running, or lost): {purpose}")
+    return run
+
+
 def wait_for_run(raw, uid: str, timeout_s: float = 120.0, poll_s: float = 0.5):
     """The raw run ``uid`` once Tiled holds its stop document.
 

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from redis.retry import Retry
 from ..analysis.worker import TILED_API_KEY_VARIABLE
 from ..child_process import log_tail, serve_until_interrupted, stop_process
 from ..config import StationConfig
+from ..tiled_service import kept_secret
 from . import CONFIG_VARIABLE, TILED_URI_VARIABLE
 
 #: The RE Manager's startup module.
@@ -121,12 +121,7 @@ def http_api_key(data_dir: Path) -> str:
     if set, else one made once and kept in ``<data_dir>/queue/api_key`` (owner only)."""
     if os.environ.get(API_KEY_VARIABLE):
         return os.environ[API_KEY_VARIABLE]
-    path = Path(data_dir).resolve() / "queue" / "api_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+    return kept_secret(Path(data_dir).resolve() / "queue" / "api_key", 32)
 
 
 def _script(name: str) -> str:
