@@ -102,6 +102,15 @@ class SimulatedCell:
         """
         return true_force_N + noise_N * self.noise_rng.standard_normal()
 
+    def load_cell_pressure_MPa(self, force_N: float, tare_N: float, area_mm2: float,
+                               setpoint_MPa: float) -> float:
+        """The stack pressure derived from the load cell's ``force_N``, MPa.
+
+        ``setpoint_MPa`` is not used by the physics; a playback model looks its recorded
+        reading up by it.
+        """
+        return (force_N - tare_N) / area_mm2
+
     def impedance_spectrum(self, frequency_Hz: np.ndarray,
                            noise_fraction: float) -> np.ndarray:
         """Impedance the potentiostat measures at ``frequency_Hz`` (Hz), complex Ω, with

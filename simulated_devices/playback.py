@@ -205,6 +205,16 @@ class PlaybackCell:
         near = abs(true_force_N / self.area_mm2 - setpoint_MPa) <= self.load_cell_resolution_MPa
         return reading.force_N if reading is not None and near else true_force_N
 
+    def load_cell_pressure_MPa(self, force_N: float, tare_N: float, area_mm2: float,
+                               setpoint_MPa: float) -> float:
+        """The pressure recorded with the force `load_cell_force_N` plays back (the run read
+        the two PVs, which may come from different load-cell samples); derived from
+        ``force_N`` otherwise, MPa."""
+        reading = self._readings.get(setpoint_MPa)
+        if reading is not None and force_N == reading.force_N:
+            return reading.pressure_MPa
+        return (force_N - tare_N) / area_mm2
+
     def impedance_spectrum(self, frequency_Hz: np.ndarray,
                            noise_fraction: float) -> np.ndarray:
         """The next recorded spectrum, complex Ω (``noise_fraction`` is not used).

@@ -140,7 +140,8 @@ class PressIOC(PVGroup):
         self._true_force_N += (target_force - self._true_force_N) * (1.0 - math.exp(-dt / self.lag_s))
         measured = self.cell.load_cell_force_N(self._true_force_N, self.setpoint.value,
                                                self.noise_N)
-        pressure = (measured - self.tare.value) / self.area_mm2
+        pressure = self.cell.load_cell_pressure_MPa(measured, self.tare.value, self.area_mm2,
+                                                    self.setpoint.value)
         timestamp = self.cell.clock.now()
         severity, status = AlarmSeverity.NO_ALARM, AlarmStatus.NO_ALARM
         if measured >= self.load_cell_range_N:
