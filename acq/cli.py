@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -67,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     add_queue_arguments(verbs.add_parser(
         "queue", help="station services + queue server (RE Manager, HTTP), until Ctrl-C"))
     replay = verbs.add_parser("replay", help="re-run the analysis of a recorded run")
-    replay.add_argument("uid", help="the raw run's uid")
+    replay.add_argument("uid", type=run_reference,
+                        help="the raw run: its uid (or a unique prefix), its scan id, or -1 "
+                             "for the latest run (-2 the one before, ...)")
     replay.add_argument("--plan", action="store_true",
                         help="re-run the run's plan against devices playing back its readings")
     session = verbs.add_parser("ipython", help="IPython session on a serving station")
@@ -81,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         verb.add_argument("--config", type=Path, default=None,
                           help="station config (TOML); the packaged default when omitted")
     return parser
+
+
+def run_reference(text: str) -> str | int:
+    """A run as the command line names it: digits are a scan id, ``-N`` counts back from the
+    latest run, anything else is a uid or a unique prefix of one."""
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else text
 
 
 def parse_params(pairs: Sequence[str]) -> dict:
@@ -102,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
+        if config.simulation is not None:
+            # A simulated station serves Channel Access on loopback only; a hardware station
+            # is reached through the site's EPICS environment, left as it is.
+            from .simulation import configure_channel_access
+
+            configure_channel_access()
         if args.verb == "run":
             return run_plan(config, args.plan, parse_params(args.param))
         if args.verb == "ipython":
@@ -146,25 +161,28 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     import plans
 
     from .engine import make_run_engine
-    from .simulation import configure_channel_access
+    from .live_display import subscribe_terminal
     from .station import build_station, connect_station
     from .tiled_service import connect, endpoint
 
-    configure_channel_access()
-    station = build_station(config)
-    connect_station(station)
-    uri, api_key = endpoint(config)
-    engine = make_run_engine(config, connect(uri, api_key), publish=True)
-    devices = [getattr(station, name) for name in RUNNABLE_PLANS[plan_name]]
-    if plan_name in FLY_CT_PLANS:
-        params.setdefault("position_compare", station.position_compare)
-    result = engine.RE(getattr(plans, plan_name)(*devices, **params))
-    engine.close()
-    print(f"{plan_name}: {result}; runs in {uri} (container 'raw')")
+    with ExitStack() as stack:
+        station = build_station(config)
+        stack.callback(station.close)
+        connect_station(station)
+        uri, api_key = endpoint(config)
+        engine = make_run_engine(config, connect(uri, api_key), publish=True,
+                                 press=station.press)
+        stack.callback(engine.close)
+        subscribe_terminal(engine.RE, config.analysis.circuit)
+        devices = [getattr(station, name) for name in RUNNABLE_PLANS[plan_name]]
+        if plan_name in FLY_CT_PLANS:
+            params.setdefault("position_compare", station.position_compare)
+        uids = engine.RE(getattr(plans, plan_name)(*devices, **params))
+    print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     return 0
 
 
-def replay(config: StationConfig, uid: str) -> int:
+def replay(config: StationConfig, uid: str | int) -> int:
     """Re-run the analysis of raw run ``uid`` from the config's Tiled."""
     from .replay import replay_analysis
     from .tiled_service import connect, endpoint
@@ -172,9 +190,10 @@ def replay(config: StationConfig, uid: str) -> int:
     uri, api_key = endpoint(config)
     client = connect(uri, api_key)
     analysis_uid = replay_analysis(client, uid, config.analysis.circuit)
-    summary = client["analysis"][analysis_uid]["summary"].read()
-    print(f"replayed the analysis of {uid}: analysis run {analysis_uid} in {uri} "
-          f"('analysis')")
+    result = client["analysis"][analysis_uid]
+    summary = result["summary"].read()
+    print(f"replayed the analysis of run {result.metadata['start']['raw_uid']}: analysis run "
+          f"{analysis_uid} in {uri} ('analysis')")
     for key in summary:
         if key not in ("time", "seq_num"):
             print(f"  {key} = {summary[key].values[0]}")

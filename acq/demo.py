@@ -57,7 +57,7 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
         station = build_station(config)
         stack.callback(station.close)
         connect_station(station)
-        engine = make_run_engine(config, client, publish=True)
+        engine = make_run_engine(config, client, publish=True, press=station.press)
         stack.callback(engine.close)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()

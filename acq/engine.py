@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import zmq
@@ -11,9 +13,17 @@ from bluesky import RunEngine
 from bluesky.callbacks.zmq import Publisher
 from tiled.client.container import Container
 
+from devices.press import PressureCell
+from plans.metadata import label_runs
+
 from .config import StationConfig
+from .scan_ids import SCAN_ID_FILE, StationScanIds
 from .streaming import BackgroundWriter, tiled_writer
 
+logger = logging.getLogger(__name__)
+
+#: Wall seconds a finished run's documents get to reach Tiled before the run ends anyway.
+FLUSH_AT_STOP_TIMEOUT_S = 120.0
 #: Wall seconds a new 0MQ publisher gets to join the proxy before documents flow.
 PUBLISHER_JOIN_S = 0.5
 #: Milliseconds a closing publisher keeps trying to deliver queued documents.
@@ -33,6 +43,15 @@ def software_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
+
+
+def _flush_at_stop(writer: BackgroundWriter) -> Callable[[str, dict], None]:
+    """A ``stop``-document callback that waits until ``writer`` has written the whole run."""
+    def flush(name: str, doc: dict) -> None:
+        if not writer.flush(FLUSH_AT_STOP_TIMEOUT_S):
+            logger.error("run %s: documents still queued for Tiled after %s s",
+                         doc["run_start"], FLUSH_AT_STOP_TIMEOUT_S)
+    return flush
 
 
 @dataclass
@@ -58,22 +77,30 @@ class Engine:
 
 
 def make_run_engine(config: StationConfig, client: Container | None = None, *,
-                    publish: bool = False) -> Engine:
+                    publish: bool = False, press: PressureCell | None = None) -> Engine:
     """A RunEngine for ``config``'s station.
 
     Every start document carries the station, sample, cell geometry and masses and the
-    software versions (``RE.md``). With ``client`` (a Tiled client holding the ``raw``
+    software versions (``RE.md``); scan ids count up per station across processes
+    (`acq.scan_ids`). With ``client`` (a Tiled client holding the ``raw``
     container) documents stream to ``raw`` off the acquisition thread, with a local backup
-    under ``<data_dir>/backup``. With ``publish`` every document also goes to the config's
-    0MQ proxy, for the analysis worker (`acq.analysis.worker`).
+    under ``<data_dir>/backup``, and a run ends once all its documents are written: what
+    ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document also goes to the config's
+    0MQ proxy, for the analysis worker (`acq.analysis.worker`). Every start document
+    also carries its ``start_datetime`` and, given the ``press``, its ``pressure_MPa``
+    (`plans.metadata.label_runs`).
     """
-    RE = RunEngine({})
+    RE = RunEngine({}, scan_id_source=StationScanIds(
+        config.station.data_dir.resolve() / SCAN_ID_FILE))
     RE.md.update(config.metadata())
     RE.md["versions"] = software_versions()
+    RE.preprocessors.append(label_runs(press))
     writer = None
     if client is not None:
         writer = tiled_writer(client["raw"], config.station.data_dir.resolve() / "backup")
         RE.subscribe(writer)
+        # After the writer, so it runs once the stop document is queued to it.
+        RE.subscribe(_flush_at_stop(writer), "stop")
     publisher = None
     if publish:
         publisher = Publisher(f"127.0.0.1:{config.analysis.zmq_in_port}")

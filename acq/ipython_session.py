@@ -10,10 +10,14 @@ name               what
                    ``det``, ``pc``), connected; ``station`` holds them all
 plans              the station's plans (`plans.__all__`), ``bp``, ``bps``
 ``RE``             a RunEngine with the station's metadata, streaming to Tiled and publishing
-                   to the analysis worker; BestEffortCallback tables, a live Nyquist plot and
-                   a live voltage plot; progress bars for pressure and motor moves
+                   to the analysis worker; BestEffortCallback tables, a line per spectrum,
+                   a live table of each half cycle, a line as each run ends, progress bars
+                   for pressure and motor moves (`acq.live_display`); with a display a
+                   live Nyquist plot and a live voltage plot
 ``db``             the ``raw`` runs in Tiled (``db[-1]``, ``db[uid]``, ``db.search(...)``)
-``analysis``       the ``analysis`` runs in Tiled (`acq.analysis.results.analysis_runs_of`)
+``analysis``       the ``analysis`` runs in Tiled; ``wait_for_analysis(analysis, uid)`` is
+                   the analysis of raw run ``uid`` once the worker has written it,
+                   ``analysis_runs_of(analysis, uid)`` every one so far
 ``bec``            the BestEffortCallback (``bec.disable_plots()`` etc.)
 =================  ===========================================================================
 
@@ -26,21 +30,19 @@ stops the running technique); ``RE.resume()`` runs the interrupted technique aga
 
 from __future__ import annotations
 
-import atexit
 import os
 from collections.abc import Sequence
 from typing import Any
 
 import bluesky.plan_stubs as bps
 import bluesky.plans as bp
-from bluesky.callbacks.best_effort import BestEffortCallback
-from bluesky.utils import ProgressBarManager
 
 import plans
 
-from .analysis.results import analysis_runs_of
+from .analysis.results import analysis_runs_of, wait_for_analysis
 from .config import StationConfig
 from .engine import make_run_engine
+from .live_display import subscribe_terminal
 from .live_plots import LiveNyquist, LiveVoltage
 from .station import build_station, connect_station
 from .tiled_service import connect, endpoint
@@ -74,22 +76,18 @@ def beamline_namespace(config: StationConfig, *, plots: bool = True) -> dict[str
     connect_station(station)
     uri, api_key = endpoint(config)
     client = connect(uri, api_key)
-    engine = make_run_engine(config, client, publish=True)
-    atexit.register(station.close)
-    atexit.register(engine.close)
+    engine = make_run_engine(config, client, publish=True, press=station.press)
     RE = engine.RE
-    RE.waiting_hook = ProgressBarManager()
-    bec = BestEffortCallback()
+    bec = subscribe_terminal(RE, config.analysis.circuit)
     if plots:
+        bec.enable_plots()
         RE.subscribe(LiveNyquist())
         RE.subscribe(LiveVoltage(time_scale=config.station.time_scale))
-    else:
-        bec.disable_plots()
-    RE.subscribe(bec)
     namespace: dict[str, Any] = {
         "config": config, "station": station, "RE": RE, "engine": engine, "bec": bec,
         "db": client["raw"], "analysis": client["analysis"], "tiled": client,
-        "analysis_runs_of": analysis_runs_of, "bp": bp, "bps": bps,
+        "analysis_runs_of": analysis_runs_of, "wait_for_analysis": wait_for_analysis,
+        "bp": bp, "bps": bps,
         **station.devices(), **{name: getattr(plans, name) for name in plans.__all__},
     }
     namespace["banner"] = BANNER.format(
@@ -109,5 +107,11 @@ def start_session(config: StationConfig, ipython_args: Sequence[str] = ()) -> in
     args = list(ipython_args)
     if plots and not any(arg.startswith("--matplotlib") for arg in args):
         args.append("--matplotlib")
-    IPython.start_ipython(argv=["--no-banner", *args], user_ns=namespace)
+    try:
+        IPython.start_ipython(argv=["--no-banner", *args], user_ns=namespace)
+    finally:
+        # Before the interpreter's exit tears Channel Access down: a monitor firing into
+        # half-destroyed devices prints tracebacks.
+        namespace["engine"].close()
+        namespace["station"].close()
     return 0

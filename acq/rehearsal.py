@@ -129,7 +129,8 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
         connect_station(station)
         if rehearsal.preset_MPa is not None:
             station.press.set(rehearsal.preset_MPa).wait(config.press.settle_timeout_s)
-        engine = make_run_engine(config, connect(rehearsal.uri, rehearsal.api_key))
+        engine = make_run_engine(config, connect(rehearsal.uri, rehearsal.api_key),
+                                 press=station.press)
         uids: list[str] = []
         engine.RE.subscribe(lambda name, doc: uids.append(doc["uid"]), "start")
         plan = getattr(plans, rehearsal.plan_name)

@@ -13,7 +13,7 @@ from .analysis.raw_run import RawRunError, analyse_raw_run, finished_run
 from .analysis.results import analysis_writer, write_analysis_run
 
 
-def replay_analysis(client, uid: str, circuit: str) -> str:
+def replay_analysis(client, uid: str | int, circuit: str) -> str:
     """Analyse raw run ``uid`` again and write the result as a replay analysis run.
 
     Parameters
@@ -21,7 +21,8 @@ def replay_analysis(client, uid: str, circuit: str) -> str:
     client
         Tiled client with the ``raw`` and ``analysis`` containers.
     uid
-        The raw run (a full uid, or any prefix Tiled resolves).
+        The raw run: a uid or unique prefix, a scan id, or -N from the latest (see
+        `acq.analysis.raw_run.finished_run`).
     circuit
         Equivalent circuit the spectra are fitted to.
 

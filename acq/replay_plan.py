@@ -41,7 +41,8 @@ class ReplayError(RawRunError):
     against its own readings. The message names the run."""
 
 
-def replay_plan(config: StationConfig, uid: str, uri: str, api_key: str | None) -> list[str]:
+def replay_plan(config: StationConfig, uid: str | int, uri: str,
+                api_key: str | None) -> list[str]:
     """Replay the plan of raw run ``uid`` against simulated devices that play back its readings.
 
     Parameters
@@ -50,7 +51,8 @@ def replay_plan(config: StationConfig, uid: str, uri: str, api_key: str | None) 
         The station config: frames directory (readable by the Tiled server), limits, time
         scale. Its PV prefix is replaced by a fresh one, its sample and cell by the run's.
     uid
-        The raw run (a full uid, or any prefix Tiled resolves).
+        The raw run: a uid or unique prefix, a scan id, or -N from the latest (see
+        `acq.analysis.raw_run.finished_run`).
     uri, api_key
         The Tiled server holding the run in ``raw``; the replay is written there too.
 
@@ -154,10 +156,12 @@ def replay_config(config: StationConfig, start: dict[str, Any]) -> StationConfig
     return parse_config(raw, source=f"replay of run {start['uid']}")
 
 
-def replay_plan_command(config: StationConfig, uid: str) -> int:
+def replay_plan_command(config: StationConfig, uid: str | int) -> int:
     """``acq replay UID --plan``: replay against the config's Tiled and say where it went."""
     uri, api_key = endpoint(config)
     uids = replay_plan(config, uid, uri, api_key)
-    print(f"replayed the plan of run {uid} against its recorded readings: run(s) "
+    source = (connect(uri, api_key)["raw"][uids[0]].metadata["start"]["replay_of"] if uids
+              else uid)
+    print(f"replayed the plan of run {source} against its recorded readings: run(s) "
           f"{', '.join(uids)} in {uri} (container 'raw', start: replay=True, replay_of)")
     return 0

@@ -127,10 +127,10 @@ class SimulatedStationProcess:
         self._wait_until_serving()
 
     def _wait_until_serving(self) -> None:
-        # ophyd first: it sets up pyepics' PV class, and a PV that a plain caget cached
-        # before then would be reused by the devices and fail them.
-        import ophyd  # noqa: F401
-        import epics
+        # Probed with caproto's own client, not pyepics: this process then never becomes a
+        # libca client, which would register with the repeater, complain when it is not
+        # polled, and report a "virtual circuit disconnect" when the IOCs stop.
+        from caproto.sync.client import read
 
         probe = f"{self.config.station.prefix}{self.config.press.prefix}Rating"
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -138,9 +138,11 @@ class SimulatedStationProcess:
             if self._process.poll() is not None:
                 raise RuntimeError(f"simulated IOCs exited with code {self._process.returncode}"
                                    f":\n{self.log_tail()}")
-            value = epics.caget(probe, timeout=1.0)
-            if value is not None and value > 0:
-                return
+            try:
+                if read(probe, timeout=1.0, repeater=False).data[0] > 0:
+                    return
+            except (TimeoutError, OSError):
+                pass  # not serving yet
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"simulated IOCs did not answer {probe} within "

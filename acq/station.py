@@ -6,8 +6,12 @@ and reports every failure at once rather than stopping at the first.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import ophyd
 from ophyd import Device
 
 from devices.position_compare import PositionCompare
@@ -40,10 +44,42 @@ class Station:
                  self.position_compare)}
 
     def close(self) -> None:
-        """Drop every device's Channel Access connections and subscriptions (before the
-        IOCs go away, so no monitor fires into a half-torn-down client)."""
-        for device in self.devices().values():
-            device.destroy()
+        """Drop every device's Channel Access connections and subscriptions (`close_devices`)."""
+        close_devices(self.devices().values())
+
+
+def close_devices(devices: Iterable[Device]) -> None:
+    """Drop the devices' Channel Access connections and subscriptions, before the IOCs go
+    away, so no monitor fires into a half-torn-down client.
+
+    Every subscription goes first, and the callbacks already under way finish: a device's
+    own callbacks read its other signals (`ophyd.EpicsMotor` reads ``.TDIR`` and the limit
+    switches whenever ``.DMOV`` changes, which the press's feedback makes it do many times a
+    second), and must not do so while those are being destroyed.
+    """
+    devices = list(devices)
+    for device in devices:
+        for walk in device.walk_signals():
+            walk.item.unsubscribe_all()
+    _finish_pending_callbacks()
+    for device in devices:
+        device.destroy()
+
+
+def _finish_pending_callbacks(timeout_s: float = 5.0) -> None:
+    """Wait until every callback ophyd's dispatcher threads hold has run: each thread runs a
+    marker after what it already queued."""
+    dispatcher = ophyd.cl.get_dispatcher()
+    if dispatcher is None:
+        return
+    markers = []
+    for thread in dispatcher.threads.values():
+        marker = threading.Event()
+        thread.queue.put((marker.set, (), {}))
+        markers.append(marker)
+    deadline = time.monotonic() + timeout_s
+    for marker in markers:
+        marker.wait(max(deadline - time.monotonic(), 0.0))
 
 
 def make_press(config: StationConfig) -> PressureCell:

@@ -88,8 +88,9 @@ class EmbeddedTiled:
         (self.directory / "files").mkdir(parents=True, exist_ok=True)
         for directory in self.readable_dirs:
             directory.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "a")
-        self._process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "a") as log:
+            self._process = subprocess.Popen(self.command(), stdout=log,
+                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -73,10 +73,10 @@ class ImpedanceSweep(_Technique):
     ``final_frequency_Hz``       ``T:PEIS:0:FinalFreq``      Hz     last frequency
     ``points_per_decade``        ``T:PEIS:0:PointsPerDecade``       log spacing
     ``amplitude_V``              ``T:PEIS:0:Amplitude``      V      AC amplitude
-    ``frequency_Hz``             ``PEIS:Freq``               Hz     result (hinted)
-    ``z_real_ohm``               ``PEIS:ZRe``                Ω      Z′
-    ``z_imag_ohm``               ``PEIS:ZIm``                Ω      Z″
-    ``num_points``               ``PEIS:NumPoints``                 valid points
+    ``frequency_Hz``             ``PEIS:Freq``               Hz     result waveform
+    ``z_real_ohm``               ``PEIS:ZRe``                Ω      Z′ waveform
+    ``z_imag_ohm``               ``PEIS:ZIm``                Ω      Z″ waveform
+    ``num_points``               ``PEIS:NumPoints``                 valid points (hinted)
     ===========================  ==========================  =====  ========================
     """
 
@@ -85,10 +85,11 @@ class ImpedanceSweep(_Technique):
     final_frequency_Hz = _setpoint("T:PEIS:0:FinalFreq")
     points_per_decade = _setpoint("T:PEIS:0:PointsPerDecade")
     amplitude_V = _setpoint("T:PEIS:0:Amplitude")
-    frequency_Hz = Cpt(EpicsSignalRO, "PEIS:Freq", kind="hinted", auto_monitor=False)
-    z_real_ohm = Cpt(EpicsSignalRO, "PEIS:ZRe", kind="hinted", auto_monitor=False)
-    z_imag_ohm = Cpt(EpicsSignalRO, "PEIS:ZIm", kind="hinted", auto_monitor=False)
-    num_points = Cpt(EpicsSignalRO, "PEIS:NumPoints", kind="normal", auto_monitor=False)
+    # Waveforms are read, not hinted: a table cannot show them (`acq` prints a summary line).
+    frequency_Hz = Cpt(EpicsSignalRO, "PEIS:Freq", kind="normal", auto_monitor=False)
+    z_real_ohm = Cpt(EpicsSignalRO, "PEIS:ZRe", kind="normal", auto_monitor=False)
+    z_imag_ohm = Cpt(EpicsSignalRO, "PEIS:ZIm", kind="normal", auto_monitor=False)
+    num_points = Cpt(EpicsSignalRO, "PEIS:NumPoints", kind="hinted", auto_monitor=False)
 
     def frequencies_Hz(self) -> np.ndarray:
         """The sweep's frequencies as configured (log-spaced, both ends included)."""
@@ -165,6 +166,7 @@ class Potentiostat(Device):
     ``voltage_V``           ``EWE``                 V      live cell voltage (hinted)
     ``current_A``           ``I``                   A      live current
     ``charge_mAh``          ``Q``                   mAh    charge of the running technique
+    ``technique_time_s``    ``TIME``                s      experiment time into the technique
     ``cell_on``             ``CELL``/``CELL:SP``           cell connection Off/On
     ``technique``           ``TECH``/``TECH:SP``           loaded technique (OCV, PEIS, CP)
     ``start``               ``START``                      busy put: run the technique
@@ -192,6 +194,7 @@ class Potentiostat(Device):
     voltage_V = Cpt(EpicsSignalRO, "EWE", kind="hinted")
     current_A = Cpt(EpicsSignalRO, "I", kind="normal")
     charge_mAh = Cpt(EpicsSignalRO, "Q", kind="normal")
+    technique_time_s = Cpt(EpicsSignalRO, "TIME", kind="normal")
     cell_on = Cpt(EpicsSignal, "CELL", write_pv="CELL:SP", string=True, kind="config",
                   put_complete=True)
     technique = Cpt(EpicsSignal, "TECH", write_pv="TECH:SP", string=True, kind="config",

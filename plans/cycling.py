@@ -144,7 +144,8 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
                       label.index, cycle_index, label.step, step)
     group = short_uid("half-cycle")
     status = yield from bps.trigger(gal, group=group)
-    live = [potentiostat.voltage_V, potentiostat.current_A, potentiostat.charge_mAh, label]
+    live = [potentiostat.technique_time_s, potentiostat.voltage_V, potentiostat.current_A,
+            potentiostat.charge_mAh, label]
     # After a pause and resume the RunEngine re-triggers the half cycle from the checkpoint
     # and ``status`` is the stopped one's: the device knows a technique is running again.
     while not status.done or potentiostat.technique_running:

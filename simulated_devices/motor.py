@@ -17,6 +17,8 @@ from caproto.server.records import MotorFields, register_record
 from .physics.clock import SimClock
 
 TICK_S = 0.02
+#: Display precision of the position (``.PREC`` and the readbacks' precision), digits.
+PRECISION = 4
 
 
 @register_record
@@ -58,7 +60,7 @@ class SimulatedMotor(PVGroup):
         was there) at startup, at the start of every move and after every update.
     """
 
-    motor = pvproperty(name="", value=0.0, record="motor", precision=4)
+    motor = pvproperty(name="", value=0.0, record="motor", precision=PRECISION)
 
     def __init__(self, *args, clock: SimClock, limits: tuple[float, float], velocity: float,
                  units: str, initial_position: float = 0.0, on_position=None, **kwargs):
@@ -102,6 +104,10 @@ class SimulatedMotor(PVGroup):
         fields = self.motor.field_inst
         low, high = self.limits
         await fields.engineering_units.write(self.units)
+        await fields.display_precision.write(PRECISION)
+        # Clients (ophyd's describe, LiveTable) take units and precision from the readback.
+        for readback in (fields.user_readback_value, fields.dial_readback_value):
+            await readback.write_metadata(units=self.units, precision=PRECISION)
         await fields.velocity.write(self.initial_velocity)
         await fields.seconds_to_velocity.write(0.1)
         await fields.user_low_limit.write(low)

@@ -58,7 +58,8 @@ def station(simulated_station, station_config):
 
     built = build_station(station_config)
     connect_station(built)
-    return built
+    yield built
+    built.close()  # before the IOCs stop: no monitor may fire into torn-down devices
 
 
 @pytest.fixture(scope="session")

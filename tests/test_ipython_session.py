@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from bluesky.utils import ProgressBarManager, RunEngineInterrupted
+from bluesky.utils import RunEngineInterrupted
 
 from acq.config import StationConfig, parse_config
 from acq.ipython_session import beamline_namespace
@@ -45,7 +45,6 @@ def test_the_namespace_has_devices_plans_engine_and_catalog(session):
                  "galvanostatic_cycles", "ct_scan", "bp", "bps", "db", "analysis"):
         assert name in session, name
     RE = session["RE"]
-    assert isinstance(RE.waiting_hook, ProgressBarManager)
     assert RE.md["sample"] and "cell" in RE.md and "versions" in RE.md
     (uid,) = RE(session["pressure_step"](session["press"], 12.0))
     session["engine"].flush()
@@ -168,11 +167,11 @@ def test_pressure_moves_report_progress(session):
             if hasattr(status, "watch"):  # as ProgressBarManager: some statuses can't
                 status.watch(lambda **update: heard.append(update))
 
-    RE.waiting_hook = hook
+    previous, RE.waiting_hook = RE.waiting_hook, hook
     try:
         RE(session["pressure_step"](session["press"], 40.0))
     finally:
-        RE.waiting_hook = ProgressBarManager()
+        RE.waiting_hook = previous
     pressure = [update for update in heard if update.get("unit") == "MPa"]
     assert len(pressure) > 1 and pressure[-1]["target"] == 40.0
     assert pressure[0]["fraction"] > pressure[-1]["fraction"]

@@ -40,13 +40,17 @@ class CTFrames:
     voxel_size_um: float
 
 
-def finished_run(raw, uid: str, *, purpose: str, error: type[RawRunError] = RawRunError):
+def finished_run(raw, uid: str | int, *, purpose: str,
+                 error: type[RawRunError] = RawRunError):
     """The raw run ``uid``, which must have its stop document.
 
     Parameters
     ----------
     raw
         The ``raw`` container.
+    uid
+        A uid or a unique prefix of one; an int is a scan id (> 0) or an index from the end
+        (< 0: -1 is the latest run), as ``raw[...]`` takes them.
     purpose
         What is refused when the run is unfinished, for the message (e.g. ``"not analysed"``).
     error
@@ -59,8 +63,9 @@ def finished_run(raw, uid: str, *, purpose: str, error: type[RawRunError] = RawR
     """
     try:
         run = raw[uid]
-    except KeyError:
-        raise error(f"no run {uid!r} in the 'raw' container of {raw.uri}") from None
+    except (KeyError, IndexError, ValueError) as lookup:  # ValueError: an ambiguous prefix
+        raise error(f"no run {uid!r} in the 'raw' container of {raw.uri}"
+                    + (f" ({lookup})" if isinstance(lookup, ValueError) else "")) from None
     if not run.metadata.get("stop"):
         raise error(f"run {uid!r} has no stop document (still running, or lost): {purpose}")
     return run

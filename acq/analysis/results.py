@@ -99,8 +99,9 @@ def analysis_runs_of(analysis, raw_uid: str) -> list:
     return [found[key] for key in found]
 
 
-def wait_for_analysis(analysis, raw_uid: str, timeout_s: float, poll_s: float = 0.5):
-    """The newest complete analysis run of ``raw_uid``, once there is one.
+def wait_for_analysis(analysis, raw_uid: str, timeout_s: float = 120.0, poll_s: float = 0.5):
+    """The newest complete analysis run of ``raw_uid``, once there is one (the analysis
+    worker takes its runs in order, and a CT reconstruction takes seconds).
 
     Raises
     ------

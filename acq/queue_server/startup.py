@@ -12,7 +12,7 @@ same station from the same config as ``acq run`` and the IPython session:
 - ``RE`` from `acq.engine.make_run_engine`: the station metadata in every start document,
   documents to Tiled (``$ACQ_TILED_URI`` with the key in ``$TILED_API_KEY``, else the
   config's Tiled) and to the analysis worker's 0MQ proxy. Each run's documents are in Tiled
-  before the queue server reports the plan finished;
+  before the run ends, so before the queue server reports the plan finished;
 - the plans of `plans`, annotated so that ``item_add`` checks device names, types and the
   config's limits (`acq.queue_server.queued_plans`).
 """
@@ -20,7 +20,6 @@ same station from the same config as ``acq run`` and the IPython session:
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -33,14 +32,7 @@ from acq.queue_server import CONFIG_VARIABLE, TILED_URI_VARIABLE
 from acq.queue_server.queued_plans import queue_plans
 from acq.simulation import configure_channel_access
 from acq.station import build_station, connect_station
-from acq.streaming import BackgroundWriter
 from acq.tiled_service import connect, endpoint
-
-#: Wall seconds a finished run's documents get to reach Tiled.
-FLUSH_TIMEOUT_S = 120.0
-
-_logger = logging.getLogger(__name__)
-
 
 def _station_config() -> StationConfig:
     """The config named by ``$ACQ_STATION_CONFIG`` (the packaged default when unset)."""
@@ -59,22 +51,12 @@ def _tiled(config: StationConfig) -> Container:
     return connect(*endpoint(config))
 
 
-def _flush_at_stop(writer: BackgroundWriter):
-    """A ``stop``-document callback that waits until ``writer`` has written the whole run."""
-    def flush(name: str, doc: dict) -> None:
-        if not writer.flush(FLUSH_TIMEOUT_S):
-            _logger.error("run %s: documents still queued for Tiled after %s s",
-                          doc["run_start"], FLUSH_TIMEOUT_S)
-    return flush
-
-
 _config = _station_config()
-configure_channel_access()
+if _config.simulation is not None:
+    configure_channel_access()
 _station = build_station(_config)
 connect_station(_station)
-_engine = make_run_engine(_config, _tiled(_config), publish=True)
-# Subscribed after the writer, so it runs after the stop document is queued to it.
-_engine.RE.subscribe(_flush_at_stop(_engine.writer), "stop")
+_engine = make_run_engine(_config, _tiled(_config), publish=True, press=_station.press)
 
 RE = _engine.RE
 globals().update(_station.devices())

@@ -8,6 +8,7 @@ import epics
 import pytest
 from ophyd.utils.errors import LimitError
 
+from acq.station import close_devices
 from devices.press import PressureCell
 
 
@@ -61,11 +62,14 @@ def test_ioc_refuses_bad_setpoint_written_directly(station, bad):
 def test_settling_times_out_with_a_clear_error(station_config, simulated_station):
     press = PressureCell(station_config.station.prefix + station_config.press.prefix,
                          name="tight_press")
-    press.wait_for_connection(timeout=10)
-    press.tolerance_MPa.put(1e-6)  # tighter than the load cell's noise: can never settle
-    press.settle_timeout_s.put(1.0)
-    with pytest.raises(TimeoutError, match="did not hold"):
-        press.set(10.0).wait(timeout=10)
+    try:
+        press.wait_for_connection(timeout=10)
+        press.tolerance_MPa.put(1e-6)  # tighter than the load cell's noise: can never settle
+        press.settle_timeout_s.put(1.0)
+        with pytest.raises(TimeoutError, match="did not hold"):
+            press.set(10.0).wait(timeout=10)
+    finally:
+        close_devices([press])
 
 
 def test_actuator_motor_refuses_travel_beyond_its_limits(station):

@@ -1,0 +1,185 @@
+"""What the terminal shows while the station runs (``acq ipython``, ``acq run``).
+
+`subscribe_terminal` gives a RunEngine bluesky's BestEffortCallback (tables of the
+``primary`` stream's scalars), progress bars for moves, a line when each run ends with its
+exit status, and what BestEffortCallback cannot show:
+
+- a spectrum (an event of arrays): `SpectrumLine` prints one line per spectrum — points,
+  frequency range, |Z| range and the charge-transfer resistance a quick fit finds;
+- a half cycle, whose live points are events of the ``trace`` stream: `TraceTable` is a
+  bluesky `LiveTable` of that stream (experiment time into the half cycle, voltage, current,
+  charge).
+
+It also makes bluesky's own log one line per message: an aborted run is told by its end line,
+not by a traceback (the exception that ends a failed plan reaches the caller anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+
+import numpy as np
+from bluesky import RunEngine
+from bluesky.callbacks import LiveTable
+from bluesky.callbacks.best_effort import BestEffortCallback
+from bluesky.callbacks.core import CallbackBase
+from bluesky.utils import (FailedPause, PlanHalt, ProgressBarManager, RequestAbort,
+                           TerminalProgressBar)
+from event_model import unpack_event_page
+from ophyd.status import MoveStatus
+
+from devices.progress import ProgressStatus
+
+from .analysis.eis_fit import fit_spectrum
+from .live_plots import POINTS_KEY, TRACE_STREAM, Z_IMAG_KEY, Z_REAL_KEY
+
+FREQUENCY_KEY = "pstat_eis_frequency_Hz"
+#: Columns of the live cycling table.
+TRACE_FIELDS = ("pstat_technique_time_s", "pstat_voltage_V", "pstat_current_A",
+                "pstat_charge_mAh")
+
+
+class SpectrumLine(CallbackBase):
+    """Print one line for every impedance spectrum as it is measured.
+
+    Parameters
+    ----------
+    circuit
+        Equivalent circuit of the quick fit (the station's ``[analysis] circuit``).
+    write
+        Where the line goes (``print`` by default).
+    """
+
+    def __init__(self, circuit: str, write: Callable[[str], object] = print) -> None:
+        super().__init__()
+        self.circuit = circuit
+        self.write = write
+
+    def event_page(self, doc):
+        for event in unpack_event_page(doc):
+            self.event(event)
+
+    def event(self, doc):
+        data = doc["data"]
+        if Z_REAL_KEY not in data:
+            return
+        n = int(data[POINTS_KEY])
+        frequency = np.asarray(data[FREQUENCY_KEY])[:n]
+        z = np.asarray(data[Z_REAL_KEY])[:n] + 1j * np.asarray(data[Z_IMAG_KEY])[:n]
+        fit = fit_spectrum(frequency, z.real, z.imag, circuit=self.circuit)
+        self.write(f"spectrum: {n} points, {frequency.max():.3g}–{frequency.min():.3g} Hz, "
+                   f"|Z| {np.abs(z).min():.4g}–{np.abs(z).max():.4g} Ω; {self.circuit} fit: "
+                   f"{fit.summary()}")
+
+
+class TraceTable(LiveTable):
+    """A live table of the half cycles' ``trace`` events (silent in runs without them:
+    `LiveTable` would print its footer at the end of every run)."""
+
+    def __init__(self, out: Callable[[str], object] = print) -> None:
+        super().__init__(list(TRACE_FIELDS), stream_name=TRACE_STREAM, default_prec=4,
+                         out=out)
+        self._tabulating = False
+
+    def start(self, doc):
+        self._tabulating = False
+        super().start(doc)
+
+    def descriptor(self, doc):
+        self._tabulating = self._tabulating or doc["name"] == TRACE_STREAM
+        super().descriptor(doc)
+
+    def stop(self, doc):
+        if self._tabulating:
+            super().stop(doc)
+
+
+class RunEnd(CallbackBase):
+    """Print one line as each run ends: its uid, scan id, exit status and reason.
+
+    Parameters
+    ----------
+    write
+        Where the line goes (``print`` by default).
+    """
+
+    def __init__(self, write: Callable[[str], object] = print) -> None:
+        super().__init__()
+        self.write = write
+        self._start: dict = {}
+
+    def start(self, doc):
+        self._start = doc
+
+    def stop(self, doc):
+        status, reason = doc.get("exit_status", "?"), doc.get("reason") or ""
+        self.write(f"run {doc['run_start'][:8]} (scan {self._start.get('scan_id', '?')}, "
+                   f"{self._start.get('plan_name', '?')}) ended: {status}"
+                   + (f" — {reason}" if reason else ""))
+
+
+#: What bluesky logs with a traceback when a run is aborted (a user's RE.abort(), a failed
+#: pause): the run's end line says it already.
+ABORT_EXCEPTIONS = (RequestAbort, FailedPause, PlanHalt, asyncio.CancelledError)
+
+
+class OneLineRunEngineLog(logging.Filter):
+    """Drops bluesky's abort tracebacks; turns any other logged exception into one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ABORT_EXCEPTIONS):
+            return False
+        if error is not None:
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+def one_line_bluesky_log() -> None:
+    """Show bluesky's warnings and errors as one line each on stderr (once per process)."""
+    log = logging.getLogger("bluesky")
+    if any(isinstance(f, OneLineRunEngineLog) for h in log.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(OneLineRunEngineLog())
+    log.addHandler(handler)
+
+
+def _progress_bar(statuses) -> TerminalProgressBar:
+    """Bars for what reports how far it has got (motor moves, pressure settling), drawn at
+    once: bluesky's default waits 0.2 s, so a quick move showed no bar at all, and it draws
+    "No progress bar available" for every other status."""
+    reporting = [status for status in statuses
+                 if isinstance(status, (MoveStatus, ProgressStatus))]
+    return TerminalProgressBar(reporting, delay_draw=0)
+
+
+def subscribe_terminal(RE: RunEngine, circuit: str,
+                       progress_bars: bool | None = None) -> BestEffortCallback:
+    """Everything of this module on ``RE``; returns the BestEffortCallback (plots off: an
+    interactive session turns them on).
+
+    Parameters
+    ----------
+    RE
+        The station's RunEngine.
+    circuit
+        Equivalent circuit of the spectra's quick fit.
+    progress_bars
+        Draw progress bars (``RE.waiting_hook``); by default only when standard output is a
+        terminal: their cursor movements are noise in a pipe or a log.
+    """
+    one_line_bluesky_log()
+    if sys.stdout.isatty() if progress_bars is None else progress_bars:
+        RE.waiting_hook = ProgressBarManager(_progress_bar)
+    bec = BestEffortCallback()
+    bec.disable_plots()
+    for callback in (bec, SpectrumLine(circuit), TraceTable(), RunEnd()):
+        RE.subscribe(callback)
+    return bec
