@@ -38,22 +38,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from .analysis.raw_run import RawRunError
-from .child_process import serve_until_interrupted
 from .config import ConfigError, StationConfig, load_config
 from .queue_server.launch import add_queue_arguments, serve_queue, settings_from_arguments
+from .services.child import ServiceError
 
-#: Plans ``acq run`` knows, and the station devices (by attribute name) each takes first.
-RUNNABLE_PLANS = {
-    "pressure_step": ("press",),
-    "eis_sweep": ("potentiostat",),
-    "galvanostatic_cycles": ("potentiostat",),
-    "critical_current_density": ("potentiostat",),
-    "lithium_inventory_cycling": ("potentiostat",),
-    "ct_scan": ("tomo_stage", "detector"),
-    "pressure_series": ("press", "potentiostat", "tomo_stage", "detector"),
-}
-#: Plans whose CT is a fly scan given the station's position-compare unit.
-FLY_CT_PLANS = {"ct_scan", "pressure_series"}
+#: Verbs that serve a simulated station themselves.
+SIMULATED_ONLY = ("demo", "serve")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,9 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     session.add_argument("ipython_args", nargs=argparse.REMAINDER,
                          help="arguments for IPython, after --")
     run = verbs.add_parser("run", help="run one plan against a serving station")
-    run.add_argument("plan", choices=sorted(RUNNABLE_PLANS))
+    run.add_argument("plan", help="a plan of the `plans` package, e.g. pressure_step")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="plan argument; VALUE is JSON (25, 0.01, [6, 12], \"text\")")
+                     help="plan argument; VALUE is JSON (25, 0.01, [6, 12], \"text\"); "
+                          "the station's devices are filled in")
     for verb in verbs.choices.values():
         verb.add_argument("--config", type=Path, default=None,
                           help="station config (TOML); the packaged default when omitted")
@@ -112,42 +103,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if config.simulation is not None:
-            # A simulated station serves Channel Access on loopback only; a hardware station
-            # is reached through the site's EPICS environment, left as it is.
-            from .simulation import configure_channel_access
-
-            configure_channel_access()
+            _set_up_simulated(config)
+        elif args.verb in SIMULATED_ONLY:
+            raise ConfigError(f"this config drives hardware; `{args.verb}` needs a "
+                              f"[simulation] table")
         if args.verb == "run":
             return run_plan(config, args.plan, parse_params(args.param))
         if args.verb == "ipython":
-            from .ipython_session import start_session
+            from .interactive.ipython import start_session
 
             return start_session(config, [arg for arg in args.ipython_args if arg != "--"])
         if args.verb == "replay" and args.plan:
-            from .replay_plan import replay_plan_command
+            from .replay.plan import replay_plan_command
 
             return replay_plan_command(config, args.uid)
         if args.verb == "replay":
             return replay(config, args.uid)
         if args.verb == "queue":
             return serve_queue(config, settings_from_arguments(args, config))
+        if args.verb == "demo":
+            from .demo.run import run_demo
+
+            return run_demo(config, args.summary_json, figure=args.figure)
+        return serve(config)
     except (ConfigError, ValueError, RawRunError) as error:
         print(f"acq: {error}", file=sys.stderr)
         return 2
-    if config.simulation is None:
-        print(f"acq: this config drives hardware; `{args.verb}` needs a [simulation] table",
-              file=sys.stderr)
-        return 2
-    if args.verb == "demo":
-        from .demo import run_demo
+    except ServiceError as error:
+        print(f"acq: {error}", file=sys.stderr)
+        return 1
 
-        return run_demo(config, args.summary_json, figure=args.figure)
-    return serve(config)
+
+def _set_up_simulated(config: StationConfig) -> None:
+    """Check a simulated station's physics parameters and keep its Channel Access on
+    loopback (a hardware station is reached through the site's EPICS environment, which is
+    left as it is)."""
+    from .runtime.channel_access import configure_channel_access
+    from .services import simulation_parameters
+
+    simulation_parameters(config)
+    configure_channel_access()
 
 
 def serve(config: StationConfig) -> int:
     """Serve the simulated station and the embedded Tiled until Ctrl-C."""
-    from .services import start_simulated_services
+    from .services import serve_until_interrupted, start_simulated_services
 
     with ExitStack() as stack:
         start_simulated_services(config, stack)
@@ -157,35 +157,36 @@ def serve(config: StationConfig) -> int:
 
 
 def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
-    """Run ``plan_name`` with ``params`` on the config's (serving) station."""
-    import plans
+    """Run ``plan_name`` with ``params`` on the config's (serving) station: its devices fill
+    the plan's device parameters (a CT is a fly scan with the station's position compare)."""
+    from .beamline import build_station, connect_station, station_plans
+    from .interactive.live_display import subscribe_terminal
+    from .runtime.engine import make_run_engine
+    from .runtime.tiled_client import connect, endpoint
 
-    from .engine import make_run_engine
-    from .live_display import subscribe_terminal
-    from .station import build_station, connect_station
-    from .tiled_service import connect, endpoint
-
+    known = station_plans()
+    if plan_name not in known:
+        raise ValueError(f"no plan {plan_name!r}; the station's plans: {', '.join(known)}")
+    plan = known[plan_name]
     with ExitStack() as stack:
         station = build_station(config)
         stack.callback(station.close)
         connect_station(station)
+        arguments = plan.bind(station, params, fill_optional=True)
         uri, api_key = endpoint(config)
         engine = make_run_engine(config, connect(uri, api_key), publish=True,
                                  press=station.press)
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
-        devices = [getattr(station, name) for name in RUNNABLE_PLANS[plan_name]]
-        if plan_name in FLY_CT_PLANS:
-            params.setdefault("position_compare", station.position_compare)
-        uids = engine.RE(getattr(plans, plan_name)(*devices, **params))
+        uids = engine.RE(plan.function(**arguments))
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     return 0
 
 
 def replay(config: StationConfig, uid: str | int) -> int:
     """Re-run the analysis of raw run ``uid`` from the config's Tiled."""
-    from .replay import replay_analysis
-    from .tiled_service import connect, endpoint
+    from .replay.analysis import replay_analysis
+    from .runtime.tiled_client import connect, endpoint
 
     uri, api_key = endpoint(config)
     client = connect(uri, api_key)

@@ -54,17 +54,17 @@ from impedance.models.circuits import CustomCircuit  # noqa: E402
 from scipy.optimize import OptimizeWarning  # noqa: E402
 
 from acq.analysis.eis_fit import _starts, fit_spectrum, parameter_names  # noqa: E402
+from conventions.impedance import sweep_frequencies_Hz  # noqa: E402
 from simulated_devices.physics.impedance import (  # noqa: E402
     EquivalentCircuit,
     circuit_at,
-    log_frequencies_Hz,
     measured_spectrum,
 )
 from simulated_devices.physics.microstructure import microstructure_at  # noqa: E402
 from simulated_devices.physics.parameters import CellParameters  # noqa: E402
 
 NOISE = 0.005
-FREQUENCIES_HZ = log_frequencies_Hz(1e6, 0.1, 10)
+FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
 #: Our circuit and impedance.py's; parameters in the same order (high-frequency arc first).
 OURS = "R0-RQ-RQ-RQ-W"
 THEIRS = "R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1"

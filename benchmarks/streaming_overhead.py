@@ -3,7 +3,7 @@
 A step scan of ``--points`` events with a ``--exposure-s`` detector (ophyd's simulated
 detector, which sleeps for its exposure) is run three ways against an embedded Tiled server:
 no subscriber, the stock TiledWriter (batch size 1) called in the RunEngine's callback, and
-`acq.streaming.BackgroundWriter` around the same writer. Printed: wall time per scan as a
+`acq.runtime.BackgroundWriter` around the same writer. Printed: wall time per scan as a
 ratio to the exposure floor (points × exposure), and how long after the scan the last event
 reached Tiled.
 
@@ -25,8 +25,9 @@ from bluesky import RunEngine  # noqa: E402
 from bluesky_tiled_plugins import TiledWriter  # noqa: E402
 from ophyd.sim import SynSignal  # noqa: E402
 
-from acq.streaming import BackgroundWriter  # noqa: E402
-from acq.tiled_service import EmbeddedTiled, connect  # noqa: E402
+from acq.runtime.streaming import BackgroundWriter  # noqa: E402
+from acq.runtime.tiled_client import connect
+from acq.services import EmbeddedTiled  # noqa: E402
 
 
 def scan_seconds(RE: RunEngine, detector: SynSignal, points: int) -> tuple[float, str]:

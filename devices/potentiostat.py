@@ -9,7 +9,6 @@ put completion and would be stale. ``stop()`` stops the technique and switches t
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -17,10 +16,10 @@ from ophyd import Component as Cpt
 from ophyd import Device, EpicsSignal, EpicsSignalRO, Signal
 from ophyd.status import DeviceStatus, Status
 
+from conventions.impedance import sweep_frequencies_Hz
+
 #: Timeout of every put and get, wall seconds.
 PUT_TIMEOUT_S = 5.0
-#: Points the instrument's trace buffer (``CP:Time``, ``CP:Ewe``, ``CP:I``) holds.
-TRACE_BUFFER_POINTS = 4096
 #: Added to every technique's expected duration before it counts as hung, wall seconds.
 TECHNIQUE_TIMEOUT_MARGIN_S = 30.0
 
@@ -92,12 +91,9 @@ class ImpedanceSweep(_Technique):
     num_points = Cpt(EpicsSignalRO, "PEIS:NumPoints", kind="hinted", auto_monitor=False)
 
     def frequencies_Hz(self) -> np.ndarray:
-        """The sweep's frequencies as configured (log-spaced, both ends included)."""
-        start = self.initial_frequency_Hz.get()
-        stop = self.final_frequency_Hz.get()
-        decades = abs(math.log10(stop / start))
-        n = max(int(round(decades * self.points_per_decade.get())) + 1, 2)
-        return np.logspace(math.log10(start), math.log10(stop), n)
+        """The sweep's frequencies as configured (log-spaced, both ends included), Hz."""
+        return sweep_frequencies_Hz(self.initial_frequency_Hz.get(),
+                                    self.final_frequency_Hz.get(), self.points_per_decade.get())
 
     def expected_duration_s(self) -> float:
         # A few periods per frequency: the low frequencies dominate.

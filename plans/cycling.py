@@ -19,7 +19,8 @@ from bluesky.utils import Msg, short_uid
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
 
-from devices.potentiostat import TRACE_BUFFER_POINTS, Potentiostat
+from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
+from devices.potentiostat import Potentiostat
 
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
@@ -277,17 +278,11 @@ def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
     return (yield from with_cell_off(inner(), potentiostat))
 
 
-def voltage_collapsed(voltage_V: np.ndarray, fraction: float) -> bool:
-    """Whether a half cycle's polarisation fell to ``fraction`` of its peak by its end."""
-    magnitude = np.abs(voltage_V[np.isfinite(voltage_V)])
-    return magnitude.size > 3 and magnitude[-1] < fraction * magnitude.max()
-
-
 def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
                              start_mA_cm2: float = 0.2, step_mA_cm2: float = 0.2,
                              max_mA_cm2: float = 10.0, half_cycle_h: float = 1.0,
                              capacity_mAh_cm2: float = 0.5, cutoff_V: float = 5.0,
-                             collapse_fraction: float = 0.2,
+                             collapse_fraction: float = COLLAPSE_FRACTION,
                              poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
                              md: dict | None = None) -> Generator[Msg, object, dict]:
     """Plating/stripping of a symmetric Li | SSE | Li cell at rising current density.

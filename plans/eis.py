@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 
@@ -10,16 +9,13 @@ import bluesky.plan_stubs as bps
 from bluesky.utils import Msg
 from ophyd import Device
 
+from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_points
 from devices.potentiostat import Potentiostat
 
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
 from .safety import with_cell_off
 
-#: Frequency range the potentiostat covers, Hz.
-FREQUENCY_RANGE_HZ = (1e-3, 7e6)
-#: Most points one spectrum may hold (the result waveforms' length).
-MAX_SPECTRUM_POINTS = 512
 
 
 @dataclass(frozen=True)
@@ -61,8 +57,8 @@ class ImpedanceSettings:
     @property
     def num_points(self) -> int:
         """Frequencies in the sweep (both ends included)."""
-        decades = abs(math.log10(self.stop_frequency_Hz / self.start_frequency_Hz))
-        return max(int(round(decades * self.points_per_decade)) + 1, 2)
+        return sweep_points(self.start_frequency_Hz, self.stop_frequency_Hz,
+                            self.points_per_decade)
 
     def as_dict(self) -> dict:
         """The settings by name, with units in the names."""

@@ -1,6 +1,6 @@
 """Start-document metadata the plans add to what the RunEngine already carries.
 
-The RunEngine's ``md`` (set from the station config by `acq.engine`) holds the station, sample,
+The RunEngine's ``md`` (set from the station config by `acq.runtime.engine`) holds the station, sample,
 cell geometry and software versions; each plan adds its name, its arguments and the technique
 parameters with units in their names.
 """

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .loopback import LOOPBACK_ENVIRONMENT
+from conventions.cell_geometry import disc_area_mm2
+
+from .loopback import LOOPBACK_SERVER_ENVIRONMENT
 from .physics.clock import SimClock
 from .physics.electrochemistry import HalfCycleLimits
 from .physics.parameters import CellParameters
@@ -179,7 +181,7 @@ class PlaybackCell:
         self.params = params
         self.clock = clock
         self.pressure_MPa = 0.0
-        self.area_mm2 = math.pi * (params.geometry.diameter_mm / 2.0) ** 2
+        self.area_mm2 = disc_area_mm2(params.geometry.diameter_mm)
         self._readings = {reading.setpoint_MPa: reading for reading in recording.press}
         deviations = [abs(r.pressure_MPa - r.setpoint_MPa) for r in recording.press]
         #: Pressure errors the press feedback leaves alone, MPa: more than any recorded
@@ -282,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--recording", type=Path, required=True,
                         help="HDF5 file written by Recording.save")
     args, station_argv = parser.parse_known_args(argv)
-    for key, value in LOOPBACK_ENVIRONMENT.items():
+    for key, value in LOOPBACK_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     from caproto.asyncio.server import run  # after the environment is set
 

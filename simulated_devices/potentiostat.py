@@ -46,16 +46,13 @@ import numpy as np
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from conventions.cycling import TRACE_BUFFER_POINTS
+from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_frequencies_Hz
+
 from .cell import SimulatedCell
-from .pvs import message_pv
 from .motor import TICK_S
 from .physics.electrochemistry import HalfCycleLimits
-from .physics.impedance import log_frequencies_Hz
-
-#: Length of the EIS result waveforms (points).
-MAX_SPECTRUM_POINTS = 512
-#: Length of the half-cycle trace waveforms (points).
-MAX_TRACE_POINTS = 4096
+from .pvs import message_pv
 #: Periods of the excitation measured at each EIS frequency.
 PERIODS_PER_FREQUENCY = 3
 #: Relative noise of the impedance measurement (0.5 %).
@@ -131,14 +128,14 @@ class PotentiostatIOC(PVGroup):
     cp_record_interval_sp, cp_record_interval = _setpoint_pair("T:CP:0:RecordInterval", 10.0,
                                                                "s")
     ocv_duration_sp, ocv_duration = _setpoint_pair("T:OCV:0:Duration", 60.0, "s")
-    trace_time = pvproperty(name="CP:Time", value=np.full(MAX_TRACE_POINTS, np.nan), units="s",
-                            read_only=True, max_length=MAX_TRACE_POINTS,
+    trace_time = pvproperty(name="CP:Time", value=np.full(TRACE_BUFFER_POINTS, np.nan), units="s",
+                            read_only=True, max_length=TRACE_BUFFER_POINTS,
                             dtype=ChannelType.DOUBLE)
-    trace_voltage = pvproperty(name="CP:Ewe", value=np.full(MAX_TRACE_POINTS, np.nan),
-                               units="V", read_only=True, max_length=MAX_TRACE_POINTS,
+    trace_voltage = pvproperty(name="CP:Ewe", value=np.full(TRACE_BUFFER_POINTS, np.nan),
+                               units="V", read_only=True, max_length=TRACE_BUFFER_POINTS,
                             dtype=ChannelType.DOUBLE)
-    trace_current = pvproperty(name="CP:I", value=np.full(MAX_TRACE_POINTS, np.nan), units="A",
-                               read_only=True, max_length=MAX_TRACE_POINTS,
+    trace_current = pvproperty(name="CP:I", value=np.full(TRACE_BUFFER_POINTS, np.nan), units="A",
+                               read_only=True, max_length=TRACE_BUFFER_POINTS,
                             dtype=ChannelType.DOUBLE)
     trace_num_points = pvproperty(name="CP:NumPoints", value=0, dtype=ChannelType.INT,
                                   read_only=True)
@@ -206,8 +203,9 @@ class PotentiostatIOC(PVGroup):
         for pv in (self.cp_upper_sp, self.cp_lower_sp):
             await pv.write_metadata(lower_ctrl_limit=-self.compliance_voltage_V,
                                     upper_ctrl_limit=self.compliance_voltage_V)
+        low_Hz, high_Hz = FREQUENCY_RANGE_HZ
         for pv in (self.eis_initial_freq_sp, self.eis_final_freq_sp):
-            await pv.write_metadata(lower_ctrl_limit=1e-3, upper_ctrl_limit=7e6)
+            await pv.write_metadata(lower_ctrl_limit=low_Hz, upper_ctrl_limit=high_Hz)
         await self.eis_points_per_decade_sp.write_metadata(lower_ctrl_limit=1,
                                                            upper_ctrl_limit=50)
         await self.eis_amplitude_sp.write_metadata(lower_ctrl_limit=1e-4, upper_ctrl_limit=0.5)
@@ -268,7 +266,7 @@ class PotentiostatIOC(PVGroup):
         await self.sequence.write(self.sequence.value + 1)
 
     async def _run_eis(self) -> str:
-        frequency = log_frequencies_Hz(self.eis_initial_freq.value, self.eis_final_freq.value,
+        frequency = sweep_frequencies_Hz(self.eis_initial_freq.value, self.eis_final_freq.value,
                                        self.eis_points_per_decade.value)
         if frequency.size > MAX_SPECTRUM_POINTS:
             raise ValueError(f"{frequency.size} frequencies > {MAX_SPECTRUM_POINTS}")
@@ -303,8 +301,8 @@ class PotentiostatIOC(PVGroup):
                 current_A=0.0, upper_cutoff_V=self.compliance_voltage_V,
                 lower_cutoff_V=-self.compliance_voltage_V,
                 max_duration_s=self.ocv_duration.value, max_capacity_mAh=math.inf,
-                record_interval_s=self.ocv_duration.value / (MAX_TRACE_POINTS - 2))
-        half_cycle = self.cell.half_cycle(limits, MAX_TRACE_POINTS)
+                record_interval_s=self.ocv_duration.value / (TRACE_BUFFER_POINTS - 2))
+        half_cycle = self.cell.half_cycle(limits, TRACE_BUFFER_POINTS)
         await self.half_cycle_reason.write("None")
         await self.current.write(limits.current_A, timestamp=self.cell.clock.now())
         clock = self.cell.clock
@@ -323,7 +321,7 @@ class PotentiostatIOC(PVGroup):
         for pv, values in ((self.trace_time, half_cycle.time_s),
                            (self.trace_voltage, half_cycle.voltage_V),
                            (self.trace_current, half_cycle.current_A)):
-            padded = np.full(MAX_TRACE_POINTS, np.nan)
+            padded = np.full(TRACE_BUFFER_POINTS, np.nan)
             padded[:n] = values
             await pv.write(padded)
         await self.trace_num_points.write(n)

@@ -29,6 +29,8 @@ import math
 from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from conventions.cell_geometry import disc_area_mm2, max_pressure_MPa
+
 from .cell import SimulatedCell
 from .pvs import message_pv
 from .motor import TICK_S, SimulatedMotor
@@ -81,13 +83,14 @@ class PressIOC(PVGroup):
                  lag_s: float = 1.0, noise_N: float = 0.02, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.cell = cell
-        self.area_mm2 = math.pi * (cell.params.geometry.diameter_mm / 2.0) ** 2
+        self.area_mm2 = disc_area_mm2(cell.params.geometry.diameter_mm)
         self.rating_MPa = rating_MPa
         self.load_cell_range_N = load_cell_range_N
         self.stiffness = stiffness_N_per_mm15
         self.lag_s = lag_s
         self.noise_N = noise_N
-        self.max_setpoint_MPa = min(rating_MPa, load_cell_range_N / self.area_mm2)
+        self.max_setpoint_MPa = max_pressure_MPa(rating_MPa, load_cell_range_N,
+                                                 cell.params.geometry.diameter_mm)
         self._true_force_N = 0.0
         self.actuator = SimulatedMotor(prefix=self.prefix + "m1", parent=self, clock=cell.clock,
                                        limits=(0.0, 3.0), velocity=0.05, units="mm")

@@ -3,7 +3,7 @@
 A `Recording` holds the readings of one run in the order they were taken: the settled
 load-cell reading at each pressure setpoint, every impedance spectrum, every half cycle's
 instrument trace and the CT frames with their angles. It is filled from Tiled by
-`acq.replay_plan` and handed to the playback IOC process as an HDF5 file (`Recording.save`,
+`acq.replay.plan` and handed to the playback IOC process as an HDF5 file (`Recording.save`,
 `Recording.load`); nothing here knows about Tiled or Bluesky.
 """
 

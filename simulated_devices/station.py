@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cell import SimulatedCell
-from .loopback import LOOPBACK_ENVIRONMENT
+from .loopback import LOOPBACK_SERVER_ENVIRONMENT
 from .physics.clock import SimClock
 from .physics.parameters import CellParameters
 from .potentiostat import PotentiostatIOC
@@ -111,7 +111,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a simulated station until interrupted."""
-    for key, value in LOOPBACK_ENVIRONMENT.items():
+    for key, value in LOOPBACK_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     from caproto.asyncio.server import run  # after the environment is set
 

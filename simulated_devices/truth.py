@@ -1,6 +1,6 @@
 """What the simulated station really is at a pressure: the values an analysis should recover.
 
-Keys and units are those of the demo's summary rows (`acq.summary`), so a reader sees each
+Keys and units are those of the demo's summary rows (`acq.demo.summary`), so a reader sees each
 measured value beside its truth.
 """
 

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from acq.simulation import configure_channel_access
+from acq.runtime.channel_access import configure_channel_access
 
 configure_channel_access(server_port=int(os.environ.get("SSB_TEST_CA_PORT",
                                                         random.randrange(20000, 40000, 2))))
 
 from acq.config import StationConfig, load_config, parse_config  # noqa: E402
-from acq.simulation import SimulatedStationProcess  # noqa: E402
+from acq.services import SimulatedStationProcess  # noqa: E402
 
 #: A small but complete station: tiny CT volume, fast clock, short dwell.
 TEST_IMAGING = {"diameter_voxels": 64, "electrode_slices": 16, "electrolyte_slices": 8}
@@ -54,7 +54,7 @@ def simulated_station(station_config):
 @pytest.fixture(scope="session")
 def station(simulated_station, station_config):
     """Every device of the station, connected."""
-    from acq.station import build_station, connect_station
+    from acq.beamline import build_station, connect_station
 
     built = build_station(station_config)
     connect_station(built)
@@ -65,7 +65,7 @@ def station(simulated_station, station_config):
 @pytest.fixture(scope="session")
 def tiled_server(station_config):
     """An embedded Tiled server for the session's station."""
-    from acq.tiled_service import embedded_tiled
+    from acq.services import embedded_tiled
 
     with embedded_tiled(station_config) as server:
         yield server
@@ -74,7 +74,7 @@ def tiled_server(station_config):
 @pytest.fixture(scope="session")
 def tiled_client(tiled_server):
     """A client of the session's Tiled server (``raw``, ``analysis``)."""
-    from acq.tiled_service import connect
+    from acq.runtime.tiled_client import connect
 
     return connect(tiled_server.uri, tiled_server.api_key)
 
@@ -91,8 +91,8 @@ class SeriesRun:
 def pressure_series_run(station, station_config, tiled_client) -> SeriesRun:
     """`pressure_series` on the tiny station, streamed to Tiled and analysed in process."""
     from acq.analysis.live import LiveAnalysis
-    from acq.engine import make_run_engine
-    from acq.streaming import BackgroundWriter
+    from acq.runtime.engine import make_run_engine
+    from acq.runtime.streaming import BackgroundWriter
     from plans import pressure_series
     from tests import series_settings as settings
 

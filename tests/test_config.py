@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from acq.config import ConfigError, load_config, parse_config
-from acq.simulation import simulation_parameters
+from acq.cli import main
+from acq.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, parse_config
+from acq.services import simulation_parameters
 
 
 def test_default_config_describes_the_papers_cell():
@@ -47,11 +48,19 @@ def test_missing_section_is_named():
         parse_config(raw)
 
 
-def test_bad_simulation_parameter_is_named():
+def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, capsys):
+    """The physics checks a ``[simulation]`` table (loading a config needs no simulator); the
+    command line does so first, with one line, for any verb."""
     raw = _raw()
     raw["simulation"]["parameters"] = {"circuit": {"no_such_thing": 1.0}}
     with pytest.raises(ConfigError, match="simulation.circuit.no_such_thing"):
-        parse_config(raw)
+        simulation_parameters(parse_config(raw))
+    path = tmp_path / "station.toml"
+    path.write_text(DEFAULT_CONFIG_PATH.read_text()
+                    + "\n[simulation.parameters.circuit]\nno_such_thing = 1.0\n")
+    assert main(["run", "eis_sweep", "--config", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "simulation.circuit.no_such_thing" in error
 
 
 def test_unreadable_files(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tiled.queries import Key
 
-from acq.engine import make_run_engine
+from acq.runtime.engine import make_run_engine
 from plans import eis_sweep
 from tests.series_settings import DARKS, EIS_POINTS, FLATS, PRESSURES_MPA, PROJECTIONS
 

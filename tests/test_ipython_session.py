@@ -16,7 +16,7 @@ import pytest
 from bluesky.utils import RunEngineInterrupted
 
 from acq.config import StationConfig, parse_config
-from acq.ipython_session import beamline_namespace
+from acq.interactive.ipython import beamline_namespace
 
 PAUSE_PRESSURE_MPA = 25.0
 
@@ -36,7 +36,7 @@ def session_config(station, station_config, tiled_server) -> StationConfig:
 def session(session_config):
     namespace = beamline_namespace(session_config, plots=False)
     yield namespace
-    namespace["engine"].flush()
+    namespace["engine"].close()  # flushes to Tiled, closes the 0MQ publisher
     namespace["station"].close()  # before the session's IOCs stop
 
 
@@ -115,7 +115,7 @@ def test_acq_ipython_opens_a_session_that_runs_plans(session_config, tmp_path):
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(session_config.model_dump(mode="json")))
     code = ("from acq.config import parse_config; import json, sys; "
-            "from acq.ipython_session import start_session; "
+            "from acq.interactive.ipython import start_session; "
             f"sys.exit(start_session(parse_config(json.load(open({str(config_file)!r}))), "
             "['-c', 'uid, = RE(pressure_step(press, 6)); engine.flush(); "
             "print(\"exit\", db[uid].metadata[\"stop\"][\"exit_status\"])']))")
@@ -131,7 +131,7 @@ def test_live_plots_draw_each_spectrum_and_the_cycling_voltage(session):
     """The session's plots, on axes of their own (headless)."""
     import matplotlib.pyplot as plt
 
-    from acq.live_plots import LiveNyquist, LiveVoltage
+    from acq.interactive.live_plots import LiveNyquist, LiveVoltage
 
     figure, (nyquist_ax, voltage_ax) = plt.subplots(1, 2)
     nyquist = LiveNyquist(nyquist_ax)

@@ -1,4 +1,4 @@
-"""What the terminal shows (`acq.live_display`), from documents alone: no IOC, no server."""
+"""What the terminal shows (`acq.interactive.live_display`), from documents alone: no IOC, no server."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ophyd.sim import SynAxis
 from ophyd.status import MoveStatus, StatusBase
 
 from acq.analysis.eis_fit import circuit_impedance
-from acq.live_display import (OneLineRunEngineLog, RunEnd, SpectrumLine, TraceTable,
+from acq.interactive.live_display import (OneLineRunEngineLog, RunEnd, SpectrumLine, TraceTable,
                               _progress_bar, subscribe_terminal)
 from devices.progress import ProgressStatus
 

@@ -1,4 +1,4 @@
-"""Scan ids count up per station across processes (`acq.scan_ids`)."""
+"""Scan ids count up per station across processes (`acq.runtime.scan_ids`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import bluesky.plans as bp
 from bluesky import RunEngine
 from ophyd.sim import det
 
-from acq.scan_ids import StationScanIds
+from acq.runtime.scan_ids import StationScanIds
 
 
 def _take(path: Path, count: int, ids) -> None:

@@ -6,7 +6,7 @@ the reconstruction's blur (`ct_segmentation`), finds the electrode/electrolyte l
 from the slices that hold active material, and measures the labelled volume.
 
 The measuring is deliberately not done here: porosities, contact rates and tortuosities come
-from `simulated_devices.physics.voxel_metrics` (`measure`, `geometric_tortuosity`), the very
+from `conventions.voxels` (`measure`, `geometric_tortuosity`), the very
 functions the phantom's truth is measured with, so that the analysis and the simulation share
 one definition of every number (face-counted contact, 26-connected `MCP_Geometric` paths on
 the same central crop, the same histogram bins for the mode) and any difference between
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulated_devices.physics.voxel_metrics import (
+from conventions.voxels import (
     ACTIVE,
     OUTSIDE,
     VolumeMetrics,
@@ -62,7 +62,7 @@ class CTAnalysis(VolumeMetrics):
         Reconstructed central z-slice (y, x), attenuation per voxel (μ·Δx); 0 outside the
         cylinder.
     segmentation
-        Labels of that slice (y, x), uint8 labels of `voxel_metrics`.
+        Labels of that slice (y, x), uint8 labels of `conventions.voxels`.
 
     Equality and hash are those of the metrics (`VolumeMetrics`); the arrays are read-only.
     """

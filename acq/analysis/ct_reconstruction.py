@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from simulated_devices.physics.phantom import cylinder_mask
+from conventions.voxels import cylinder_mask
 
 #: Lower bound of the flat/dark-corrected transmission before the logarithm (dimensionless).
 MIN_TRANSMISSION = 1e-3

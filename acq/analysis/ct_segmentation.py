@@ -32,7 +32,7 @@ blur) are found, so the bias grows with the share of voids beside particles in x
 contact rate is within ±2.5 %, porosities within 0.2 percentage points, the tortuosity mode
 within 5 %.
 
-Labels are those of `simulated_devices.physics.voxel_metrics` (`VOID`, `ELECTROLYTE`,
+Labels are those of `conventions.voxels` (`VOID`, `ELECTROLYTE`,
 `ACTIVE`, `OUTSIDE`), the definitions the phantom's truth is measured with.
 """
 
@@ -45,7 +45,7 @@ import numpy as np
 from scipy import ndimage, optimize
 from skimage.filters import threshold_multiotsu
 
-from simulated_devices.physics.voxel_metrics import ACTIVE, ELECTROLYTE, OUTSIDE, VOID
+from conventions.voxels import ACTIVE, ELECTROLYTE, OUTSIDE, VOID
 
 #: Phase labels in order of increasing attenuation.
 PHASES = (VOID, ELECTROLYTE, ACTIVE)
@@ -342,7 +342,7 @@ def segment(volume: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, BlurMod
     Returns
     -------
     labels
-        uint8 (z, y, x) labels of `voxel_metrics`.
+        uint8 (z, y, x) labels of `conventions.voxels`.
     model
         The blur model of the last fit.
     """

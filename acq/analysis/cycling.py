@@ -12,17 +12,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from plans.cycling import voltage_collapsed
+from conventions import data_keys
+from conventions.cycling import COLLAPSE_FRACTION, voltage_collapsed
 
 #: Seconds per hour.
 HOUR_S = 3600.0
 #: Polarisation growth per cycle above which slow growth counts as contact loss (fraction).
 CONTACT_LOSS_GROWTH_PER_CYCLE = 0.01
-#: Polarisation fall within a half cycle that counts as a collapse (fraction of its peak),
-#: as `plans.cycling.critical_current_density` stops on by default.
-COLLAPSE_FRACTION = 0.2
-#: Event keys of the half-cycle stream (device ``pstat``, label ``cycle``).
-PREFIX = "pstat_galvanostatic_"
 
 
 @dataclass(frozen=True)
@@ -55,13 +51,14 @@ class HalfCycle:
     @classmethod
     def from_event_data(cls, data: Mapping) -> HalfCycle:
         """From the ``data`` of a ``half_cycle`` event (or one row of the stream)."""
-        n = int(data[PREFIX + "num_points"])
-        return cls(cycle_index=int(data["cycle_index"]), step=str(data["cycle_step"]),
-                   time_s=np.asarray(data[PREFIX + "time_s"], dtype=float)[:n],
-                   voltage_V=np.asarray(data[PREFIX + "voltage_V"], dtype=float)[:n],
-                   current_A=np.asarray(data[PREFIX + "trace_current_A"], dtype=float)[:n],
-                   capacity_mAh=float(data[PREFIX + "capacity_mAh"]),
-                   termination_reason=str(data[PREFIX + "termination_reason"]))
+        n = int(data[data_keys.HALF_CYCLE_POINTS])
+        return cls(cycle_index=int(data[data_keys.CYCLE_INDEX]),
+                   step=str(data[data_keys.CYCLE_STEP]),
+                   time_s=np.asarray(data[data_keys.HALF_CYCLE_TIME], dtype=float)[:n],
+                   voltage_V=np.asarray(data[data_keys.HALF_CYCLE_VOLTAGE], dtype=float)[:n],
+                   current_A=np.asarray(data[data_keys.HALF_CYCLE_CURRENT], dtype=float)[:n],
+                   capacity_mAh=float(data[data_keys.HALF_CYCLE_CAPACITY]),
+                   termination_reason=str(data[data_keys.HALF_CYCLE_REASON]))
 
     @property
     def energy_mWh(self) -> float:
@@ -207,7 +204,7 @@ def classify_symmetric_failure(half_cycles: Sequence[HalfCycle], area_cm2: float
     """Tell a dendrite short from contact loss in plating/stripping half cycles.
 
     A short: a half cycle the instrument ended with ``short_circuit``, or whose polarisation
-    collapsed below ``collapse_fraction`` of its peak (`plans.cycling.voltage_collapsed`).
+    collapsed below ``collapse_fraction`` of its peak (`conventions.cycling.voltage_collapsed`).
     Contact loss: no short, and the polarisation at the most used current grows by more than
     ``growth_threshold`` per cycle.
     """

@@ -35,7 +35,7 @@ def series_figure(rows: list[dict[str, Any]], raw, analysis, path: Path) -> Path
     Parameters
     ----------
     rows
-        Summary rows (`acq.summary`), one per pressure, with ``uid`` and ``analysis_uid``.
+        Summary rows (`acq.demo.summary`), one per pressure, with ``uid`` and ``analysis_uid``.
     raw, analysis
         The Tiled containers the runs are in (for the spectra and the CT slice).
     path

@@ -1,9 +1,9 @@
 """The live-analysis callback: fit each spectrum as it arrives, each half cycle as it ends,
 the CT once the run is in Tiled; write an analysis run naming the raw one.
 
-It runs in the analysis worker (`acq.analysis.worker`, fed by bluesky's 0MQ document stream,
+It runs in the analysis worker (`acq.services.analysis_worker`, fed by bluesky's 0MQ document stream,
 so a CT reconstruction never delays acquisition) or, for tests, in process on a thread of its
-own (`acq.streaming.BackgroundWriter`).
+own (`acq.runtime.BackgroundWriter`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from typing import Any
 
 from event_model import DocumentRouter, unpack_event_page
 
-from ..engine import software_versions
+from conventions import data_keys
+from conventions.impedance import DEFAULT_CIRCUIT
+from conventions.versions import package_versions
+
 from .cycling import HalfCycle
-from .pressure_point import DEFAULT_CIRCUIT, CellGeometry, PressurePointAnalysis
+from .pressure_point import CellGeometry, PressurePointAnalysis
 from .raw_run import ct_frames, wait_for_run
 from .results import RAW_UID_KEY, analysis_writer, write_analysis_run
 
@@ -24,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 #: Version of the analysis (recorded in every analysis run).
 ANALYSIS_VERSION = "1"
+#: Distributions whose versions every analysis run records.
+ANALYSIS_PACKAGES = ("ssb-beamline", "numpy", "scipy", "scikit-image", "event-model", "tiled",
+                     "bluesky-tiled-plugins")
 
 
 class LiveAnalysis(DocumentRouter):
@@ -72,13 +78,13 @@ class LiveAnalysis(DocumentRouter):
         if self._point is None:
             return
         stream, data = self._streams.get(doc["descriptor"]), doc["data"]
-        if "pstat_eis_z_real_ohm" in data:
-            n = int(data["pstat_eis_num_points"])
-            fit = self._point.add_spectrum(data["pstat_eis_frequency_Hz"][:n],
-                                           data["pstat_eis_z_real_ohm"][:n],
-                                           data["pstat_eis_z_imag_ohm"][:n])
+        if data_keys.SPECTRUM_Z_REAL in data:
+            n = int(data[data_keys.SPECTRUM_POINTS])
+            fit = self._point.add_spectrum(data[data_keys.SPECTRUM_FREQUENCY][:n],
+                                           data[data_keys.SPECTRUM_Z_REAL][:n],
+                                           data[data_keys.SPECTRUM_Z_IMAG][:n])
             self.report(f"{self._label()} EIS: {fit.summary()}")
-        elif stream == "half_cycle":
+        elif stream == data_keys.HALF_CYCLE:
             half = HalfCycle.from_event_data(data)
             self._point.add_half_cycle(half)
             self.report(f"{self._label()} cycle {half.cycle_index} {half.step}: "
@@ -89,7 +95,7 @@ class LiveAnalysis(DocumentRouter):
         self._point = None
         if point is None or start is None:
             return
-        if {"dark", "flat"} <= set(self._streams.values()):
+        if {data_keys.DARK, data_keys.FLAT} <= set(self._streams.values()):
             run = wait_for_run(self.client["raw"], start["uid"], self.run_timeout_s)
             frames = ct_frames(run)
             if frames is not None:
@@ -113,5 +119,5 @@ def analysis_metadata(raw_start: dict[str, Any], *, replay: bool) -> dict[str, A
     keys = ("pressure_MPa", "series_uid", "series_index", "sample", "plan_name")
     return {RAW_UID_KEY: raw_start["uid"], "analysis": "pressure_point",
             "analysis_version": ANALYSIS_VERSION, "replay": replay,
-            "versions": software_versions(),
+            "versions": package_versions(ANALYSIS_PACKAGES),
             **{key: raw_start[key] for key in keys if key in raw_start}}

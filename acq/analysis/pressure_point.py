@@ -16,15 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from simulated_devices.physics.microstructure import layer_thickness_um
+from conventions.cell_geometry import active_mass_g, layer_thickness_um
+from conventions.impedance import DEFAULT_CIRCUIT
 
 from .ct import CTAnalysis, analyse_ct
 from .cycling import (HalfCycle, classify_symmetric_failure, cycle_metrics,
                       pair_cycles)
 from .eis_fit import EISFit, fit_spectrum
+from .raw_run import ct_frames, half_cycles, spectra
 
-#: Circuit fitted when the config names none.
-DEFAULT_CIRCUIT = "R0-RQ-RQ-RQ-W"
 #: Resistances summed into the electrolyte's (leads + bulk + grain boundaries): the sum is
 #: determined even where its terms are not (a bulk arc above the frequency window).
 ELECTROLYTE_RESISTANCES = ("R0_ohm", "R_b_ohm", "R_gb_ohm")
@@ -60,7 +60,8 @@ class CellGeometry:
         """From a start document written by this package's RunEngine (``start['cell']``)."""
         cell = start["cell"]
         return cls(area_cm2=cell["area_cm2"],
-                   active_mass_g=1e-3 * cell["electrode_mass_mg"] * cell["active_mass_fraction"],
+                   active_mass_g=active_mass_g(cell["electrode_mass_mg"],
+                                               cell["active_mass_fraction"]),
                    electrolyte_mass_mg=cell["electrolyte_mass_mg"],
                    electrolyte_solid_density_g_cm3=cell.get("electrolyte_solid_density_g_cm3"),
                    cell_type=cell.get("cell_type", "full"))
@@ -190,3 +191,19 @@ def capacity_ratios(rows: list[dict[str, Any]]) -> list[float]:
         return [math.nan] * len(rows)
     reference = min(measured, key=lambda r: r["pressure_MPa"])["discharge_capacity_mAh"]
     return [r.get("discharge_capacity_mAh", math.nan) / reference for r in rows]
+
+
+def analyse_raw_run(run, circuit: str) -> PressurePointAnalysis:
+    """Analyse a recorded run from Tiled: every spectrum, half cycle and the CT scan."""
+    start = run.metadata["start"]
+    point = PressurePointAnalysis(CellGeometry.from_start(start),
+                                  float(start.get("pressure_MPa", np.nan)), circuit)
+    for spectrum in spectra(run):
+        point.add_spectrum(*spectrum)
+    for half in half_cycles(run):
+        point.add_half_cycle(half)
+    frames = ct_frames(run)
+    if frames is not None:
+        point.add_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
+                     frames.voxel_size_um)
+    return point

@@ -12,17 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from conventions import data_keys
+
 from .cycling import HalfCycle
-from .pressure_point import CellGeometry, PressurePointAnalysis
 
 #: Streams that may hold the projections: a pressure series' and a lone ``ct_scan``'s.
-PROJECTION_STREAMS = ("projection", "primary")
+PROJECTION_STREAMS = (data_keys.PROJECTION, data_keys.PRIMARY)
 #: Event keys of a spectrum (device ``pstat``).
-SPECTRUM_KEYS = ("pstat_eis_frequency_Hz", "pstat_eis_z_real_ohm", "pstat_eis_z_imag_ohm",
-                 "pstat_eis_num_points")
-IMAGE_KEY, ANGLE_KEY = "det_image", "tomo_rotation"
+SPECTRUM_KEYS = (data_keys.SPECTRUM_FREQUENCY, data_keys.SPECTRUM_Z_REAL,
+                 data_keys.SPECTRUM_Z_IMAG, data_keys.SPECTRUM_POINTS)
 #: Event keys of a load-cell reading (device ``press``).
-PRESS_KEYS = ("press_setpoint_MPa", "press_force_N", "press_pressure_MPa")
+PRESS_KEYS = (data_keys.PRESS_SETPOINT, data_keys.PRESS_FORCE, data_keys.PRESS_PRESSURE)
 
 
 class RawRunError(RuntimeError):
@@ -98,13 +98,13 @@ def _column(stream, key: str) -> np.ndarray:
 
 def _frames(stream) -> np.ndarray:
     """Frames of a stream as (N, Y, X): Resource/Datum frames come back (N, 1, Y, X)."""
-    frames = _column(stream, IMAGE_KEY)
+    frames = _column(stream, data_keys.FRAME)
     return frames.reshape(-1, *frames.shape[-2:])
 
 
 def spectra(run) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every spectrum of the run's ``eis`` stream (or a lone sweep's ``primary``)."""
-    name = "eis" if "eis" in run else "primary"
+    name = data_keys.EIS if data_keys.EIS in run else data_keys.PRIMARY
     if name not in run or SPECTRUM_KEYS[0] not in run[name]:
         return []
     f, zr, zi, n = (_column(run[name], key) for key in SPECTRUM_KEYS)
@@ -113,9 +113,9 @@ def spectra(run) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 
 def half_cycles(run) -> list[HalfCycle]:
     """Every half cycle of the run's ``half_cycle`` stream."""
-    if "half_cycle" not in run:
+    if data_keys.HALF_CYCLE not in run:
         return []
-    table = run["half_cycle"].read()
+    table = run[data_keys.HALF_CYCLE].read()
     return [HalfCycle.from_event_data({key: table[key].values[i] for key in table})
             for i in range(len(table["cycle_index"]))]
 
@@ -131,7 +131,7 @@ def press_readings(run) -> list[tuple[float, float, float]]:
         The first reading at each setpoint, in the order the setpoints were first seen;
         empty if no stream read the press.
     """
-    for name in sorted(run, key=lambda stream: stream != "primary"):
+    for name in sorted(run, key=lambda stream: stream != data_keys.PRIMARY):
         stream = run[name]
         if set(PRESS_KEYS) <= set(stream):
             readings: dict[float, tuple[float, float, float]] = {}
@@ -146,28 +146,12 @@ def press_readings(run) -> list[tuple[float, float, float]]:
 def ct_frames(run) -> CTFrames | None:
     """The run's CT scan, or None if it has none."""
     stream = next((name for name in PROJECTION_STREAMS
-                   if name in run and IMAGE_KEY in run[name]), None)
-    if stream is None or "dark" not in run or "flat" not in run:
+                   if name in run and data_keys.FRAME in run[name]), None)
+    if stream is None or data_keys.DARK not in run or data_keys.FLAT not in run:
         return None
     technique: dict[str, Any] = run.metadata["start"].get("technique", {})
     technique = technique.get("ct", technique)
-    return CTFrames(projections=_frames(run[stream]), darks=_frames(run["dark"]),
-                    flats=_frames(run["flat"]),
-                    angles_deg=_column(run[stream], ANGLE_KEY).astype(float),
+    return CTFrames(projections=_frames(run[stream]), darks=_frames(run[data_keys.DARK]),
+                    flats=_frames(run[data_keys.FLAT]),
+                    angles_deg=_column(run[stream], data_keys.ANGLE).astype(float),
                     voxel_size_um=float(technique["pixel_size_um"]))
-
-
-def analyse_raw_run(run, circuit: str) -> PressurePointAnalysis:
-    """Analyse a recorded run from Tiled: every spectrum, half cycle and the CT scan."""
-    start = run.metadata["start"]
-    point = PressurePointAnalysis(CellGeometry.from_start(start),
-                                  float(start.get("pressure_MPa", np.nan)), circuit)
-    for spectrum in spectra(run):
-        point.add_spectrum(*spectrum)
-    for half in half_cycles(run):
-        point.add_half_cycle(half)
-    frames = ct_frames(run)
-    if frames is not None:
-        point.add_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
-                     frames.voxel_size_um)
-    return point

@@ -19,8 +19,11 @@ import numpy as np
 from bluesky_tiled_plugins import TiledWriter
 from tiled.queries import Key
 
-from ..streaming import ALL_ARRAYS_AS_ZARR
-
+#: TiledWriter's ``max_array_size`` that writes every array in events as zarr, for raw and
+#: analysis runs alike: arrays of up to 16 elements would otherwise go to the SQL table
+#: storage, which cannot hold them (a 15-point spectrum failed with "Unsupported PyArrow
+#: type: list<item: double>").
+ALL_ARRAYS_AS_ZARR = 0
 #: Start-document key naming the raw run an analysis run was computed from.
 RAW_UID_KEY = "raw_uid"
 
@@ -51,7 +54,7 @@ def _plain(value: Any) -> Any:
 
 def analysis_writer(analysis) -> TiledWriter:
     """A TiledWriter into the ``analysis`` container that stores every array as zarr (see
-    `acq.streaming.ALL_ARRAYS_AS_ZARR`)."""
+    `ALL_ARRAYS_AS_ZARR`)."""
     return TiledWriter(analysis, max_array_size=ALL_ARRAYS_AS_ZARR)
 
 

@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..analysis.worker import TILED_API_KEY_VARIABLE
-from ..child_process import log_tail, serve_until_interrupted, stop_process
 from ..config import StationConfig
-from ..tiled_service import kept_secret
+from ..runtime.tiled_client import TILED_API_KEY_VARIABLE, kept_secret
+from ..services.child import ChildService, ServiceError, serve_until_interrupted
 from . import CONFIG_VARIABLE, TILED_URI_VARIABLE
 
 #: The RE Manager's startup module.
@@ -128,7 +126,7 @@ def _script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-class QueueServer:
+class QueueServer(ChildService):
     """RE Manager and HTTP server of a station (a context manager).
 
     Parameters
@@ -141,26 +139,23 @@ class QueueServer:
         The Tiled server runs are written to.
 
     Files (the station config as the startup module reads it, the list of existing plans and
-    devices, logs) go to ``<data_dir>/queue``.
+    devices, the log) go to ``<data_dir>/queue``.
     """
 
     def __init__(self, config: StationConfig, settings: QueueSettings, tiled_uri: str,
                  tiled_api_key: str | None) -> None:
+        self.directory = config.station.data_dir.resolve() / "queue"
+        super().__init__("queue server", self.directory / "queue_server.log")
         self.config = config
         self.settings = settings
         self.tiled_uri, self.tiled_api_key = tiled_uri, tiled_api_key
-        self.directory = config.station.data_dir.resolve() / "queue"
         self.api_key = http_api_key(config.station.data_dir)
         self.plans_devices_path = self.directory / "existing_plans_and_devices.yaml"
-        self.manager_log = self.directory / "re_manager.log"
-        self.http_log = self.directory / "http_server.log"
-        self._manager: subprocess.Popen | None = None
-        self._http: subprocess.Popen | None = None
+        self.config_path = self.directory / "station_config.json"
 
     def environment(self) -> dict[str, str]:
         """Environment of the queue server's processes (station config, Tiled, API key)."""
-        return {**os.environ, "PYTHONUNBUFFERED": "1",
-                CONFIG_VARIABLE: str(self.directory / "station_config.json"),
+        return {**os.environ, CONFIG_VARIABLE: str(self.config_path),
                 TILED_URI_VARIABLE: self.tiled_uri,
                 TILED_API_KEY_VARIABLE: self.tiled_api_key or "",
                 "QSERVER_ZMQ_CONTROL_ADDRESS": self.settings.zmq_control_addr,
@@ -183,27 +178,22 @@ class QueueServer:
         Raises
         ------
         QueueServerError
-            If Redis does not answer, or a part fails or does not answer within
-            `STARTUP_TIMEOUT_S` (with the tail of its output).
+            If Redis does not answer or the plans and devices cannot be listed.
+        ServiceError
+            If the RE Manager or the HTTP server fails or does not answer in time.
         """
         check_redis(self.settings.redis_addr)
         self.directory.mkdir(parents=True, exist_ok=True)
         raw = self.config.model_dump(mode="json")
         raw["station"]["data_dir"] = str(self.config.station.data_dir.resolve())
-        config_path = self.directory / "station_config.json"
-        config_path.touch(mode=0o600)  # it may hold a remote Tiled's API key
-        config_path.write_text(json.dumps(raw, indent=1))
+        self.config_path.touch(mode=0o600)  # it may hold a remote Tiled's API key
+        self.config_path.write_text(json.dumps(raw, indent=1))
         self._list_plans_and_devices()
-        with open(self.manager_log, "a") as log:
-            self._manager = subprocess.Popen(self.manager_command(), env=self.environment(),
-                                             stdout=log, stderr=subprocess.STDOUT)
-        self._wait_for_manager()
-        with open(self.http_log, "a") as log:
-            self._http = subprocess.Popen(
-                [_script("start-bluesky-httpserver"), "--host", self.settings.http_host,
-                 "--port", str(self.settings.http_port)],
-                env=self.environment(), stdout=log, stderr=subprocess.STDOUT)
-        self._wait_for_http()
+        self.launch(self.manager_command(), self.environment())
+        self.wait_until(self._manager_answers, STARTUP_TIMEOUT_S)
+        self.launch([_script("start-bluesky-httpserver"), "--host", self.settings.http_host,
+                     "--port", str(self.settings.http_port)], self.environment())
+        self.wait_until(self._http_answers, STARTUP_TIMEOUT_S)
 
     def _list_plans_and_devices(self) -> None:
         command = [_script("qserver-list-plans-devices"), "--startup-module", STARTUP_MODULE,
@@ -221,50 +211,25 @@ class QueueServer:
             raise QueueServerError(f"could not list the station's plans and devices with "
                                    f"{STARTUP_MODULE}:\n{output}")
 
-    def _wait_for_manager(self) -> None:
+    def _manager_answers(self) -> bool:
         from bluesky_queueserver_api.zmq import REManagerAPI
 
         api = REManagerAPI(zmq_control_addr=self.settings.zmq_control_addr, timeout_recv=1.0)
         try:
-            self._wait(self._manager, "RE Manager", self.manager_log, api.status)
+            api.status()
+            return True
+        except Exception:  # not answering yet
+            return False
         finally:
             api.close()
 
-    def _wait_for_http(self) -> None:
-        def answered() -> None:
+    def _http_answers(self) -> bool:
+        try:
             httpx.get(f"{self.settings.http_uri}/api/status", timeout=1.0,
                       headers={"Authorization": f"ApiKey {self.api_key}"}).raise_for_status()
-
-        self._wait(self._http, "HTTP server", self.http_log, answered)
-
-    def _wait(self, process: subprocess.Popen, what: str, log: Path, probe) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                self.stop()
-                raise QueueServerError(f"{what} exited with code {process.returncode}:\n"
-                                       f"{log_tail(log)}")
-            try:
-                probe()
-                return
-            except Exception:  # not answering yet
-                time.sleep(0.2)
-        self.stop()
-        raise QueueServerError(f"{what} did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n"
-                               f"{log_tail(log)}")
-
-    def stop(self) -> None:
-        """Stop the HTTP server and the RE Manager (which stops its worker)."""
-        stop_process(self._http)
-        stop_process(self._manager)
-        self._http = self._manager = None
-
-    def __enter__(self) -> QueueServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+            return True
+        except httpx.HTTPError:
+            return False
 
 
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
@@ -305,8 +270,8 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
     int
         0 after Ctrl-C; 1 if Redis does not answer or a service cannot start.
     """
+    from ..runtime.tiled_client import endpoint
     from ..services import start_simulated_services
-    from ..tiled_service import endpoint
 
     with ExitStack() as stack:
         try:
@@ -316,14 +281,14 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
             else:
                 uri, api_key = endpoint(config)
             server = stack.enter_context(QueueServer(config, settings, uri, api_key))
-        except RuntimeError as error:
+        except (QueueServerError, ServiceError) as error:
             print(f"acq: {error}", file=sys.stderr)
             return 1
         print(f"RE Manager: 0MQ control {settings.zmq_control_addr}, console output "
               f"{settings.zmq_info_addr}; Redis {settings.redis_addr} (keys "
-              f"{settings.redis_name_prefix}*); log {server.manager_log}\n"
-              f"HTTP server: {settings.http_uri} (API key {server.api_key}); log "
-              f"{server.http_log}\n"
+              f"{settings.redis_name_prefix}*)\n"
+              f"HTTP server: {settings.http_uri} (API key in {server.directory / 'api_key'})\n"
+              f"log {server.log_path}\n"
               f"Ctrl-C stops", flush=True)
         serve_until_interrupted()
         return 0

@@ -19,40 +19,26 @@ pressure, cut-off voltage and current parameters the station config's limits.
 
 from __future__ import annotations
 
-import collections.abc
 import functools
-import inspect
-import types
-import typing
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from bluesky_queueserver import parameter_annotation_decorator
-from ophyd import Device
 
-import plans
-
+from ..beamline import DeviceParameter, Station, StationPlan, station_plans
 from ..config import StationConfig
 
 #: Values of ``critical_current_density``'s ``mode`` (the only plan parameter of that name).
 CCD_MODES = ("time", "capacity")
 
 
-def max_pressure_MPa(config: StationConfig) -> float:
-    """The highest stack pressure the press accepts: the lower of the cell rating and the
-    load-cell range over the disc area, MPa (the IOC's setpoint control limit)."""
-    area_mm2 = 100.0 * config.cell.area_cm2
-    return min(config.press.rating_MPa, config.press.load_cell_range_N / area_mm2)
-
-
 def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
     """``(min, max)`` of the plan parameters the station config limits, by parameter name.
 
-    Pressures in MPa (0 to `max_pressure_MPa`), cut-off voltages in V (± the potentiostat's
+    Pressures in MPa (0 to the config's `max_pressure_MPa`), cut-off voltages in V (± the potentiostat's
     compliance voltage), currents as C-rate in 1/h and as current density in mA/cm² (up to
     the compliance current for the config's cell).
     """
-    pressure = (0.0, max_pressure_MPa(config))
+    pressure = (0.0, config.max_pressure_MPa)
     compliance_V = config.potentiostat.compliance_voltage_V
     compliance_mA = 1e3 * config.potentiostat.compliance_current_A
     density = (0.0, compliance_mA / config.cell.area_cm2)
@@ -67,31 +53,23 @@ def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
     }
 
 
-def _device_annotation(hint: Any, devices: Mapping[str, Device]) -> dict | None:
-    """The queue-server annotation of a parameter typed with a device class (alone, optional
-    or in a sequence): the names of the station's devices of that class; None otherwise."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
-        (device_class,) = [arg for arg in args if arg is not type(None)]
-        template = "typing.Optional[{}]"
-    elif origin is collections.abc.Sequence:
-        device_class, template = args[0], "typing.List[{}]"
-    else:
-        device_class, template = hint, "{}"
-    if not (inspect.isclass(device_class) and issubclass(device_class, Device)):
-        return None
-    type_name = device_class.__name__
-    names = [name for name, device in devices.items() if isinstance(device, device_class)]
-    return {"annotation": template.format(type_name), "devices": {type_name: names}}
+def _device_annotation(parameter: DeviceParameter, station: Station) -> dict:
+    """The queue-server annotation of a device parameter: the names of the station's devices
+    of its class (a list of them for a sequence, or None for an optional one)."""
+    type_name = parameter.device_class.__name__
+    template = ("typing.List[{}]" if parameter.many else
+                "{}" if parameter.required else "typing.Optional[{}]")
+    return {"annotation": template.format(type_name),
+            "devices": {type_name: parameter.choices(station)}}
 
 
-def plan_annotation(signature: inspect.Signature, config: StationConfig,
-                    devices: Mapping[str, Device]) -> dict:
-    """The `parameter_annotation_decorator` argument for a plan with resolved ``signature``."""
+def plan_annotation(plan: StationPlan, config: StationConfig, station: Station) -> dict:
+    """The `parameter_annotation_decorator` argument for ``plan``."""
     limits = parameter_limits(config)
     parameters = {}
-    for name, parameter in signature.parameters.items():
-        annotation = _device_annotation(parameter.annotation, devices) or {}
+    for name in plan.signature.parameters:
+        device = plan.devices.get(name)
+        annotation = _device_annotation(device, station) if device is not None else {}
         if name in limits:
             annotation["min"], annotation["max"] = limits[name]
         if name == "mode":
@@ -101,28 +79,28 @@ def plan_annotation(signature: inspect.Signature, config: StationConfig,
     return {"parameters": parameters}
 
 
-def queue_plan(plan: Callable, config: StationConfig,
-               devices: Mapping[str, Device]) -> Callable:
+def queue_plan(plan: StationPlan, config: StationConfig, station: Station) -> Callable:
     """``plan`` with a resolved signature and the annotation of `plan_annotation` (same
     name, docstring, arguments and result)."""
 
-    @functools.wraps(plan)
+    @functools.wraps(plan.function)
     def resolved(*args, **kwargs):
-        return (yield from plan(*args, **kwargs))
+        return (yield from plan.function(*args, **kwargs))
 
-    resolved.__signature__ = inspect.signature(plan, eval_str=True)
-    annotation = plan_annotation(resolved.__signature__, config, devices)
-    return parameter_annotation_decorator(annotation)(resolved)
+    resolved.__signature__ = plan.signature  # type: ignore[attr-defined]
+    return parameter_annotation_decorator(plan_annotation(plan, config, station))(resolved)
 
 
-def queue_plans(config: StationConfig, devices: Mapping[str, Device]) -> dict[str, Callable]:
-    """Every plan of `plans` (by its name) ready for the queue server's namespace.
+def queue_plans(config: StationConfig, station: Station) -> dict[str, Callable]:
+    """Every plan of the station (`acq.beamline.station_plans`), by its name, ready for the
+    queue server's namespace.
 
     Parameters
     ----------
     config
         The station config the limits come from.
-    devices
-        The station's devices by the names users pass (`acq.station.Station.devices`).
+    station
+        The station whose devices a plan's device parameters may name.
     """
-    return {name: queue_plan(getattr(plans, name), config, devices) for name in plans.__all__}
+    return {name: queue_plan(plan, config, station)
+            for name, plan in station_plans().items()}

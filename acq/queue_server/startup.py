@@ -9,7 +9,7 @@ same station from the same config as ``acq run`` and the IPython session:
   writes; the packaged default when unset);
 - every device, connected, under the name users pass (``press``, ``pstat``, ``tomo``, ``det``,
   ``pc``);
-- ``RE`` from `acq.engine.make_run_engine`: the station metadata in every start document,
+- ``RE`` from `acq.runtime.make_run_engine`: the station metadata in every start document,
   documents to Tiled (``$ACQ_TILED_URI`` with the key in ``$TILED_API_KEY``, else the
   config's Tiled) and to the analysis worker's 0MQ proxy. Each run's documents are in Tiled
   before the run ends, so before the queue server reports the plan finished;
@@ -23,16 +23,10 @@ import json
 import os
 from pathlib import Path
 
-from tiled.client.container import Container
-
-from acq.analysis.worker import TILED_API_KEY_VARIABLE
 from acq.config import StationConfig, load_config, parse_config
-from acq.engine import make_run_engine
 from acq.queue_server import CONFIG_VARIABLE, TILED_URI_VARIABLE
-from acq.queue_server.queued_plans import queue_plans
-from acq.simulation import configure_channel_access
-from acq.station import build_station, connect_station
-from acq.tiled_service import connect, endpoint
+from acq.runtime.channel_access import configure_channel_access
+
 
 def _station_config() -> StationConfig:
     """The config named by ``$ACQ_STATION_CONFIG`` (the packaged default when unset)."""
@@ -42,22 +36,30 @@ def _station_config() -> StationConfig:
     return load_config(path or None)
 
 
-def _tiled(config: StationConfig) -> Container:
-    """The Tiled server named by ``$ACQ_TILED_URI`` (key in ``$TILED_API_KEY``), else the
-    config's."""
+_config = _station_config()
+if _config.simulation is not None:
+    configure_channel_access()
+
+# Only now: ophyd starts Channel Access as it is imported, with the settings of that moment.
+from acq.beamline import build_station, connect_station  # noqa: E402
+from acq.queue_server.queued_plans import queue_plans  # noqa: E402
+from acq.runtime.engine import make_run_engine  # noqa: E402
+from acq.runtime.tiled_client import TILED_API_KEY_VARIABLE, connect, endpoint  # noqa: E402
+
+
+def _tiled(config: StationConfig):
+    """A client of the Tiled server named by ``$ACQ_TILED_URI`` (key in ``$TILED_API_KEY``),
+    else of the config's."""
     uri = os.environ.get(TILED_URI_VARIABLE)
     if uri:
         return connect(uri, os.environ.get(TILED_API_KEY_VARIABLE) or None)
     return connect(*endpoint(config))
 
 
-_config = _station_config()
-if _config.simulation is not None:
-    configure_channel_access()
 _station = build_station(_config)
 connect_station(_station)
 _engine = make_run_engine(_config, _tiled(_config), publish=True, press=_station.press)
 
 RE = _engine.RE
 globals().update(_station.devices())
-globals().update(queue_plans(_config, _station.devices()))
+globals().update(queue_plans(_config, _station))

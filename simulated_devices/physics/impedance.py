@@ -98,23 +98,6 @@ def circuit_at(micro: Microstructure, params: CellParameters,
     )
 
 
-def log_frequencies_Hz(start_Hz: float, stop_Hz: float, points_per_decade: int) -> np.ndarray:
-    """Log-spaced sweep from ``start_Hz`` to ``stop_Hz`` (either order), both included.
-
-    Raises
-    ------
-    ValueError
-        If a frequency is not positive or ``points_per_decade`` < 1.
-    """
-    if not (start_Hz > 0 and stop_Hz > 0):
-        raise ValueError(f"frequencies must be positive, got {start_Hz} and {stop_Hz} Hz")
-    if points_per_decade < 1:
-        raise ValueError(f"points per decade must be ≥ 1, got {points_per_decade}")
-    decades = abs(math.log10(stop_Hz / start_Hz))
-    n_points = max(int(round(decades * points_per_decade)) + 1, 2)
-    return np.logspace(math.log10(start_Hz), math.log10(stop_Hz), n_points)
-
-
 def measured_spectrum(circuit: EquivalentCircuit, frequency_Hz: np.ndarray,
                       noise_fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Impedance as a potentiostat measures it: proportional Gaussian noise on |Z|.

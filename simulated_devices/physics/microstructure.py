@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from conventions.cell_geometry import layer_thickness_um
+
 from .parameters import CellParameters, CompactionParameters, ContactParameters
 
 
@@ -76,13 +78,6 @@ def contact_rate(pressure_MPa: float, law: ContactParameters) -> float:
 def asperity_contact(pressure_MPa: float, law: ContactParameters) -> float:
     """Unresolved real contact area, ∝ P^m, 1 at the reference pressure."""
     return (pressure_MPa / law.reference_pressure_MPa) ** law.asperity_exponent
-
-
-def layer_thickness_um(mass_mg: float, solid_density_g_cm3: float, porosity: float,
-                       area_cm2: float) -> float:
-    """Thickness of a layer of given mass and porosity, µm."""
-    volume_cm3 = 1e-3 * mass_mg / (solid_density_g_cm3 * (1.0 - porosity))
-    return 1e4 * volume_cm3 / area_cm2
 
 
 def microstructure_at(pressure_MPa: float, params: CellParameters) -> Microstructure:

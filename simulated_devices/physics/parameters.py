@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conventions.cell_geometry import active_mass_g, disc_area_cm2
+
 
 @dataclass(frozen=True)
 class GeometryParameters:
@@ -42,12 +44,12 @@ class GeometryParameters:
     @property
     def area_cm2(self) -> float:
         """Electrode area, cm²."""
-        return math.pi * (0.05 * self.diameter_mm) ** 2
+        return disc_area_cm2(self.diameter_mm)
 
     @property
     def active_mass_g(self) -> float:
         """Mass of active material, g."""
-        return 1e-3 * self.electrode_mass_mg * self.active_mass_fraction
+        return active_mass_g(self.electrode_mass_mg, self.active_mass_fraction)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Voxel phantom of the cell stack at one stack pressure.
 
-`make_phantom` builds a labelled volume (labels of `voxel_metrics`) whose measured
+`make_phantom` builds a labelled volume (labels of `conventions.voxels`) whose measured
 microstructure tracks the closed-form targets of a `Microstructure`:
 
 * electrode layer (first ``electrode_slices`` z-slices): NCM spheres of log-normal diameter
@@ -32,7 +32,8 @@ from scipy import ndimage
 
 from .microstructure import Microstructure
 from .parameters import ImagingParameters
-from .voxel_metrics import ACTIVE, ELECTROLYTE, OUTSIDE, VOID, VolumeMetrics, face_counts, measure
+from conventions.voxels import (ACTIVE, ELECTROLYTE, OUTSIDE, VOID, VolumeMetrics, cylinder_mask,
+                                face_counts, measure)
 
 #: Largest active-material fraction the particle pool is drawn for (sets the pool size).
 MAX_ACTIVE_FRACTION = 0.8
@@ -53,13 +54,13 @@ class Phantom:
     Attributes
     ----------
     labels
-        uint8 array, axes (z, y, x), z = pressing axis; labels of `voxel_metrics`.
+        uint8 array, axes (z, y, x), z = pressing axis; labels of `conventions.voxels`.
     electrode_slices
         Number of z-slices of the electrode layer (the first ones).
     voxel_size_um
         Edge length of a voxel, µm.
     truth
-        Microstructure measured on ``labels`` (`voxel_metrics.measure`).
+        Microstructure measured on ``labels`` (`conventions.voxels.measure`).
     target
         The closed-form microstructure the phantom was built to.
     """
@@ -69,13 +70,6 @@ class Phantom:
     voxel_size_um: float
     truth: VolumeMetrics
     target: Microstructure
-
-
-def cylinder_mask(diameter_voxels: int) -> np.ndarray:
-    """Boolean (y, x) mask of the cylinder inscribed in a square of ``diameter_voxels``."""
-    centre = (diameter_voxels - 1) / 2.0
-    yy, xx = np.ogrid[:diameter_voxels, :diameter_voxels]
-    return (yy - centre) ** 2 + (xx - centre) ** 2 <= (diameter_voxels / 2.0) ** 2
 
 
 @lru_cache(maxsize=64)

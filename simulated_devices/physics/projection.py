@@ -22,7 +22,7 @@ from scipy import sparse
 
 from .parameters import ImagingParameters
 from .phantom import Phantom
-from .voxel_metrics import ACTIVE, ELECTROLYTE, OUTSIDE, VOID
+from conventions.voxels import ACTIVE, ELECTROLYTE, OUTSIDE, VOID
 
 #: Largest count a UInt16 detector pixel holds.
 UINT16_MAX = 65535

@@ -30,13 +30,14 @@ from acq.analysis.ct_segmentation import (
 )
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
-from simulated_devices.physics.phantom import Phantom, cylinder_mask, make_phantom
+from conventions.voxels import cylinder_mask
+from simulated_devices.physics.phantom import Phantom, make_phantom
 from simulated_devices.physics.projection import (
     DetectorModel,
     ParallelBeamProjector,
     attenuation_volume,
 )
-from simulated_devices.physics.voxel_metrics import (
+from conventions.voxels import (
     ACTIVE,
     ELECTROLYTE,
     OUTSIDE,

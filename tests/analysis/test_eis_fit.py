@@ -8,13 +8,13 @@ import pytest
 
 from acq.analysis.eis_fit import (activation_energy_eV, circuit_impedance, fit_spectrum,
                                   parameter_names, parse_circuit)
-from simulated_devices.physics.impedance import (circuit_at, log_frequencies_Hz,
-                                                 measured_spectrum)
+from conventions.impedance import sweep_frequencies_Hz
+from simulated_devices.physics.impedance import circuit_at, measured_spectrum
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
 
 NOISE = 0.005
-FREQUENCIES_HZ = log_frequencies_Hz(1e6, 0.1, 10)
+FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
 SULFIDE = CellParameters()
 #: Li | LLZO | Li, 10 mm discs: resistances 100–1000× below the 1 mm sulfide cell's, and a
 #: Warburg coefficient scaled to the larger area.

@@ -10,11 +10,11 @@ import pytest
 
 from acq.analysis.raw_run import RawRunError
 from acq.analysis.results import wait_for_analysis
-from acq.analysis.worker import AnalysisWorkerProcess
+from acq.services import AnalysisWorkerProcess
 from acq.config import parse_config
-from acq.engine import make_run_engine
-from acq.replay import replay_analysis
-from acq.summary import ANALYSIS_KEYS
+from acq.runtime.engine import make_run_engine
+from acq.replay.analysis import replay_analysis
+from acq.demo.summary import ANALYSIS_KEYS
 from plans import eis_sweep
 from simulated_devices.physics.impedance import circuit_at
 from simulated_devices.physics.microstructure import microstructure_at

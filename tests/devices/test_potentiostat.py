@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from ophyd.utils.errors import LimitError
 
-from acq.simulation import simulation_parameters
+from acq.services import simulation_parameters
 from simulated_devices.physics.impedance import circuit_at
 from simulated_devices.physics.microstructure import microstructure_at
 

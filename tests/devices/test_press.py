@@ -8,7 +8,7 @@ import epics
 import pytest
 from ophyd.utils.errors import LimitError
 
-from acq.station import close_devices
+from acq.beamline import close_devices
 from devices.press import PressureCell
 
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from simulated_devices.physics.impedance import circuit_at, log_frequencies_Hz, measured_spectrum
+from conventions.impedance import sweep_frequencies_Hz
+from simulated_devices.physics.impedance import circuit_at, measured_spectrum
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
 
@@ -84,7 +85,7 @@ def test_conductivity_follows_arrhenius_with_the_bulk_activation_energy():
 
 def test_spectrum_shows_arcs_and_warburg_tail():
     circuit = circuit_at(microstructure_at(25.0, PARAMS), PARAMS)
-    f = log_frequencies_Hz(1e6, 0.1, 10)
+    f = sweep_frequencies_Hz(1e6, 0.1, 10)
     assert f.size == 71 and f[0] == 1e6 and f[-1] == pytest.approx(0.1)
     z = circuit.impedance(f)
     # High-frequency end just past R0 + R_b (the bulk arc lies above 1 MHz, the
@@ -98,7 +99,7 @@ def test_spectrum_shows_arcs_and_warburg_tail():
 
 def test_measured_spectrum_noise_is_seeded_and_proportional():
     circuit = circuit_at(microstructure_at(25.0, PARAMS), PARAMS)
-    f = log_frequencies_Hz(1e6, 0.1, 10)
+    f = sweep_frequencies_Hz(1e6, 0.1, 10)
     a = measured_spectrum(circuit, f, 0.005, np.random.default_rng(1))
     b = measured_spectrum(circuit, f, 0.005, np.random.default_rng(1))
     np.testing.assert_array_equal(a, b)

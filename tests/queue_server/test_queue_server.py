@@ -23,11 +23,11 @@ from bluesky_queueserver_api.http import REManagerAPI as HTTPManagerAPI
 from bluesky_queueserver_api.zmq import REManagerAPI
 
 from acq.analysis.results import wait_for_analysis
-from acq.analysis.worker import AnalysisWorkerProcess
+from acq.services import AnalysisWorkerProcess
 from acq.config import parse_config
 from acq.queue_server.launch import QueueServer, QueueSettings
-from acq.queue_server.queued_plans import max_pressure_MPa
-from acq.tiled_service import EmbeddedTiled, connect
+from acq.runtime.tiled_client import connect
+from acq.services import EmbeddedTiled
 from tests import series_settings as tiny
 
 pytestmark = pytest.mark.redis
@@ -137,7 +137,7 @@ def test_item_add_refuses_unknown_devices_out_of_range_pressures_and_wrong_types
     # The worker environment is closed: the lists the manager validates against are the
     # generated existing-plans-and-devices file and the permissions file.
     assert not idle_queue.status()["worker_environment_exists"]
-    limit = f"{max_pressure_MPa(queue_config):g}"
+    limit = f"{queue_config.max_pressure_MPa:g}"
     refusals = {
         "unknown device": (BPlan("pressure_step", "press2", 25),
                            r"press\s+Input should be 'press'.*input_value='press2'"),

@@ -12,7 +12,6 @@ import epics
 import pytest
 
 from acq.config import load_config, parse_config
-from acq.queue_server.queued_plans import max_pressure_MPa
 
 
 def test_acq_queue_exits_with_a_clear_error_when_redis_is_unreachable(tmp_path):
@@ -34,11 +33,11 @@ def test_the_pressure_limit_is_the_press_iocs(simulated_station, station_config)
     assert setpoint.wait_for_connection(timeout=30)
     limits = setpoint.get_ctrlvars(timeout=30)
     assert (limits["lower_ctrl_limit"], limits["upper_ctrl_limit"]) == pytest.approx(
-        (0.0, max_pressure_MPa(station_config)))
+        (0.0, station_config.max_pressure_MPa))
 
 
 def test_a_small_load_cell_limits_the_pressure_below_the_rating():
     raw = load_config().model_dump(mode="json")
     raw["press"]["load_cell_range_N"] = 50.0  # over a 1 mm disc: 63.7 MPa < 150 MPa rating
     config = parse_config(raw)
-    assert max_pressure_MPa(config) == pytest.approx(50.0 / (math.pi * 0.5 ** 2))
+    assert config.max_pressure_MPa == pytest.approx(50.0 / (math.pi * 0.5 ** 2))

@@ -8,7 +8,7 @@ import pytest
 
 from acq.analysis.raw_run import half_cycles
 from acq.cli import main
-from acq.replay_plan import ReplayError, read_recording, recorded_plan, replay_plan
+from acq.replay.plan import ReplayError, read_recording, recorded_plan, replay_plan
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_a_plan_that_departs_from_its_recording_fails_naming_the_run(
         name, args = recorded_plan(run)
         return name, {**args, "eis_points_per_decade": args["eis_points_per_decade"] + 1}
 
-    monkeypatch.setattr("acq.replay_plan.recorded_plan", one_more_point_per_decade)
+    monkeypatch.setattr("acq.replay.plan.recorded_plan", one_more_point_per_decade)
     source = pressure_series_run.uids[-1]
     with pytest.raises(ReplayError, match=f"{source}.*spectrum 1 was recorded at"):
         replay_plan(station_config, source, tiled_server.uri, tiled_server.api_key)

@@ -6,7 +6,7 @@ each setpoint, every spectrum, every half cycle's trace and the CT frames become
 and Channel Access port, the station's devices are built from the config as for any run, and
 the plan named in the start document is run again with its recorded arguments and
 ``md={"replay": True, "replay_of": <source uid>}``, streaming to Tiled like any run
-(`acq.rehearsal`, in a process of its own). So the real device and plan code meet real data,
+(`acq.replay.rehearsal`, in a process of its own). So the real device and plan code meet real data,
 offline.
 """
 
@@ -19,15 +19,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import plans
 from simulated_devices.recording import (Frames, HalfCycleTrace, PressReading, Recording,
                                          Spectrum)
 
-from .analysis.raw_run import (RawRunError, ct_frames, finished_run, half_cycles,
+from ..analysis.raw_run import (RawRunError, ct_frames, finished_run, half_cycles,
                                 press_readings, spectra)
-from .config import CellSection, StationConfig, parse_config
+from ..beamline import station_plans
+from ..config import StationConfig, parse_config
+from ..config.station_config import CellSection
 from .rehearsal import Rehearsal, RehearsalError, run_rehearsal
-from .tiled_service import connect, endpoint
+from ..runtime.tiled_client import connect, endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +109,11 @@ def recorded_plan(run) -> tuple[str, dict[str, Any]]:
     """
     start = run.metadata["start"]
     name, args = start.get("plan_name"), start.get("plan_args")
-    if name not in plans.__all__ or not isinstance(args, dict):
+    known = station_plans()
+    if name not in known or not isinstance(args, dict):
         raise ReplayError(f"run {start['uid']} records no plan this software can replay "
                           f"(plan_name {name!r}, plan_args {'present' if args else 'missing'})")
-    accepted = inspect.signature(getattr(plans, name)).parameters
+    accepted = known[name].signature.parameters
     dropped = sorted(set(args) - set(accepted))
     if dropped:
         logger.warning("run %s: %s no longer takes %s; replayed without them", start["uid"],

@@ -31,15 +31,14 @@ from bluesky.utils import (FailedPause, PlanHalt, ProgressBarManager, RequestAbo
 from event_model import unpack_event_page
 from ophyd.status import MoveStatus
 
+from conventions import data_keys
 from devices.progress import ProgressStatus
 
-from .analysis.eis_fit import fit_spectrum
-from .live_plots import POINTS_KEY, TRACE_STREAM, Z_IMAG_KEY, Z_REAL_KEY
+from ..analysis.eis_fit import fit_spectrum
 
-FREQUENCY_KEY = "pstat_eis_frequency_Hz"
 #: Columns of the live cycling table.
-TRACE_FIELDS = ("pstat_technique_time_s", "pstat_voltage_V", "pstat_current_A",
-                "pstat_charge_mAh")
+TRACE_FIELDS = (data_keys.LIVE_TIME, data_keys.LIVE_VOLTAGE, data_keys.LIVE_CURRENT,
+                data_keys.LIVE_CHARGE)
 
 
 class SpectrumLine(CallbackBase):
@@ -64,11 +63,12 @@ class SpectrumLine(CallbackBase):
 
     def event(self, doc):
         data = doc["data"]
-        if Z_REAL_KEY not in data:
+        if data_keys.SPECTRUM_Z_REAL not in data:
             return
-        n = int(data[POINTS_KEY])
-        frequency = np.asarray(data[FREQUENCY_KEY])[:n]
-        z = np.asarray(data[Z_REAL_KEY])[:n] + 1j * np.asarray(data[Z_IMAG_KEY])[:n]
+        n = int(data[data_keys.SPECTRUM_POINTS])
+        frequency = np.asarray(data[data_keys.SPECTRUM_FREQUENCY])[:n]
+        z = (np.asarray(data[data_keys.SPECTRUM_Z_REAL])[:n]
+             + 1j * np.asarray(data[data_keys.SPECTRUM_Z_IMAG])[:n])
         fit = fit_spectrum(frequency, z.real, z.imag, circuit=self.circuit)
         self.write(f"spectrum: {n} points, {frequency.max():.3g}–{frequency.min():.3g} Hz, "
                    f"|Z| {np.abs(z).min():.4g}–{np.abs(z).max():.4g} Ω; {self.circuit} fit: "
@@ -80,7 +80,7 @@ class TraceTable(LiveTable):
     `LiveTable` would print its footer at the end of every run)."""
 
     def __init__(self, out: Callable[[str], object] = print) -> None:
-        super().__init__(list(TRACE_FIELDS), stream_name=TRACE_STREAM, default_prec=4,
+        super().__init__(list(TRACE_FIELDS), stream_name=data_keys.TRACE, default_prec=4,
                          out=out)
         self._tabulating = False
 
@@ -89,7 +89,7 @@ class TraceTable(LiveTable):
         super().start(doc)
 
     def descriptor(self, doc):
-        self._tabulating = self._tabulating or doc["name"] == TRACE_STREAM
+        self._tabulating = self._tabulating or doc["name"] == data_keys.TRACE
         super().descriptor(doc)
 
     def stop(self, doc):

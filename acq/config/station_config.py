@@ -4,7 +4,7 @@ The same file builds the IPython session, the queue-server worker, the command l
 when it has a ``[simulation]`` table — the simulated IOCs. Validation happens once, on load,
 with errors that name the offending key and file.
 
-Example (the default, ``acq/default_station.toml``)::
+Example (the default, ``acq/config/stations/default.toml``)::
 
     [station]
     name = "ssb-sim"
@@ -21,14 +21,19 @@ Example (the default, ``acq/default_station.toml``)::
 
 from __future__ import annotations
 
-import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_station.toml")
+from conventions.cell_geometry import active_mass_g, disc_area_cm2, max_pressure_MPa
+from conventions.impedance import DEFAULT_CIRCUIT
+
+#: The configs this package ships: the default station, and another cell on the same one.
+STATIONS_DIR = Path(__file__).with_name("stations")
+DEFAULT_CONFIG_PATH = STATIONS_DIR / "default.toml"
+SHIPPED_CONFIGS = (DEFAULT_CONFIG_PATH, STATIONS_DIR / "fine_particle.toml")
 
 
 class ConfigError(ValueError):
@@ -78,12 +83,12 @@ class CellSection(_Table):
     @property
     def area_cm2(self) -> float:
         """Electrode area, cm²."""
-        return math.pi * (0.05 * self.diameter_mm) ** 2
+        return disc_area_cm2(self.diameter_mm)
 
     @property
     def active_mass_g(self) -> float:
         """Mass of active material, g."""
-        return 1e-3 * self.electrode_mass_mg * self.active_mass_fraction
+        return active_mass_g(self.electrode_mass_mg, self.active_mass_fraction)
 
     @property
     def nominal_capacity_mAh(self) -> float:
@@ -134,13 +139,18 @@ class AnalysisSection(_Table):
     """Live analysis: the circuit spectra are fitted to, and the 0MQ document stream that
     feeds the analysis worker (a `bluesky-0MQ-proxy` on loopback between two ports)."""
 
-    circuit: str = Field(default="R0-RQ-RQ-RQ-W", min_length=1)
+    circuit: str = Field(default=DEFAULT_CIRCUIT, min_length=1)
     zmq_in_port: int = Field(default=5577, gt=0, le=65535)
     zmq_out_port: int = Field(default=5578, gt=0, le=65535)
 
 
 class SimulationSection(_Table):
-    """Present for a simulated station: the IOCs are started from this config."""
+    """Present for a simulated station: the IOCs are started from this config.
+
+    Its ``parameters`` are checked against the physics when the IOCs are set up
+    (`acq.services.simulation_parameters`), not here: loading a config needs nothing of the
+    simulator, so a hardware station never imports it.
+    """
 
     seed: int = 0
     #: Overrides of `simulated_devices.physics.parameters.CellParameters`, by group.
@@ -160,14 +170,12 @@ class StationConfig(_Table):
     analysis: AnalysisSection = AnalysisSection()
     simulation: SimulationSection | None = None
 
-    @model_validator(mode="after")
-    def _check_simulation_parameters(self) -> StationConfig:
-        if self.simulation is not None:
-            # Imported here: only a simulated station needs the physics package.
-            from simulated_devices.physics.parameters import CellParameters
-
-            CellParameters.from_mapping(self.simulation.parameters)
-        return self
+    @property
+    def max_pressure_MPa(self) -> float:
+        """The highest stack pressure the press accepts (the IOC's setpoint control limit):
+        the lower of the cell rating and the load-cell range over the disc area, MPa."""
+        return max_pressure_MPa(self.press.rating_MPa, self.press.load_cell_range_N,
+                                self.cell.diameter_mm)
 
     @property
     def frames_dir(self) -> Path:

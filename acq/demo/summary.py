@@ -12,39 +12,47 @@ from typing import Any
 
 import numpy as np
 
+from conventions import data_keys
+
+from ..analysis.pressure_point import capacity_ratios
+
 
 def _column(stream, key: str) -> np.ndarray:
     return np.asarray(stream[key].read())
+
+
+def _frame_count(run, stream: str) -> int:
+    return int(run[stream][data_keys.FRAME].shape[0]) if stream in run else 0
 
 
 def measured_row(run) -> dict[str, Any]:
     """The measured quantities of one ``pressure_series`` run (a Tiled `BlueskyRun`)."""
     start = run.metadata["start"]
     streams = set(run)
-    primary = run["primary"]
+    primary = run[data_keys.PRIMARY]
     row: dict[str, Any] = {
         "uid": start["uid"],
         "pressure_setpoint_MPa": start["pressure_MPa"],
-        "pressure_MPa": float(_column(primary, "press_pressure_MPa").mean()),
-        "force_N": float(_column(primary, "press_force_N").mean()),
+        "pressure_MPa": float(_column(primary, data_keys.PRESS_PRESSURE).mean()),
+        "force_N": float(_column(primary, data_keys.PRESS_FORCE).mean()),
     }
-    if "eis" in streams:
-        eis = run["eis"]
-        n = int(_column(eis, "pstat_eis_num_points")[0])
-        z_real = _column(eis, "pstat_eis_z_real_ohm")[0, :n]
+    if data_keys.EIS in streams:
+        eis = run[data_keys.EIS]
+        n = int(_column(eis, data_keys.SPECTRUM_POINTS)[0])
+        z_real = _column(eis, data_keys.SPECTRUM_Z_REAL)[0, :n]
         row.update(eis_points=n, z_real_high_frequency_ohm=float(z_real[0]),
                    z_real_low_frequency_ohm=float(z_real[-1]))
-    if "projection" in streams:
-        frames = run["projection"]["det_image"]
+    if data_keys.PROJECTION in streams:
+        frames = run[data_keys.PROJECTION][data_keys.FRAME]
         row.update(ct_projections=int(frames.shape[0]),
                    ct_frame_shape=[int(n) for n in frames.shape[-2:]],
-                   ct_darks=int(run["dark"]["det_image"].shape[0]) if "dark" in streams else 0,
-                   ct_flats=int(run["flat"]["det_image"].shape[0]) if "flat" in streams else 0)
-    if "half_cycle" in streams:
-        half = run["half_cycle"]
-        steps = [str(s) for s in _column(half, "cycle_step")]
-        capacity = _column(half, "pstat_galvanostatic_capacity_mAh")
-        reasons = [str(r) for r in _column(half, "pstat_galvanostatic_termination_reason")]
+                   ct_darks=_frame_count(run, data_keys.DARK),
+                   ct_flats=_frame_count(run, data_keys.FLAT))
+    if data_keys.HALF_CYCLE in streams:
+        half = run[data_keys.HALF_CYCLE]
+        steps = [str(s) for s in _column(half, data_keys.CYCLE_STEP)]
+        capacity = _column(half, data_keys.HALF_CYCLE_CAPACITY)
+        reasons = [str(r) for r in _column(half, data_keys.HALF_CYCLE_REASON)]
         for step in ("charge", "discharge"):
             last = max((i for i, s in enumerate(steps) if s == step), default=None)
             if last is not None:
@@ -70,8 +78,6 @@ def analysed_row(measured: dict[str, Any], analysis_run) -> dict[str, Any]:
 
 def add_capacity_ratios(rows: list[dict[str, Any]]) -> None:
     """Set each row's ``capacity_ratio``: its discharge capacity over the lowest pressure's."""
-    from acq.analysis.pressure_point import capacity_ratios
-
     for row, ratio in zip(rows, capacity_ratios(rows)):
         row["capacity_ratio"] = ratio
 

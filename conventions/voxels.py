@@ -1,14 +1,14 @@
-"""Measured truth of a labelled voxel volume: phase fractions, contact rates, tortuosity.
+"""A labelled voxel volume of the cell and what is measured on it: phase fractions, contact
+rates, geometric tortuosity.
 
 A labelled volume holds one phase label per voxel (`VOID`, `ELECTROLYTE`, `ACTIVE`) and
-`OUTSIDE` for voxels outside the imaged cylinder. Axis order is (z, y, x); z is the pressing
-axis. The composite electrode occupies the first ``electrode_slices`` z-slices, the electrolyte
-(separator) layer the rest.
+`OUTSIDE` for voxels outside the imaged cylinder (`cylinder_mask`). Axis order is (z, y, x);
+z is the pressing axis. The composite electrode occupies the first ``electrode_slices``
+z-slices, the electrolyte (separator) layer the rest.
 
-These are the numbers a CT analysis of the same volume should recover (science.md §1), measured
-on the phantom itself rather than taken from the closed-form targets of `microstructure.py`.
-
-Nothing here imports the rest of the project or EPICS.
+One definition for both sides of the seam: the simulator measures its phantom with these
+functions (the truth), the CT analysis measures its segmentation with the same ones, so the
+two can be compared number for number (docs/science.md, "CT").
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ OUTSIDE = 255
 TORTUOSITY_CROP_VOXELS = 48
 #: Width of the histogram bins the tortuosity mode is taken from (dimensionless).
 TORTUOSITY_BIN_WIDTH = 0.02
+
+
+def cylinder_mask(diameter_voxels: int) -> np.ndarray:
+    """Boolean (y, x) mask of the cylinder inscribed in a square of ``diameter_voxels``."""
+    centre = (diameter_voxels - 1) / 2.0
+    yy, xx = np.ogrid[:diameter_voxels, :diameter_voxels]
+    return (yy - centre) ** 2 + (xx - centre) ** 2 <= (diameter_voxels / 2.0) ** 2
 
 
 def phase_fractions(labels: np.ndarray) -> dict[str, float]:

@@ -12,7 +12,7 @@ plans              the station's plans (`plans.__all__`), ``bp``, ``bps``
 ``RE``             a RunEngine with the station's metadata, streaming to Tiled and publishing
                    to the analysis worker; BestEffortCallback tables, a line per spectrum,
                    a live table of each half cycle, a line as each run ends, progress bars
-                   for pressure and motor moves (`acq.live_display`); with a display a
+                   for pressure and motor moves (`acq.interactive.live_display`); with a display a
                    live Nyquist plot and a live voltage plot
 ``db``             the ``raw`` runs in Tiled (``db[-1]``, ``db[uid]``, ``db.search(...)``)
 ``analysis``       the ``analysis`` runs in Tiled; ``wait_for_analysis(analysis, uid)`` is
@@ -39,13 +39,13 @@ import bluesky.plans as bp
 
 import plans
 
-from .analysis.results import analysis_runs_of, wait_for_analysis
-from .config import StationConfig
-from .engine import make_run_engine
+from ..analysis.results import analysis_runs_of, wait_for_analysis
+from ..beamline import build_station, connect_station
+from ..config import StationConfig
+from ..runtime.engine import make_run_engine
+from ..runtime.tiled_client import connect, endpoint
 from .live_display import subscribe_terminal
 from .live_plots import LiveNyquist, LiveVoltage
-from .station import build_station, connect_station
-from .tiled_service import connect, endpoint
 
 #: Printed when the session opens.
 BANNER = """\

@@ -17,13 +17,12 @@ from pathlib import Path
 from plans import pressure_series
 from simulated_devices.truth import truth_at
 
-from .config import StationConfig
-from .engine import make_run_engine
-from .services import start_simulated_services
-from .station import build_station, connect_station
-from .analysis.figure import series_figure
-from .analysis.results import wait_for_analysis
-from .simulation import simulation_parameters
+from ..analysis.figure import series_figure
+from ..analysis.results import wait_for_analysis
+from ..beamline import build_station, connect_station
+from ..config import StationConfig
+from ..runtime.engine import make_run_engine
+from ..services import simulation_parameters, start_simulated_services
 from .summary import (add_capacity_ratios, analysed_row, format_analysis_table, format_table,
                       measured_row)
 

@@ -1,11 +1,12 @@
 """Rehearsing a plan against a station that plays a recorded run back, in a process of its own.
 
-`run_rehearsal` starts ``python -m acq.rehearsal`` with Channel Access on a free port of its
-own: a Channel Access client reads its server port once, when it starts, and the caller may
-already be the client of another station on the usual one. In that process `rehearse` starts
-the playback IOCs (`acq.playback_station`), builds the station's devices from the config
-(`acq.station`), runs the plan on a RunEngine streaming to Tiled (`acq.engine`) and reports
-the new runs' uids, or the error that stopped the plan, in a JSON result file.
+`run_rehearsal` starts ``python -m acq.replay.rehearsal`` with Channel Access on a free port
+of its own: a Channel Access client reads its server port once, when it starts, and the
+caller may already be the client of another station on the usual one. In that process
+`rehearse` starts the playback IOCs (`acq.services.PlaybackStationProcess`), builds the
+station's devices from the config (`acq.beamline`), runs the plan on a RunEngine streaming to
+Tiled (`acq.runtime`) and reports the new runs' uids, or the error that stopped the plan, in a
+JSON result file.
 """
 
 from __future__ import annotations
@@ -21,20 +22,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ophyd import Device
-
-import plans
-
-from .child_process import log_tail
-from .config import parse_config
-from .engine import make_run_engine
-from .playback_station import PlaybackStationProcess, channel_access_environment, free_ca_port
-from .station import Station, build_station, connect_station
-from .tiled_service import connect
-
-#: Plan arguments that name station devices (`plans.metadata` records devices by name).
-DEVICE_ARGUMENTS = frozenset({"press", "potentiostat", "stage", "detector",
-                              "position_compare", "detectors"})
+from ..beamline import UnknownDevice, build_station, connect_station, station_plans
+from ..config import parse_config
+from ..runtime.channel_access import loopback_environment
+from ..runtime.engine import make_run_engine
+from ..runtime.tiled_client import connect
+from ..services import PlaybackStationProcess
+from ..services.ports import free_channel_access_port
 
 
 class RehearsalError(RuntimeError):
@@ -90,14 +84,14 @@ def run_rehearsal(rehearsal: Rehearsal) -> list[str]:
         request, result, log = (workdir / name for name in
                                 ("rehearsal.json", "result.json", "rehearsal.log"))
         request.write_text(json.dumps(asdict(rehearsal)))
+        environment = loopback_environment(free_channel_access_port())
         with open(log, "w") as output:
-            subprocess.run([sys.executable, "-m", "acq.rehearsal", "--rehearsal", str(request),
-                            "--result", str(result)],
-                           env=channel_access_environment(free_ca_port()), stdout=output,
+            subprocess.run([sys.executable, "-m", __name__, "--rehearsal", str(request),
+                            "--result", str(result)], env=environment, stdout=output,
                            stderr=subprocess.STDOUT, check=False)
         if not result.exists():
-            raise RehearsalError(f"the rehearsal process ended without a result:\n"
-                                 f"{log_tail(log)}")
+            tail = "\n".join(log.read_text().splitlines()[-30:])
+            raise RehearsalError(f"the rehearsal process ended without a result:\n{tail}")
         outcome = json.loads(result.read_text())
     if "error" in outcome:
         raise RehearsalError(outcome["error"])
@@ -122,8 +116,10 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
         Whatever the plan raised (e.g. for a technique the playback refused).
     """
     config = parse_config(rehearsal.config)
+    recording = Path(rehearsal.recording_path)
     with ExitStack() as stack:
-        stack.enter_context(PlaybackStationProcess(config, Path(rehearsal.recording_path)))
+        stack.enter_context(PlaybackStationProcess(config, recording,
+                                                   recording.with_name("playback_ioc.log")))
         station = build_station(config)
         stack.callback(station.close)
         connect_station(station)
@@ -133,8 +129,12 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
                                  press=station.press)
         uids: list[str] = []
         engine.RE.subscribe(lambda name, doc: uids.append(doc["uid"]), "start")
-        plan = getattr(plans, rehearsal.plan_name)
-        engine.RE(plan(**resolve_devices(rehearsal.plan_args, station), md=rehearsal.md))
+        plan = station_plans()[rehearsal.plan_name]
+        try:
+            arguments = plan.bind(station, rehearsal.plan_args)
+        except UnknownDevice as error:
+            raise RehearsalError(str(error)) from None
+        engine.RE(plan.function(**arguments, md=rehearsal.md))
         engine.flush()
         if engine.writer.failures:
             raise RehearsalError(f"{engine.writer.failures} documents did not reach Tiled "
@@ -142,38 +142,9 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
         return uids
 
 
-def resolve_devices(args: dict[str, Any], station: Station) -> dict[str, Any]:
-    """``args`` with the device names of `DEVICE_ARGUMENTS` replaced by the station's devices.
-
-    Raises
-    ------
-    RehearsalError
-        If an argument names a device the station does not have.
-    """
-    devices = station.devices()
-
-    def device(name: str | None) -> Device | None:
-        if name is None:
-            return None
-        if name not in devices:
-            raise RehearsalError(f"the plan uses a device {name!r}; the station has "
-                                 f"{', '.join(sorted(devices))}")
-        return devices[name]
-
-    resolved = {}
-    for key, value in args.items():
-        if key not in DEVICE_ARGUMENTS:
-            resolved[key] = value
-        elif isinstance(value, list):
-            resolved[key] = [device(name) for name in value]
-        else:
-            resolved[key] = device(value)
-    return resolved
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m acq.rehearsal``: rehearse one request; write its outcome as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m acq.rehearsal", description=__doc__,
+    """``python -m acq.replay.rehearsal``: rehearse one request; write its outcome as JSON."""
+    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rehearsal", type=Path, required=True,
                         help="JSON of a Rehearsal (from run_rehearsal)")

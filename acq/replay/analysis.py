@@ -8,9 +8,10 @@ for the same software it holds the same numbers, since live and replay share
 from __future__ import annotations
 
 
-from .analysis.live import analysis_metadata
-from .analysis.raw_run import RawRunError, analyse_raw_run, finished_run
-from .analysis.results import analysis_writer, write_analysis_run
+from ..analysis.live import analysis_metadata
+from ..analysis.pressure_point import analyse_raw_run
+from ..analysis.raw_run import RawRunError, finished_run
+from ..analysis.results import analysis_writer, write_analysis_run
 
 
 def replay_analysis(client, uid: str | int, circuit: str) -> str:

@@ -19,12 +19,9 @@ from bluesky_tiled_plugins import TiledWriter
 from event_model import sanitize_doc
 from tiled.client.container import Container
 
-logger = logging.getLogger(__name__)
+from ..analysis.results import ALL_ARRAYS_AS_ZARR
 
-#: TiledWriter's ``max_array_size`` that writes every array in events as zarr: arrays of up to
-#: 16 elements would otherwise go to the SQL table storage, which cannot hold them (a
-#: 15-point spectrum failed with "Unsupported PyArrow type: list<item: double>").
-ALL_ARRAYS_AS_ZARR = 0
+logger = logging.getLogger(__name__)
 
 _CLOSE = object()
 

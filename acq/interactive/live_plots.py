@@ -13,13 +13,8 @@ import numpy as np
 from bluesky.callbacks.core import CallbackBase
 from event_model import unpack_event_page
 
-#: Data keys of a spectrum event (`devices.potentiostat.ImpedanceSweep` named ``pstat``).
-Z_REAL_KEY, Z_IMAG_KEY, POINTS_KEY = ("pstat_eis_z_real_ohm", "pstat_eis_z_imag_ohm",
-                                      "pstat_eis_num_points")
-#: Data key of the live cell voltage in ``trace`` events.
-VOLTAGE_KEY = "pstat_voltage_V"
-#: Stream of the live cycling trace (`plans.cycling.run_half_cycle`).
-TRACE_STREAM = "trace"
+from conventions import data_keys
+
 
 
 class _RunPlot(CallbackBase):
@@ -74,10 +69,11 @@ class LiveNyquist(_RunPlot):
 
     def event(self, doc):
         data = doc["data"]
-        if Z_REAL_KEY not in data:
+        if data_keys.SPECTRUM_Z_REAL not in data:
             return
-        n = int(data.get(POINTS_KEY, len(data[Z_REAL_KEY])))
-        self.ax.plot(np.asarray(data[Z_REAL_KEY])[:n], -np.asarray(data[Z_IMAG_KEY])[:n],
+        n = int(data[data_keys.SPECTRUM_POINTS])
+        self.ax.plot(np.asarray(data[data_keys.SPECTRUM_Z_REAL])[:n],
+                     -np.asarray(data[data_keys.SPECTRUM_Z_IMAG])[:n],
                      "o-", markersize=3, label=self._label)
         self.ax.legend(fontsize="small")
         self._draw()
@@ -114,11 +110,11 @@ class LiveVoltage(_RunPlot):
         self._line, self._t0 = None, None
 
     def event(self, doc):
-        if self._streams.get(doc["descriptor"]) != TRACE_STREAM:
+        if self._streams.get(doc["descriptor"]) != data_keys.TRACE:
             return
         self._t0 = doc["time"] if self._t0 is None else self._t0
         hours = (doc["time"] - self._t0) * self.time_scale / 3600.0
-        volts = doc["data"][VOLTAGE_KEY]
+        volts = doc["data"][data_keys.LIVE_VOLTAGE]
         if self._line is None:
             (self._line,) = self.ax.plot([hours], [volts], "-", label=self._label)
             self.ax.legend(fontsize="small")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import time
 from collections.abc import Callable
@@ -13,10 +12,11 @@ from bluesky import RunEngine
 from bluesky.callbacks.zmq import Publisher
 from tiled.client.container import Container
 
+from conventions.versions import package_versions
 from devices.press import PressureCell
 from plans.metadata import label_runs
 
-from .config import StationConfig
+from ..config import StationConfig
 from .scan_ids import SCAN_ID_FILE, StationScanIds
 from .streaming import BackgroundWriter, tiled_writer
 
@@ -32,17 +32,6 @@ PUBLISHER_LINGER_MS = 2000
 RECORDED_PACKAGES = ("ssb-beamline", "bluesky", "ophyd", "pyepics", "caproto", "event-model",
                      "tiled", "bluesky-tiled-plugins", "databroker", "numpy", "scipy",
                      "scikit-image", "h5py")
-
-
-def software_versions() -> dict[str, str]:
-    """Installed versions of the packages acquisition depends on."""
-    versions = {}
-    for package in RECORDED_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def _flush_at_stop(writer: BackgroundWriter) -> Callable[[str, dict], None]:
@@ -82,18 +71,18 @@ def make_run_engine(config: StationConfig, client: Container | None = None, *,
 
     Every start document carries the station, sample, cell geometry and masses and the
     software versions (``RE.md``); scan ids count up per station across processes
-    (`acq.scan_ids`). With ``client`` (a Tiled client holding the ``raw``
+    (`acq.runtime.scan_ids`). With ``client`` (a Tiled client holding the ``raw``
     container) documents stream to ``raw`` off the acquisition thread, with a local backup
     under ``<data_dir>/backup``, and a run ends once all its documents are written: what
     ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document also goes to the config's
-    0MQ proxy, for the analysis worker (`acq.analysis.worker`). Every start document
+    0MQ proxy, for the analysis worker (`acq.services.analysis_worker`). Every start document
     also carries its ``start_datetime`` and, given the ``press``, its ``pressure_MPa``
     (`plans.metadata.label_runs`).
     """
     RE = RunEngine({}, scan_id_source=StationScanIds(
         config.station.data_dir.resolve() / SCAN_ID_FILE))
     RE.md.update(config.metadata())
-    RE.md["versions"] = software_versions()
+    RE.md["versions"] = package_versions(RECORDED_PACKAGES)
     RE.preprocessors.append(label_runs(press))
     writer = None
     if client is not None:

@@ -1,7 +1,8 @@
-"""Build a whole station's devices from one config (the dodal device-manager shape).
+"""Build a whole station's devices from one config (the dodal beamline shape).
 
-Every device is made by a small factory from the config; `connect_station` connects them all
-and reports every failure at once rather than stopping at the first.
+Every device is made by a small typed factory from the config and named as
+`conventions.data_keys` says; `connect_station` connects them all and reports every failure
+at once rather than stopping at the first; `Station.close` lets them go before the IOCs do.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
-from .config import StationConfig
+from conventions import data_keys
+
+from ..config import StationConfig
 
 
 class StationConnectionError(RuntimeError):
@@ -84,7 +87,7 @@ def _finish_pending_callbacks(timeout_s: float = 5.0) -> None:
 
 def make_press(config: StationConfig) -> PressureCell:
     """The stack-pressure cell, with the config's tolerance, dwell and settle timeout."""
-    press = PressureCell(config.station.prefix + config.press.prefix, name="press")
+    press = PressureCell(config.station.prefix + config.press.prefix, name=data_keys.PRESS)
     press.tolerance_MPa.put(config.press.tolerance_MPa)
     press.dwell_s.put(config.press.dwell_s)
     press.settle_timeout_s.put(config.press.settle_timeout_s)
@@ -94,8 +97,8 @@ def make_press(config: StationConfig) -> PressureCell:
 def make_potentiostat(config: StationConfig) -> Potentiostat:
     """The potentiostat channel, with technique timeouts on the station's clock and the cell's
     characteristics (area, active mass, nominal capacity)."""
-    pstat = Potentiostat(config.station.prefix + config.potentiostat.prefix, name="pstat",
-                         time_scale=config.station.time_scale)
+    pstat = Potentiostat(config.station.prefix + config.potentiostat.prefix,
+                         name=data_keys.POTENTIOSTAT, time_scale=config.station.time_scale)
     pstat.electrode_area_cm2.put(config.cell.area_cm2)
     pstat.active_mass_g.put(config.cell.active_mass_g)
     pstat.nominal_capacity_mAh.put(config.cell.nominal_capacity_mAh)
@@ -104,7 +107,8 @@ def make_potentiostat(config: StationConfig) -> Potentiostat:
 
 def make_tomo_stage(config: StationConfig) -> TomographyStage:
     """Rotation, sample translation and shutter, with the config's sample-out position."""
-    stage = TomographyStage(config.station.prefix + config.tomography.prefix, name="tomo")
+    stage = TomographyStage(config.station.prefix + config.tomography.prefix,
+                            name=data_keys.STAGE)
     stage.sample_out_mm.put(config.tomography.sample_out_mm)
     return stage
 
@@ -112,13 +116,13 @@ def make_tomo_stage(config: StationConfig) -> TomographyStage:
 def make_position_compare(config: StationConfig) -> PositionCompare:
     """The position-compare unit that triggers the detector from the rotation (fly CT)."""
     return PositionCompare(config.station.prefix + config.tomography.prefix + "pc:",
-                           name="pc")
+                           name=data_keys.POSITION_COMPARE)
 
 
 def make_detector(config: StationConfig) -> TomographyDetector:
     """The area detector writing HDF5 frames under the station's frames directory."""
     return TomographyDetector(config.station.prefix + config.tomography.prefix,
-                              name="det", data_dir=config.frames_dir)
+                              name=data_keys.DETECTOR, data_dir=config.frames_dir)
 
 
 def build_station(config: StationConfig) -> Station:

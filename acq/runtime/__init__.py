@@ -1,0 +1,15 @@
+"""What runs a station's plans: the RunEngine, its streams to Tiled, its scan ids, and the
+Channel Access and Tiled settings every way in shares.
+
+=================  ===========================================================================
+`engine`           `make_run_engine`: the RunEngine of a station config (metadata, scan ids,
+                   Tiled, the analysis worker's 0MQ stream)
+`streaming`        `BackgroundWriter`, `tiled_writer`: documents to Tiled off the RunEngine
+`scan_ids`         `StationScanIds`: scan ids per station across processes
+`tiled_client`     `endpoint`, `connect`: the station's Tiled and its containers
+`channel_access`   `configure_channel_access`: loopback Channel Access for a simulated station
+=================  ===========================================================================
+
+Import from the modules: this package imports none of them, so `channel_access` can be set up
+before anything imports ophyd (which starts Channel Access as it is imported).
+"""

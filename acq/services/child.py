@@ -1,0 +1,147 @@
+"""The services `acq` runs as child processes, and serving until Ctrl-C.
+
+Every service — the simulated IOCs, the embedded Tiled server, the analysis worker and its
+0MQ proxy, the queue server — is a `ChildService`: one or more processes started together,
+their output in one log file, ready once a probe answers, stopped in reverse order, and a
+context manager that stops them however its block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+#: Wall seconds a child gets to exit after SIGTERM before it is killed.
+TERMINATE_TIMEOUT_S = 10.0
+#: Wall seconds a service gets to answer its probe once started (imports included, on a
+#: loaded machine).
+STARTUP_TIMEOUT_S = 60.0
+
+
+class ServiceError(RuntimeError):
+    """A service that could not be started: its processes are stopped, the message holds the
+    tail of its log."""
+
+
+class ChildService:
+    """Processes started together and stopped together (a context manager).
+
+    Subclasses implement `start`: `launch` each process, then `wait_until` it is ready.
+
+    Parameters
+    ----------
+    name
+        What the service is, for messages (``"simulated IOCs"``, ``"Tiled server"``).
+    log_path
+        File the processes' output goes to.
+    fresh_log
+        Empty the log at each start (else append to it).
+    """
+
+    def __init__(self, name: str, log_path: Path, *, fresh_log: bool = True) -> None:
+        self.name = name
+        self.log_path = Path(log_path)
+        self.fresh_log = fresh_log
+        self._processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        """Start the service and return once it is ready.
+
+        Raises
+        ------
+        ServiceError
+            If it fails to start (see `wait_until`).
+        """
+        raise NotImplementedError
+
+    def launch(self, command: Sequence[str], env: dict[str, str] | None = None
+               ) -> subprocess.Popen:
+        """Start one process of the service, its output appended to `log_path`."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.fresh_log and not self._processes:
+            self.log_path.write_text("")
+        with open(self.log_path, "a") as log:
+            process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT,
+                                       env={**(env or os.environ), "PYTHONUNBUFFERED": "1"})
+        self._processes.append(process)
+        return process
+
+    def wait_until(self, ready: Callable[[], bool], timeout_s: float = STARTUP_TIMEOUT_S
+                   ) -> None:
+        """Poll ``ready`` until it returns True.
+
+        Raises
+        ------
+        ServiceError
+            If a process of the service exits first, or ``ready`` has not held within
+            ``timeout_s``; every process of the service is stopped first.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            exited = [process for process in self._processes if process.poll() is not None]
+            if exited or time.monotonic() > deadline:
+                self.stop()
+                why = (f"exited with status {exited[0].returncode}" if exited
+                       else f"did not answer within {timeout_s:.0f} s")
+                raise ServiceError(f"{self.name} {why}; the end of its log "
+                                   f"({self.log_path}):\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of the log."""
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """Stop every process, the last started first."""
+        for process in reversed(self._processes):
+            stop_process(process)
+        self._processes = []
+
+    def __enter__(self) -> ChildService:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate ``process`` if it is running; kill it if it does not exit in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=TERMINATE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_until_interrupted() -> None:
+    """Block until Ctrl-C or SIGTERM (a service manager's stop, ``kill``), so the caller's
+    cleanup stops its child processes either way. SIGINT is re-armed too: a shell that
+    starts a command in the background (``acq serve &``) has it ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return

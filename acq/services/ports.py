@@ -1,0 +1,64 @@
+"""Loopback ports for the services: free ones, and whether one is taken.
+
+A free port is one the kernel hands out for port 0 (so two callers never draw the same one
+from a shared range); a Channel Access station needs two adjacent ones.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+
+def free_tcp_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def tcp_port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1 ``port`` now (connections of a server just
+    stopped, in TIME_WAIT, do not count: servers bind with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _udp_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_channel_access_port(attempts: int = 100) -> int:
+    """A port P with UDP P and P + 1 and TCP P free on loopback: a Channel Access server on
+    P (repeater and beacons on P + 1) then answers no other station's clients.
+
+    Raises
+    ------
+    RuntimeError
+        If none is found in ``attempts`` tries.
+    """
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port < 65535 and _udp_port_free(port) and _udp_port_free(port + 1) and (
+                tcp_port_free(port)):
+            return port
+    raise RuntimeError(f"no free Channel Access port pair on loopback after {attempts} tries")
+
+
+def wait_until_udp_bound(port: int, timeout_s: float = 5.0) -> None:
+    """Return once something listens on loopback UDP ``port`` (or after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _udp_port_free(port):
+        time.sleep(0.05)

@@ -1,0 +1,123 @@
+"""The simulated IOCs of a station config, in a child process.
+
+The IOCs serve real Channel Access on loopback; everything else (devices, plans, the
+RunEngine) talks to them exactly as to hardware.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from simulated_devices.physics.parameters import CellParameters
+
+from ..config import ConfigError, StationConfig
+from .child import ChildService
+from .ports import wait_until_udp_bound
+
+#: Geometry keys of ``[cell]`` the simulated cell takes (``[simulation.parameters.geometry]``
+#: may not contradict them).
+CELL_GEOMETRY_KEYS = ("diameter_mm", "electrode_mass_mg", "electrolyte_mass_mg",
+                      "active_mass_fraction", "electrolyte_solid_density_g_cm3")
+
+
+def simulation_parameters(config: StationConfig) -> CellParameters:
+    """The simulated cell of a config: its ``[cell]`` geometry plus ``[simulation]`` overrides.
+
+    Raises
+    ------
+    ConfigError
+        If the config has no ``[simulation]`` table, or a parameter there is unknown or of
+        the wrong type (naming it).
+    """
+    if config.simulation is None:
+        raise ConfigError("this station config has no [simulation] table: it drives hardware")
+    tables = {group: dict(values) for group, values in config.simulation.parameters.items()}
+    geometry = tables.setdefault("geometry", {})
+    for key in CELL_GEOMETRY_KEYS:
+        geometry.setdefault(key, getattr(config.cell, key))
+    chemistry = tables.setdefault("electrochemistry", {})
+    chemistry.setdefault("cell_type", config.cell.cell_type)
+    chemistry.setdefault("specific_capacity_mAh_g", config.cell.specific_capacity_mAh_g)
+    try:
+        return CellParameters.from_mapping(tables)
+    except ValueError as error:
+        raise ConfigError(f"station config: {error}") from None
+
+
+class SimulatedStationProcess(ChildService):
+    """The simulated IOCs of ``config`` (and a Channel Access repeater) in child processes.
+
+    Parameters
+    ----------
+    config
+        Station config with a ``[simulation]`` table.
+    log_path
+        File for the IOCs' output; ``<data_dir>/services/ioc.log`` when omitted.
+    name
+        What they are, for messages.
+    """
+
+    #: The module the IOCs run as (``python -m``).
+    module = "simulated_devices"
+
+    def __init__(self, config: StationConfig, log_path: Path | None = None,
+                 name: str = "simulated IOCs") -> None:
+        services = config.station.data_dir.resolve() / "services"
+        super().__init__(name, log_path or services / "ioc.log")
+        self.config = config
+        self.parameters = simulation_parameters(config)
+        self.parameters_path = self.log_path.with_name(self.log_path.stem + "_parameters.json")
+
+    def command(self) -> list[str]:
+        """The command line that starts the IOCs."""
+        c = self.config
+        assert c.simulation is not None  # checked by simulation_parameters
+        return [
+            sys.executable, "-m", self.module,
+            "--prefix", c.station.prefix,
+            "--data-dir", str(c.frames_dir),
+            "--time-scale", repr(c.station.time_scale),
+            "--seed", str(c.simulation.seed),
+            "--parameters", str(self.parameters_path),
+            "--rating-MPa", repr(c.press.rating_MPa),
+            "--load-cell-range-N", repr(c.press.load_cell_range_N),
+            "--compliance-current-A", repr(c.potentiostat.compliance_current_A),
+            "--compliance-voltage-V", repr(c.potentiostat.compliance_voltage_V),
+        ]
+
+    def start(self) -> None:
+        """Start the repeater and the IOCs; return once their PVs answer.
+
+        Raises
+        ------
+        ServiceError
+            If the IOCs exit or do not answer, with the tail of their log.
+        """
+        self.config.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.parameters_path.write_text(json.dumps(self.parameters.as_dict()))
+        repeater = shutil.which("caproto-repeater") or str(
+            Path(sys.executable).with_name("caproto-repeater"))
+        if Path(repeater).exists():
+            self.launch([repeater, "--quiet"])
+            # libca registers with the repeater at its first use and, finding none, tries to
+            # spawn EPICS's own caRepeater (not installed) and complains; let ours bind first.
+            wait_until_udp_bound(int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065")))
+        self.launch(self.command())
+        self.wait_until(self._serving)
+
+    def _serving(self) -> bool:
+        # Probed with caproto's own client, not pyepics: this process then never becomes a
+        # libca client, which would register with the repeater, complain when it is not
+        # polled, and report a "virtual circuit disconnect" when the IOCs stop.
+        from caproto.sync.client import read
+
+        probe = f"{self.config.station.prefix}{self.config.press.prefix}Rating"
+        try:
+            return bool(read(probe, timeout=1.0, repeater=False).data[0] > 0)
+        except (TimeoutError, OSError):
+            return False

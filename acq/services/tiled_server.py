@@ -1,0 +1,90 @@
+"""The embedded Tiled server: Tiled's own ``tiled serve catalog`` in a child process.
+
+A SQLite catalog, file and SQL table storage under ``<data_dir>/tiled`` (a writable catalog
+needs both, or runs fail with HTTP 500), the detector's frames directory as readable storage
+(so CT frames written by the IOC are served as arrays), and an API key for writing and
+reading, on loopback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from ..config import StationConfig
+from ..runtime.tiled_client import embedded_api_key
+from .child import ChildService, ServiceError
+from .ports import free_tcp_port, tcp_port_free
+
+
+class EmbeddedTiled(ChildService):
+    """A Tiled server serving ``<data_dir>/tiled`` on loopback (a context manager).
+
+    Parameters
+    ----------
+    data_dir
+        Station data directory; the catalog and its storage live in ``data_dir/tiled``.
+    readable_dirs
+        Directories the server may read external files from (the detector's frames).
+    port
+        TCP port on 127.0.0.1; a free one when 0.
+
+    The single-user API key is made once and kept in ``data_dir/tiled/api_key`` (readable by
+    the owner only), so a later `acq serve` or `acq run` reaches the same catalog.
+    """
+
+    def __init__(self, data_dir: Path, readable_dirs: list[Path], port: int = 0) -> None:
+        self.directory = Path(data_dir).resolve() / "tiled"
+        super().__init__("Tiled server", self.directory / "server.log", fresh_log=False)
+        self.readable_dirs = [Path(d).resolve() for d in readable_dirs]
+        self.api_key = embedded_api_key(Path(data_dir))
+        self.port = port or free_tcp_port()
+
+    @property
+    def uri(self) -> str:
+        """The server's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        """The ``tiled serve catalog`` command line."""
+        catalog = self.directory / "catalog.db"
+        command = [str(Path(sys.executable).with_name("tiled")), "serve", "catalog",
+                   str(catalog), "-w", str(self.directory / "files"),
+                   "-w", f"sqlite:///{self.directory / 'tables.db'}",
+                   "--api-key", self.api_key, "--host", "127.0.0.1", "--port", str(self.port)]
+        for directory in self.readable_dirs:
+            command += ["-r", str(directory)]
+        if not catalog.exists():
+            command.append("--init")
+        return command
+
+    def start(self) -> None:
+        """Start the server and return once it answers.
+
+        Raises
+        ------
+        ServiceError
+            If the port is taken, or the server exits or does not answer (with its log).
+        """
+        if not tcp_port_free(self.port):
+            raise ServiceError(f"cannot serve Tiled on 127.0.0.1:{self.port}: the port is in "
+                               f"use (another `acq serve` or demo?); set [tiled] port in the "
+                               f"station config")
+        (self.directory / "files").mkdir(parents=True, exist_ok=True)
+        for directory in self.readable_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+        self.launch(self.command())
+        self.wait_until(self._answers)
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.uri}/api/v1/", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def embedded_tiled(config: StationConfig) -> EmbeddedTiled:
+    """The embedded server of a station config (frames directory readable)."""
+    return EmbeddedTiled(config.station.data_dir, [config.frames_dir], config.tiled.port)

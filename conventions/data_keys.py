@@ -1,0 +1,52 @@
+"""The station's device names, and the event data keys and streams their readings make.
+
+ophyd names a reading ``<device name>_<component path>``, so these keys follow from the
+device names the beamline factory gives (`PRESS`, `POTENTIOSTAT`, …) and from the devices'
+components (``devices/``). The analysis, the live displays and replay read documents by them;
+a key changed in a device must change here, where the tests that build every device check it.
+"""
+
+from __future__ import annotations
+
+#: Names of the station's devices (also the names users pass to plans in the queue server).
+PRESS, POTENTIOSTAT, STAGE, DETECTOR, POSITION_COMPARE = "press", "pstat", "tomo", "det", "pc"
+#: Name of the soft device that labels cycling events with the cycle number and step.
+CYCLE_LABEL = "cycle"
+
+#: The settled press: feedback setpoint, load-cell force and stack pressure.
+PRESS_SETPOINT = f"{PRESS}_setpoint_MPa"
+PRESS_FORCE = f"{PRESS}_force_N"
+PRESS_PRESSURE = f"{PRESS}_pressure_MPa"
+
+#: One impedance spectrum: waveforms padded past ``SPECTRUM_POINTS`` valid points.
+SPECTRUM_FREQUENCY = f"{POTENTIOSTAT}_eis_frequency_Hz"
+SPECTRUM_Z_REAL = f"{POTENTIOSTAT}_eis_z_real_ohm"
+SPECTRUM_Z_IMAG = f"{POTENTIOSTAT}_eis_z_imag_ohm"
+SPECTRUM_POINTS = f"{POTENTIOSTAT}_eis_num_points"
+
+#: The live cell readings of a ``trace`` event.
+LIVE_TIME = f"{POTENTIOSTAT}_technique_time_s"
+LIVE_VOLTAGE = f"{POTENTIOSTAT}_voltage_V"
+LIVE_CURRENT = f"{POTENTIOSTAT}_current_A"
+LIVE_CHARGE = f"{POTENTIOSTAT}_charge_mAh"
+
+#: One half cycle as the instrument recorded it (a ``half_cycle`` event): waveforms padded
+#: past ``HALF_CYCLE_POINTS`` valid points, the charge passed and why it ended.
+_HALF_CYCLE = f"{POTENTIOSTAT}_galvanostatic_"
+HALF_CYCLE_TIME = _HALF_CYCLE + "time_s"
+HALF_CYCLE_VOLTAGE = _HALF_CYCLE + "voltage_V"
+HALF_CYCLE_CURRENT = _HALF_CYCLE + "trace_current_A"
+HALF_CYCLE_POINTS = _HALF_CYCLE + "num_points"
+HALF_CYCLE_CAPACITY = _HALF_CYCLE + "capacity_mAh"
+HALF_CYCLE_REASON = _HALF_CYCLE + "termination_reason"
+CYCLE_INDEX = f"{CYCLE_LABEL}_index"
+CYCLE_STEP = f"{CYCLE_LABEL}_step"
+
+#: A CT frame (by reference into the detector's HDF5 file) and the angle it was taken at, deg.
+FRAME = f"{DETECTOR}_image"
+ANGLE = f"{STAGE}_rotation"
+
+#: Streams of a run (`plans`): the primary readings; a pressure series' spectrum; the live
+#: and the recorded cycling; the CT's darks, flats and projections.
+PRIMARY, EIS, TRACE, HALF_CYCLE = "primary", "eis", "trace", "half_cycle"
+DARK, FLAT, PROJECTION = "dark", "flat", "projection"
