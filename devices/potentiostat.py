@@ -10,6 +10,7 @@ put completion and would be stale. ``stop()`` stops the technique and switches t
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 from ophyd import Component as Cpt
@@ -17,6 +18,7 @@ from ophyd import Device, EpicsSignal, EpicsSignalRO, Signal
 from ophyd.status import DeviceStatus, Status
 
 from conventions.impedance import sweep_frequencies_Hz
+from conventions.pv_states import Outcome, Technique
 
 #: Timeout of every put and get, wall seconds.
 PUT_TIMEOUT_S = 5.0
@@ -38,7 +40,7 @@ def _setpoint(suffix: str, **kwargs) -> Cpt:
 class _Technique(Device):
     """A technique of the parent `Potentiostat`, run by ``trigger()``."""
 
-    technique_name = ""
+    technique_name: Technique
 
     def expected_duration_s(self) -> float:
         """Experiment time the technique should take, s."""
@@ -79,7 +81,7 @@ class ImpedanceSweep(_Technique):
     ===========================  ==========================  =====  ========================
     """
 
-    technique_name = "PEIS"
+    technique_name = Technique.PEIS
     initial_frequency_Hz = _setpoint("T:PEIS:0:InitialFreq")
     final_frequency_Hz = _setpoint("T:PEIS:0:FinalFreq")
     points_per_decade = _setpoint("T:PEIS:0:PointsPerDecade")
@@ -124,7 +126,7 @@ class GalvanostaticHalfCycle(_Technique):
     than the wall clock, and the trace holds them as the instrument saw them.
     """
 
-    technique_name = "CP"
+    technique_name = Technique.CP
     current_A = _setpoint("T:CP:0:Current")
     upper_cutoff_V = _setpoint("T:CP:0:EMax")
     lower_cutoff_V = _setpoint("T:CP:0:EMin")
@@ -146,7 +148,7 @@ class GalvanostaticHalfCycle(_Technique):
 class Rest(_Technique):
     """Open circuit (OCV) for a duration, recorded in the same trace PVs as a half cycle."""
 
-    technique_name = "OCV"
+    technique_name = Technique.OCV
     duration_s = _setpoint("T:OCV:0:Duration")
 
     def expected_duration_s(self) -> float:
@@ -213,38 +215,35 @@ class Potentiostat(Device):
     rest = Cpt(Rest, "", kind="normal")
 
     def __init__(self, prefix: str = "", *, name: str, time_scale: float = 1.0,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(prefix, name=name, **kwargs)
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
         self.time_scale = time_scale
         self._lock = threading.Lock()
-        self._running = threading.Event()
 
-    @property
-    def technique_running(self) -> bool:
-        """Whether a technique started by `run_technique` has not yet ended."""
-        return self._running.is_set()
-
-    def run_technique(self, technique: str, timeout_s: float) -> DeviceStatus:
+    def run_technique(self, technique: Technique, timeout_s: float) -> DeviceStatus:
         """Load and run ``technique``; the status fails with the IOC's message on error.
 
         Parameters
         ----------
         technique
-            ``"OCV"``, ``"PEIS"`` or ``"CP"``.
+            The technique to run.
         timeout_s
             Wall time after which the technique is stopped and the status fails.
+
+        Raises
+        ------
+        TechniqueFailed
+            If a technique this device started is still running.
         """
         if not self._lock.acquire(blocking=False):
             raise TechniqueFailed(f"{self.name}: a technique is already running")
-        self._running.set()
         try:
             self.technique.put(technique, wait=True, timeout=PUT_TIMEOUT_S)
             before = self.sequence.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
             started: Status = self.start.set(1, timeout=timeout_s)
         except Exception:
-            self._running.clear()
             self._lock.release()
             raise
         status = DeviceStatus(self)
@@ -259,7 +258,7 @@ class Potentiostat(Device):
                     return
                 after = self.sequence.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
                 outcome = self.outcome.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
-                if after == before or outcome != "Ok":
+                if after == before or outcome != Outcome.OK:
                     message = self.error_message.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
                     status.set_exception(TechniqueFailed(
                         f"{self.name}: {technique} failed: "
@@ -269,7 +268,6 @@ class Potentiostat(Device):
             except Exception as error:
                 status.set_exception(error)
             finally:
-                self._running.clear()
                 self._lock.release()
 
         started.add_callback(check_outcome)
@@ -281,7 +279,8 @@ class Potentiostat(Device):
         super().stop(success=success)
 
     def stop_and_wait(self, timeout_s: float = PUT_TIMEOUT_S) -> None:
-        """`stop`, then wait until the technique has ended and the cell is off.
+        """`stop`, then wait until the technique has ended and the cell is off (the
+        technique's completion has been handled: a new one can start at once).
 
         Raises
         ------

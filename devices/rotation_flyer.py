@@ -1,6 +1,6 @@
 """Continuous-rotation (fly) CT: a position-compare unit triggers the detector as it rotates.
 
-The shape of fly tomography at real beamlines (hardware-pvs.md): the rotation stage runs up
+The shape of fly tomography at real beamlines (docs/pv_conventions.md): the rotation stage runs up
 to speed before the first angle, crosses the projection angles at constant velocity while the
 position compare pulses the camera in external-trigger mode, and runs out after the last. The
 frames, and the angle latched at each frame's pulse, stay in the detector's HDF5 file; the
@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +30,15 @@ from typing import Any
 import event_model
 import numpy as np
 from event_model.documents.stream_datum import StreamRange
-from ophyd.status import DeviceStatus, StatusBase
+from ophyd.status import DeviceStatus, StatusBase, SubscriptionStatus
+
+from conventions.pv_states import Direction, TriggerMode
 
 from .position_compare import PositionCompare
 from .tomography import TomographyDetector, TomographyStage
 
 #: Timeout of each configuration put and of the run-up move, s.
 SETUP_TIMEOUT_S = 60.0
-#: ``cam1:TriggerMode`` value of external triggering (areaDetector's enum index).
-EXTERNAL_TRIGGER = 1
 #: Where the HDF5 plugin writes frames, and where its attributes file makes it record each
 #: frame's rotation angle (deg).
 FRAMES_DATASET = "/entry/data/data"
@@ -84,20 +83,31 @@ class FlySpec:
         return self.start_deg + self.step_deg * (self.num_frames - 1)
 
 
-def _in_thread(owner: Any, work: Callable[[], None]) -> DeviceStatus:
-    """Run blocking ``work`` in a thread; the returned status reports how it ended."""
-    status = DeviceStatus(owner)
+def _in_sequence(owner: Any, steps: Sequence[Callable[[], StatusBase | None]]) -> DeviceStatus:
+    """Run ``steps`` one after the other, each when the status the one before returned has
+    finished; the returned status finishes after the last, or fails with the first error."""
+    result = DeviceStatus(owner)
 
-    def run() -> None:
+    def run(index: int, previous: StatusBase | None = None) -> None:
         try:
-            work()
+            if previous is not None:
+                error = previous.exception()
+                if error is not None:
+                    raise error
+            if index == len(steps):
+                result.set_finished()
+                return
+            status = steps[index]()
         except Exception as error:  # handed to the RunEngine through the status
-            status.set_exception(error)
+            result.set_exception(error)
+            return
+        if status is None:
+            run(index + 1)
         else:
-            status.set_finished()
+            status.add_callback(lambda done: run(index + 1, done))
 
-    threading.Thread(target=run, name=f"{owner.name}-setup", daemon=True).start()
-    return status
+    run(0)
+    return result
 
 
 class RotationFlyer:
@@ -156,11 +166,17 @@ class RotationFlyer:
         return spec.start_deg - run_up, spec.stop_deg + run_up
 
     # -- bluesky fly protocol --------------------------------------------------------------
-    def prepare(self, spec: FlySpec) -> DeviceStatus:
-        """Configure the position compare and the camera; run the rotation back to its run-up
-        position. Raises `ophyd.utils.LimitError` at once if the pass exceeds the limits.
+    def prepare(self, spec: FlySpec) -> StatusBase:
+        """Send the rotation back to its run-up position and, while it travels, configure
+        the position compare and the camera. Raises `ophyd.utils.LimitError` at once if the
+        pass exceeds the limits.
 
         The detector must be staged first (its HDF5 file open for the pass).
+
+        Returns
+        -------
+        StatusBase
+            The run-up move's: finished once the rotation is there.
         """
         if not self.detector.hdf1.capture.get():
             raise FlyScanError(f"{self.name}: stage {self.detector.name} before prepare")
@@ -170,83 +186,118 @@ class RotationFlyer:
         rotation.check_value(start)
         rotation.check_value(end)
         self._spec, self._resources, self._collected = spec, None, 0
-
-        def work() -> None:
-            for signal in (cam.num_images_counter, cam.trigger_mode, cam.acquire_period,
-                           *(getattr(pc, name) for name in pc.component_names)):
-                signal.wait_for_connection(SETUP_TIMEOUT_S)  # ophyd connects these lazily
-            self._restore = {rotation.velocity: rotation.velocity.get(),
-                             cam.trigger_mode: cam.trigger_mode.get(),
-                             cam.num_images: cam.num_images.get()}
-            rotation.set(start).wait(SETUP_TIMEOUT_S)
-            for signal, value in ((pc.direction, "Positive" if spec.step_deg > 0
-                                   else "Negative"),
-                                  (pc.pulse_start_deg, spec.start_deg),
-                                  (pc.pulse_step_deg, abs(spec.step_deg)),
-                                  (pc.pulse_max, spec.num_frames),
-                                  (cam.trigger_mode, EXTERNAL_TRIGGER),
-                                  (cam.num_images, spec.num_frames),
-                                  (cam.acquire_time, spec.exposure_s),
-                                  (cam.acquire_period, spec.exposure_s + self.readout_s),
-                                  (rotation.velocity, velocity)):
-                signal.set(value).wait(SETUP_TIMEOUT_S)
-            self._end_deg = end
-
-        return _in_thread(self, work)
+        for signal in (cam.num_images_counter, cam.trigger_mode, cam.acquire_period,
+                       *(getattr(pc, name) for name in pc.component_names)):
+            signal.wait_for_connection(SETUP_TIMEOUT_S)  # ophyd connects these lazily
+        self._restore = {rotation.velocity: rotation.velocity.get(),
+                         cam.trigger_mode: cam.trigger_mode.get(),
+                         cam.num_images: cam.num_images.get()}
+        run_up = rotation.set(start)  # at its own speed: the scan's is set below, for after
+        for signal, value in ((pc.direction, Direction.POSITIVE if spec.step_deg > 0
+                               else Direction.NEGATIVE),
+                              (pc.pulse_start_deg, spec.start_deg),
+                              (pc.pulse_step_deg, abs(spec.step_deg)),
+                              (pc.pulse_max, spec.num_frames),
+                              (cam.trigger_mode, TriggerMode.EXTERNAL),
+                              (cam.num_images, spec.num_frames),
+                              (cam.acquire_time, spec.exposure_s),
+                              (cam.acquire_period, spec.exposure_s + self.readout_s),
+                              (rotation.velocity, velocity)):
+            signal.set(value).wait(SETUP_TIMEOUT_S)
+        self._end_deg = end
+        return run_up
 
     def kickoff(self) -> DeviceStatus:
-        """Start the camera waiting for pulses, arm the position compare, start rotating."""
+        """Start the camera waiting for pulses, arm the position compare, start rotating;
+        finished once the rotation has set off (each step waits on the PV that confirms the
+        one before)."""
         if self._spec is None:
             raise FlyScanError(f"{self.name}: prepare() it with a FlySpec before kickoff")
         cam, pc = self.detector.cam, self.position_compare
 
-        def work() -> None:
-            cam.acquire.put(1)
-            _wait_for(lambda: cam.acquire.get() == 1, SETUP_TIMEOUT_S,
-                      f"{self.detector.name} did not start acquiring")
+        def acquire() -> StatusBase:
+            cam.acquire.put(1)  # a busy put, complete only when every frame is taken
+            return _becomes(cam.acquire, 1, f"{self.detector.name} did not start acquiring")
+
+        def arm() -> StatusBase:
             pc.arm.put(1)
-            _wait_for(lambda: pc.armed.get(use_monitor=False) == 1, SETUP_TIMEOUT_S,
-                      f"{pc.name} did not arm")
+            return _becomes(pc.armed, 1, f"{pc.name} did not arm")
+
+        def rotate() -> None:
             self._motion = self.stage.rotation.set(self._end_deg)
 
-        return _in_thread(self, work)
+        return _in_sequence(self, (acquire, arm, rotate))
 
     def complete(self) -> DeviceStatus:
-        """Finishes when the camera has taken every frame and the rotation has stopped; fails
-        if frames stop arriving for ``stall_timeout_s`` after the rotation stopped."""
-        cam = self.detector.cam
-        spec = self._spec
+        """Finished when the camera has taken every frame and the rotation has stopped, with
+        the settings restored and every frame accounted for; fails if frames stop arriving
+        for ``stall_timeout_s`` after the rotation stopped."""
+        if self._motion is None or self._spec is None:
+            raise FlyScanError(f"{self.name}: kickoff() before complete")
+        cam, spec, motion = self.detector.cam, self._spec, self._motion
+        result = DeviceStatus(self)
+        watchdog: list[threading.Timer] = []
+        lock = threading.Lock()
 
-        def work() -> None:
-            last_count, last_change = -1, time.monotonic()
-            while True:
-                count = cam.num_images_counter.get()
-                if count != last_count:
-                    last_count, last_change = count, time.monotonic()
-                if cam.acquire.get() == 0 and self._motion.done:
-                    break
-                if (self._motion.done
-                        and time.monotonic() - last_change > self.stall_timeout_s):
-                    raise FlyScanError(
-                        f"{self.name}: stalled at frame {count} of {spec.num_frames} "
-                        f"({self.position_compare.num_down.get()} pulses sent)")
-                time.sleep(0.05)
-            self._motion.wait(SETUP_TIMEOUT_S)
+        def stalled() -> None:
+            if not result.done:
+                result.set_exception(FlyScanError(
+                    f"{self.name}: stalled at frame {cam.num_images_counter.get()} of "
+                    f"{spec.num_frames} ({self.position_compare.num_down.get()} pulses sent)"))
+
+        def restart_watchdog(**kwargs: Any) -> None:
+            with lock:
+                for timer in watchdog:
+                    timer.cancel()
+                watchdog.clear()
+                if motion.done and not result.done:
+                    timer = threading.Timer(self.stall_timeout_s, stalled)
+                    timer.daemon = True
+                    timer.start()
+                    watchdog.append(timer)
+
+        counting = cam.num_images_counter.subscribe(restart_watchdog, run=False)
+        motion.add_callback(lambda done: restart_watchdog())
+        camera_idle = _becomes(cam.acquire, 0, f"{self.detector.name} kept acquiring",
+                               timeout_s=None)
+
+        def finish(done: StatusBase) -> None:
+            cam.num_images_counter.unsubscribe(counting)
+            restart_watchdog()  # stops it: the result is settled below
+            if result.done:
+                return
+            # Blocking puts and gets: not on the callback thread that reported the end.
+            threading.Thread(target=self._finish_pass, args=(done, result),
+                             name=f"{self.name}-complete", daemon=True).start()
+
+        (camera_idle & motion).add_callback(finish)
+        return result
+
+    def _finish_pass(self, done: StatusBase, result: DeviceStatus) -> None:
+        try:
+            error = done.exception()
+            if error is not None:
+                raise error
             self._restore_settings()
             self._check_frames()
-
-        return _in_thread(self, work)
+        except Exception as error:  # handed to the RunEngine through the status
+            if not result.done:
+                result.set_exception(error)
+            return
+        if not result.done:
+            result.set_finished()
 
     def describe_collect(self) -> dict[str, dict]:
         """Data keys of the frame stream (declare it with ``bps.declare_stream``): the frames
         and their latched angles, both in the detector's HDF5 file."""
-        cam, hdf = self.detector.cam, self.detector.hdf1
+        cam, file_name = self.detector.cam, self.detector.hdf1.full_file_name
         frame_shape = [cam.array_size.array_size_y.get(), cam.array_size.array_size_x.get()]
+        source = file_name.describe()[file_name.name]["source"]  # the file's PV
         return {
-            self.image_key: {"source": f"PV:{hdf.full_file_name.pvname}", "dtype": "array",
+            self.image_key: {"source": source, "dtype": "array",
                              "shape": frame_shape, "dtype_numpy": np.dtype(np.uint16).str,
                              "external": "STREAM:"},
-            self.stage.rotation.name: {"source": f"PV:{hdf.full_file_name.pvname}",
+            self.stage.rotation.name: {"source": source,
                                        "dtype": "number", "shape": [], "units": "deg",
                                        "dtype_numpy": np.dtype(np.float64).str,
                                        "external": "STREAM:"}}
@@ -311,10 +362,20 @@ class RotationFlyer:
             signal.set(value).wait(SETUP_TIMEOUT_S)
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float, failure: str) -> None:
-    """Poll ``condition`` until true; raise `FlyScanError` with ``failure`` after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise FlyScanError(f"{failure} within {timeout_s} s")
-        time.sleep(0.01)
+def _becomes(signal: Any, wanted: Any, failure: str,
+             timeout_s: float | None = SETUP_TIMEOUT_S) -> DeviceStatus:
+    """A status that finishes once ``signal`` reads ``wanted`` (on its monitor); after
+    ``timeout_s`` it fails with `FlyScanError` saying ``failure``."""
+    result = DeviceStatus(signal)
+
+    def reached(*args: Any, value: Any, **kwargs: Any) -> bool:
+        return bool(value == wanted)
+
+    def settle(watched: StatusBase) -> None:
+        if watched.exception() is None:
+            result.set_finished()
+        else:
+            result.set_exception(FlyScanError(f"{failure} within {timeout_s} s"))
+
+    SubscriptionStatus(signal, reached, timeout=timeout_s, run=True).add_callback(settle)
+    return result

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from conventions.cell_geometry import disc_area_mm2
+from conventions.pv_states import HalfCycleEnd
 
 from .loopback import LOOPBACK_SERVER_ENVIRONMENT
 from .physics.clock import SimClock
@@ -255,7 +256,7 @@ class PlaybackCell:
             return PlaybackHalfCycle(HalfCycleTrace(
                 time_s=np.array([0.0, limits.max_duration_s]),
                 voltage_V=np.array([voltage, voltage]), current_A=np.zeros(2),
-                capacity_mAh=0.0, termination_reason="time_limit"))
+                capacity_mAh=0.0, termination_reason=HalfCycleEnd.TIME_LIMIT))
         index = self._half_cycles_served
         if index >= len(self.recording.half_cycles):
             raise ValueError(f"the recording holds {len(self.recording.half_cycles)} half "

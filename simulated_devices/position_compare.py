@@ -1,6 +1,6 @@
 """Simulated position-compare unit: trigger pulses at evenly spaced positions of a motor.
 
-Modelled on the ``PC_*`` PVs of a Zebra (hardware-pvs.md), reduced to what a rotation fly
+Modelled on the ``PC_*`` PVs of a Zebra (docs/pv_conventions.md), reduced to what a rotation fly
 scan uses. Under the group prefix (e.g. ``SIM:tomo:pc:``):
 
 =====================  ======  ===========================================================
@@ -32,6 +32,8 @@ from collections.abc import Awaitable, Callable
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from conventions.pv_states import Direction
+
 from .physics.clock import SimClock
 
 #: Most pulses one arm can capture (length of ``PC_ENC1`` and ``PC_TIME``).
@@ -52,8 +54,8 @@ class PositionCompareIOC(PVGroup):
         Called for every pulse (the camera's external trigger input).
     """
 
-    direction = pvproperty(name="PC_DIR", value="Positive", dtype=ChannelType.ENUM,
-                           enum_strings=["Positive", "Negative"])
+    direction = pvproperty(name="PC_DIR", value=Direction.POSITIVE, dtype=ChannelType.ENUM,
+                           enum_strings=list(Direction))
     pulse_start = pvproperty(name="PC_PULSE_START", value=0.0, units="deg", precision=4)
     pulse_step = pvproperty(name="PC_PULSE_STEP", value=1.0, units="deg", precision=4)
     pulse_max = pvproperty(name="PC_PULSE_MAX", value=1, dtype=ChannelType.INT)
@@ -116,7 +118,7 @@ class PositionCompareIOC(PVGroup):
         if not self.armed.value or last is None:
             return
         previous, previous_time = last
-        sign = 1.0 if self.direction.value == "Positive" else -1.0
+        sign = 1.0 if self.direction.value == Direction.POSITIVE else -1.0
         if sign * (position - previous) <= 0:
             return
         start, step, total = (self.pulse_start.value, self.pulse_step.value,

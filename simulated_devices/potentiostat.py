@@ -48,6 +48,7 @@ from caproto.server import PVGroup, pvproperty
 
 from conventions.cycling import TRACE_BUFFER_POINTS
 from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_frequencies_Hz
+from conventions.pv_states import HalfCycleEnd, Outcome, Switch, Technique, TechniqueState
 
 from .cell import SimulatedCell
 from .motor import TICK_S
@@ -58,9 +59,6 @@ PERIODS_PER_FREQUENCY = 3
 #: Relative noise of the impedance measurement (0.5 %).
 EIS_NOISE_FRACTION = 0.005
 
-TECHNIQUES = ["OCV", "PEIS", "CP"]
-REASONS = ["None", "upper_cutoff", "lower_cutoff", "time_limit", "capacity_limit",
-           "short_circuit", "stopped", "error"]
 
 
 def _setpoint_pair(name: str, value: float, units: str, **kwargs):
@@ -81,18 +79,20 @@ class PotentiostatIOC(PVGroup):
     """
 
     cell_on_sp, cell_on = (
-        pvproperty(name="CELL:SP", value="Off", enum_strings=["Off", "On"],
+        pvproperty(name="CELL:SP", value=Switch.OFF, enum_strings=list(Switch),
                    dtype=ChannelType.ENUM),
-        pvproperty(name="CELL", value="Off", enum_strings=["Off", "On"],
+        pvproperty(name="CELL", value=Switch.OFF, enum_strings=list(Switch),
                    dtype=ChannelType.ENUM, read_only=True))
     technique_sp, technique = (
-        pvproperty(name="TECH:SP", value="OCV", enum_strings=TECHNIQUES,
+        pvproperty(name="TECH:SP", value=Technique.OCV, enum_strings=list(Technique),
                    dtype=ChannelType.ENUM),
-        pvproperty(name="TECH", value="OCV", enum_strings=TECHNIQUES, dtype=ChannelType.ENUM,
+        pvproperty(name="TECH", value=Technique.OCV, enum_strings=list(Technique),
+                   dtype=ChannelType.ENUM,
                    read_only=True))
     start = pvproperty(name="START", value=0, dtype=ChannelType.INT)
     stop = pvproperty(name="STOP", value=0, dtype=ChannelType.INT)
-    state = pvproperty(name="STATE", value="Stopped", enum_strings=["Stopped", "Running"],
+    state = pvproperty(name="STATE", value=TechniqueState.STOPPED,
+                       enum_strings=list(TechniqueState),
                        dtype=ChannelType.ENUM, read_only=True)
     voltage = pvproperty(name="EWE", value=0.0, units="V", read_only=True, precision=5)
     current = pvproperty(name="I", value=0.0, units="A", read_only=True, precision=9)
@@ -141,7 +141,8 @@ class PotentiostatIOC(PVGroup):
                                   read_only=True)
     half_cycle_capacity = pvproperty(name="CP:Capacity", value=0.0, units="mAh",
                                      read_only=True, precision=9)
-    half_cycle_reason = pvproperty(name="CP:Reason", value="None", enum_strings=REASONS,
+    half_cycle_reason = pvproperty(name="CP:Reason", value=HalfCycleEnd.NONE,
+                                   enum_strings=list(HalfCycleEnd),
                                    dtype=ChannelType.ENUM, read_only=True)
 
     compliance_current = pvproperty(name="ComplianceCurrent", value=0.0, units="A",
@@ -149,7 +150,7 @@ class PotentiostatIOC(PVGroup):
     compliance_voltage = pvproperty(name="ComplianceVoltage", value=0.0, units="V",
                                     read_only=True)
     sequence = pvproperty(name="SEQ", value=0, dtype=ChannelType.INT, read_only=True)
-    status = pvproperty(name="STATUS", value="Ok", enum_strings=["Ok", "Error"],
+    status = pvproperty(name="STATUS", value=Outcome.OK, enum_strings=list(Outcome),
                         dtype=ChannelType.ENUM, read_only=True)
     error_message = message_pv("ERR", "last refusal or fault; empty when none")
 
@@ -226,13 +227,13 @@ class PotentiostatIOC(PVGroup):
     async def stop(self, instance, value):
         if value:
             self._stop_requested = True
-            await self._switch_cell("Off")
+            await self._switch_cell(Switch.OFF)
         return 0
 
-    async def _switch_cell(self, on_off: str) -> None:
+    async def _switch_cell(self, on_off: Switch) -> None:
         await self.cell_on_sp.write(on_off, verify_value=False)
         await self.cell_on.write(on_off)
-        if on_off == "Off":
+        if on_off == Switch.OFF:
             await self.current.write(0.0, timestamp=self.cell.clock.now())
 
     @start.putter
@@ -240,29 +241,29 @@ class PotentiostatIOC(PVGroup):
         """Run the selected technique to its end; the put completes when it has ended."""
         if not value:
             return 0
-        if self.state.value == "Running":
-            await self._finish("Error", "START refused: a technique is already running")
+        if self.state.value == TechniqueState.RUNNING:
+            await self._finish(Outcome.ERROR, "START refused: a technique is already running")
             return 0
         self._stop_requested = False
-        await self.state.write("Running")
-        await self._switch_cell("On")
+        await self.state.write(TechniqueState.RUNNING)
+        await self._switch_cell(Switch.ON)
         try:
             technique = self.technique.value
-            if technique == "PEIS":
+            if technique == Technique.PEIS:
                 message = await self._run_eis()
             else:
                 message = await self._run_trace(technique)
         except Exception as error:  # publish every fault; never leave the put hanging
-            await self._finish("Error", f"{type(error).__name__}: {error}")
+            await self._finish(Outcome.ERROR, f"{type(error).__name__}: {error}")
         else:
-            await self._finish("Ok", message)
+            await self._finish(Outcome.OK, message)
         return 0
 
     async def _finish(self, status: str, message: str) -> None:
-        await self._switch_cell("Off")
+        await self._switch_cell(Switch.OFF)
         await self.error_message.write(message)
         await self.status.write(status)
-        await self.state.write("Stopped")
+        await self.state.write(TechniqueState.STOPPED)
         await self.sequence.write(self.sequence.value + 1)
 
     async def _run_eis(self) -> str:
@@ -274,7 +275,7 @@ class PotentiostatIOC(PVGroup):
         started = clock.now()
         for f in frequency:
             if self._stop_requested:
-                return "stopped"
+                return HalfCycleEnd.STOPPED
             await self.frequency.write(f)
             await self.elapsed.write(clock.now() - started)
             await self.async_lib.library.sleep(
@@ -288,7 +289,7 @@ class PotentiostatIOC(PVGroup):
 
     async def _run_trace(self, technique: str) -> str:
         """Galvanostatic half cycle (CP) or rest (OCV), recorded as a trace."""
-        if technique == "CP":
+        if technique == Technique.CP:
             limits = HalfCycleLimits(
                 current_A=self.cp_current.value,
                 upper_cutoff_V=self.cp_upper.value,
@@ -303,7 +304,7 @@ class PotentiostatIOC(PVGroup):
                 max_duration_s=self.ocv_duration.value, max_capacity_mAh=math.inf,
                 record_interval_s=self.ocv_duration.value / (TRACE_BUFFER_POINTS - 2))
         half_cycle = self.cell.half_cycle(limits, TRACE_BUFFER_POINTS)
-        await self.half_cycle_reason.write("None")
+        await self.half_cycle_reason.write(HalfCycleEnd.NONE)
         await self.current.write(limits.current_A, timestamp=self.cell.clock.now())
         clock = self.cell.clock
         last = clock.now()
@@ -316,7 +317,7 @@ class PotentiostatIOC(PVGroup):
                 await self.voltage.write(half_cycle.voltage_V[-1], timestamp=now)
             await self.charge.write(half_cycle.capacity_mAh, timestamp=now)
             await self.elapsed.write(half_cycle.elapsed_s, timestamp=now)
-        reason = half_cycle.reason if half_cycle.done else "stopped"
+        reason = half_cycle.reason if half_cycle.done else HalfCycleEnd.STOPPED
         n = half_cycle.time_s.size
         for pv, values in ((self.trace_time, half_cycle.time_s),
                            (self.trace_voltage, half_cycle.voltage_V),

@@ -1,7 +1,7 @@
 """Simulated press: actuator motor, load cell and epid-style force feedback, over caproto.
 
 PVs (under the group prefix, e.g. ``SIM:press:``), modelled on a motor record, an ai load
-cell and the synApps epid record (hardware-pvs.md):
+cell and the synApps epid record (docs/pv_conventions.md):
 
 =================  ====  ===========================================================
 PV                 unit  meaning
@@ -30,6 +30,7 @@ from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, pvproperty
 
 from conventions.cell_geometry import disc_area_mm2, max_pressure_MPa
+from conventions.pv_states import Switch
 
 from .cell import SimulatedCell
 from .pvs import message_pv
@@ -68,7 +69,7 @@ class PressIOC(PVGroup):
     controlled_value = pvproperty(name="fb.CVAL", value=0.0, units="MPa", read_only=True,
                                   precision=3)
     output = pvproperty(name="fb.OVAL", value=0.0, units="mm", read_only=True, precision=4)
-    feedback_on = pvproperty(name="fb.FBON", value="Off", enum_strings=["Off", "On"],
+    feedback_on = pvproperty(name="fb.FBON", value=Switch.OFF, enum_strings=list(Switch),
                              dtype=ChannelType.ENUM)
     integral_gain = pvproperty(name="fb.KI", value=0.5)
     drive_low = pvproperty(name="fb.DRVL", value=0.0, units="mm", read_only=True)
@@ -121,7 +122,7 @@ class PressIOC(PVGroup):
     @stop.putter
     async def stop(self, instance, value):
         if value:
-            await self.feedback_on.write("Off")
+            await self.feedback_on.write(Switch.OFF)
             await self.actuator.motor.field_inst.stop.write(1)
         return 0
 
@@ -156,12 +157,12 @@ class PressIOC(PVGroup):
                                   status=status)
         await self.controlled_value.write(pressure, timestamp=timestamp)
         self.cell.set_pressure(self._true_force_N / self.area_mm2)
-        if self.feedback_on.value == "On":
+        if self.feedback_on.value == Switch.ON:
             await self._feedback(pressure)
 
     @feedback_on.putter
     async def feedback_on(self, instance, value):
-        if value == "On":
+        if value == Switch.ON:
             # Bumpless start: the integrator begins at the actuator's position.
             await self.output.write(self.actuator.position)
         return value

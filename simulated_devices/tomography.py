@@ -1,7 +1,7 @@
 """Simulated tomography stage and area detector, over caproto.
 
 PVs (under the group prefix, e.g. ``SIM:tomo:``), modelled on motor records, a shutter and an
-areaDetector camera with its HDF5 file plugin (hardware-pvs.md), so ophyd's own
+areaDetector camera with its HDF5 file plugin (docs/pv_conventions.md), so ophyd's own
 ``AreaDetector`` + ``HDF5Plugin`` + ``FileStoreHDF5IterativeWrite`` classes drive it:
 
 ==========================  =====  =======================================================
@@ -52,6 +52,8 @@ import numpy as np
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from conventions.pv_states import Shutter, TriggerMode
+
 from .cell import SimulatedCell
 from .motor import SimulatedMotor
 from .position_compare import PositionCompareIOC
@@ -99,7 +101,7 @@ class TomographyIOC(PVGroup):
         Where relative ``FilePath`` values resolve (absolute paths are used as given).
     """
 
-    shutter, shutter_rbv = _enum_pair("Shutter", "Closed", ["Closed", "Open"])
+    shutter, shutter_rbv = _enum_pair("Shutter", Shutter.CLOSED, list(Shutter))
     error_message = message_pv("ErrorMsg", "last fault; empty when none")
 
     acquire, acquire_rbv = _pair("cam1:Acquire", 0, dtype=ChannelType.INT)
@@ -110,8 +112,8 @@ class TomographyIOC(PVGroup):
     num_exposures, num_exposures_rbv = _pair("cam1:NumExposures", 1, dtype=ChannelType.INT)
     image_mode, image_mode_rbv = _enum_pair("cam1:ImageMode", "Multiple",
                                             ["Single", "Multiple", "Continuous"])
-    trigger_mode, trigger_mode_rbv = _enum_pair("cam1:TriggerMode", "Internal",
-                                                ["Internal", "External"])
+    trigger_mode, trigger_mode_rbv = _enum_pair("cam1:TriggerMode", TriggerMode.INTERNAL,
+                                                list(TriggerMode))
     cam_array_counter, cam_array_counter_rbv = _pair("cam1:ArrayCounter", 0,
                                                      dtype=ChannelType.INT)
     array_callbacks, array_callbacks_rbv = _enum_pair("cam1:ArrayCallbacks", "Enable",
@@ -200,9 +202,10 @@ class TomographyIOC(PVGroup):
     async def acquire_time(self, instance, async_lib):
         self.async_lib = async_lib
         height, width = self.cell.detector.frame_shape
+        # The HDF5 plugin knows the frame size only once a frame has passed through it, as a
+        # freshly started areaDetector IOC's: a client must prime it before it can capture.
         for pv, value in ((self.array_size_x, width), (self.array_size_y, height),
-                          (self.array_size_bytes, 2 * width * height),
-                          (self.hdf_size0, width), (self.hdf_size1, height)):
+                          (self.array_size_bytes, 2 * width * height)):
             await pv.write(value)
         await self.file_path_exists.write(int(self.data_dir.is_dir()))
 
@@ -233,7 +236,7 @@ class TomographyIOC(PVGroup):
         await self.acquire_rbv.write(1)
         await self.detector_state.write("Acquire")
         frames = 1 if self.image_mode_rbv.value == "Single" else self.num_images_rbv.value
-        external = self.trigger_mode_rbv.value == "External"
+        external = self.trigger_mode_rbv.value == TriggerMode.EXTERNAL
         try:
             await self.num_images_counter.write(0)
             for index in range(frames):
@@ -258,25 +261,34 @@ class TomographyIOC(PVGroup):
 
     async def _external_trigger(self, index: int, angle_deg: float, time_s: float) -> None:
         """A position-compare pulse: a frame at ``angle_deg`` if acquiring in External mode."""
-        if self.acquire_rbv.value and self.trigger_mode_rbv.value == "External":
+        if self.acquire_rbv.value and self.trigger_mode_rbv.value == TriggerMode.EXTERNAL:
             self._triggers.put_nowait(angle_deg)
 
     def _frame(self, angle_deg: float) -> np.ndarray:
         model = self.cell.detector
-        if self.shutter_rbv.value != "Open":
+        if self.shutter_rbv.value != Shutter.OPEN:
             return model.dark()
         if abs(self.sample_x.position) > SAMPLE_IN_BEAM_MM:
             return model.flat()
         return model.projection(self.cell.projector().project(angle_deg))
 
     async def _take_frame(self, angle_deg: float) -> None:
-        # Rendering takes milliseconds of numpy: off the event loop, so Channel Access stays
-        # responsive while a fly scan's frames are made back to back.
-        frame = await asyncio.to_thread(self._frame, angle_deg)
+        if self._file is None:
+            # Not captured (as when a client primes the plugin): its size is all anyone sees,
+            # and a played-back recording keeps its frames for those captured.
+            frame = np.zeros(self.cell.detector.frame_shape, dtype=np.uint16)
+        else:
+            # Rendering takes milliseconds of numpy: off the event loop, so Channel Access
+            # stays responsive while a fly scan's frames are made back to back.
+            frame = await asyncio.to_thread(self._frame, angle_deg)
         counter = self.cam_array_counter_rbv.value + 1
         await self.cam_array_counter_rbv.write(counter)
         await self.cam_array_counter.write(counter, verify_value=False)
-        await self.hdf_array_counter_rbv.write(self.hdf_array_counter_rbv.value + 1)
+        if self.enable_rbv.value == "Enable":  # the frame passes through the HDF5 plugin
+            await self.hdf_array_counter_rbv.write(self.hdf_array_counter_rbv.value + 1)
+            if not self.hdf_size0.value:
+                await self.hdf_size0.write(frame.shape[1])
+                await self.hdf_size1.write(frame.shape[0])
         if self._file is not None:
             self._append(frame, angle_deg)
             captured = self.num_captured.value + 1

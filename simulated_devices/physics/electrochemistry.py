@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conventions.pv_states import HalfCycleEnd
+
 from .parameters import CellParameters
 
 #: Relaxation time of the charge-transfer polarisation, experiment seconds.
@@ -304,17 +306,17 @@ class HalfCycle:
                 self._voltages.append(voltage)
                 self._since_record_s = 0.0
 
-    def _reason(self, voltage_V: float) -> str | None:
+    def _reason(self, voltage_V: float) -> HalfCycleEnd | None:
         limits = self.limits
         if self.cell.shorted and limits.current_A:
-            return "short_circuit"
+            return HalfCycleEnd.SHORT_CIRCUIT
         # Cut-offs apply in the direction the current drives the voltage; at rest, both.
         if voltage_V >= limits.upper_cutoff_V and limits.current_A >= 0:
-            return "upper_cutoff"
+            return HalfCycleEnd.UPPER_CUTOFF
         if voltage_V <= limits.lower_cutoff_V and limits.current_A <= 0:
-            return "lower_cutoff"
+            return HalfCycleEnd.LOWER_CUTOFF
         if self.capacity_mAh >= limits.max_capacity_mAh * (1 - 1e-9):
-            return "capacity_limit"
+            return HalfCycleEnd.CAPACITY_LIMIT
         if self.elapsed_s >= limits.max_duration_s * (1 - 1e-9):
-            return "time_limit"
+            return HalfCycleEnd.TIME_LIMIT
         return None

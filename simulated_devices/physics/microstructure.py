@@ -1,6 +1,6 @@
 """Stack pressure → microstructure of the composite electrode and the electrolyte layer.
 
-Closed-form laws (science.md §1) that give the *targets* the phantom generator builds to and
+Closed-form laws (docs/science.md) that give the *targets* the phantom generator builds to and
 the quantities the impedance model needs. The phantom's own measured values, not these
 targets, are the truth a CT analysis is checked against.
 """

@@ -1,7 +1,7 @@
 """Parameters of the simulated cell, grouped by the model that uses them.
 
 `CellParameters` is the one object a simulation is built from. Its defaults describe the
-In-Li | LGPS | NCM111-composite cell of the stack-pressure study (science.md §1); another cell
+In-Li | LGPS | NCM111-composite cell of the stack-pressure study (docs/science.md); another cell
 (a garnet symmetric cell, a limited-lithium LFP cell) is another parameter set, built with
 `CellParameters.from_mapping` from the ``[simulation]`` table of a station config.
 Values the source papers leave out are marked *(assumed)*.
