@@ -11,15 +11,17 @@ at each angle). Darks and flats are always single internally triggered frames.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
-from bluesky.utils import Msg
+from bluesky.utils import MsgGenerator
 from ophyd import Device
 
+from conventions import data_keys
+from conventions.pv_states import Shutter
 from devices.position_compare import PositionCompare
 from devices.rotation_flyer import FlySpec, RotationFlyer
 from devices.tomography import TomographyDetector, TomographyStage
@@ -27,8 +29,6 @@ from devices.tomography import TomographyDetector, TomographyStage
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
 
-#: Shutter states of the stage's ``shutter`` signal.
-SHUTTER_OPEN, SHUTTER_CLOSED = "Open", "Closed"
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,16 @@ class CTSettings:
         return {"name": "CT", **asdict(self)}
 
 
+def sample_positions(stage: TomographyStage) -> MsgGenerator[tuple[float, float]]:
+    """Where the sample is in and out of the beam, mm (reads)."""
+    return (float((yield from bps.rd(stage.sample_in_mm))),
+            float((yield from bps.rd(stage.sample_out_mm))))
+
+
 def check_ct(stage: TomographyStage, settings: CTSettings,
-             flyer: RotationFlyer | None = None) -> None:
-    """Raise before anything moves if the stage cannot reach the scan's positions.
+             flyer: RotationFlyer | None = None) -> MsgGenerator[None]:
+    """Raise before anything moves if the stage cannot reach the scan's positions (it only
+    reads where the sample goes).
 
     Raises
     ------
@@ -94,19 +101,23 @@ def check_ct(stage: TomographyStage, settings: CTSettings,
         angles += flyer.travel_deg(settings.fly_spec())
     for angle in angles:
         stage.rotation.check_value(angle)
-    stage.sample_x.check_value(stage.sample_out_mm.get())
-    stage.sample_x.check_value(stage.sample_in_mm.get())
+    for position in (yield from sample_positions(stage)):
+        stage.sample_x.check_value(position)
 
 
 def _frames(detector: TomographyDetector, readables: Sequence[Device], count: int,
-            stream: str) -> Generator[Msg, object, None]:
-    """``count`` single-frame events in ``stream``, the detector staged around them."""
+            stream: str) -> MsgGenerator[None]:
+    """``count`` single-frame events in ``stream``, the detector staged around them (each
+    stream has a file, and a Resource, of its own)."""
     if count == 0:
         return
-    yield from bps.stage(detector)
-    for _ in range(count):
-        yield from bps.trigger_and_read([detector, *readables], name=stream)
-    yield from bps.unstage(detector)
+
+    @bpp.stage_decorator([detector])
+    def frames() -> MsgGenerator[None]:
+        for _ in range(count):
+            yield from bps.trigger_and_read([detector, *readables], name=stream)
+
+    yield from frames()
 
 
 def ct_flyer(stage: TomographyStage, detector: TomographyDetector,
@@ -117,22 +128,20 @@ def ct_flyer(stage: TomographyStage, detector: TomographyDetector,
     return RotationFlyer(stage, detector, position_compare, stream=stream)
 
 
-def fly_projections(flyer: RotationFlyer, settings: CTSettings
-                    ) -> Generator[Msg, object, None]:
+def fly_projections(flyer: RotationFlyer, settings: CTSettings) -> MsgGenerator[None]:
     """The projections as one continuous-rotation pass into ``flyer.stream``; on any failure
     the camera, the position compare and the rotation are stopped."""
     detector = flyer.detector
 
-    def fly():
-        yield from bps.stage(detector)  # before prepare: the pass's HDF5 file is open
+    @bpp.stage_decorator([detector])  # before prepare: the pass's HDF5 file is open
+    def fly() -> MsgGenerator[None]:
         yield from bps.prepare(flyer, settings.fly_spec(), wait=True)
         yield from bps.declare_stream(flyer, name=flyer.stream, collect=True)
         yield from bps.kickoff(flyer, wait=True)
         yield from bps.complete(flyer, wait=True)
         yield from bps.collect(flyer, name=flyer.stream)
-        yield from bps.unstage(detector)
 
-    def stop_flyer(error):
+    def stop_flyer(error: Exception) -> MsgGenerator[None]:
         yield from bps.stop(flyer)
 
     yield from bpp.contingency_wrapper(fly(), except_plan=stop_flyer)
@@ -140,18 +149,22 @@ def fly_projections(flyer: RotationFlyer, settings: CTSettings
 
 def step_projections(stage: TomographyStage, detector: TomographyDetector,
                      settings: CTSettings, detectors: Sequence[Device], stream: str
-                     ) -> Generator[Msg, object, None]:
+                     ) -> MsgGenerator[None]:
     """The projections as a step scan: move, then one frame per angle, with ``detectors``."""
-    yield from bps.stage(detector)
-    for angle in settings.angles_deg():
-        yield from bps.mv(stage.rotation, float(angle))
-        yield from bps.trigger_and_read([detector, stage.rotation, *detectors], name=stream)
-    yield from bps.unstage(detector)
+
+    @bpp.stage_decorator([detector])
+    def steps() -> MsgGenerator[None]:
+        for angle in settings.angles_deg():
+            yield from bps.mv(stage.rotation, float(angle))
+            yield from bps.trigger_and_read([detector, stage.rotation, *detectors],
+                                            name=stream)
+
+    yield from steps()
 
 
 def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: CTSettings,
                detectors: Sequence[Device] = (), *, flyer: RotationFlyer | None = None,
-               projection_stream: str = "primary") -> Generator[Msg, object, None]:
+               projection_stream: str = data_keys.PRIMARY) -> MsgGenerator[None]:
     """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
     (no run).
 
@@ -160,15 +173,15 @@ def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: C
     step scan reading ``detectors`` with every projection. Leaves the shutter closed and the
     sample in the beam.
     """
+    sample_in_mm, sample_out_mm = yield from sample_positions(stage)
     yield from bps.mv(detector.cam.acquire_time, settings.exposure_s,
                       detector.cam.num_images, 1)
-    yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
-    yield from _frames(detector, [stage.rotation], settings.num_darks, "dark")
-    yield from bps.mv(stage.sample_x, stage.sample_out_mm.get(), stage.rotation,
-                      settings.start_deg)
-    yield from bps.mv(stage.shutter, SHUTTER_OPEN)
-    yield from _frames(detector, [stage.rotation], settings.num_flats, "flat")
-    yield from bps.mv(stage.sample_x, stage.sample_in_mm.get())
+    yield from bps.mv(stage.shutter, Shutter.CLOSED)
+    yield from _frames(detector, [stage.rotation], settings.num_darks, data_keys.DARK)
+    yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
+    yield from bps.mv(stage.shutter, Shutter.OPEN)
+    yield from _frames(detector, [stage.rotation], settings.num_flats, data_keys.FLAT)
+    yield from bps.mv(stage.sample_x, sample_in_mm)
     if flyer is None:
         yield from step_projections(stage, detector, settings, detectors, projection_stream)
     else:
@@ -177,15 +190,14 @@ def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: C
         yield from fly_projections(flyer, settings)
         if detectors:
             yield from bps.trigger_and_read(detectors, name="ct_conditions")
-    yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
+    yield from bps.mv(stage.shutter, Shutter.CLOSED)
 
 
 def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
             num_projections: int = 361, start_deg: float = 0.0, stop_deg: float = 180.0,
             exposure_s: float = 0.05, num_darks: int = 10, num_flats: int = 10,
             position_compare: PositionCompare | None = None,
-            detectors: Sequence[Device] = (), md: dict | None = None
-            ) -> Generator[Msg, object, str]:
+            detectors: Sequence[Device] = (), md: dict | None = None) -> MsgGenerator[str]:
     """A CT scan: darks, flats, then projections over an angular range (stream ``primary``).
 
     Parameters
@@ -219,27 +231,31 @@ def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
     """
     settings = CTSettings(num_projections, start_deg, stop_deg, exposure_s, num_darks,
                           num_flats)
-    flyer = ct_flyer(stage, detector, position_compare, "primary")
-    check_ct(stage, settings, flyer)
+    flyer = ct_flyer(stage, detector, position_compare, data_keys.PRIMARY)
+    yield from check_ct(stage, settings, flyer)
+    geometry = yield from ct_geometry(stage, detector, flyer)
     metadata = plan_metadata(
         "ct_scan", {"stage": stage, "detector": detector, **asdict(settings),
                     "position_compare": position_compare, "detectors": list(detectors)}, md,
-        technique={**settings.as_dict(), **ct_geometry(stage, detector, flyer)})
+        detectors=[detector, *detectors], motors=[stage.rotation],
+        num_points=num_projections,
+        dimensions=[([stage.rotation.name], data_keys.PRIMARY)],
+        technique={**settings.as_dict(), **geometry})
 
     @checkpointed_run(metadata)
-    def inner():
+    def inner() -> MsgGenerator[None]:
         yield from acquire_ct(stage, detector, settings, detectors, flyer=flyer)
 
-    return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, SHUTTER_CLOSED)))
+    return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, Shutter.CLOSED)))
 
 
 def ct_geometry(stage: TomographyStage, detector: TomographyDetector,
-                flyer: RotationFlyer | None = None) -> dict:
+                flyer: RotationFlyer | None = None) -> MsgGenerator[dict]:
     """What a reconstruction needs besides the frames: pixel size, sample in/out positions,
-    and how the projections were taken (``fly`` or ``step``; a fly scan's speed)."""
-    geometry = {"pixel_size_um": detector.pixel_size_um.get(),
-                "sample_in_mm": stage.sample_in_mm.get(),
-                "sample_out_mm": stage.sample_out_mm.get(),
+    and how the projections were taken (``fly`` or ``step``; a fly scan's speed) (reads)."""
+    sample_in_mm, sample_out_mm = yield from sample_positions(stage)
+    geometry = {"pixel_size_um": float((yield from bps.rd(detector.pixel_size_um))),
+                "sample_in_mm": sample_in_mm, "sample_out_mm": sample_out_mm,
                 "acquisition": "step" if flyer is None else "fly"}
     if flyer is not None:
         geometry.update(readout_s=flyer.readout_s, run_up_s=flyer.run_up_s)

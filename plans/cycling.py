@@ -10,16 +10,18 @@ Every plan switches the cell off however it ends.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import bluesky.plan_stubs as bps
 import numpy as np
-from bluesky.utils import Msg, short_uid
+from bluesky.utils import MsgGenerator, short_uid
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
 
 from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
+from conventions import data_keys
+from conventions.pv_states import HalfCycleEnd, Technique, TechniqueState
 from devices.potentiostat import Potentiostat
 
 from . import checks
@@ -108,24 +110,26 @@ def check_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings) ->
 
 
 def current_from_rate(potentiostat: Potentiostat, c_rate: float | None,
-                      current_density_mA_cm2: float | None) -> float:
-    """Current of a C-rate or a current density for the potentiostat's cell, A."""
+                      current_density_mA_cm2: float | None) -> MsgGenerator[float]:
+    """Current of a C-rate or a current density for the potentiostat's cell, A (reads the
+    cell's nominal capacity or area from the potentiostat)."""
     if (c_rate is None) == (current_density_mA_cm2 is None):
         raise ValueError("give exactly one of c_rate and current_density_mA_cm2")
     if c_rate is not None:
-        capacity = potentiostat.nominal_capacity_mAh.get()
+        checks.positive("c_rate", c_rate, "1/h")
+        capacity = yield from bps.rd(potentiostat.nominal_capacity_mAh)
         checks.positive("the cell's nominal_capacity_mAh", capacity, "mAh")
-        return checks.positive("c_rate", c_rate, "1/h") * capacity * 1e-3
-    area = potentiostat.electrode_area_cm2.get()
+        return c_rate * capacity * 1e-3
+    checks.positive("current_density_mA_cm2", current_density_mA_cm2, "mA/cm²")
+    area = yield from bps.rd(potentiostat.electrode_area_cm2)
     checks.positive("the cell's electrode_area_cm2", area, "cm²")
-    return checks.positive("current_density_mA_cm2", current_density_mA_cm2,
-                           "mA/cm²") * area * 1e-3
+    return current_density_mA_cm2 * area * 1e-3
 
 
 def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
                    label: HalfCycleLabel, *, cycle_index: int, step: str,
                    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                   detectors: Sequence[Device] = ()) -> Generator[Msg, object, dict]:
+                   detectors: Sequence[Device] = ()) -> MsgGenerator[dict]:
     """Run one half cycle, streaming ``trace`` events, then one ``half_cycle`` event (no run).
 
     Returns
@@ -144,17 +148,20 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
                       gal.record_interval_s, settings.record_interval_s,
                       label.index, cycle_index, label.step, step)
     group = short_uid("half-cycle")
-    status = yield from bps.trigger(gal, group=group)
+    yield from bps.trigger(gal, group=group)
     live = [potentiostat.technique_time_s, potentiostat.voltage_V, potentiostat.current_A,
             potentiostat.charge_mAh, label]
-    # After a pause and resume the RunEngine re-triggers the half cycle from the checkpoint
-    # and ``status`` is the stopped one's: the device knows a technique is running again.
-    while not status.done or potentiostat.technique_running:
-        yield from bps.trigger_and_read(live, name="trace")
-        yield from bps.sleep(poll_interval_s)
+    # A live event each poll interval until the instrument reports the technique ended:
+    # waiting on the group returns as soon as it does, and a technique that fails raises
+    # here. After a pause the RunEngine re-triggers from the checkpoint into the same group.
+    while True:
+        yield from bps.trigger_and_read(live, name=data_keys.TRACE)
+        yield from bps.wait(group, timeout=poll_interval_s, error_on_timeout=False)
+        if (yield from bps.rd(potentiostat.state)) != TechniqueState.RUNNING:
+            break
     yield from bps.wait(group)
     # Read, not trigger_and_read: triggering the technique again would run another half cycle.
-    yield from bps.create("half_cycle")
+    yield from bps.create(data_keys.HALF_CYCLE)
     for readable in (gal, label, *detectors):
         yield from bps.read(readable)
     yield from bps.save()
@@ -164,7 +171,7 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
             "voltage_V": np.asarray((yield from bps.rd(gal.voltage_V)))[:n]}
 
 
-def rest(potentiostat: Potentiostat, duration_s: float) -> Generator[Msg, object, None]:
+def rest(potentiostat: Potentiostat, duration_s: float) -> MsgGenerator[None]:
     """Open circuit for ``duration_s`` experiment seconds (no event)."""
     if duration_s > 0:
         yield from bps.checkpoint()
@@ -175,7 +182,7 @@ def rest(potentiostat: Potentiostat, duration_s: float) -> Generator[Msg, object
 def cycle(potentiostat: Potentiostat, charge: HalfCycleSettings, label: HalfCycleLabel, *,
           cycle_index: int, rest_s: float = 0.0, charge_first: bool = True,
           poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-          detectors: Sequence[Device] = ()) -> Generator[Msg, object, dict]:
+          detectors: Sequence[Device] = ()) -> MsgGenerator[dict]:
     """One charge and one discharge (in either order), with a rest after each (no run).
 
     Returns
@@ -193,12 +200,17 @@ def cycle(potentiostat: Potentiostat, charge: HalfCycleSettings, label: HalfCycl
     return results
 
 
-def half_cycle_settings(potentiostat: Potentiostat, c_rate, current_density_mA_cm2,
-                         upper_cutoff_V, lower_cutoff_V, max_duration_s, max_capacity_mAh,
-                         record_interval_s) -> HalfCycleSettings:
-    current = current_from_rate(potentiostat, c_rate, current_density_mA_cm2)
+def half_cycle_settings(potentiostat: Potentiostat, c_rate: float | None,
+                        current_density_mA_cm2: float | None, upper_cutoff_V: float,
+                        lower_cutoff_V: float, max_duration_s: float | None,
+                        max_capacity_mAh: float | None, record_interval_s: float | None
+                        ) -> MsgGenerator[HalfCycleSettings]:
+    """The checked limits of a charge at a C-rate or current density (reads the cell's
+    characteristics from the potentiostat; the time limit defaults to
+    `DEFAULT_DURATION_FACTOR` × its nominal duration)."""
+    current = yield from current_from_rate(potentiostat, c_rate, current_density_mA_cm2)
     if max_duration_s is None:
-        nominal_h = potentiostat.nominal_capacity_mAh.get() * 1e-3 / current
+        nominal_h = (yield from bps.rd(potentiostat.nominal_capacity_mAh)) * 1e-3 / current
         max_duration_s = DEFAULT_DURATION_FACTOR * 3600.0 * nominal_h
     settings = HalfCycleSettings(current, upper_cutoff_V, lower_cutoff_V, max_duration_s,
                                  max_capacity_mAh or 0.0, record_interval_s or 0.0)
@@ -215,7 +227,7 @@ def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
                          record_interval_s: float | None = None, charge_first: bool = True,
                          poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
                          detectors: Sequence[Device] = (),
-                         md: dict | None = None) -> Generator[Msg, object, str]:
+                         md: dict | None = None) -> MsgGenerator[str]:
     """Charge/discharge cycles at a C-rate or a current density.
 
     Parameters
@@ -253,11 +265,11 @@ def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
         The run's uid.
     """
     checks.count("cycles", cycles)
-    settings = half_cycle_settings(potentiostat, c_rate, current_density_mA_cm2,
-                                    upper_cutoff_V, lower_cutoff_V, max_duration_s,
-                                    max_capacity_mAh, record_interval_s)
+    settings = yield from half_cycle_settings(potentiostat, c_rate, current_density_mA_cm2,
+                                              upper_cutoff_V, lower_cutoff_V, max_duration_s,
+                                              max_capacity_mAh, record_interval_s)
     checks.non_negative("rest_s", rest_s, "s")
-    label = HalfCycleLabel(name="cycle")
+    label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {"potentiostat": potentiostat, "cycles": cycles, "c_rate": c_rate,
                  "current_density_mA_cm2": current_density_mA_cm2,
                  "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
@@ -265,11 +277,13 @@ def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
                  "max_capacity_mAh": max_capacity_mAh, "record_interval_s": record_interval_s,
                  "charge_first": charge_first, "detectors": list(detectors)}
     metadata = plan_metadata("galvanostatic_cycles", arguments, md,
-                             technique={"name": "CP", "cycles": cycles, "rest_s": rest_s,
-                                        **asdict(settings)})
+                             detectors=[potentiostat, *detectors],
+                             dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
+                             technique={"name": Technique.CP, "cycles": cycles,
+                                        "rest_s": rest_s, **asdict(settings)})
 
     @checkpointed_run(metadata)
-    def inner():
+    def inner() -> MsgGenerator[None]:
         for index in range(cycles):
             yield from cycle(potentiostat, settings, label, cycle_index=index, rest_s=rest_s,
                              charge_first=charge_first, poll_interval_s=poll_interval_s,
@@ -284,7 +298,7 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
                              capacity_mAh_cm2: float = 0.5, cutoff_V: float = 5.0,
                              collapse_fraction: float = COLLAPSE_FRACTION,
                              poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                             md: dict | None = None) -> Generator[Msg, object, dict]:
+                             md: dict | None = None) -> MsgGenerator[dict]:
     """Plating/stripping of a symmetric Li | SSE | Li cell at rising current density.
 
     Stops at the first failure: the instrument reports a short circuit, or the polarisation
@@ -328,10 +342,10 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
     checks.positive("cutoff_V", cutoff_V, "V")
     densities = [start + k * step for k in range(int(math.floor((top - start) / step + 1e-9))
                                                  + 1)]
-    area = potentiostat.electrode_area_cm2.get()
+    area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
     for density in densities:
-        current = current_from_rate(potentiostat, None, density)
+        current = yield from current_from_rate(potentiostat, None, density)
         duration = (half_cycle_h * 3600.0 if mode == "time"
                     else capacity_mAh_cm2 / density * 3600.0)
         capacity = 0.0 if mode == "time" else capacity_mAh_cm2 * area
@@ -339,25 +353,27 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
                                      capacity * (1 + 1e-6))
         check_half_cycle(potentiostat, settings)
         steps.append((density, settings))
-    label = HalfCycleLabel(name="cycle")
+    label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {"potentiostat": potentiostat, "mode": mode, "start_mA_cm2": start,
                  "step_mA_cm2": step, "max_mA_cm2": top, "half_cycle_h": half_cycle_h,
                  "capacity_mAh_cm2": capacity_mAh_cm2, "cutoff_V": cutoff_V,
                  "collapse_fraction": collapse_fraction}
     metadata = plan_metadata("critical_current_density", arguments, md,
+                             detectors=[potentiostat],
+                             dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
                              technique={"name": "CCD", **arguments,
                                         "potentiostat": potentiostat.name,
                                         "current_densities_mA_cm2": densities})
     outcome = {"critical_current_density_mA_cm2": None, "failure": None}
 
     @checkpointed_run(metadata)
-    def inner():
+    def inner() -> MsgGenerator[None]:
         for index, (density, settings) in enumerate(steps):
             for step_name, half in (("plating", settings), ("stripping", settings.reversed())):
                 result = yield from run_half_cycle(
                     potentiostat, half, label, cycle_index=index, step=step_name,
                     poll_interval_s=poll_interval_s)
-                if result["termination_reason"] == "short_circuit":
+                if result["termination_reason"] == HalfCycleEnd.SHORT_CIRCUIT:
                     outcome.update(critical_current_density_mA_cm2=density,
                                    failure="short_circuit")
                 elif voltage_collapsed(result["voltage_V"], collapse_fraction):
@@ -376,7 +392,7 @@ def lithium_inventory_cycling(potentiostat: Potentiostat, *, c_rate: float = 0.1
                               lower_cutoff_V: float = 2.5, rest_s: float = 0.0,
                               record_interval_s: float | None = None,
                               poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                              md: dict | None = None) -> Generator[Msg, object, dict]:
+                              md: dict | None = None) -> MsgGenerator[dict]:
     """Cycle a limited-lithium cell until its capacity falls below a retention threshold.
 
     Parameters
@@ -405,20 +421,22 @@ def lithium_inventory_cycling(potentiostat: Potentiostat, *, c_rate: float = 0.1
     checks.count("reference_cycles", reference_cycles)
     if reference_cycles >= max_cycles:
         raise ValueError("reference_cycles must be fewer than max_cycles")
-    settings = half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V,
-                                    lower_cutoff_V, None, None, record_interval_s)
-    label = HalfCycleLabel(name="cycle")
+    settings = yield from half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V,
+                                              lower_cutoff_V, None, None, record_interval_s)
+    label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {"potentiostat": potentiostat, "c_rate": c_rate, "retention": retention,
                  "max_cycles": max_cycles, "reference_cycles": reference_cycles,
                  "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
                  "rest_s": rest_s, "record_interval_s": record_interval_s}
     metadata = plan_metadata("lithium_inventory_cycling", arguments, md,
-                             technique={"name": "CP", "retention": retention,
+                             detectors=[potentiostat],
+                             dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
+                             technique={"name": Technique.CP, "retention": retention,
                                         **asdict(settings)})
     outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
 
     @checkpointed_run(metadata)
-    def inner():
+    def inner() -> MsgGenerator[None]:
         capacities = []
         for index in range(max_cycles):
             result = yield from cycle(potentiostat, settings, label, cycle_index=index,

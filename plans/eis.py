@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
-from bluesky.utils import Msg
+from bluesky.utils import MsgGenerator
 from ophyd import Device
 
+from conventions import data_keys
 from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_points
 from devices.potentiostat import Potentiostat
 
@@ -66,7 +67,7 @@ class ImpedanceSettings:
 
 
 def configure_eis(potentiostat: Potentiostat,
-                  settings: ImpedanceSettings) -> Generator[Msg, object, None]:
+                  settings: ImpedanceSettings) -> MsgGenerator[None]:
     """Load the sweep's parameters into the potentiostat (no run)."""
     eis = potentiostat.eis
     yield from bps.mv(eis.initial_frequency_Hz, settings.start_frequency_Hz,
@@ -77,7 +78,7 @@ def configure_eis(potentiostat: Potentiostat,
 
 def measure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings,
                 detectors: Sequence[Device] = (), *,
-                stream: str = "eis") -> Generator[Msg, object, None]:
+                stream: str = data_keys.EIS) -> MsgGenerator[None]:
     """Configure and take one spectrum as an event in ``stream`` (no run).
 
     ``detectors`` are read in the same event (e.g. the press, so the spectrum carries the
@@ -92,7 +93,7 @@ def measure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings,
 def eis_sweep(potentiostat: Potentiostat, *, start_frequency_Hz: float = 1e6,
               stop_frequency_Hz: float = 0.1, points_per_decade: int = 10,
               amplitude_V: float = 0.01, detectors: Sequence[Device] = (),
-              md: dict | None = None) -> Generator[Msg, object, str]:
+              md: dict | None = None) -> MsgGenerator[str]:
     """One impedance spectrum (frequency, Z′, Z″ arrays) as one event.
 
     Parameters
@@ -120,10 +121,11 @@ def eis_sweep(potentiostat: Potentiostat, *, start_frequency_Hz: float = 1e6,
     metadata = plan_metadata(
         "eis_sweep", {"potentiostat": potentiostat, **asdict(settings),
                       "detectors": list(detectors)},
-        md, technique=settings.as_dict())
+        md, detectors=[potentiostat, *detectors], num_points=1,
+        technique=settings.as_dict())
 
     @checkpointed_run(metadata)
-    def inner():
-        yield from measure_eis(potentiostat, settings, detectors, stream="primary")
+    def inner() -> MsgGenerator[None]:
+        yield from measure_eis(potentiostat, settings, detectors, stream=data_keys.PRIMARY)
 
     return (yield from with_cell_off(inner(), potentiostat))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import bluesky.plan_stubs as bps
@@ -17,15 +17,18 @@ import bluesky.preprocessors as bpp
 from bluesky.utils import Msg
 from ophyd import Device
 
+from conventions.pv_states import Switch
 from devices.press import PressureCell
 
 #: Timeout of the press reads `label_runs` makes, s.
 READ_TIMEOUT_S = 2.0
 
 
-def plan_metadata(plan_name: str, plan_args: Mapping[str, Any], md: Mapping | None,
+def plan_metadata(plan_name: str, plan_args: Mapping[str, Any], md: Mapping | None, *,
+                  detectors: Sequence[Device], motors: Sequence[Device] = (),
+                  num_points: int | None = None, dimensions: Sequence[tuple[list[str], str]] = (),
                   **extra: Any) -> dict[str, Any]:
-    """The ``md`` for a plan's start document.
+    """The ``md`` for a plan's start document, with bluesky's standard keys.
 
     Parameters
     ----------
@@ -35,12 +38,27 @@ def plan_metadata(plan_name: str, plan_args: Mapping[str, Any], md: Mapping | No
         Its arguments; devices are recorded by name.
     md
         The caller's metadata, which wins over the plan's own keys.
+    detectors, motors
+        What the plan reads and what it moves (recorded by name, as ``bluesky.plans.scan``
+        records them).
+    num_points
+        Events of the primary stream, when known in advance.
+    dimensions
+        ``hints["dimensions"]``: the fields that index each stream, so BestEffortCallback and
+        other clients plot against them (``time`` of ``primary`` when empty).
     extra
         Technique parameters and other keys (``technique``, ``pressure_MPa``…).
     """
+    standard: dict[str, Any] = {
+        "detectors": [device.name for device in detectors],
+        "motors": [device.name for device in motors],
+        "hints": {"dimensions": [list(pair) for pair in dimensions]
+                  or [[["time"], "primary"]]}}
+    if num_points is not None:
+        standard["num_points"] = num_points
     return {"plan_name": plan_name,
             "plan_args": {key: _plain(value) for key, value in plan_args.items()},
-            **extra, **(md or {})}
+            **standard, **extra, **(md or {})}
 
 
 def checkpointed_run(md: Mapping[str, Any]) -> Callable:
@@ -90,8 +108,8 @@ def label_runs(press: PressureCell | None = None) -> Callable:
         labels = {"start_datetime": datetime.now().astimezone().isoformat(timespec="seconds")}
         if press is not None and "pressure_MPa" not in msg.kwargs:
             try:
-                held = press.feedback.get(timeout=READ_TIMEOUT_S) == "On"
-                signal = press.setpoint_MPa if held else press.pressure_MPa
+                held = press.feedback.get(timeout=READ_TIMEOUT_S) == Switch.ON
+                signal = press.setpoint if held else press.readback
                 labels["pressure_MPa"] = round(float(signal.get(timeout=READ_TIMEOUT_S)), 3)
             except Exception:  # a press that does not answer must not stop the run
                 pass

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Iterable
 
 import bluesky.plan_stubs as bps
-from bluesky.utils import Msg
+from bluesky.utils import MsgGenerator
 
+from conventions import data_keys
 from devices.press import PressureCell
 
 from .metadata import checkpointed_run, plan_metadata
 
 
-def check_pressures(press: PressureCell, pressures_MPa) -> list[float]:
+def check_pressures(press: PressureCell, pressures_MPa: Iterable[float]) -> list[float]:
     """Every pressure as a float, each accepted by the press (before anything moves).
 
     Raises
@@ -28,15 +29,21 @@ def check_pressures(press: PressureCell, pressures_MPa) -> list[float]:
     return [float(value) for value in values]
 
 
+def settling(press: PressureCell) -> MsgGenerator[dict[str, float]]:
+    """The press's settling criterion as a technique record: tolerance and dwell (reads)."""
+    return {"tolerance_MPa": (yield from bps.rd(press.tolerance_MPa)),
+            "dwell_s": (yield from bps.rd(press.dwell_s))}
+
+
 def settle_pressure(press: PressureCell, pressure_MPa: float, *,
-                    stream: str = "primary") -> Generator[Msg, object, None]:
+                    stream: str = data_keys.PRIMARY) -> MsgGenerator[None]:
     """Move to ``pressure_MPa``, wait until it holds, record force and pressure (no run)."""
     yield from bps.mv(press, pressure_MPa)
     yield from bps.trigger_and_read([press], name=stream)
 
 
 def pressure_step(press: PressureCell, pressure_MPa: float, *,
-                  md: dict | None = None) -> Generator[Msg, object, str]:
+                  md: dict | None = None) -> MsgGenerator[str]:
     """Press the cell to a stack pressure and record it once it holds.
 
     Parameters
@@ -55,14 +62,14 @@ def pressure_step(press: PressureCell, pressure_MPa: float, *,
         The run's uid.
     """
     (pressure_MPa,) = check_pressures(press, [pressure_MPa])
-    metadata = plan_metadata("pressure_step", {"press": press, "pressure_MPa": pressure_MPa},
-                             md, pressure_MPa=pressure_MPa,
-                             technique={"name": "pressure_step", "pressure_MPa": pressure_MPa,
-                                        "tolerance_MPa": press.tolerance_MPa.get(),
-                                        "dwell_s": press.dwell_s.get()})
+    criterion = yield from settling(press)
+    metadata = plan_metadata(
+        "pressure_step", {"press": press, "pressure_MPa": pressure_MPa}, md,
+        detectors=[press], motors=[press], num_points=1, pressure_MPa=pressure_MPa,
+        technique={"name": "pressure_step", "pressure_MPa": pressure_MPa, **criterion})
 
     @checkpointed_run(metadata)
-    def inner():
+    def inner() -> MsgGenerator[None]:
         yield from settle_pressure(press, pressure_MPa)
 
     return (yield from inner())

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 
 import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
-from bluesky.utils import Msg
+from bluesky.utils import MsgGenerator
 
+from conventions import data_keys
+from conventions.pv_states import Shutter, Technique
 from devices.potentiostat import Potentiostat
 from devices.position_compare import PositionCompare
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
-from .ct import SHUTTER_CLOSED, CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
+from .ct import CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
 from .cycling import HalfCycleLabel, half_cycle_settings, cycle
 from .eis import ImpedanceSettings, measure_eis
 from .metadata import checkpointed_run, plan_metadata
-from .pressure import check_pressures, settle_pressure
+from .pressure import check_pressures, settle_pressure, settling
 from .safety import cell_off
 
 DEFAULT_PRESSURES_MPA = (6.0, 12.0, 25.0, 50.0, 100.0)
@@ -39,7 +41,7 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
                     lower_cutoff_V: float = 2.5, rest_s: float = 0.0,
                     record_interval_s: float | None = None,
                     poll_interval_s: float = 0.2,
-                    md: dict | None = None) -> Generator[Msg, object, list[str]]:
+                    md: dict | None = None) -> MsgGenerator[list[str]]:
     """For each stack pressure: settle, one EIS spectrum, one CT scan, ``cycles`` cycles.
 
     One run per pressure, linked by a shared ``series_uid`` in the start documents (with
@@ -79,15 +81,17 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
                             eis_points_per_decade, eis_amplitude_V)
     checks.count("ct_num_projections", ct_num_projections, minimum=0)
     ct = None
-    flyer = ct_flyer(stage, detector, position_compare, "projection")
+    flyer = ct_flyer(stage, detector, position_compare, data_keys.PROJECTION)
     if ct_num_projections:
         ct = CTSettings(ct_num_projections, ct_start_deg, ct_stop_deg, ct_exposure_s,
                         ct_num_darks, ct_num_flats)
-        check_ct(stage, ct, flyer)
+        yield from check_ct(stage, ct, flyer)
     checks.count("cycles", cycles, minimum=0)
     checks.non_negative("rest_s", rest_s, "s")
-    charge = (half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V,
-                                   None, None, record_interval_s) if cycles else None)
+    charge = None
+    if cycles:
+        charge = yield from half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V,
+                                                lower_cutoff_V, None, None, record_interval_s)
     arguments = {
         "press": press, "potentiostat": potentiostat, "stage": stage, "detector": detector,
         "position_compare": position_compare,
@@ -97,26 +101,31 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
         "ct_num_darks": ct_num_darks, "ct_num_flats": ct_num_flats, "cycles": cycles,
         "c_rate": c_rate, "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
         "rest_s": rest_s, "record_interval_s": record_interval_s}
+    geometry = (yield from ct_geometry(stage, detector, flyer)) if ct else {}
     techniques = {"eis": eis.as_dict(),
-                  "ct": {**ct.as_dict(), **ct_geometry(stage, detector, flyer)} if ct else None,
-                  "cycling": ({"name": "CP", "cycles": cycles, "c_rate": c_rate,
-                               "rest_s": rest_s, **asdict(charge)} if charge else None)}
+                  "ct": {**ct.as_dict(), **geometry} if ct else None,
+                  "cycling": ({"name": Technique.CP, "cycles": cycles, "c_rate": c_rate,
+                               "rest_s": rest_s, **asdict(charge)} if charge else None),
+                  "pressure": (yield from settling(press))}
     series_uid = str(uuid.uuid4())
-    label = HalfCycleLabel(name="cycle")
+    label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     uids: list[str] = []
 
-    def one_pressure(index: int, pressure: float):
+    readers = [press, potentiostat, *([detector] if ct else [])]
+
+    def one_pressure(index: int, pressure: float) -> MsgGenerator[None]:
         metadata = plan_metadata(
-            "pressure_series", arguments, md, series_uid=series_uid, series_index=index,
+            "pressure_series", arguments, md, detectors=readers, motors=[press],
+            num_points=1, series_uid=series_uid, series_index=index,
             series_length=len(pressures), pressure_MPa=pressure, technique=techniques)
 
         @checkpointed_run(metadata)
-        def inner():
+        def inner() -> MsgGenerator[None]:
             yield from settle_pressure(press, pressure)
-            yield from measure_eis(potentiostat, eis, [press], stream="eis")
+            yield from measure_eis(potentiostat, eis, [press], stream=data_keys.EIS)
             if ct is not None:
                 yield from acquire_ct(stage, detector, ct, [press], flyer=flyer,
-                                      projection_stream="projection")
+                                      projection_stream=data_keys.PROJECTION)
             for cycle_index in range(cycles):
                 yield from cycle(potentiostat, charge, label, cycle_index=cycle_index,
                                  rest_s=rest_s, poll_interval_s=poll_interval_s,
@@ -124,13 +133,13 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
 
         uids.append((yield from inner()))
 
-    def series():
+    def series() -> MsgGenerator[None]:
         for index, pressure in enumerate(pressures):
             yield from one_pressure(index, pressure)
 
-    def safe_state():
+    def safe_state() -> MsgGenerator[None]:
         yield from cell_off(potentiostat)
-        yield from bps.mv(stage.shutter, SHUTTER_CLOSED)
+        yield from bps.mv(stage.shutter, Shutter.CLOSED)
 
     yield from bpp.finalize_wrapper(series(), safe_state())
     return uids
