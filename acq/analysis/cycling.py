@@ -14,6 +14,7 @@ import numpy as np
 
 from conventions import data_keys
 from conventions.cycling import COLLAPSE_FRACTION, voltage_collapsed
+from conventions.pv_states import HalfCycleEnd
 
 #: Seconds per hour.
 HOUR_S = 3600.0
@@ -210,7 +211,7 @@ def classify_symmetric_failure(half_cycles: Sequence[HalfCycle], area_cm2: float
     """
     growth = _polarisation_growth(half_cycles)
     for half in half_cycles:
-        if (half.termination_reason == "short_circuit"
+        if (half.termination_reason == HalfCycleEnd.SHORT_CIRCUIT
                 or voltage_collapsed(half.voltage_V, collapse_fraction)):
             density = abs(float(np.nanmedian(half.current_A))) * 1e3 / area_cm2
             return SymmetricCellFailure("dendrite_short", density, growth, half.cycle_index)

@@ -11,9 +11,11 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import ophyd
 from ophyd import Device
+from ophyd.sim import make_fake_device
 
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
@@ -23,6 +25,9 @@ from devices.tomography import TomographyDetector, TomographyStage
 from conventions import data_keys
 
 from ..config import StationConfig
+
+
+D = TypeVar("D", bound=Device)
 
 
 class StationConnectionError(RuntimeError):
@@ -85,52 +90,63 @@ def _finish_pending_callbacks(timeout_s: float = 5.0) -> None:
         marker.wait(max(deadline - time.monotonic(), 0.0))
 
 
-def make_press(config: StationConfig) -> PressureCell:
+def _kind(device_class: type[D], fake: bool) -> type[D]:
+    """``device_class``, or ophyd's fake of it (every EPICS signal a settable `FakeEpicsSignal`,
+    no Channel Access) for tests without IOCs."""
+    return make_fake_device(device_class) if fake else device_class
+
+
+def make_press(config: StationConfig, *, fake: bool = False) -> PressureCell:
     """The stack-pressure cell, with the config's tolerance, dwell and settle timeout."""
-    press = PressureCell(config.station.prefix + config.press.prefix, name=data_keys.PRESS)
+    press = _kind(PressureCell, fake)(config.station.prefix + config.press.prefix,
+                                      name=data_keys.PRESS)
     press.tolerance_MPa.put(config.press.tolerance_MPa)
     press.dwell_s.put(config.press.dwell_s)
     press.settle_timeout_s.put(config.press.settle_timeout_s)
     return press
 
 
-def make_potentiostat(config: StationConfig) -> Potentiostat:
+def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentiostat:
     """The potentiostat channel, with technique timeouts on the station's clock and the cell's
     characteristics (area, active mass, nominal capacity)."""
-    pstat = Potentiostat(config.station.prefix + config.potentiostat.prefix,
-                         name=data_keys.POTENTIOSTAT, time_scale=config.station.time_scale)
+    pstat = _kind(Potentiostat, fake)(config.station.prefix + config.potentiostat.prefix,
+                                      name=data_keys.POTENTIOSTAT,
+                                      time_scale=config.station.time_scale)
     pstat.electrode_area_cm2.put(config.cell.area_cm2)
     pstat.active_mass_g.put(config.cell.active_mass_g)
     pstat.nominal_capacity_mAh.put(config.cell.nominal_capacity_mAh)
     return pstat
 
 
-def make_tomo_stage(config: StationConfig) -> TomographyStage:
+def make_tomo_stage(config: StationConfig, *, fake: bool = False) -> TomographyStage:
     """Rotation, sample translation and shutter, with the config's sample-out position."""
-    stage = TomographyStage(config.station.prefix + config.tomography.prefix,
-                            name=data_keys.STAGE)
+    stage = _kind(TomographyStage, fake)(config.station.prefix + config.tomography.prefix,
+                                         name=data_keys.STAGE)
     stage.sample_out_mm.put(config.tomography.sample_out_mm)
     return stage
 
 
-def make_position_compare(config: StationConfig) -> PositionCompare:
+def make_position_compare(config: StationConfig, *, fake: bool = False) -> PositionCompare:
     """The position-compare unit that triggers the detector from the rotation (fly CT)."""
-    return PositionCompare(config.station.prefix + config.tomography.prefix + "pc:",
-                           name=data_keys.POSITION_COMPARE)
+    return _kind(PositionCompare, fake)(
+        config.station.prefix + config.tomography.prefix + "pc:",
+        name=data_keys.POSITION_COMPARE)
 
 
-def make_detector(config: StationConfig) -> TomographyDetector:
+def make_detector(config: StationConfig, *, fake: bool = False) -> TomographyDetector:
     """The area detector writing HDF5 frames under the station's frames directory."""
-    return TomographyDetector(config.station.prefix + config.tomography.prefix,
-                              name=data_keys.DETECTOR, data_dir=config.frames_dir)
+    return _kind(TomographyDetector, fake)(config.station.prefix + config.tomography.prefix,
+                                           name=data_keys.DETECTOR, data_dir=config.frames_dir)
 
 
-def build_station(config: StationConfig) -> Station:
-    """Make every device of the station (not yet connected)."""
-    return Station(config=config, press=make_press(config),
-                   potentiostat=make_potentiostat(config), tomo_stage=make_tomo_stage(config),
-                   detector=make_detector(config),
-                   position_compare=make_position_compare(config))
+def build_station(config: StationConfig, *, fake: bool = False) -> Station:
+    """Make every device of the station (not yet connected); with ``fake``, ophyd's fakes
+    of them (`ophyd.sim.make_fake_device`), for tests with no IOC."""
+    return Station(config=config, press=make_press(config, fake=fake),
+                   potentiostat=make_potentiostat(config, fake=fake),
+                   tomo_stage=make_tomo_stage(config, fake=fake),
+                   detector=make_detector(config, fake=fake),
+                   position_compare=make_position_compare(config, fake=fake))
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:

@@ -32,7 +32,6 @@ from event_model import unpack_event_page
 from ophyd.status import MoveStatus
 
 from conventions import data_keys
-from devices.progress import ProgressStatus
 
 from ..analysis.eis_fit import fit_spectrum
 
@@ -152,11 +151,10 @@ def one_line_bluesky_log() -> None:
 
 
 def _progress_bar(statuses) -> TerminalProgressBar:
-    """Bars for what reports how far it has got (motor moves, pressure settling), drawn at
-    once: bluesky's default waits 0.2 s, so a quick move showed no bar at all, and it draws
-    "No progress bar available" for every other status."""
-    reporting = [status for status in statuses
-                 if isinstance(status, (MoveStatus, ProgressStatus))]
+    """Bars for what reports how far it has got (moves of motors and of the press: their
+    `MoveStatus`), drawn at once: bluesky's default waits 0.2 s, so a quick move showed no
+    bar at all, and it draws "No progress bar available" for every other status."""
+    reporting = [status for status in statuses if isinstance(status, MoveStatus)]
     return TerminalProgressBar(reporting, delay_draw=0)
 
 

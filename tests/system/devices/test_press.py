@@ -16,17 +16,17 @@ def test_set_pressure_holds_within_tolerance(station):
     press = station.press
     status = press.set(25.0)
     status.wait(timeout=30)
-    readings = [press.pressure_MPa.get() for _ in range(5)]
+    readings = [press.readback.get() for _ in range(5)]
     assert all(abs(r - 25.0) <= press.tolerance_MPa.get() for r in readings)
     assert press.force_N.get() == pytest.approx(25.0 * math.pi * 0.25, rel=0.05)
-    assert press.setpoint_MPa.get(use_monitor=False) == 25.0
+    assert press.setpoint.get(use_monitor=False) == 25.0
 
 
 def test_pressure_reading_carries_units_and_limits(station):
     description = station.press.describe()
     assert description["press_pressure_MPa"]["units"] == "MPa"
     assert description["press_force_N"]["units"] == "N"
-    low, high = station.press.setpoint_MPa.limits
+    low, high = station.press.setpoint.limits
     assert (low, high) == (0.0, station.config.press.rating_MPa)
 
 
@@ -37,14 +37,14 @@ def test_bad_setpoint_refused_before_anything_is_written(station, bad, error):
     press = station.press
     press.set(12.0).wait(timeout=30)
     writes = []
-    token = press.setpoint_MPa.subscribe(lambda value, **kw: writes.append(value), run=False)
+    token = press.setpoint.subscribe(lambda value, **kw: writes.append(value), run=False)
     try:
         with pytest.raises(error):
             press.set(bad)
     finally:
-        press.setpoint_MPa.unsubscribe(token)
+        press.setpoint.unsubscribe(token)
     assert writes == []
-    assert press.setpoint_MPa.get(use_monitor=False) == 12.0
+    assert press.setpoint.get(use_monitor=False) == 12.0
 
 
 @pytest.mark.parametrize("bad", [900.0, float("nan")])
@@ -52,7 +52,7 @@ def test_ioc_refuses_bad_setpoint_written_directly(station, bad):
     """Defence in depth: a client that skips ophyd's checks is refused by the IOC."""
     press = station.press
     press.set(6.0).wait(timeout=30)
-    pv = press.setpoint_MPa.setpoint_pvname
+    pv = press.setpoint.setpoint_pvname
     epics.caput(pv, bad, wait=True, timeout=5)
     # caproto refuses a value beyond the control limits (NaN included) before the putter
     # runs; the setpoint stays where it was.

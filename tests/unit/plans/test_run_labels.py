@@ -17,8 +17,8 @@ from plans.metadata import label_runs
 @pytest.fixture
 def press():
     fake = make_fake_device(PressureCell)("FAKE:press:", name="press")
-    fake.setpoint_MPa.sim_put(25.0)
-    fake.pressure_MPa.sim_put(24.93)
+    fake.setpoint.sim_put(25.0)
+    fake.readback.sim_put(24.93)
     return fake
 
 

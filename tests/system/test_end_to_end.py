@@ -7,13 +7,15 @@ back databroker-style.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import numpy as np
 import pytest
 from tiled.queries import Key
 
 from acq.runtime.engine import make_run_engine
 from plans import eis_sweep
-from tests.series_settings import DARKS, EIS_POINTS, FLATS, PRESSURES_MPA, PROJECTIONS
+from tests.system.series_settings import DARKS, EIS_POINTS, FLATS, PRESSURES_MPA, PROJECTIONS
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,8 @@ def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,
         assert start["pressure_MPa"] == pressure
         assert start["cell"]["diameter_mm"] == station_config.cell.diameter_mm
         assert start["cell"]["electrode_mass_mg"] == station_config.cell.electrode_mass_mg
-        assert start["versions"]["bluesky"] and start["versions"]["ssb-beamline"]
+        assert start["versions"]["bluesky"] == importlib.metadata.version("bluesky")
+        assert start["versions"]["ssb-beamline"] == importlib.metadata.version("ssb-beamline")
         assert start["technique"]["eis"]["points_per_decade"] == 4
         assert {"primary", "eis", "dark", "flat", "projection", "ct_conditions", "trace",
                 "half_cycle"} <= set(run)

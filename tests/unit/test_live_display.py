@@ -16,7 +16,6 @@ from ophyd.status import MoveStatus, StatusBase
 from acq.analysis.eis_fit import circuit_impedance
 from acq.interactive.live_display import (OneLineRunEngineLog, RunEnd, SpectrumLine, TraceTable,
                               _progress_bar, subscribe_terminal)
-from devices.progress import ProgressStatus
 
 CIRCUIT = "R0-RQ"
 TRUTH = {"R0_ohm": 50.0, "R_ct_ohm": 2.0e4, "Q_ct": 1e-8, "n_ct": 0.9}
@@ -96,9 +95,7 @@ def test_an_abort_logs_no_traceback_and_a_failure_one_line():
 
 
 def test_progress_bars_only_for_what_reports_progress():
-    motor = SynAxis(name="motor")
-    reporting = [MoveStatus(motor, 1.0),
-                 ProgressStatus(motor, initial=0.0, target=1.0, unit="MPa")]
+    reporting = [MoveStatus(SynAxis(name="motor"), 1.0)]
     bar = _progress_bar([*reporting, StatusBase()])
     assert bar.status_objs == reporting
     bar.clear()

@@ -10,9 +10,9 @@ the session's catalog holds only what other tests expect). Redis must be running
 
 from __future__ import annotations
 
-import random
+import importlib.metadata
+
 import re
-import socket
 import time
 import uuid
 
@@ -24,11 +24,12 @@ from bluesky_queueserver_api.zmq import REManagerAPI
 
 from acq.analysis.results import wait_for_analysis
 from acq.services import AnalysisWorkerProcess
+from acq.services.ports import free_tcp_port
 from acq.config import parse_config
 from acq.queue_server.launch import QueueServer, QueueSettings
 from acq.runtime.tiled_client import connect
 from acq.services import EmbeddedTiled
-from tests import series_settings as tiny
+from tests.system import series_settings as tiny
 
 pytestmark = pytest.mark.redis
 
@@ -38,18 +39,11 @@ SERIES_DEVICES = ("press", "pstat", "tomo", "det")
 QUEUE_TIMEOUT_S = 180
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def queue_config(station_config):
     """The session's station with 0MQ ports of its own for the analysis stream."""
     raw = station_config.model_dump(mode="json")
-    port = random.randrange(45000, 50000, 2)
-    raw["analysis"].update(zmq_in_port=port, zmq_out_port=port + 1)
+    raw["analysis"].update(zmq_in_port=free_tcp_port(), zmq_out_port=free_tcp_port())
     return parse_config(raw)
 
 
@@ -79,8 +73,8 @@ def analysis_worker(queue_config, queue_tiled):
 def queue_server(queue_config, simulated_station, queue_tiled):
     """RE Manager and HTTP server of the session's station; their Redis keys removed after."""
     settings = QueueSettings(redis_name_prefix=f"ssb_test_{uuid.uuid4().hex[:12]}",
-                             zmq_control_port=free_port(), zmq_info_port=free_port(),
-                             http_port=free_port())
+                             zmq_control_port=free_tcp_port(), zmq_info_port=free_tcp_port(),
+                             http_port=free_tcp_port())
     try:
         with QueueServer(queue_config, settings, queue_tiled.uri,
                          queue_tiled.api_key) as server:
@@ -245,7 +239,8 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
         start, stop = raw[uid].metadata["start"], raw[uid].metadata["stop"]
         assert stop["exit_status"] == "success"
         assert start["plan_name"] == "pressure_series" and start["pressure_MPa"] == pressure
-        assert start["sample"] == queue_config.sample.id and start["versions"]["bluesky"]
+        assert start["sample"] == queue_config.sample.id
+        assert start["versions"]["bluesky"] == importlib.metadata.version("bluesky")
         assert raw[uid]["projection"]["det_image"].shape[0] == tiny.PROJECTIONS
     ccd = raw[ccd_uid].metadata
     assert ccd["start"]["plan_name"] == "critical_current_density"

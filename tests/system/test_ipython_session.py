@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -15,7 +14,9 @@ import numpy as np
 import pytest
 from bluesky.utils import RunEngineInterrupted
 
+from acq.services.ports import free_tcp_port
 from acq.config import StationConfig, parse_config
+from conventions.pv_states import Switch, TechniqueState
 from acq.interactive.ipython import beamline_namespace
 
 PAUSE_PRESSURE_MPA = 25.0
@@ -27,8 +28,7 @@ def session_config(station, station_config, tiled_server) -> StationConfig:
     its server) and at 0MQ ports of its own."""
     raw = station_config.model_dump(mode="json")
     raw["tiled"].update(uri=tiled_server.uri, api_key=tiled_server.api_key)
-    port = random.randrange(30000, 40000, 2)
-    raw["analysis"].update(zmq_in_port=port, zmq_out_port=port + 1)
+    raw["analysis"].update(zmq_in_port=free_tcp_port(), zmq_out_port=free_tcp_port())
     return parse_config(raw)
 
 
@@ -60,7 +60,8 @@ def pause_during_a_half_cycle(session) -> None:
 
     def pause_when_cycling():
         deadline = time.monotonic() + 30
-        while not pstat.technique_running and time.monotonic() < deadline:
+        while (pstat.state.get(use_monitor=False) != TechniqueState.RUNNING
+               and time.monotonic() < deadline):
             time.sleep(0.01)
         time.sleep(0.3)
         RE.request_pause(defer=False)
@@ -73,11 +74,11 @@ def pause_during_a_half_cycle(session) -> None:
 
 def assert_held_and_off(session) -> None:
     press, pstat = session["press"], session["pstat"]
-    assert pstat.cell_on.get(use_monitor=False) == "Off"
-    assert not pstat.technique_running
-    assert press.feedback.get(use_monitor=False) == "On"
-    assert press.setpoint_MPa.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA)
-    assert press.pressure_MPa.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA,
+    assert pstat.cell_on.get(use_monitor=False) == Switch.OFF
+    assert pstat.state.get(use_monitor=False) == TechniqueState.STOPPED
+    assert press.feedback.get(use_monitor=False) == Switch.ON
+    assert press.setpoint.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA)
+    assert press.readback.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA,
                                                                       abs=1.0)
 
 

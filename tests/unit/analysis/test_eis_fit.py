@@ -34,6 +34,7 @@ def spectrum(circuit, seed: int):
     return FREQUENCIES_HZ, z.real, z.imag
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, params, pressure_MPa", CASES)
 def test_the_dominant_arcs_resistance_is_within_5_percent(name, params, pressure_MPa):
     truth = circuit_at(microstructure_at(pressure_MPa, params), params)
@@ -58,6 +59,7 @@ def test_the_electrolytes_total_resistance_is_determined_though_its_arcs_are_not
     assert total.stderr < 0.05 * total.value
 
 
+@pytest.mark.slow
 def test_95_percent_intervals_hold_the_truth_about_95_percent_of_the_time():
     truth = circuit_at(microstructure_at(25.0, SULFIDE), SULFIDE)
     electrolyte = truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm

@@ -3,7 +3,6 @@ over 0MQ (a separate process), both writing analysis runs to the real Tiled serv
 
 from __future__ import annotations
 
-import random
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from acq.analysis.raw_run import RawRunError
 from acq.analysis.results import wait_for_analysis
 from acq.services import AnalysisWorkerProcess
+from acq.services.ports import free_tcp_port
 from acq.config import parse_config
 from acq.runtime.engine import make_run_engine
 from acq.replay.analysis import replay_analysis
@@ -19,7 +19,7 @@ from plans import eis_sweep
 from simulated_devices.physics.impedance import circuit_at
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
-from tests.series_settings import PRESSURES_MPA
+from tests.system.series_settings import PRESSURES_MPA
 
 
 def test_every_raw_run_gets_an_analysis_run_that_names_it(pressure_series_run, tiled_client):
@@ -54,8 +54,7 @@ def test_live_R_ct_is_the_simulators_and_falls_with_pressure(pressure_series_run
 def test_the_worker_analyses_runs_it_receives_over_0mq(station, station_config, tiled_server,
                                                        tiled_client):
     raw = station_config.model_dump(mode="json")
-    port = random.randrange(40000, 50000, 2)
-    raw["analysis"].update(zmq_in_port=port, zmq_out_port=port + 1)
+    raw["analysis"].update(zmq_in_port=free_tcp_port(), zmq_out_port=free_tcp_port())
     config = parse_config(raw)
     with AnalysisWorkerProcess(config, tiled_server.uri, tiled_server.api_key) as worker:
         engine = make_run_engine(config, tiled_client, publish=True)

@@ -3,15 +3,12 @@ once, and the pressure limit plans are validated against is the press IOC's."""
 
 from __future__ import annotations
 
-import math
 import socket
 import subprocess
 import sys
 
 import epics
 import pytest
-
-from acq.config import load_config, parse_config
 
 
 def test_acq_queue_exits_with_a_clear_error_when_redis_is_unreachable(tmp_path):
@@ -27,17 +24,10 @@ def test_acq_queue_exits_with_a_clear_error_when_redis_is_unreachable(tmp_path):
 
 
 def test_the_pressure_limit_is_the_press_iocs(simulated_station, station_config):
-    # The feedback setpoint (`devices.press.PressureCell.setpoint_MPa`) and its control limits.
+    # The feedback setpoint (`devices.press.PressureCell.setpoint`) and its control limits.
     setpoint = epics.get_pv(f"{station_config.station.prefix}{station_config.press.prefix}"
                             f"fb.VAL", auto_monitor=False)
     assert setpoint.wait_for_connection(timeout=30)
     limits = setpoint.get_ctrlvars(timeout=30)
     assert (limits["lower_ctrl_limit"], limits["upper_ctrl_limit"]) == pytest.approx(
         (0.0, station_config.max_pressure_MPa))
-
-
-def test_a_small_load_cell_limits_the_pressure_below_the_rating():
-    raw = load_config().model_dump(mode="json")
-    raw["press"]["load_cell_range_N"] = 50.0  # over a 1 mm disc: 63.7 MPa < 150 MPa rating
-    config = parse_config(raw)
-    assert config.max_pressure_MPa == pytest.approx(50.0 / (math.pi * 0.5 ** 2))

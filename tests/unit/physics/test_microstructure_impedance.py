@@ -1,4 +1,4 @@
-"""Pressure → microstructure → impedance: the trends and values of science.md §1."""
+"""Pressure → microstructure → impedance: the trends and values of docs/science.md."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import numpy as np
 import pytest
@@ -155,19 +154,12 @@ def test_small_phantom_tracks_targets(pressure):
 
 @pytest.fixture(scope="module")
 def default_series():
-    started = time.perf_counter()
-    phantoms = [build(p, PARAMS.imaging) for p in PRESSURES_MPA]
-    return phantoms, (time.perf_counter() - started) / len(phantoms)
-
-
-def test_default_phantom_builds_fast(default_series):
-    phantoms, seconds_each = default_series
-    assert phantoms[0].labels.shape == (64, 256, 256)
-    assert seconds_each < 3.0
+    return [build(p, PARAMS.imaging) for p in PRESSURES_MPA]
 
 
 def test_default_phantoms_track_targets_and_trends(default_series):
-    phantoms, _ = default_series
+    phantoms = default_series
+    assert phantoms[0].labels.shape == (64, 256, 256)
     truths = [p.truth for p in phantoms]
     for phantom in phantoms:
         truth, target = phantom.truth, phantom.target
@@ -261,18 +253,6 @@ def test_filtered_back_projection_recovers_the_slice():
     assert np.corrcoef(reconstruction[inner], slice_[inner])[0, 1] > 0.9
     assert reconstruction[20, 40] == pytest.approx(0.03, rel=0.1)
     assert reconstruction[44, 24] == pytest.approx(0.01, rel=0.1)
-
-
-def test_default_projection_is_fast():
-    volume = attenuation_volume(uniform_cylinder(PARAMS.imaging), PARAMS.imaging)
-    projector = ParallelBeamProjector(volume)
-    projector.project(0.1)
-    timings = []
-    for angle in np.linspace(0.0, 180.0, 7)[1:]:
-        started = time.perf_counter()
-        projector.project(angle)
-        timings.append(time.perf_counter() - started)
-    assert np.median(timings) < 0.1
 
 
 # --- detector --------------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""The system tier's station: simulated IOCs over real Channel Access, an embedded Tiled
+server, and one pressure series run through both, shared by the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from acq.analysis.live import LiveAnalysis
+from acq.beamline import Station, build_station, connect_station
+from acq.config import StationConfig
+from acq.runtime.engine import make_run_engine
+from acq.runtime.streaming import BackgroundWriter
+from acq.runtime.tiled_client import connect
+from acq.services import EmbeddedTiled, SimulatedStationProcess, embedded_tiled
+from plans import pressure_series
+from tests.stations import small_station_config
+from tests.system import series_settings as settings
+
+
+@pytest.fixture(scope="session")
+def station_config(tmp_path_factory) -> StationConfig:
+    """Config of the session's simulated station."""
+    return small_station_config(tmp_path_factory.mktemp("station"))
+
+
+@pytest.fixture(scope="session")
+def simulated_station(station_config):
+    """The simulated IOCs of `station_config`, serving for the whole session."""
+    with SimulatedStationProcess(station_config) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def station(simulated_station, station_config) -> Station:
+    """Every device of the station, connected."""
+    built = build_station(station_config)
+    connect_station(built)
+    yield built
+    built.close()  # before the IOCs stop: no monitor may fire into torn-down devices
+
+
+@pytest.fixture(scope="session")
+def tiled_server(station_config) -> EmbeddedTiled:
+    """An embedded Tiled server for the session's station."""
+    with embedded_tiled(station_config) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tiled_client(tiled_server):
+    """A client of the session's Tiled server (``raw``, ``analysis``)."""
+    return connect(tiled_server.uri, tiled_server.api_key)
+
+
+@dataclass
+class SeriesRun:
+    """The session's pressure series: raw uids, and the in-process live analysis of it."""
+
+    uids: list[str]
+    analysis: LiveAnalysis
+
+
+@pytest.fixture(scope="session")
+def pressure_series_run(station, station_config, tiled_client) -> SeriesRun:
+    """`pressure_series` on the tiny station, streamed to Tiled and analysed in process."""
+    engine = make_run_engine(station_config, tiled_client, press=station.press)
+    analysis = LiveAnalysis(tiled_client, circuit=station_config.analysis.circuit,
+                            run_timeout_s=60)
+    analyser = BackgroundWriter(analysis, name="live-analysis")
+    engine.RE.subscribe(analyser)
+    uids = engine.RE(pressure_series(
+        station.press, station.potentiostat, station.tomo_stage, station.detector,
+        position_compare=station.position_compare, pressures_MPa=settings.PRESSURES_MPA,
+        eis_points_per_decade=settings.POINTS_PER_DECADE,
+        ct_num_projections=settings.PROJECTIONS, ct_num_darks=settings.DARKS,
+        ct_num_flats=settings.FLATS, cycles=1, c_rate=0.01,
+        poll_interval_s=0.05))
+    engine.close()
+    assert analyser.flush(120)
+    assert engine.writer.failures == 0 and analyser.failures == 0
+    yield SeriesRun(uids, analysis)
+    analyser.close()
