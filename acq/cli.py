@@ -178,7 +178,7 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
                                  press=station.press)
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
-        uids = engine.RE(plan.function(**arguments))
+        uids = engine.run(plan.function(**arguments))
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     return 0
 

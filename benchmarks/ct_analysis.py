@@ -27,15 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from acq.analysis.ct import CTAnalysis, analyse_ct  # noqa: E402
-from acq.analysis.ct_reconstruction import reconstruct  # noqa: E402
-from acq.demo import DEMO_PLAN_ARGS  # noqa: E402
-from simulated_devices.physics.microstructure import microstructure_at  # noqa: E402
-from simulated_devices.physics.parameters import CellParameters  # noqa: E402
-from simulated_devices.physics.phantom import Phantom, make_phantom  # noqa: E402
-from simulated_devices.physics.projection import (  # noqa: E402
+from acq.analysis.ct import CTAnalysis, analyse_ct
+from acq.analysis.ct_reconstruction import reconstruct
+from acq.demo import DEMO_PLAN_ARGS
+from simulated_devices.physics.microstructure import microstructure_at
+from simulated_devices.physics.parameters import CellParameters
+from simulated_devices.physics.phantom import Phantom, make_phantom
+from simulated_devices.physics.projection import (
     DetectorModel,
     ParallelBeamProjector,
     attenuation_volume,

@@ -49,19 +49,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from impedance.models.circuits import CustomCircuit  # noqa: E402
-from scipy.optimize import OptimizeWarning  # noqa: E402
+import numpy as np
+from impedance.models.circuits import CustomCircuit
+from scipy.optimize import OptimizeWarning
 
-from acq.analysis.eis_fit import _starts, fit_spectrum, parameter_names  # noqa: E402
-from conventions.impedance import sweep_frequencies_Hz  # noqa: E402
-from simulated_devices.physics.impedance import (  # noqa: E402
+from acq.analysis.eis_fit import _starts, fit_spectrum, parameter_names
+from conventions.impedance import sweep_frequencies_Hz
+from simulated_devices.physics.impedance import (
     EquivalentCircuit,
     circuit_at,
     measured_spectrum,
 )
-from simulated_devices.physics.microstructure import microstructure_at  # noqa: E402
-from simulated_devices.physics.parameters import CellParameters  # noqa: E402
+from simulated_devices.physics.microstructure import microstructure_at
+from simulated_devices.physics.parameters import CellParameters
 
 NOISE = 0.005
 FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
@@ -86,7 +86,7 @@ def spectrum_guesses(z: np.ndarray) -> list[list[float]]:
     """Our fit's starts read off the spectrum, as values in `OURS` order."""
     names = parameter_names(OURS)
     return [[value if name.startswith("n_") else math.exp(value)
-             for name, value in zip(names, start)]
+             for name, value in zip(names, start, strict=True)]
             for start in _starts(FREQUENCIES_HZ, z, names)]
 
 

@@ -20,14 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bluesky.plans as bp  # noqa: E402
-from bluesky import RunEngine  # noqa: E402
-from bluesky_tiled_plugins import TiledWriter  # noqa: E402
-from ophyd.sim import SynSignal  # noqa: E402
+import bluesky.plans as bp
+from bluesky import RunEngine
+from bluesky_tiled_plugins import TiledWriter
+from ophyd.sim import SynSignal
 
-from acq.runtime.streaming import BackgroundWriter  # noqa: E402
+from acq.runtime.streaming import BackgroundWriter
 from acq.runtime.tiled_client import connect
-from acq.services import EmbeddedTiled  # noqa: E402
+from acq.services import EmbeddedTiled
 
 
 def scan_seconds(RE: RunEngine, detector: SynSignal, points: int) -> tuple[float, str]:

@@ -25,7 +25,7 @@ def sweep_points(start_Hz: float, stop_Hz: float, points_per_decade: int) -> int
     """Frequencies in a sweep from ``start_Hz`` to ``stop_Hz`` (either order), both ends
     included."""
     decades = abs(math.log10(stop_Hz / start_Hz))
-    return max(int(round(decades * points_per_decade)) + 1, 2)
+    return max(round(decades * points_per_decade) + 1, 2)
 
 
 def sweep_frequencies_Hz(start_Hz: float, stop_Hz: float, points_per_decade: int

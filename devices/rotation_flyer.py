@@ -29,6 +29,7 @@ from typing import Any
 
 import event_model
 import numpy as np
+from event_model.documents import StreamDatum, StreamResource
 from event_model.documents.stream_datum import StreamRange
 from ophyd.status import DeviceStatus, StatusBase, SubscriptionStatus
 
@@ -306,7 +307,8 @@ class RotationFlyer:
         """Frames written so far in this pass."""
         return self.detector.hdf1.num_captured.get(use_monitor=False)
 
-    def collect_asset_docs(self, index: int | None = None) -> Iterator[tuple[str, dict]]:
+    def collect_asset_docs(self, index: int | None = None
+                           ) -> Iterator[tuple[str, StreamResource | StreamDatum]]:
         """A StreamResource per data key (once per pass), then StreamDatums for the frames
         written since the last call, up to ``index``."""
         index = self.get_index() if index is None else index
@@ -350,9 +352,10 @@ class RotationFlyer:
         pulses = self.position_compare.num_down.get(use_monitor=False)
         frames = self.detector.cam.num_images_counter.get(use_monitor=False)
         written = self.get_index()
-        if not pulses == frames == written == self._spec.num_frames:
+        asked = self._spec.num_frames if self._spec is not None else 0
+        if not pulses == frames == written == asked:
             raise FlyScanError(
-                f"{self.name}: {self._spec.num_frames} frames asked, {pulses} pulses sent, "
+                f"{self.name}: {asked} frames asked, {pulses} pulses sent, "
                 f"{frames} frames taken, {written} written to "
                 f"{self.detector.hdf1.full_file_name.get()}")
 

@@ -11,5 +11,12 @@ from .eis import eis_sweep
 from .pressure import pressure_step
 from .series import pressure_series
 
-__all__ = ["ct_scan", "critical_current_density", "eis_sweep", "galvanostatic_cycles",
-           "lithium_inventory_cycling", "pressure_series", "pressure_step"]
+__all__ = [
+           "critical_current_density",
+           "ct_scan",
+           "eis_sweep",
+           "galvanostatic_cycles",
+           "lithium_inventory_cycling",
+           "pressure_series",
+           "pressure_step",
+]

@@ -30,7 +30,6 @@ from . import checks
 from .metadata import checkpointed_run, plan_metadata
 
 
-
 @dataclass(frozen=True)
 class CTSettings:
     """One CT scan.

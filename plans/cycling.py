@@ -19,8 +19,8 @@ from bluesky.utils import MsgGenerator, short_uid
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
 
-from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
 from conventions import data_keys
+from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
 from conventions.pv_states import HalfCycleEnd, Technique, TechniqueState
 from devices.potentiostat import Potentiostat
 
@@ -340,7 +340,7 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
     checks.positive("half_cycle_h", half_cycle_h, "h")
     checks.positive("capacity_mAh_cm2", capacity_mAh_cm2, "mAh/cm²")
     checks.positive("cutoff_V", cutoff_V, "V")
-    densities = [start + k * step for k in range(int(math.floor((top - start) / step + 1e-9))
+    densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9)
                                                  + 1)]
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
@@ -364,7 +364,8 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
                              technique={"name": "CCD", **arguments,
                                         "potentiostat": potentiostat.name,
                                         "current_densities_mA_cm2": densities})
-    outcome = {"critical_current_density_mA_cm2": None, "failure": None}
+    outcome: dict[str, float | str | None] = {"critical_current_density_mA_cm2": None,
+                                              "failure": None}
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:

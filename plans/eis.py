@@ -18,7 +18,6 @@ from .metadata import checkpointed_run, plan_metadata
 from .safety import with_cell_off
 
 
-
 @dataclass(frozen=True)
 class ImpedanceSettings:
     """One potentiostatic EIS sweep.

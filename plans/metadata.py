@@ -1,15 +1,15 @@
 """Start-document metadata the plans add to what the RunEngine already carries.
 
-The RunEngine's ``md`` (set from the station config by `acq.runtime.engine`) holds the station, sample,
-cell geometry and software versions; each plan adds its name, its arguments and the technique
-parameters with units in their names.
+The RunEngine's ``md`` (set from the station config by `acq.runtime.engine`) holds the station,
+sample, cell geometry and software versions; each plan adds its name, its arguments and the
+technique parameters with units in their names.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import bluesky.plan_stubs as bps
@@ -105,7 +105,8 @@ def label_runs(press: PressureCell | None = None) -> Callable:
     def add_labels(msg: Msg) -> Msg:
         if msg.command != "open_run":
             return msg
-        labels = {"start_datetime": datetime.now().astimezone().isoformat(timespec="seconds")}
+        now = datetime.now().astimezone()
+        labels: dict[str, Any] = {"start_datetime": now.isoformat(timespec="seconds")}
         if press is not None and "pressure_MPa" not in msg.kwargs:
             try:
                 held = press.feedback.get(timeout=READ_TIMEOUT_S) == Switch.ON

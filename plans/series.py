@@ -12,14 +12,14 @@ from bluesky.utils import MsgGenerator
 
 from conventions import data_keys
 from conventions.pv_states import Shutter, Technique
-from devices.potentiostat import Potentiostat
 from devices.position_compare import PositionCompare
+from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
 from .ct import CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
-from .cycling import HalfCycleLabel, half_cycle_settings, cycle
+from .cycling import HalfCycleLabel, cycle, half_cycle_settings
 from .eis import ImpedanceSettings, measure_eis
 from .metadata import checkpointed_run, plan_metadata
 from .pressure import check_pressures, settle_pressure, settling
@@ -127,6 +127,7 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
                 yield from acquire_ct(stage, detector, ct, [press], flyer=flyer,
                                       projection_stream=data_keys.PROJECTION)
             for cycle_index in range(cycles):
+                assert charge is not None  # set above whenever cycles > 0
                 yield from cycle(potentiostat, charge, label, cycle_index=cycle_index,
                                  rest_s=rest_s, poll_interval_s=poll_interval_s,
                                  detectors=[press])

@@ -292,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     options, _ = parse_arguments(station_argv)
     cell = PlaybackCell(Recording.load(args.recording), options.parameters,
                         SimClock(options.time_scale))
-    _, pvdb = build_station(options, cell)
+    # A PlaybackCell serves the IOCs as a SimulatedCell does (duck-typed).
+    _, pvdb = build_station(options, cell)  # type: ignore[arg-type]
     print(f"playback station {options.prefix!r}: {len(pvdb)} PVs from {args.recording}",
           flush=True)
     run(pvdb, interfaces=["127.0.0.1"])

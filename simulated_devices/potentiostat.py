@@ -54,6 +54,7 @@ from .cell import SimulatedCell
 from .motor import TICK_S
 from .physics.electrochemistry import HalfCycleLimits
 from .pvs import message_pv
+
 #: Periods of the excitation measured at each EIS frequency.
 PERIODS_PER_FREQUENCY = 3
 #: Relative noise of the impedance measurement (0.5 %).
@@ -177,7 +178,7 @@ class PotentiostatIOC(PVGroup):
             self.technique_sp: self.technique,
         }
         for setpoint in self._readback_of:
-            setpoint.putter = self._echo_putter  # type: ignore[method-assign]
+            setpoint.putter = self._echo_putter
 
     async def _echo_putter(self, instance, value):
         """Accept a setpoint (within its control limits) and echo it to its readback."""
@@ -317,7 +318,7 @@ class PotentiostatIOC(PVGroup):
                 await self.voltage.write(half_cycle.voltage_V[-1], timestamp=now)
             await self.charge.write(half_cycle.capacity_mAh, timestamp=now)
             await self.elapsed.write(half_cycle.elapsed_s, timestamp=now)
-        reason = half_cycle.reason if half_cycle.done else HalfCycleEnd.STOPPED
+        reason = (half_cycle.reason if half_cycle.done else None) or HalfCycleEnd.STOPPED
         n = half_cycle.time_s.size
         for pv, values in ((self.trace_time, half_cycle.time_s),
                            (self.trace_voltage, half_cycle.voltage_V),

@@ -33,8 +33,8 @@ from conventions.cell_geometry import disc_area_mm2, max_pressure_MPa
 from conventions.pv_states import Switch
 
 from .cell import SimulatedCell
-from .pvs import message_pv
 from .motor import TICK_S, SimulatedMotor
+from .pvs import message_pv
 
 #: Position at which the rods touch the stack, mm.
 CONTACT_POSITION_MM = 1.0
@@ -141,7 +141,8 @@ class PressIOC(PVGroup):
     async def _update(self) -> None:
         dt = TICK_S * self.cell.clock.time_scale
         target_force = self._force_at(self.actuator.position)
-        self._true_force_N += (target_force - self._true_force_N) * (1.0 - math.exp(-dt / self.lag_s))
+        approach = 1.0 - math.exp(-dt / self.lag_s)
+        self._true_force_N += (target_force - self._true_force_N) * approach
         measured = self.cell.load_cell_force_N(self._true_force_N, self.setpoint.value,
                                                self.noise_N)
         pressure = self.cell.load_cell_pressure_MPa(measured, self.tare.value, self.area_mm2,

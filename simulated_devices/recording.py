@@ -97,8 +97,9 @@ class Recording:
         """Read a recording written by `save`."""
         with h5py.File(path, "r") as file:
             press = file["press"]
-            readings = tuple(PressReading(float(s), float(f), float(p)) for s, f, p in zip(
-                press["setpoint_MPa"][()], press["force_N"][()], press["pressure_MPa"][()]))
+            columns = (press["setpoint_MPa"][()], press["force_N"][()], press["pressure_MPa"][()])
+            readings = tuple(PressReading(float(s), float(f), float(p))
+                             for s, f, p in zip(*columns, strict=True))
             spectra = tuple(Spectrum(**_read_arrays(group))
                             for group in _indexed(file.get("spectra")))
             traces = tuple(HalfCycleTrace(**_read_arrays(group),

@@ -15,8 +15,10 @@ import argparse
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from caproto.server import PVGroup
 
 from .cell import SimulatedCell
 from .loopback import LOOPBACK_SERVER_ENVIRONMENT
@@ -35,7 +37,7 @@ class StationOptions:
     data_dir: Path = Path("data/frames")
     time_scale: float = 1.0
     seed: int = 0
-    parameters: CellParameters = CellParameters()
+    parameters: CellParameters = field(default_factory=CellParameters)
     press_prefix: str = "press:"
     potentiostat_prefix: str = "pstat:"
     tomography_prefix: str = "tomo:"
@@ -65,7 +67,7 @@ def build_station(options: StationOptions,
     """
     if cell is None:
         cell = SimulatedCell(options.parameters, SimClock(options.time_scale), options.seed)
-    groups = [
+    groups: list[PVGroup] = [
         PressIOC(prefix=options.prefix + options.press_prefix, cell=cell,
                  rating_MPa=options.rating_MPa, load_cell_range_N=options.load_cell_range_N),
         PotentiostatIOC(prefix=options.prefix + options.potentiostat_prefix, cell=cell,

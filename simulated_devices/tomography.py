@@ -78,7 +78,7 @@ def _pair(name: str, value, **kwargs) -> tuple[pvproperty, pvproperty]:
 
 def _text_pair(name: str, value: str = "") -> tuple[pvproperty, pvproperty]:
     """A long-string (char waveform) setting and its readback, as areaDetector's paths."""
-    options = dict(dtype=ChannelType.CHAR, max_length=MESSAGE_LENGTH, string_encoding="utf-8")
+    options = {"dtype": ChannelType.CHAR, "max_length": MESSAGE_LENGTH, "string_encoding": "utf-8"}
     return _pair(name, value, **options)
 
 
@@ -191,7 +191,7 @@ class TomographyIOC(PVGroup):
                 setting = getattr(self, attr)
                 self._readback_of[setting] = getattr(self, attr + "_rbv")
                 if attr not in _ACTIVE_SETTINGS:
-                    setting.putter = self._echo  # type: ignore[method-assign]
+                    setting.putter = self._echo
 
     async def _echo(self, instance, value):
         """Accept a setting and echo it exactly to its ``_RBV``."""
@@ -324,8 +324,8 @@ class TomographyIOC(PVGroup):
         await self.capture_rbv.write(int(bool(value)))
         return value
 
-    def _resolve(self, path: str) -> Path:
-        path = Path(path)
+    def _resolve(self, name: str) -> Path:
+        path = Path(name)
         return path if path.is_absolute() else self.data_dir / path
 
     async def _open_file(self) -> None:
@@ -353,6 +353,8 @@ class TomographyIOC(PVGroup):
             await self.file_number.write(number, verify_value=False)
 
     def _append(self, frame: np.ndarray, angle_deg: float) -> None:
+        if self._file is None:
+            return
         for name, value in ((ANGLE_DATASET, angle_deg), (FRAMES_DATASET, frame)):
             dataset = self._file[name]
             dataset.resize(dataset.shape[0] + 1, axis=0)
@@ -360,8 +362,9 @@ class TomographyIOC(PVGroup):
             dataset.flush()
 
     async def _close_file(self) -> None:
-        self._file.close()
-        self._file = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         await self.capture_rbv.write(0)
         await self.capture.write(0, verify_value=False)
 

@@ -18,6 +18,7 @@ environment — which is why the README's commands are tested in a clean one ins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,8 @@ def RE():
     engine.subscribe(lambda name, doc: engine.documents.append((name, doc)))
     yield engine
     if engine.state not in ("idle", "panicked"):
-        try:
+        with contextlib.suppress(TransitionError):
             engine.halt()
-        except TransitionError:
-            pass
     loop.call_soon_threadsafe(loop.stop)
     engine._th.join()
     loop.close()

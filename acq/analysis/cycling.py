@@ -226,7 +226,8 @@ def _polarisation_growth(half_cycles: Sequence[HalfCycle]) -> float:
     if currents.size < 3:
         return 0.0
     values, counts = np.unique(currents, return_counts=True)
-    same = [h for h, c in zip(half_cycles, currents) if c == values[np.argmax(counts)]]
+    usual = values[np.argmax(counts)]
+    same = [h for h, c in zip(half_cycles, currents, strict=True) if c == usual]
     if len(same) < 3:
         return 0.0
     cycles = np.array([h.cycle_index for h in same], dtype=float)

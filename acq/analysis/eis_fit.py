@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize, signal, stats
 
 #: Arc names by number of arcs in the circuit, high frequency first.
@@ -295,16 +296,16 @@ def _arc_guesses(omega: np.ndarray, z: np.ndarray, apexes: list[int], slots: tup
     return resistances, frequencies, r0
 
 
-def fit_spectrum(frequency_Hz: Sequence[float], z_real_ohm: Sequence[float],
-                 z_imag_ohm: Sequence[float], circuit: str = "R0-RQ-RQ-RQ-W") -> EISFit:
+def fit_spectrum(frequency_Hz: ArrayLike, z_real_ohm: ArrayLike, z_imag_ohm: ArrayLike,
+                 circuit: str = "R0-RQ-RQ-RQ-W") -> EISFit:
     """Fit ``circuit`` to one spectrum.
 
     The circuit is fitted, then its simplifications with one arc fewer, and so on; a
     simplification is kept while it does not fit significantly worse (F-test), i.e. while
     the spectrum cannot separate the arcs it merges (a bulk and a grain-boundary arc both
     near the top of the window), or while it resolves the charge-transfer arc that the
-    richer circuit lost to a spurious arc. Arcs a simplification drops are reported as NaN and listed
-    in ``unresolved`` rather than fitted to noise. Arcs are named in order of their
+    richer circuit lost to a spurious arc. Arcs a simplification drops are reported as NaN
+    and listed in ``unresolved`` rather than fitted to noise. Arcs are named in order of their
     characteristic frequency, so the lowest-frequency arc is always ``ct``.
 
     Parameters
@@ -394,7 +395,8 @@ def _best_fit(f: np.ndarray, z: np.ndarray, names: list[str]):
         columns = _model(theta, names, s)[1] / weight[:, None]
         return np.concatenate([columns.real, columns.imag])
 
-    low, high = (np.array(b) for b in zip(*(_bounds(n, float(weight.max())) for n in names)))
+    bounds = [_bounds(n, float(weight.max())) for n in names]
+    low, high = (np.array(b) for b in zip(*bounds, strict=True))
     best = None
     for start in _starts(f, z, names):
         result = optimize.least_squares(residuals, np.clip(start, low + 1e-9, high - 1e-9),
@@ -418,7 +420,7 @@ def _sorted_arcs(result, names: list[str]):
 
     order = sorted(first, key=log_frequency, reverse=True)
     permutation = list(range(len(names)))
-    for target, source in zip(first, order):
+    for target, source in zip(first, order, strict=True):
         permutation[target:target + 3] = range(source, source + 3)
     result.x, result.jac = x[permutation], result.jac[:, permutation]
     return result
@@ -440,7 +442,7 @@ def _result(circuit: str, names: list[str], result, points: int,
     errors (of log-parameters) are at least ``floor``."""
     rms = float(np.sqrt(np.mean(result.fun**2)))
     covariance = _covariance(result, len(names), points)
-    fitted = dict(zip(names, range(len(names))))
+    fitted = dict(zip(names, range(len(names)), strict=True))
     parameters, unresolved = {}, []
     for name in parameter_names(circuit):
         if name not in fitted:
@@ -471,10 +473,10 @@ def _result(circuit: str, names: list[str], result, points: int,
     converged = bool(result.success) and rms < MAX_RELATIVE_RESIDUAL
     message = result.message if converged or not result.success else (
         f"relative residual {100 * rms:.1f} % exceeds {100 * MAX_RELATIVE_RESIDUAL:.0f} %")
-    fitted = "-".join((["R0"] if "R0_ohm" in names else [])
-                      + ["RQ"] * sum(n.startswith("R_") for n in names)
-                      + (["W"] if "sigma_W_ohm_s05" in names else []))
-    return EISFit(circuit, fitted, converged, message, parameters, rms, tuple(unresolved),
+    fitted_circuit = "-".join((["R0"] if "R0_ohm" in names else [])
+                              + ["RQ"] * sum(n.startswith("R_") for n in names)
+                              + (["W"] if "sigma_W_ohm_s05" in names else []))
+    return EISFit(circuit, fitted_circuit, converged, message, parameters, rms, tuple(unresolved),
                   full)
 
 

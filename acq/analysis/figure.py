@@ -9,11 +9,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only: the demo and the worker have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .raw_run import spectra  # noqa: E402
-from .results import analysis_runs_of  # noqa: E402
+from .raw_run import spectra
+from .results import analysis_runs_of
 
 #: Colours of the segmentation's labels (void, electrolyte, active material).
 PHASE_COLOURS = {0: (1.0, 1.0, 1.0), 1: (0.55, 0.75, 0.95), 2: (0.15, 0.15, 0.45)}
@@ -75,7 +75,7 @@ def series_figure(rows: list[dict[str, Any]], raw, analysis, path: Path) -> Path
         axis.legend(handles, labels, fontsize=7, loc="best")
 
     for row in rows:
-        for f, z_real, z_imag in spectra(raw[row["uid"]])[:1]:
+        for _f, z_real, z_imag in spectra(raw[row["uid"]])[:1]:
             nyquist.plot(z_real, -z_imag, ".", ms=3,
                          label=f"{row['pressure_setpoint_MPa']:g} MPa")
     nyquist.set(xlabel="Z′ / Ω", ylabel="−Z″ / Ω", title="Impedance (Nyquist)")

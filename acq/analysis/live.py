@@ -1,9 +1,9 @@
 """The live-analysis callback: fit each spectrum as it arrives, each half cycle as it ends,
 the CT once the run is in Tiled; write an analysis run naming the raw one.
 
-It runs in the analysis worker (`acq.services.analysis_worker`, fed by bluesky's 0MQ document stream,
-so a CT reconstruction never delays acquisition) or, for tests, in process on a thread of its
-own (`acq.runtime.BackgroundWriter`).
+It runs in the analysis worker (`acq.services.analysis_worker`, fed by bluesky's 0MQ document
+stream, so a CT reconstruction never delays acquisition) or, for tests, in process on a thread of
+its own (`acq.runtime.BackgroundWriter`).
 """
 
 from __future__ import annotations

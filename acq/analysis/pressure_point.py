@@ -20,8 +20,7 @@ from conventions.cell_geometry import active_mass_g, layer_thickness_um
 from conventions.impedance import DEFAULT_CIRCUIT
 
 from .ct import CTAnalysis, analyse_ct
-from .cycling import (HalfCycle, classify_symmetric_failure, cycle_metrics,
-                      pair_cycles)
+from .cycling import HalfCycle, classify_symmetric_failure, cycle_metrics, pair_cycles
 from .eis_fit import EISFit, fit_spectrum
 from .raw_run import ct_frames, half_cycles, spectra
 

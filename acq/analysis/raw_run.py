@@ -136,7 +136,7 @@ def press_readings(run) -> list[tuple[float, float, float]]:
         if set(PRESS_KEYS) <= set(stream):
             readings: dict[float, tuple[float, float, float]] = {}
             for setpoint, force, pressure in zip(*(_column(stream, key)
-                                                   for key in PRESS_KEYS)):
+                                                   for key in PRESS_KEYS), strict=True):
                 readings.setdefault(float(setpoint), (float(setpoint), float(force),
                                                       float(pressure)))
             return list(readings.values())

@@ -27,7 +27,7 @@ ALL_ARRAYS_AS_ZARR = 0
 #: Start-document key naming the raw run an analysis run was computed from.
 RAW_UID_KEY = "raw_uid"
 
-DocumentCallback = Callable[[str, dict], object]
+DocumentCallback = Callable[[str, Any], object]
 
 
 def _data_key(value: Any) -> dict:
@@ -91,7 +91,7 @@ def write_analysis_run(callback: DocumentCallback, metadata: Mapping[str, Any],
         now = time.time()
         for row in rows:
             callback("event", descriptor.compose_event(
-                data=row, timestamps={key: now for key in row}))
+                data=row, timestamps=dict.fromkeys(row, now)))
     callback("stop", run.compose_stop())
     return run.start_doc["uid"]
 

@@ -17,15 +17,13 @@ import ophyd
 from ophyd import Device
 from ophyd.sim import make_fake_device
 
+from conventions import data_keys
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
-from conventions import data_keys
-
 from ..config import StationConfig
-
 
 D = TypeVar("D", bound=Device)
 

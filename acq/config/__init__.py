@@ -4,8 +4,14 @@
 named); `StationConfig` is the validated model. Shipped configs live in ``stations/``.
 """
 
-from .station_config import (DEFAULT_CONFIG_PATH, SHIPPED_CONFIGS, ConfigError, StationConfig,
-                             load_config, parse_config)
+from .station_config import (
+                             DEFAULT_CONFIG_PATH,
+                             SHIPPED_CONFIGS,
+                             ConfigError,
+                             StationConfig,
+                             load_config,
+                             parse_config,
+)
 
 __all__ = ["DEFAULT_CONFIG_PATH", "SHIPPED_CONFIGS", "ConfigError", "StationConfig",
            "load_config", "parse_config"]

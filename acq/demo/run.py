@@ -23,8 +23,13 @@ from ..beamline import build_station, connect_station
 from ..config import StationConfig
 from ..runtime.engine import make_run_engine
 from ..services import simulation_parameters, start_simulated_services
-from .summary import (add_capacity_ratios, analysed_row, format_analysis_table, format_table,
-                      measured_row)
+from .summary import (
+    add_capacity_ratios,
+    analysed_row,
+    format_analysis_table,
+    format_table,
+    measured_row,
+)
 
 #: Wall seconds the demo waits for each run's analysis after the series.
 ANALYSIS_TIMEOUT_S = 300.0
@@ -60,7 +65,7 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
         stack.callback(engine.close)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()
-        uids = engine.RE(pressure_series(station.press, station.potentiostat,
+        uids = engine.run(pressure_series(station.press, station.potentiostat,
                                          station.tomo_stage, station.detector,
                                          position_compare=station.position_compare, **args))
         engine.flush()

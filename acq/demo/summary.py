@@ -78,7 +78,7 @@ def analysed_row(measured: dict[str, Any], analysis_run) -> dict[str, Any]:
 
 def add_capacity_ratios(rows: list[dict[str, Any]]) -> None:
     """Set each row's ``capacity_ratio``: its discharge capacity over the lowest pressure's."""
-    for row, ratio in zip(rows, capacity_ratios(rows)):
+    for row, ratio in zip(rows, capacity_ratios(rows), strict=True):
         row["capacity_ratio"] = ratio
 
 
@@ -106,8 +106,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def _text_table(headers: list[str], cells: list[list[str]]) -> str:
     """Right-aligned columns, each as wide as its widest entry."""
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = [" ".join(h.rjust(w) for h, w in zip(headers, widths))]
-    lines += [" ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines = [" ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += [" ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(lines)
 
 

@@ -26,8 +26,13 @@ from bluesky import RunEngine
 from bluesky.callbacks import LiveTable
 from bluesky.callbacks.best_effort import BestEffortCallback
 from bluesky.callbacks.core import CallbackBase
-from bluesky.utils import (FailedPause, PlanHalt, ProgressBarManager, RequestAbort,
-                           TerminalProgressBar)
+from bluesky.utils import (
+    FailedPause,
+    PlanHalt,
+    ProgressBarManager,
+    RequestAbort,
+    TerminalProgressBar,
+)
 from event_model import unpack_event_page
 from ophyd.status import MoveStatus
 
@@ -175,7 +180,7 @@ def subscribe_terminal(RE: RunEngine, circuit: str,
     """
     one_line_bluesky_log()
     if sys.stdout.isatty() if progress_bars is None else progress_bars:
-        RE.waiting_hook = ProgressBarManager(_progress_bar)
+        RE.waiting_hook = ProgressBarManager(_progress_bar)  # type: ignore[assignment]
     bec = BestEffortCallback()
     bec.disable_plots()
     for callback in (bec, SpectrumLine(circuit), TraceTable(), RunEnd()):

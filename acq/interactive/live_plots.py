@@ -16,7 +16,6 @@ from event_model import unpack_event_page
 from conventions import data_keys
 
 
-
 class _RunPlot(CallbackBase):
     """One matplotlib figure, one line per run; events of the streams it plots."""
 

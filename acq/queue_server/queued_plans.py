@@ -34,9 +34,9 @@ CCD_MODES = ("time", "capacity")
 def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
     """``(min, max)`` of the plan parameters the station config limits, by parameter name.
 
-    Pressures in MPa (0 to the config's `max_pressure_MPa`), cut-off voltages in V (± the potentiostat's
-    compliance voltage), currents as C-rate in 1/h and as current density in mA/cm² (up to
-    the compliance current for the config's cell).
+    Pressures in MPa (0 to the config's `max_pressure_MPa`), cut-off voltages in V (± the
+    potentiostat's compliance voltage), currents as C-rate in 1/h and as current density in mA/cm²
+    (up to the compliance current for the config's cell).
     """
     pressure = (0.0, config.max_pressure_MPa)
     compliance_V = config.potentiostat.compliance_voltage_V

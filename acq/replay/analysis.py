@@ -7,7 +7,6 @@ for the same software it holds the same numbers, since live and replay share
 
 from __future__ import annotations
 
-
 from ..analysis.live import analysis_metadata
 from ..analysis.pressure_point import analyse_raw_run
 from ..analysis.raw_run import RawRunError, finished_run

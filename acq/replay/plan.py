@@ -12,23 +12,27 @@ offline.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from simulated_devices.recording import (Frames, HalfCycleTrace, PressReading, Recording,
-                                         Spectrum)
+from simulated_devices.recording import Frames, HalfCycleTrace, PressReading, Recording, Spectrum
 
-from ..analysis.raw_run import (RawRunError, ct_frames, finished_run, half_cycles,
-                                press_readings, spectra)
+from ..analysis.raw_run import (
+    RawRunError,
+    ct_frames,
+    finished_run,
+    half_cycles,
+    press_readings,
+    spectra,
+)
 from ..beamline import station_plans
 from ..config import StationConfig, parse_config
 from ..config.station_config import CellSection
-from .rehearsal import Rehearsal, RehearsalError, run_rehearsal
 from ..runtime.tiled_client import connect, endpoint
+from .rehearsal import Rehearsal, RehearsalError, run_rehearsal
 
 logger = logging.getLogger(__name__)
 

@@ -127,19 +127,18 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
             station.press.set(rehearsal.preset_MPa).wait(config.press.settle_timeout_s)
         engine = make_run_engine(config, connect(rehearsal.uri, rehearsal.api_key),
                                  press=station.press)
-        uids: list[str] = []
-        engine.RE.subscribe(lambda name, doc: uids.append(doc["uid"]), "start")
         plan = station_plans()[rehearsal.plan_name]
         try:
             arguments = plan.bind(station, rehearsal.plan_args)
         except UnknownDevice as error:
             raise RehearsalError(str(error)) from None
-        engine.RE(plan.function(**arguments, md=rehearsal.md))
+        uids = engine.run(plan.function(**arguments, md=rehearsal.md))
         engine.flush()
-        if engine.writer.failures:
-            raise RehearsalError(f"{engine.writer.failures} documents did not reach Tiled "
+        failures = engine.writer.failures if engine.writer is not None else 0
+        if failures:
+            raise RehearsalError(f"{failures} documents did not reach Tiled "
                                  f"(kept under {config.station.data_dir / 'backup'})")
-        return uids
+        return list(uids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='written at the end: {"uids": [...]} or {"error": "..."}')
     args = parser.parse_args(argv)
     try:
-        outcome = {"uids": rehearse(Rehearsal(**json.loads(args.rehearsal.read_text())))}
+        request = Rehearsal(**json.loads(args.rehearsal.read_text()))
+        outcome: dict[str, Any] = {"uids": rehearse(request)}
     except Exception as error:  # reported to the caller, who raises it with the run's uid
         outcome = {"error": _describe(error)}
     args.result.write_text(json.dumps(outcome))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import zmq
 from bluesky import RunEngine
 from bluesky.callbacks.zmq import Publisher
+from bluesky.utils import Msg
 from tiled.client.container import Container
 
 from conventions.versions import package_versions
@@ -52,6 +53,13 @@ class Engine:
     writer: BackgroundWriter | None
     publisher: Publisher | None = None
 
+    def run(self, plan: Iterable[Msg]) -> tuple[str, ...]:
+        """Run ``plan``; return the uids of the runs it opened."""
+        uids = self.RE(plan)
+        if not isinstance(uids, tuple):  # call_returns_result is off in make_run_engine
+            raise TypeError(f"RunEngine returned {type(uids).__name__}, not run uids")
+        return uids
+
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until every document so far has reached Tiled (or its backup)."""
         if self.writer is not None and not self.writer.flush(timeout_s):
@@ -74,10 +82,10 @@ def make_run_engine(config: StationConfig, client: Container | None = None, *,
     (`acq.runtime.scan_ids`). With ``client`` (a Tiled client holding the ``raw``
     container) documents stream to ``raw`` off the acquisition thread, with a local backup
     under ``<data_dir>/backup``, and a run ends once all its documents are written: what
-    ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document also goes to the config's
-    0MQ proxy, for the analysis worker (`acq.services.analysis_worker`). Every start document
-    also carries its ``start_datetime`` and, given the ``press``, its ``pressure_MPa``
-    (`plans.metadata.label_runs`).
+    ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document
+    also goes to the config's 0MQ proxy, for the analysis worker (`acq.services.analysis_worker`).
+    Every start document also carries its ``start_datetime`` and, given the ``press``, its
+    ``pressure_MPa`` (`plans.metadata.label_runs`).
     """
     RE = RunEngine({}, scan_id_source=StationScanIds(
         config.station.data_dir.resolve() / SCAN_ID_FILE))

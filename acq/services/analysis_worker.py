@@ -14,6 +14,7 @@ and ``acq serve`` do).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -113,10 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         config = load_config(args.config)
     uri, api_key = endpoint(config)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         serve(config, args.tiled_uri or uri, os.environ.get(TILED_API_KEY_VARIABLE) or api_key)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

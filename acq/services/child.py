@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 #: Wall seconds a child gets to exit after SIGTERM before it is killed.
 TERMINATE_TIMEOUT_S = 10.0
@@ -105,7 +106,7 @@ class ChildService:
             stop_process(process)
         self._processes = []
 
-    def __enter__(self) -> ChildService:
+    def __enter__(self) -> Self:
         try:
             self.start()
         except BaseException:

@@ -100,7 +100,8 @@ class ElectrochemicalCell:
     def accessible_fraction(self) -> float:
         """Fraction of the nominal capacity reachable at the present pressure."""
         chem = self.chem
-        low, high = chem.accessible_fraction_low_pressure_MPa, chem.accessible_fraction_saturation_MPa
+        low = chem.accessible_fraction_low_pressure_MPa
+        high = chem.accessible_fraction_saturation_MPa
         x = math.log(max(self.pressure_MPa, 1e-3) / low) / math.log(high / low)
         x = min(max(x, 0.0), 1.0)
         return chem.accessible_fraction_at_low_pressure + x * (

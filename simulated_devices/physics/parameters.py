@@ -237,7 +237,7 @@ class CellParameters:
                     f"unknown simulation parameter group {group_name!r}; "
                     f"expected one of {sorted(groups)}"
                 )
-            default = groups[group_name].default_factory()  # type: ignore[misc]
+            default = groups[group_name].default_factory()  # type: ignore[operator]
             if not isinstance(group_values, Mapping):
                 raise ValueError(f"simulation.{group_name} must be a table")
             overrides[group_name] = _replace_checked(default, group_values, group_name)

@@ -30,10 +30,19 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from conventions.voxels import (
+    ACTIVE,
+    ELECTROLYTE,
+    OUTSIDE,
+    VOID,
+    VolumeMetrics,
+    cylinder_mask,
+    face_counts,
+    measure,
+)
+
 from .microstructure import Microstructure
 from .parameters import ImagingParameters
-from conventions.voxels import (ACTIVE, ELECTROLYTE, OUTSIDE, VOID, VolumeMetrics, cylinder_mask,
-                                face_counts, measure)
 
 #: Largest active-material fraction the particle pool is drawn for (sets the pool size).
 MAX_ACTIVE_FRACTION = 0.8
@@ -75,7 +84,7 @@ class Phantom:
 @lru_cache(maxsize=64)
 def _ball(radius_voxels: float) -> np.ndarray:
     """Boolean ball of a radius (voxels) centred in a cube of odd edge."""
-    half = int(math.ceil(radius_voxels))
+    half = math.ceil(radius_voxels)
     zz, yy, xx = np.ogrid[-half:half + 1, -half:half + 1, -half:half + 1]
     ball = zz * zz + yy * yy + xx * xx <= radius_voxels ** 2
     ball.setflags(write=False)
@@ -138,9 +147,9 @@ def _place_particles(shape: tuple[int, int, int], inside: np.ndarray, target_cou
     # Mean sphere volume of log-normal diameters: E[d³] = mean³ · (1 + cv²)³.
     mean_volume = (math.pi / 6.0 * mean_diameter ** 3
                    * (1.0 + imaging.particle_diameter_spread ** 2) ** 3)
-    pad = int(math.ceil(mean_diameter * 1.5)) + 1
+    pad = math.ceil(mean_diameter * 1.5) + 1
     padded_volume = (nz + 2 * pad) * (ny + 2 * pad) * (nx + 2 * pad)
-    pool = int(math.ceil(-math.log(1.0 - MAX_ACTIVE_FRACTION) * padded_volume / mean_volume))
+    pool = math.ceil(-math.log(1.0 - MAX_ACTIVE_FRACTION) * padded_volume / mean_volume)
     radii = np.clip(_lognormal_diameters(mean_diameter, imaging.particle_diameter_spread, pool,
                                          rng) / 2.0, 0.5, pad - 1)
     radii = np.round(radii / RADIUS_STEP_VOXELS) * RADIUS_STEP_VOXELS
@@ -151,7 +160,7 @@ def _place_particles(shape: tuple[int, int, int], inside: np.ndarray, target_cou
     counted[pad:pad + nz, pad:pad + ny, pad:pad + nx] = inside
     count = 0
     close_enough = int(CLOSE_ENOUGH_FRACTION * target_count)
-    for (cz, cy, cx), radius in zip(centres, radii):
+    for (cz, cy, cx), radius in zip(centres, radii, strict=True):
         if count >= target_count - close_enough:
             break
         if active[cz, cy, cx]:

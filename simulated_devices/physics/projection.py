@@ -5,8 +5,8 @@
   z-slice rotated by the angle in its (y, x) plane (bilinear, about the slice centre, as
   ``scipy.ndimage.rotate(volume, angle, axes=(1, 2), order=1, reshape=False,
   mode="grid-constant")``) and summed along y. A projection at angle θ is skimage's
-  ``radon``/``iradon`` angle −θ. The rotate-and-sum is one sparse linear operator per angle applied to all slices at
-  once, which is what makes a 64 × 256 × 256 projection take milliseconds.
+  ``radon``/``iradon`` angle −θ. The rotate-and-sum is one sparse linear operator per angle applied
+  to all slices at once, which is what makes a 64 × 256 × 256 projection take milliseconds.
 * `DetectorModel`: flat, dark and sample frames with a fixed gain map, Poisson photon noise,
   dark offset and readout noise, as UInt16 counts.
 
@@ -20,9 +20,10 @@ from collections import OrderedDict
 import numpy as np
 from scipy import sparse
 
+from conventions.voxels import ACTIVE, ELECTROLYTE, OUTSIDE, VOID
+
 from .parameters import ImagingParameters
 from .phantom import Phantom
-from conventions.voxels import ACTIVE, ELECTROLYTE, OUTSIDE, VOID
 
 #: Largest count a UInt16 detector pixel holds.
 UINT16_MAX = 65535

@@ -35,7 +35,7 @@ def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,
     assert raw[-1].metadata["start"]["time"] >= raw[series[-1]].metadata["start"]["time"]
     found = raw.search(Key("start.sample") == station_config.sample.id)
     assert set(series) <= set(found)
-    for uid, pressure in zip(series, PRESSURES_MPA):
+    for uid, pressure in zip(series, PRESSURES_MPA, strict=True):
         run = raw[uid]
         start, stop = run.metadata["start"], run.metadata["stop"]
         assert stop["exit_status"] == "success"
@@ -51,7 +51,7 @@ def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,
 
 
 def test_pressure_force_and_spectra_come_back_with_shapes_and_units(series, tiled_client):
-    for uid, pressure in zip(series, PRESSURES_MPA):
+    for uid, pressure in zip(series, PRESSURES_MPA, strict=True):
         run = tiled_client["raw"][uid]
         primary = run["primary"]
         assert np.asarray(primary["press_pressure_MPa"].read()) == pytest.approx(pressure,

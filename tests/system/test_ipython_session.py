@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from bluesky.utils import RunEngineInterrupted
 
-from acq.services.ports import free_tcp_port
 from acq.config import StationConfig, parse_config
-from conventions.pv_states import Switch, TechniqueState
 from acq.interactive.ipython import beamline_namespace
+from acq.services.ports import free_tcp_port
+from conventions.pv_states import Switch, TechniqueState
 
 PAUSE_PRESSURE_MPA = 25.0
 

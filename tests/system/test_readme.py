@@ -35,7 +35,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 #: README lines (by what they contain) this test does not run, and who does.
 NOT_RUN = {
@@ -187,6 +187,14 @@ def _run(argv: list[str], where: str, cwd: Path, env: dict[str, str]) -> None:
     _assert_clean(where, output)
 
 
+def _run_lines(pending: list[tuple[int, str]], cwd: Path, env: dict[str, str]) -> None:
+    """Run the shell lines gathered so far, in one shell, and forget them."""
+    if pending:
+        _run(["bash", "-c", _shell_script(pending)],
+             f"the shell lines at README line {pending[0][0]}", cwd, env)
+        pending.clear()
+
+
 def _shell_script(lines: list[tuple[int, str]]) -> str:
     """One shell script running ``lines`` in order, each checked for its exit status."""
     script = []
@@ -219,24 +227,17 @@ def test_every_readme_command_works_in_a_new_terminal(newcomer):
                      f"the Python snippet at README line {first}", checkout, env)
             elif block.language == "sh":
                 pending: list[tuple[int, str]] = []
-
-                def flush() -> None:
-                    if pending:
-                        _run(["bash", "-c", _shell_script(pending)],
-                             f"the shell lines at README line {pending[0][0]}", checkout, env)
-                        pending.clear()
-
                 for number, line in lines:
                     if (skipped := _not_run(line)) is not None:
                         left_out.add(skipped)
                     elif SERVING.search(_command(line)):
-                        flush()
+                        _run_lines(pending, checkout, env)
                         if service is not None:
                             _stop(service)
                         service = Service(_command(line).rstrip("& "), number, checkout, env)
                     else:
                         pending.append((number, line))
-                flush()
+                _run_lines(pending, checkout, env)
     except BaseException:
         if service is not None:
             service.stop()  # the failure at hand is the one to report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from acq.cli import main
@@ -53,7 +55,7 @@ def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, caps
     command line does so first, with one line, for any verb."""
     raw = _raw()
     raw["simulation"]["parameters"] = {"circuit": {"no_such_thing": 1.0}}
-    with pytest.raises(ConfigError, match="simulation.circuit.no_such_thing"):
+    with pytest.raises(ConfigError, match=re.escape("simulation.circuit.no_such_thing")):
         simulation_parameters(parse_config(raw))
     path = tmp_path / "station.toml"
     path.write_text(DEFAULT_CONFIG_PATH.read_text()

@@ -1,4 +1,5 @@
-"""What the terminal shows (`acq.interactive.live_display`), from documents alone: no IOC, no server."""
+"""What the terminal shows (`acq.interactive.live_display`), from documents alone: no IOC,
+no server."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from ophyd.sim import SynAxis
 from ophyd.status import MoveStatus, StatusBase
 
 from acq.analysis.eis_fit import circuit_impedance
-from acq.interactive.live_display import (OneLineRunEngineLog, RunEnd, SpectrumLine, TraceTable,
-                              _progress_bar, subscribe_terminal)
+from acq.interactive.live_display import (
+    OneLineRunEngineLog,
+    RunEnd,
+    SpectrumLine,
+    TraceTable,
+    _progress_bar,
+    subscribe_terminal,
+)
 
 CIRCUIT = "R0-RQ"
 TRUTH = {"R0_ohm": 50.0, "R_ct_ohm": 2.0e4, "Q_ct": 1e-8, "n_ct": 0.9}

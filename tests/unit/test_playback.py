@@ -9,8 +9,7 @@ from simulated_devices.physics.clock import SimClock
 from simulated_devices.physics.electrochemistry import HalfCycleLimits
 from simulated_devices.physics.parameters import CellParameters
 from simulated_devices.playback import PlaybackCell
-from simulated_devices.recording import (Frames, HalfCycleTrace, PressReading, Recording,
-                                         Spectrum)
+from simulated_devices.recording import Frames, HalfCycleTrace, PressReading, Recording, Spectrum
 
 FREQUENCY_HZ = np.array([1e3, 1e2, 1e1])
 

@@ -3,18 +3,17 @@ over 0MQ (a separate process), both writing analysis runs to the real Tiled serv
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from acq.analysis.raw_run import RawRunError
 from acq.analysis.results import wait_for_analysis
+from acq.config import parse_config
+from acq.demo.summary import ANALYSIS_KEYS
+from acq.replay.analysis import replay_analysis
+from acq.runtime.engine import make_run_engine
 from acq.services import AnalysisWorkerProcess
 from acq.services.ports import free_tcp_port
-from acq.config import parse_config
-from acq.runtime.engine import make_run_engine
-from acq.replay.analysis import replay_analysis
-from acq.demo.summary import ANALYSIS_KEYS
 from plans import eis_sweep
 from simulated_devices.physics.impedance import circuit_at
 from simulated_devices.physics.microstructure import microstructure_at
@@ -23,7 +22,7 @@ from tests.system.series_settings import PRESSURES_MPA
 
 
 def test_every_raw_run_gets_an_analysis_run_that_names_it(pressure_series_run, tiled_client):
-    for uid, pressure in zip(pressure_series_run.uids, PRESSURES_MPA):
+    for uid, pressure in zip(pressure_series_run.uids, PRESSURES_MPA, strict=True):
         run = wait_for_analysis(tiled_client["analysis"], uid, timeout_s=5)
         start = run.metadata["start"]
         assert (start["raw_uid"], start["pressure_MPa"], start["replay"]) == (uid, pressure,

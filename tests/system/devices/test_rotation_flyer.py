@@ -10,10 +10,9 @@ import bluesky.preprocessors as bpp
 import h5py
 import numpy as np
 import pytest
-
-from devices.rotation_flyer import FlyScanError, FlySpec, RotationFlyer
 from bluesky.utils import FailedStatus
 
+from devices.rotation_flyer import FlyScanError, FlySpec, RotationFlyer
 from plans.ct import CTSettings, fly_projections
 
 

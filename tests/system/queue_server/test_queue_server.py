@@ -11,7 +11,6 @@ the session's catalog holds only what other tests expect). Redis must be running
 from __future__ import annotations
 
 import importlib.metadata
-
 import re
 import time
 import uuid
@@ -23,12 +22,11 @@ from bluesky_queueserver_api.http import REManagerAPI as HTTPManagerAPI
 from bluesky_queueserver_api.zmq import REManagerAPI
 
 from acq.analysis.results import wait_for_analysis
-from acq.services import AnalysisWorkerProcess
-from acq.services.ports import free_tcp_port
 from acq.config import parse_config
 from acq.queue_server.launch import QueueServer, QueueSettings
 from acq.runtime.tiled_client import connect
-from acq.services import EmbeddedTiled
+from acq.services import AnalysisWorkerProcess, EmbeddedTiled
+from acq.services.ports import free_tcp_port
 from tests.system import series_settings as tiny
 
 pytestmark = pytest.mark.redis
@@ -235,7 +233,7 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
     assert len(series_uids) == len(tiny.PRESSURES_MPA)
 
     raw = queue_tiled_client["raw"]
-    for uid, pressure in zip(series_uids, tiny.PRESSURES_MPA):
+    for uid, pressure in zip(series_uids, tiny.PRESSURES_MPA, strict=True):
         start, stop = raw[uid].metadata["start"], raw[uid].metadata["stop"]
         assert stop["exit_status"] == "success"
         assert start["plan_name"] == "pressure_series" and start["pressure_MPa"] == pressure

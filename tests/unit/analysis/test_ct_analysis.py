@@ -28,22 +28,22 @@ from acq.analysis.ct_segmentation import (
     segment,
     threshold_labels,
 )
-from simulated_devices.physics.microstructure import microstructure_at
-from simulated_devices.physics.parameters import CellParameters
-from conventions.voxels import cylinder_mask
-from simulated_devices.physics.phantom import Phantom, make_phantom
-from simulated_devices.physics.projection import (
-    DetectorModel,
-    ParallelBeamProjector,
-    attenuation_volume,
-)
 from conventions.voxels import (
     ACTIVE,
     ELECTROLYTE,
     OUTSIDE,
     VOID,
     VolumeMetrics,
+    cylinder_mask,
     measure,
+)
+from simulated_devices.physics.microstructure import microstructure_at
+from simulated_devices.physics.parameters import CellParameters
+from simulated_devices.physics.phantom import Phantom, make_phantom
+from simulated_devices.physics.projection import (
+    DetectorModel,
+    ParallelBeamProjector,
+    attenuation_volume,
 )
 
 #: The demo's scan: 361 projections over 0–180° inclusive, 10 darks and 10 flats.

@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from acq.analysis.cycling import (HalfCycle, capacity_knee, capacity_retention,
-                                  classify_symmetric_failure, cycle_metrics, pair_cycles)
+from acq.analysis.cycling import (
+    HalfCycle,
+    capacity_knee,
+    capacity_retention,
+    classify_symmetric_failure,
+    cycle_metrics,
+    pair_cycles,
+)
 from simulated_devices.cell import SimulatedCell
 from simulated_devices.physics.clock import SimClock
 from simulated_devices.physics.electrochemistry import HalfCycle as ModelHalfCycle
@@ -54,7 +60,7 @@ def test_cycle_metrics_recover_the_models_capacity_and_efficiency():
     metrics = [cycle_metrics(c, d, active_mass_g=params.geometry.active_mass_g,
                              area_cm2=params.geometry.area_cm2) for c, d in pair_cycles(halves)]
     assert len(metrics) == 3
-    for (charge, discharge), m in list(zip(pair_cycles(halves), metrics))[1:]:
+    for (_charge, discharge), m in list(zip(pair_cycles(halves), metrics, strict=True))[1:]:
         # the first charge starts from the initial state; later cycles are steady
         assert m.coulombic_efficiency == pytest.approx(
             params.electrochemistry.coulombic_efficiency, abs=0.005)

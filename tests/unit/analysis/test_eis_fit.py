@@ -6,8 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acq.analysis.eis_fit import (activation_energy_eV, circuit_impedance, fit_spectrum,
-                                  parameter_names, parse_circuit)
+from acq.analysis.eis_fit import (
+    activation_energy_eV,
+    circuit_impedance,
+    fit_spectrum,
+    parameter_names,
+    parse_circuit,
+)
 from conventions.impedance import sweep_frequencies_Hz
 from simulated_devices.physics.impedance import circuit_at, measured_spectrum
 from simulated_devices.physics.microstructure import microstructure_at

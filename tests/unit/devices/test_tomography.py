@@ -4,11 +4,10 @@ HDF5 plugin that has seen no frame primed before it is staged."""
 from __future__ import annotations
 
 import pytest
+from ophyd.areadetector import SingleTrigger
 
 from conventions import data_keys
 from conventions.pv_states import TriggerMode
-from ophyd.areadetector import SingleTrigger
-
 from devices.tomography import TomographyDetector
 
 

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from simulated_devices.physics.electrochemistry import (
-    ElectrochemicalCell, HalfCycle, HalfCycleLimits)
+    ElectrochemicalCell,
+    HalfCycle,
+    HalfCycleLimits,
+)
 from simulated_devices.physics.impedance import circuit_at
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters

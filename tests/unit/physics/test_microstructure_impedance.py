@@ -39,12 +39,13 @@ def test_volume_fractions_two_stages(series):
     assert active[2:] == [active[1]] * 3  # stage 2: skeleton fixed …
     assert np.all(np.diff(electrolyte[1:]) > 0)  # … voids fill with electrolyte
     for m in series:
-        assert m.porosity_electrode + m.active_fraction_electrode + m.electrolyte_fraction_electrode \
-            == pytest.approx(1.0)
+        fractions = (m.porosity_electrode, m.active_fraction_electrode,
+                     m.electrolyte_fraction_electrode)
+        assert sum(fractions) == pytest.approx(1.0)
 
 
 def test_contact_rate_rises_ten_percent_between_12_and_50_MPa_then_flat(series):
-    rate = {p: m.contact_rate for p, m in zip(PRESSURES_MPA, series)}
+    rate = {p: m.contact_rate for p, m in zip(PRESSURES_MPA, series, strict=True)}
     assert rate[6.0] == rate[12.0]
     assert rate[50.0] / rate[12.0] == pytest.approx(1.10, abs=0.01)
     assert rate[100.0] == rate[50.0]
@@ -58,7 +59,7 @@ def test_tortuosity_falls_then_rises_at_100_MPa(series):
 
 def test_charge_transfer_resistance_inversely_proportional_to_pressure(series):
     r_ct = [circuit_at(m, PARAMS).R_ct_ohm for m in series]
-    for p, r in zip(PRESSURES_MPA, r_ct):
+    for p, r in zip(PRESSURES_MPA, r_ct, strict=True):
         assert r * p == pytest.approx(r_ct[0] * PRESSURES_MPA[0], rel=1e-9)
     assert r_ct[0] / r_ct[-1] > 10
 

@@ -10,25 +10,25 @@ import pytest
 from scipy import ndimage
 from skimage.transform import iradon
 
-from simulated_devices.physics.microstructure import microstructure_at
-from simulated_devices.physics.parameters import CellParameters, ImagingParameters
-from conventions.voxels import cylinder_mask
-from simulated_devices.physics.phantom import Phantom, make_phantom
-from simulated_devices.physics.projection import (
-    DetectorModel,
-    ParallelBeamProjector,
-    attenuation_volume,
-)
 from conventions.voxels import (
     ACTIVE,
     ELECTROLYTE,
     OUTSIDE,
     VOID,
     contact_rates,
+    cylinder_mask,
     geometric_tortuosity,
     histogram_mode,
     measure,
     phase_fractions,
+)
+from simulated_devices.physics.microstructure import microstructure_at
+from simulated_devices.physics.parameters import CellParameters, ImagingParameters
+from simulated_devices.physics.phantom import Phantom, make_phantom
+from simulated_devices.physics.projection import (
+    DetectorModel,
+    ParallelBeamProjector,
+    attenuation_volume,
 )
 
 PRESSURES_MPA = [6.0, 12.0, 25.0, 50.0, 100.0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from bluesky.utils import Msg
 from bluesky.simulators import RunEngineSimulator
+from bluesky.utils import Msg
 
 
 def commands(messages: list[Msg], command: str, obj_name: str | None = None) -> list[Msg]:
