@@ -1,11 +1,14 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   – create .venv, install, run the simulated station demo
-#   make test   – create .venv if needed, run the test suite
+#   make test   – create .venv if needed, run the test suite (both tiers)
+# and, while developing:
+#   make unit   – the unit tier without the slow accuracy tests (no IOC, server or Redis)
+#   make lint   – import-linter contracts, ruff (lint and format), mypy
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test unit lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +19,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/acq demo
 
+# Two workers (2 cores): the system tier on one, the README's walk-through on the other,
+# unit tests on whichever is free (tests/conftest.py assigns the groups).
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "unit and not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) data build *.egg-info

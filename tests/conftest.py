@@ -34,12 +34,30 @@ from bluesky.utils import TransitionError  # noqa: E402
 TESTS = Path(__file__).parent
 
 
+#: Test files that run alone on a pytest-xdist worker of their own (`make test` runs two):
+#: they serve the default station's ports and take minutes.
+ALONE = ("test_readme.py",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test with its tier, from the folder it is in."""
+    """Mark every test with its tier, from the folder it is in, and with the pytest-xdist
+    group it runs in: the system tier shares one simulated station and Tiled server
+    (session fixtures, which each xdist worker would otherwise start again), the README's
+    walk-through runs on its own, and a unit module runs whole on one worker (its cached
+    scans and fits computed once), on whichever is free."""
     for item in items:
-        tier = Path(item.fspath).relative_to(TESTS).parts[0]
+        path = Path(item.fspath).relative_to(TESTS)
+        tier = path.parts[0]
         if tier in ("unit", "system"):
             item.add_marker(getattr(pytest.mark, tier))
+        if path.name in ALONE:
+            group = path.stem
+        elif tier == "system":
+            group = "station"
+        else:
+            group = path.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@ but writes synchronously (≈33 ms per event here); called from the RunEngine's 
 would stall the scan. `BackgroundWriter` hands each document to a thread of its own, which
 calls the writer in order. TiledWriter's own ``backup_directory`` keeps every run that fails
 to reach Tiled as JSON lines, for re-upload.
+
+bluesky's `BufferingWrapper` does the hand-off too, but cannot say when what it was given has
+been written: `BackgroundWriter.flush` waits for exactly that, which is how a run ends only
+once its documents are in Tiled (`acq.runtime.engine`), and it counts the documents the
+writer failed on.
 """
 
 from __future__ import annotations

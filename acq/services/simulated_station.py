@@ -11,12 +11,14 @@ import os
 import shutil
 import sys
 from pathlib import Path
-
-from simulated_devices.physics.parameters import CellParameters
+from typing import TYPE_CHECKING
 
 from ..config import ConfigError, StationConfig
 from .child import ChildService
 from .ports import wait_until_udp_bound
+
+if TYPE_CHECKING:  # the physics is imported only when a simulated station is set up
+    from simulated_devices.physics.parameters import CellParameters
 
 #: Geometry keys of ``[cell]`` the simulated cell takes (``[simulation.parameters.geometry]``
 #: may not contradict them).
@@ -33,6 +35,8 @@ def simulation_parameters(config: StationConfig) -> CellParameters:
         If the config has no ``[simulation]`` table, or a parameter there is unknown or of
         the wrong type (naming it).
     """
+    from simulated_devices.physics.parameters import CellParameters
+
     if config.simulation is None:
         raise ConfigError("this station config has no [simulation] table: it drives hardware")
     tables = {group: dict(values) for group, values in config.simulation.parameters.items()}

@@ -4,6 +4,10 @@ A SQLite catalog, file and SQL table storage under ``<data_dir>/tiled`` (a writa
 needs both, or runs fail with HTTP 500), the detector's frames directory as readable storage
 (so CT frames written by the IOC are served as arrays), and an API key for writing and
 reading, on loopback.
+
+Tiled's `SimpleTiledServer` serves the same kind of catalog from a thread of the calling
+process; here the server is a process of its own, so serving HTTP never competes with the
+RunEngine (or the analysis) for the GIL, and its log is a file beside the catalog.
 """
 
 from __future__ import annotations
