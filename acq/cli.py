@@ -47,33 +47,57 @@ SIMULATED_ONLY = ("demo", "serve")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="acq", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="acq", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     demo = verbs.add_parser("demo", help="simulated station + embedded Tiled, pressure series")
     demo.add_argument("--summary-json", type=Path, help="also write the table as JSON here")
-    demo.add_argument("--figure", type=Path, default=None,
-                      help="PNG of the series (default <data_dir>/pressure_series.png)")
+    demo.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="PNG of the series (default <data_dir>/pressure_series.png)",
+    )
     verbs.add_parser("serve", help="simulated station IOCs + embedded Tiled, until Ctrl-C")
-    add_queue_arguments(verbs.add_parser(
-        "queue", help="station services + queue server (RE Manager, HTTP), until Ctrl-C"))
+    add_queue_arguments(
+        verbs.add_parser(
+            "queue", help="station services + queue server (RE Manager, HTTP), until Ctrl-C"
+        )
+    )
     replay = verbs.add_parser("replay", help="re-run the analysis of a recorded run")
-    replay.add_argument("uid", type=run_reference,
-                        help="the raw run: its uid (or a unique prefix), its scan id, or -1 "
-                             "for the latest run (-2 the one before, ...)")
-    replay.add_argument("--plan", action="store_true",
-                        help="re-run the run's plan against devices playing back its readings")
+    replay.add_argument(
+        "uid",
+        type=run_reference,
+        help="the raw run: its uid (or a unique prefix), its scan id, or -1 "
+        "for the latest run (-2 the one before, ...)",
+    )
+    replay.add_argument(
+        "--plan",
+        action="store_true",
+        help="re-run the run's plan against devices playing back its readings",
+    )
     session = verbs.add_parser("ipython", help="IPython session on a serving station")
-    session.add_argument("ipython_args", nargs=argparse.REMAINDER,
-                         help="arguments for IPython, after --")
+    session.add_argument(
+        "ipython_args", nargs=argparse.REMAINDER, help="arguments for IPython, after --"
+    )
     run = verbs.add_parser("run", help="run one plan against a serving station")
     run.add_argument("plan", help="a plan of the `plans` package, e.g. pressure_step")
-    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="plan argument; VALUE is JSON (25, 0.01, [6, 12], \"text\"); "
-                          "the station's devices are filled in")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help='plan argument; VALUE is JSON (25, 0.01, [6, 12], "text"); '
+        "the station's devices are filled in",
+    )
     for verb in verbs.choices.values():
-        verb.add_argument("--config", type=Path, default=None,
-                          help="station config (TOML); the packaged default when omitted")
+        verb.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help="station config (TOML); the packaged default when omitted",
+        )
     return parser
 
 
@@ -105,8 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.simulation is not None:
             _set_up_simulated(config)
         elif args.verb in SIMULATED_ONLY:
-            raise ConfigError(f"this config drives hardware; `{args.verb}` needs a "
-                              f"[simulation] table")
+            raise ConfigError(
+                f"this config drives hardware; `{args.verb}` needs a [simulation] table"
+            )
         if args.verb == "run":
             return run_plan(config, args.plan, parse_params(args.param))
         if args.verb == "ipython":
@@ -174,8 +199,7 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
         connect_station(station)
         arguments = plan.bind(station, params, fill_optional=True)
         uri, api_key = endpoint(config)
-        engine = make_run_engine(config, connect(uri, api_key), publish=True,
-                                 press=station.press)
+        engine = make_run_engine(config, connect(uri, api_key), publish=True, press=station.press)
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
         uids = engine.run(plan.function(**arguments))
@@ -193,8 +217,10 @@ def replay(config: StationConfig, uid: str | int) -> int:
     analysis_uid = replay_analysis(client, uid, config.analysis.circuit)
     result = client["analysis"][analysis_uid]
     summary = result["summary"].read()
-    print(f"replayed the analysis of run {result.metadata['start']['raw_uid']}: analysis run "
-          f"{analysis_uid} in {uri} ('analysis')")
+    print(
+        f"replayed the analysis of run {result.metadata['start']['raw_uid']}: analysis run "
+        f"{analysis_uid} in {uri} ('analysis')"
+    )
     for key in summary:
         if key not in ("time", "seq_num"):
             print(f"  {key} = {summary[key].values[0]}")

@@ -51,12 +51,13 @@ METRICS = (
 )
 
 
-def simulate_scan(params: CellParameters, pressure_MPa: float, angles_deg: np.ndarray,
-                  darks: int, flats: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Phantom]:
+def simulate_scan(
+    params: CellParameters, pressure_MPa: float, angles_deg: np.ndarray, darks: int, flats: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Phantom]:
     """(projections, darks, flats, phantom) as test_ct_analysis.py's ``scan()`` makes them."""
-    phantom = make_phantom(microstructure_at(pressure_MPa, params), params.imaging,
-                           np.random.default_rng(0))
+    phantom = make_phantom(
+        microstructure_at(pressure_MPa, params), params.imaging, np.random.default_rng(0)
+    )
     projector = ParallelBeamProjector(attenuation_volume(phantom, params.imaging))
     detector = DetectorModel(params.imaging, np.random.default_rng(1))
     projections = np.stack([detector.projection(projector.project(a)) for a in angles_deg])
@@ -65,9 +66,13 @@ def simulate_scan(params: CellParameters, pressure_MPa: float, angles_deg: np.nd
     return projections, dark_frames, flat_frames, phantom
 
 
-def timed_analysis(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray,
-                   angles_deg: np.ndarray, voxel_size_um: float
-                   ) -> tuple[float, float, CTAnalysis]:
+def timed_analysis(
+    projections: np.ndarray,
+    darks: np.ndarray,
+    flats: np.ndarray,
+    angles_deg: np.ndarray,
+    voxel_size_um: float,
+) -> tuple[float, float, CTAnalysis]:
     """(reconstruction s, whole `analyse_ct` s, its result)."""
     started = time.perf_counter()
     reconstruct(projections, darks, flats, angles_deg)
@@ -84,10 +89,16 @@ def error_text(measured: float, truth: float, absolute: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pressures", type=float, nargs="+", default=[6.0, 100.0],
-                        help="stack pressures to simulate, MPa")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pressures",
+        type=float,
+        nargs="+",
+        default=[6.0, 100.0],
+        help="stack pressures to simulate, MPa",
+    )
     args = parser.parse_args()
     params = CellParameters()
     imaging = params.imaging
@@ -101,27 +112,39 @@ def main() -> None:
     for pressure in args.pressures:
         started = time.perf_counter()
         projections, dark_frames, flat_frames, phantom = simulate_scan(
-            params, pressure, angles_deg, darks, flats)
+            params, pressure, angles_deg, darks, flats
+        )
         simulated = time.perf_counter() - started
         reconstruction, whole, result = timed_analysis(
-            projections, dark_frames, flat_frames, angles_deg, imaging.voxel_size_um)
+            projections, dark_frames, flat_frames, angles_deg, imaging.voxel_size_um
+        )
         timings.append((pressure, simulated, reconstruction, whole))
-        accuracy += [(label, pressure, getattr(phantom.truth, field), getattr(result, field),
-                      absolute) for field, label, absolute in METRICS]
+        accuracy += [
+            (label, pressure, getattr(phantom.truth, field), getattr(result, field), absolute)
+            for field, label, absolute in METRICS
+        ]
 
     rows = imaging.electrode_slices + imaging.electrolyte_slices
-    print(f"scan: {count} projections over 0–180°, {darks} darks, {flats} flats, "
-          f"{imaging.diameter_voxels} × {rows} pixels, {exposure} s exposure: "
-          f"acquisition floor {floor:.2f} s")
-    print(f"{'pressure':>9} {'simulate/s':>11} {'reconstruct/s':>14} {'segment+metrics/s':>18} "
-          f"{'analyse_ct/s':>13} {'÷ floor':>8}")
+    print(
+        f"scan: {count} projections over 0–180°, {darks} darks, {flats} flats, "
+        f"{imaging.diameter_voxels} × {rows} pixels, {exposure} s exposure: "
+        f"acquisition floor {floor:.2f} s"
+    )
+    print(
+        f"{'pressure':>9} {'simulate/s':>11} {'reconstruct/s':>14} {'segment+metrics/s':>18} "
+        f"{'analyse_ct/s':>13} {'÷ floor':>8}"
+    )
     for pressure, simulated, reconstruction, whole in timings:
-        print(f"{pressure:5g} MPa {simulated:11.1f} {reconstruction:14.1f} "
-              f"{whole - reconstruction:18.1f} {whole:13.1f} {whole / floor:8.2f}")
+        print(
+            f"{pressure:5g} MPa {simulated:11.1f} {reconstruction:14.1f} "
+            f"{whole - reconstruction:18.1f} {whole:13.1f} {whole / floor:8.2f}"
+        )
     print(f"\n{'metric':22} {'pressure':>9} {'truth':>8} {'measured':>9} {'error':>10}")
     for label, pressure, truth, measured, absolute in accuracy:
-        print(f"{label:22} {pressure:5g} MPa {truth:8.4f} {measured:9.4f} "
-              f"{error_text(measured, truth, absolute):>10}")
+        print(
+            f"{label:22} {pressure:5g} MPa {truth:8.4f} {measured:9.4f} "
+            f"{error_text(measured, truth, absolute):>10}"
+        )
 
 
 if __name__ == "__main__":

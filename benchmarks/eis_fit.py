@@ -78,16 +78,22 @@ TOLERANCE = 0.05
 
 def truth_guess(truth: EquivalentCircuit) -> list[float]:
     """Every R, Q and σ at 1.2 × truth, every exponent at 0.85, in `OURS` order."""
-    return [START_EXPONENT if name.startswith("n_") else GUESS_SCALE * getattr(truth, name)
-            for name in parameter_names(OURS)]
+    return [
+        START_EXPONENT if name.startswith("n_") else GUESS_SCALE * getattr(truth, name)
+        for name in parameter_names(OURS)
+    ]
 
 
 def spectrum_guesses(z: np.ndarray) -> list[list[float]]:
     """Our fit's starts read off the spectrum, as values in `OURS` order."""
     names = parameter_names(OURS)
-    return [[value if name.startswith("n_") else math.exp(value)
-             for name, value in zip(names, start, strict=True)]
-            for start in _starts(FREQUENCIES_HZ, z, names)]
+    return [
+        [
+            value if name.startswith("n_") else math.exp(value)
+            for name, value in zip(names, start, strict=True)
+        ]
+        for start in _starts(FREQUENCIES_HZ, z, names)
+    ]
 
 
 def fit_impedance_py(z: np.ndarray, guesses: list[list[float]]) -> np.ndarray | None:
@@ -109,6 +115,7 @@ def fit_impedance_py(z: np.ndarray, guesses: list[list[float]]) -> np.ndarray | 
 
 def lowest_frequency_r(parameters: np.ndarray) -> float:
     """R of the arc of lowest characteristic frequency (R·Q)^(−1/α) in a fitted vector."""
+
     def log_frequency(arc: tuple[int, int, int]) -> float:
         r, q, alpha = parameters[list(arc)]
         return -math.log(max(r * q, sys.float_info.min)) / alpha
@@ -124,13 +131,23 @@ def within_tolerance(errors: list[tuple[float, float]], pressure: float | None =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--spectra", type=int, default=10)
-    parser.add_argument("--pressures", type=float, nargs="+", default=[6.0, 25.0, 100.0],
-                        help="stack pressures of the default cell, MPa")
-    parser.add_argument("--guess", choices=("truth", "spectrum"), default="truth",
-                        help="impedance.py's initial guess (see above)")
+    parser.add_argument(
+        "--pressures",
+        type=float,
+        nargs="+",
+        default=[6.0, 25.0, 100.0],
+        help="stack pressures of the default cell, MPa",
+    )
+    parser.add_argument(
+        "--guess",
+        choices=("truth", "spectrum"),
+        default="truth",
+        help="impedance.py's initial guess (see above)",
+    )
     args = parser.parse_args()
     params = CellParameters()
     truths = {p: circuit_at(microstructure_at(p, params), params) for p in args.pressures}
@@ -147,24 +164,30 @@ def main() -> None:
         r_ours = ours.parameters["R_ct_ohm"].value if ours.converged else math.nan
         errors["acq fit_spectrum"].append((pressure, r_ours / truth.R_ct_ohm - 1))
 
-        guesses = ([truth_guess(truth)] if args.guess == "truth" else spectrum_guesses(z))
+        guesses = [truth_guess(truth)] if args.guess == "truth" else spectrum_guesses(z)
         started = time.perf_counter()
         theirs = fit_impedance_py(z, guesses)
         seconds["impedance.py"].append(time.perf_counter() - started)
         r_theirs = math.nan if theirs is None else lowest_frequency_r(theirs)
         errors["impedance.py"].append((pressure, r_theirs / truth.R_ct_ohm - 1))
 
-    print(f"{args.spectra} spectra of {FREQUENCIES_HZ.size} points, {100 * NOISE:g} % noise, "
-          f"default cell at {', '.join(f'{p:g}' for p in args.pressures)} MPa; "
-          f"impedance.py guess: {args.guess}")
-    print(f"{'fitter':18} {'median/s':>9} {'max/s':>8} {'R_ct ±5 %':>10} "
-          f"{'per pressure':>18} {'median |ΔR_ct|':>15}")
+    print(
+        f"{args.spectra} spectra of {FREQUENCIES_HZ.size} points, {100 * NOISE:g} % noise, "
+        f"default cell at {', '.join(f'{p:g}' for p in args.pressures)} MPa; "
+        f"impedance.py guess: {args.guess}"
+    )
+    print(
+        f"{'fitter':18} {'median/s':>9} {'max/s':>8} {'R_ct ±5 %':>10} "
+        f"{'per pressure':>18} {'median |ΔR_ct|':>15}"
+    )
     for name, times in seconds.items():
         by_pressure = " ".join(within_tolerance(errors[name], p) for p in args.pressures)
         median_error = np.nanmedian([abs(error) for _, error in errors[name]])
-        print(f"{name:18} {np.median(times):9.3f} {max(times):8.3f} "
-              f"{within_tolerance(errors[name]):>10} {by_pressure:>18} "
-              f"{100 * median_error:14.2f}%")
+        print(
+            f"{name:18} {np.median(times):9.3f} {max(times):8.3f} "
+            f"{within_tolerance(errors[name]):>10} {by_pressure:>18} "
+            f"{100 * median_error:14.2f}%"
+        )
     ratio = np.median(seconds["impedance.py"]) / np.median(seconds["acq fit_spectrum"])
     print(f"median time, impedance.py ÷ acq fit_spectrum: {ratio:.2f}")
 

@@ -37,8 +37,9 @@ def scan_seconds(RE: RunEngine, detector: SynSignal, points: int) -> tuple[float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--points", type=int, default=361)
     parser.add_argument("--exposure-s", type=float, default=0.05)
     args = parser.parse_args()
@@ -61,14 +62,12 @@ def main() -> None:
         elapsed, uid = scan_seconds(RE, detector, args.points)
         drained = time.perf_counter()
         writer.flush()
-        results.append(("BackgroundWriter (acq)", elapsed, uid,
-                        time.perf_counter() - drained))
+        results.append(("BackgroundWriter (acq)", elapsed, uid, time.perf_counter() - drained))
 
         print(f"{args.points} points × {args.exposure_s} s exposure: floor {floor:.2f} s")
         print(f"{'subscriber':32} {'scan/s':>8} {'÷ floor':>8} {'tail/s':>8} {'events':>7}")
         for label, seconds, uid, tail in results:
-            events = (len(raw[uid]["primary"]["det"].read())
-                      if label != "no subscriber" else "—")
+            events = len(raw[uid]["primary"]["det"].read()) if label != "no subscriber" else "—"
             print(f"{label:32} {seconds:8.2f} {seconds / floor:8.2f} {tail:8.2f} {events!s:>7}")
 
 

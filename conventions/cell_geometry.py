@@ -24,8 +24,9 @@ def active_mass_g(electrode_mass_mg: float, active_mass_fraction: float) -> floa
     return 1e-3 * electrode_mass_mg * active_mass_fraction
 
 
-def layer_thickness_um(mass_mg: float, solid_density_g_cm3: float, porosity: float,
-                       area_cm2: float) -> float:
+def layer_thickness_um(
+    mass_mg: float, solid_density_g_cm3: float, porosity: float, area_cm2: float
+) -> float:
     """Thickness of a layer of given mass, pore-free density and porosity, µm."""
     volume_cm3 = 1e-3 * mass_mg / (solid_density_g_cm3 * (1.0 - porosity))
     return 1e4 * volume_cm3 / area_cm2

@@ -28,8 +28,7 @@ def sweep_points(start_Hz: float, stop_Hz: float, points_per_decade: int) -> int
     return max(round(decades * points_per_decade) + 1, 2)
 
 
-def sweep_frequencies_Hz(start_Hz: float, stop_Hz: float, points_per_decade: int
-                         ) -> np.ndarray:
+def sweep_frequencies_Hz(start_Hz: float, stop_Hz: float, points_per_decade: int) -> np.ndarray:
     """The frequencies of a sweep, in the order applied, Hz.
 
     Raises
@@ -41,5 +40,8 @@ def sweep_frequencies_Hz(start_Hz: float, stop_Hz: float, points_per_decade: int
         raise ValueError(f"frequencies must be positive, got {start_Hz} and {stop_Hz} Hz")
     if points_per_decade < 1:
         raise ValueError(f"points per decade must be ≥ 1, got {points_per_decade}")
-    return np.logspace(math.log10(start_Hz), math.log10(stop_Hz),
-                       sweep_points(start_Hz, stop_Hz, points_per_decade))
+    return np.logspace(
+        math.log10(start_Hz),
+        math.log10(stop_Hz),
+        sweep_points(start_Hz, stop_Hz, points_per_decade),
+    )

@@ -70,8 +70,9 @@ def _face_counts(active: np.ndarray, partner: np.ndarray, axis: int) -> int:
     lower[axis] = slice(0, n - 1)
     upper[axis] = slice(1, n)
     lo, hi = tuple(lower), tuple(upper)
-    return int(np.count_nonzero(active[lo] & partner[hi])
-               + np.count_nonzero(active[hi] & partner[lo]))
+    return int(
+        np.count_nonzero(active[lo] & partner[hi]) + np.count_nonzero(active[hi] & partner[lo])
+    )
 
 
 def face_counts(labels: np.ndarray) -> dict[str, tuple[int, int]]:
@@ -125,9 +126,11 @@ def contact_rates(labels: np.ndarray) -> tuple[float, float, float]:
     surface_z, contact_z = counts["z"]
     surface_xy = counts["y"][0] + counts["x"][0]
     contact_xy = counts["y"][1] + counts["x"][1]
-    return (_ratio(contact_z + contact_xy, surface_z + surface_xy),
-            _ratio(contact_z, surface_z),
-            _ratio(contact_xy, surface_xy))
+    return (
+        _ratio(contact_z + contact_xy, surface_z + surface_xy),
+        _ratio(contact_z, surface_z),
+        _ratio(contact_xy, surface_xy),
+    )
 
 
 def histogram_mode(values: np.ndarray, bin_width: float = TORTUOSITY_BIN_WIDTH) -> float:
@@ -182,10 +185,18 @@ def geometric_tortuosity(labels: np.ndarray, voxel_size: float = 1.0) -> dict:
         thickness = (labels.shape[0] - 1) * voxel_size
         values = bottom[np.isfinite(bottom)] / thickness
     if values.size == 0:
-        return {"mode": float("nan"), "minimum": float("nan"), "mean": float("nan"),
-                "values": values}
-    return {"mode": histogram_mode(values), "minimum": float(values.min()),
-            "mean": float(values.mean()), "values": values}
+        return {
+            "mode": float("nan"),
+            "minimum": float("nan"),
+            "mean": float("nan"),
+            "values": values,
+        }
+    return {
+        "mode": histogram_mode(values),
+        "minimum": float(values.min()),
+        "mean": float(values.mean()),
+        "values": values,
+    }
 
 
 def central_crop(labels: np.ndarray, size: int = TORTUOSITY_CROP_VOXELS) -> np.ndarray:
@@ -193,7 +204,7 @@ def central_crop(labels: np.ndarray, size: int = TORTUOSITY_CROP_VOXELS) -> np.n
     _, ny, nx = labels.shape
     cy, cx = min(size, ny), min(size, nx)
     y0, x0 = (ny - cy) // 2, (nx - cx) // 2
-    return labels[:, y0:y0 + cy, x0:x0 + cx]
+    return labels[:, y0 : y0 + cy, x0 : x0 + cx]
 
 
 @dataclass(frozen=True)
@@ -242,8 +253,9 @@ def measure(labels: np.ndarray, electrode_slices: int) -> VolumeMetrics:
         The measured values.
     """
     if not 2 <= electrode_slices <= labels.shape[0]:
-        raise ValueError(f"electrode_slices must be in [2, {labels.shape[0]}], "
-                         f"got {electrode_slices}")
+        raise ValueError(
+            f"electrode_slices must be in [2, {labels.shape[0]}], got {electrode_slices}"
+        )
     electrode = labels[:electrode_slices]
     electrode_phases = phase_fractions(electrode)
     electrolyte_phases = phase_fractions(labels[electrode_slices:])

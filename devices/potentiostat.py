@@ -33,8 +33,15 @@ class TechniqueFailed(RuntimeError):
 def _setpoint(suffix: str, **kwargs) -> Cpt:
     """A ``suffix:SP`` setpoint with its ``suffix`` readback, checked against the IOC's
     control limits before any put (`ophyd.utils.LimitError`)."""
-    return Cpt(EpicsSignal, suffix, write_pv=suffix + ":SP", put_complete=True, limits=True,
-               kind=kwargs.pop("kind", "config"), **kwargs)
+    return Cpt(
+        EpicsSignal,
+        suffix,
+        write_pv=suffix + ":SP",
+        put_complete=True,
+        limits=True,
+        kind=kwargs.pop("kind", "config"),
+        **kwargs,
+    )
 
 
 class _Technique(Device):
@@ -49,8 +56,7 @@ class _Technique(Device):
     def trigger(self) -> DeviceStatus:
         """Run the technique; the status finishes when its results can be read."""
         pstat: Potentiostat = self.parent
-        timeout = (self.expected_duration_s() / pstat.time_scale
-                   + TECHNIQUE_TIMEOUT_MARGIN_S)
+        timeout = self.expected_duration_s() / pstat.time_scale + TECHNIQUE_TIMEOUT_MARGIN_S
         return pstat.run_technique(self.technique_name, timeout)
 
     def pause(self) -> None:
@@ -94,8 +100,11 @@ class ImpedanceSweep(_Technique):
 
     def frequencies_Hz(self) -> np.ndarray:
         """The sweep's frequencies as configured (log-spaced, both ends included), Hz."""
-        return sweep_frequencies_Hz(self.initial_frequency_Hz.get(),
-                                    self.final_frequency_Hz.get(), self.points_per_decade.get())
+        return sweep_frequencies_Hz(
+            self.initial_frequency_Hz.get(),
+            self.final_frequency_Hz.get(),
+            self.points_per_decade.get(),
+        )
 
     def expected_duration_s(self) -> float:
         # A few periods per frequency: the low frequencies dominate.
@@ -138,8 +147,9 @@ class GalvanostaticHalfCycle(_Technique):
     trace_current_A = Cpt(EpicsSignalRO, "CP:I", kind="normal", auto_monitor=False)
     num_points = Cpt(EpicsSignalRO, "CP:NumPoints", kind="normal", auto_monitor=False)
     capacity_mAh = Cpt(EpicsSignalRO, "CP:Capacity", kind="hinted", auto_monitor=False)
-    termination_reason = Cpt(EpicsSignalRO, "CP:Reason", kind="hinted", string=True,
-                             auto_monitor=False)
+    termination_reason = Cpt(
+        EpicsSignalRO, "CP:Reason", kind="hinted", string=True, auto_monitor=False
+    )
 
     def expected_duration_s(self) -> float:
         return float(self.max_duration_s.get())
@@ -193,10 +203,12 @@ class Potentiostat(Device):
     current_A = Cpt(EpicsSignalRO, "I", kind="normal")
     charge_mAh = Cpt(EpicsSignalRO, "Q", kind="normal")
     technique_time_s = Cpt(EpicsSignalRO, "TIME", kind="normal")
-    cell_on = Cpt(EpicsSignal, "CELL", write_pv="CELL:SP", string=True, kind="config",
-                  put_complete=True)
-    technique = Cpt(EpicsSignal, "TECH", write_pv="TECH:SP", string=True, kind="config",
-                    put_complete=True)
+    cell_on = Cpt(
+        EpicsSignal, "CELL", write_pv="CELL:SP", string=True, kind="config", put_complete=True
+    )
+    technique = Cpt(
+        EpicsSignal, "TECH", write_pv="TECH:SP", string=True, kind="config", put_complete=True
+    )
     start = Cpt(EpicsSignal, "START", kind="omitted", put_complete=True)
     stop_command = Cpt(EpicsSignal, "STOP", kind="omitted", put_complete=True)
     state = Cpt(EpicsSignalRO, "STATE", kind="omitted", string=True)
@@ -214,8 +226,9 @@ class Potentiostat(Device):
     galvanostatic = Cpt(GalvanostaticHalfCycle, "", kind="normal")
     rest = Cpt(Rest, "", kind="normal")
 
-    def __init__(self, prefix: str = "", *, name: str, time_scale: float = 1.0,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, prefix: str = "", *, name: str, time_scale: float = 1.0, **kwargs: Any
+    ) -> None:
         super().__init__(prefix, name=name, **kwargs)
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
@@ -252,17 +265,23 @@ class Potentiostat(Device):
             try:
                 if not put_status.success:
                     self.stop()
-                    status.set_exception(TechniqueFailed(
-                        f"{self.name}: {technique} did not finish within {timeout_s:.0f} s "
-                        f"(wall); stopped, cell off"))
+                    status.set_exception(
+                        TechniqueFailed(
+                            f"{self.name}: {technique} did not finish within {timeout_s:.0f} s "
+                            f"(wall); stopped, cell off"
+                        )
+                    )
                     return
                 after = self.sequence.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
                 outcome = self.outcome.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
                 if after == before or outcome != Outcome.OK:
                     message = self.error_message.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
-                    status.set_exception(TechniqueFailed(
-                        f"{self.name}: {technique} failed: "
-                        f"{message or 'the IOC published no outcome'}"))
+                    status.set_exception(
+                        TechniqueFailed(
+                            f"{self.name}: {technique} failed: "
+                            f"{message or 'the IOC published no outcome'}"
+                        )
+                    )
                 else:
                     status.set_finished()
             except Exception as error:

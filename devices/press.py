@@ -64,8 +64,7 @@ class PressureCell(PVPositionerIsClose):
     actuator = Cpt(EpicsMotor, "m1", kind="normal")
     rating_MPa = Cpt(EpicsSignalRO, "Rating", kind="config")
     load_cell_range_N = Cpt(EpicsSignalRO, "LoadCellRange", kind="config")
-    error_message = Cpt(EpicsSignalRO, "ErrorMsg", kind="omitted", string=True,
-                        auto_monitor=False)
+    error_message = Cpt(EpicsSignalRO, "ErrorMsg", kind="omitted", string=True, auto_monitor=False)
     release_command = Cpt(EpicsSignal, "Stop", kind="omitted", put_complete=True)
     tolerance_MPa = Cpt(Signal, value=0.5, kind="config")
     dwell_s = Cpt(Signal, value=1.0, kind="config")
@@ -126,19 +125,27 @@ class PressureCell(PVPositionerIsClose):
             If it exceeds the setpoint's control limits (cell rating, load-cell range).
         """
         if isinstance(pressure_MPa, bool) or not isinstance(pressure_MPa, (int, float)):
-            raise ValueError(f"{self.name}: pressure must be a number in MPa, "
-                             f"got {pressure_MPa!r}")
+            raise ValueError(
+                f"{self.name}: pressure must be a number in MPa, got {pressure_MPa!r}"
+            )
         if not math.isfinite(pressure_MPa):
             raise ValueError(f"{self.name}: pressure must be finite, got {pressure_MPa} MPa")
         if pressure_MPa < 0:
             raise ValueError(f"{self.name}: pressure cannot be negative, got {pressure_MPa} MPa")
         low, high = self.setpoint.limits
         if low < high and not low <= pressure_MPa <= high:
-            raise LimitError(f"{self.name}: {pressure_MPa} MPa outside the cell's limits "
-                             f"[{low}, {high}] MPa (rating / load-cell range)")
+            raise LimitError(
+                f"{self.name}: {pressure_MPa} MPa outside the cell's limits "
+                f"[{low}, {high}] MPa (rating / load-cell range)"
+            )
 
-    def move(self, position: float, wait: bool = True, timeout: float | None = None,
-             moved_cb: Any = None) -> MoveStatus:
+    def move(
+        self,
+        position: float,
+        wait: bool = True,
+        timeout: float | None = None,
+        moved_cb: Any = None,
+    ) -> MoveStatus:
         """Drive the stack to ``position`` MPa; the status finishes once it holds there.
 
         Returns
@@ -159,8 +166,9 @@ class PressureCell(PVPositionerIsClose):
         with self._lock:
             self._status = status
             self._cancel(self._settle_timer)
-            timer = self._start_timer(limit_s, self._fail_if_unsettled, status,
-                                      float(position), limit_s)
+            timer = self._start_timer(
+                limit_s, self._fail_if_unsettled, status, float(position), limit_s
+            )
             self._settle_timer = timer
         status.add_callback(lambda finished: self._settled(timer))
         if wait:
@@ -183,17 +191,23 @@ class PressureCell(PVPositionerIsClose):
             message = self.error_message.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
             self._moving = False
             self._done_moving(success=False)
-            raise PressureRefused(f"{self.name}: IOC kept setpoint {accepted} MPa instead of "
-                                  f"{position} MPa: {message or 'no message'}")
+            raise PressureRefused(
+                f"{self.name}: IOC kept setpoint {accepted} MPa instead of "
+                f"{position} MPa: {message or 'no message'}"
+            )
         with self._lock:  # settle towards what the IOC holds, whatever its monitor says yet
             self._held_since = None
             super()._update_setpoint(value=accepted)
 
     def _fail_if_unsettled(self, status: MoveStatus, target: float, limit_s: float) -> None:
-        self._fail(status, TimeoutError(
-            f"{self.name}: pressure {self.readback.get():.2f} MPa did not hold within "
-            f"±{self.tolerance_MPa.get()} MPa of {target} MPa for {self.dwell_s.get()} s in "
-            f"{limit_s} s"))
+        self._fail(
+            status,
+            TimeoutError(
+                f"{self.name}: pressure {self.readback.get():.2f} MPa did not hold within "
+                f"±{self.tolerance_MPa.get()} MPa of {target} MPa for {self.dwell_s.get()} s in "
+                f"{limit_s} s"
+            ),
+        )
 
     def _fail(self, status: MoveStatus, error: Exception) -> None:
         with self._lock:
@@ -211,9 +225,13 @@ class PressureCell(PVPositionerIsClose):
             self._cancel(self._settle_timer)
             status = self._status
         if status is not None:
-            self._fail(status, RuntimeError(
-                f"{self.name}: stopped waiting; the feedback keeps holding "
-                f"{self.setpoint.get()} MPa"))
+            self._fail(
+                status,
+                RuntimeError(
+                    f"{self.name}: stopped waiting; the feedback keeps holding "
+                    f"{self.setpoint.get()} MPa"
+                ),
+            )
 
     def release(self) -> None:
         """Feedback off and actuator stopped (the IOC's ``Stop``): pressure is not held."""

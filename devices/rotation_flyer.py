@@ -133,10 +133,18 @@ class RotationFlyer:
         fails.
     """
 
-    def __init__(self, stage: TomographyStage, detector: TomographyDetector,
-                 position_compare: PositionCompare, *, name: str = "ct_flyer",
-                 stream: str = "projection", readout_s: float = 0.001, run_up_s: float = 0.5,
-                 stall_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        stage: TomographyStage,
+        detector: TomographyDetector,
+        position_compare: PositionCompare,
+        *,
+        name: str = "ct_flyer",
+        stream: str = "projection",
+        readout_s: float = 0.001,
+        run_up_s: float = 0.5,
+        stall_timeout_s: float = 10.0,
+    ) -> None:
         self.name = name
         self.parent = None
         self.stage, self.detector, self.position_compare = stage, detector, position_compare
@@ -162,8 +170,9 @@ class RotationFlyer:
 
     def travel_deg(self, spec: FlySpec) -> tuple[float, float]:
         """Where the rotation starts its run-up and ends its run-out, degrees."""
-        run_up = math.copysign(self.velocity_deg_s(spec) * self.run_up_s
-                               + abs(spec.step_deg), spec.step_deg)
+        run_up = math.copysign(
+            self.velocity_deg_s(spec) * self.run_up_s + abs(spec.step_deg), spec.step_deg
+        )
         return spec.start_deg - run_up, spec.stop_deg + run_up
 
     # -- bluesky fly protocol --------------------------------------------------------------
@@ -187,23 +196,30 @@ class RotationFlyer:
         rotation.check_value(start)
         rotation.check_value(end)
         self._spec, self._resources, self._collected = spec, None, 0
-        for signal in (cam.num_images_counter, cam.trigger_mode, cam.acquire_period,
-                       *(getattr(pc, name) for name in pc.component_names)):
+        for signal in (
+            cam.num_images_counter,
+            cam.trigger_mode,
+            cam.acquire_period,
+            *(getattr(pc, name) for name in pc.component_names),
+        ):
             signal.wait_for_connection(SETUP_TIMEOUT_S)  # ophyd connects these lazily
-        self._restore = {rotation.velocity: rotation.velocity.get(),
-                         cam.trigger_mode: cam.trigger_mode.get(),
-                         cam.num_images: cam.num_images.get()}
+        self._restore = {
+            rotation.velocity: rotation.velocity.get(),
+            cam.trigger_mode: cam.trigger_mode.get(),
+            cam.num_images: cam.num_images.get(),
+        }
         run_up = rotation.set(start)  # at its own speed: the scan's is set below, for after
-        for signal, value in ((pc.direction, Direction.POSITIVE if spec.step_deg > 0
-                               else Direction.NEGATIVE),
-                              (pc.pulse_start_deg, spec.start_deg),
-                              (pc.pulse_step_deg, abs(spec.step_deg)),
-                              (pc.pulse_max, spec.num_frames),
-                              (cam.trigger_mode, TriggerMode.EXTERNAL),
-                              (cam.num_images, spec.num_frames),
-                              (cam.acquire_time, spec.exposure_s),
-                              (cam.acquire_period, spec.exposure_s + self.readout_s),
-                              (rotation.velocity, velocity)):
+        for signal, value in (
+            (pc.direction, Direction.POSITIVE if spec.step_deg > 0 else Direction.NEGATIVE),
+            (pc.pulse_start_deg, spec.start_deg),
+            (pc.pulse_step_deg, abs(spec.step_deg)),
+            (pc.pulse_max, spec.num_frames),
+            (cam.trigger_mode, TriggerMode.EXTERNAL),
+            (cam.num_images, spec.num_frames),
+            (cam.acquire_time, spec.exposure_s),
+            (cam.acquire_period, spec.exposure_s + self.readout_s),
+            (rotation.velocity, velocity),
+        ):
             signal.set(value).wait(SETUP_TIMEOUT_S)
         self._end_deg = end
         return run_up
@@ -242,9 +258,12 @@ class RotationFlyer:
 
         def stalled() -> None:
             if not result.done:
-                result.set_exception(FlyScanError(
-                    f"{self.name}: stalled at frame {cam.num_images_counter.get()} of "
-                    f"{spec.num_frames} ({self.position_compare.num_down.get()} pulses sent)"))
+                result.set_exception(
+                    FlyScanError(
+                        f"{self.name}: stalled at frame {cam.num_images_counter.get()} of "
+                        f"{spec.num_frames} ({self.position_compare.num_down.get()} pulses sent)"
+                    )
+                )
 
         def restart_watchdog(**kwargs: Any) -> None:
             with lock:
@@ -259,8 +278,9 @@ class RotationFlyer:
 
         counting = cam.num_images_counter.subscribe(restart_watchdog, run=False)
         motion.add_callback(lambda done: restart_watchdog())
-        camera_idle = _becomes(cam.acquire, 0, f"{self.detector.name} kept acquiring",
-                               timeout_s=None)
+        camera_idle = _becomes(
+            cam.acquire, 0, f"{self.detector.name} kept acquiring", timeout_s=None
+        )
 
         def finish(done: StatusBase) -> None:
             cam.num_images_counter.unsubscribe(counting)
@@ -268,8 +288,12 @@ class RotationFlyer:
             if result.done:
                 return
             # Blocking puts and gets: not on the callback thread that reported the end.
-            threading.Thread(target=self._finish_pass, args=(done, result),
-                             name=f"{self.name}-complete", daemon=True).start()
+            threading.Thread(
+                target=self._finish_pass,
+                args=(done, result),
+                name=f"{self.name}-complete",
+                daemon=True,
+            ).start()
 
         (camera_idle & motion).add_callback(finish)
         return result
@@ -295,20 +319,30 @@ class RotationFlyer:
         frame_shape = [cam.array_size.array_size_y.get(), cam.array_size.array_size_x.get()]
         source = file_name.describe()[file_name.name]["source"]  # the file's PV
         return {
-            self.image_key: {"source": source, "dtype": "array",
-                             "shape": frame_shape, "dtype_numpy": np.dtype(np.uint16).str,
-                             "external": "STREAM:"},
-            self.stage.rotation.name: {"source": source,
-                                       "dtype": "number", "shape": [], "units": "deg",
-                                       "dtype_numpy": np.dtype(np.float64).str,
-                                       "external": "STREAM:"}}
+            self.image_key: {
+                "source": source,
+                "dtype": "array",
+                "shape": frame_shape,
+                "dtype_numpy": np.dtype(np.uint16).str,
+                "external": "STREAM:",
+            },
+            self.stage.rotation.name: {
+                "source": source,
+                "dtype": "number",
+                "shape": [],
+                "units": "deg",
+                "dtype_numpy": np.dtype(np.float64).str,
+                "external": "STREAM:",
+            },
+        }
 
     def get_index(self) -> int:
         """Frames written so far in this pass."""
         return self.detector.hdf1.num_captured.get(use_monitor=False)
 
-    def collect_asset_docs(self, index: int | None = None
-                           ) -> Iterator[tuple[str, StreamResource | StreamDatum]]:
+    def collect_asset_docs(
+        self, index: int | None = None
+    ) -> Iterator[tuple[str, StreamResource | StreamDatum]]:
         """A StreamResource per data key (once per pass), then StreamDatums for the frames
         written since the last call, up to ``index``."""
         index = self.get_index() if index is None else index
@@ -318,26 +352,36 @@ class RotationFlyer:
             frame_shape = self.describe_collect()[self.image_key]["shape"]
             self._resources = [
                 event_model.compose_stream_resource(
-                    mimetype="application/x-hdf5", uri=uri, data_key=key,
-                    parameters={"dataset": dataset, "chunk_shape": chunks, "swmr": True})
+                    mimetype="application/x-hdf5",
+                    uri=uri,
+                    data_key=key,
+                    parameters={"dataset": dataset, "chunk_shape": chunks, "swmr": True},
+                )
                 for key, dataset, chunks in (
                     (self.image_key, FRAMES_DATASET, [1, *frame_shape]),
-                    (self.stage.rotation.name, ANGLE_DATASET, [ANGLE_CHUNK]))]
+                    (self.stage.rotation.name, ANGLE_DATASET, [ANGLE_CHUNK]),
+                )
+            ]
             for bundle in self._resources:
                 yield "stream_resource", bundle.stream_resource_doc
         if index > self._collected:
             for bundle in self._resources:
-                yield "stream_datum", bundle.compose_stream_datum(
-                    indices=StreamRange(start=self._collected, stop=index))
+                yield (
+                    "stream_datum",
+                    bundle.compose_stream_datum(
+                        indices=StreamRange(start=self._collected, stop=index)
+                    ),
+                )
             self._collected = index
 
     def read_configuration(self) -> dict:
-        return {**self.detector.read_configuration(),
-                **self.position_compare.read_configuration()}
+        return {**self.detector.read_configuration(), **self.position_compare.read_configuration()}
 
     def describe_configuration(self) -> dict:
-        return {**self.detector.describe_configuration(),
-                **self.position_compare.describe_configuration()}
+        return {
+            **self.detector.describe_configuration(),
+            **self.position_compare.describe_configuration(),
+        }
 
     def stop(self, *, success: bool = False) -> None:
         """Stop the camera, the position compare and the rotation; restore the settings."""
@@ -357,7 +401,8 @@ class RotationFlyer:
             raise FlyScanError(
                 f"{self.name}: {asked} frames asked, {pulses} pulses sent, "
                 f"{frames} frames taken, {written} written to "
-                f"{self.detector.hdf1.full_file_name.get()}")
+                f"{self.detector.hdf1.full_file_name.get()}"
+            )
 
     def _restore_settings(self) -> None:
         restore, self._restore = self._restore, {}
@@ -365,8 +410,9 @@ class RotationFlyer:
             signal.set(value).wait(SETUP_TIMEOUT_S)
 
 
-def _becomes(signal: Any, wanted: Any, failure: str,
-             timeout_s: float | None = SETUP_TIMEOUT_S) -> DeviceStatus:
+def _becomes(
+    signal: Any, wanted: Any, failure: str, timeout_s: float | None = SETUP_TIMEOUT_S
+) -> DeviceStatus:
     """A status that finishes once ``signal`` reads ``wanted`` (on its monitor); after
     ``timeout_s`` it fails with `FlyScanError` saying ``failure``."""
     result = DeviceStatus(signal)

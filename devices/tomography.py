@@ -43,8 +43,14 @@ class TomographyStage(Device):
 
     rotation = Cpt(EpicsMotor, "rot", kind="hinted")
     sample_x = Cpt(EpicsMotor, "samx", kind="normal")
-    shutter = Cpt(EpicsSignal, "Shutter_RBV", write_pv="Shutter", string=True,
-                  put_complete=True, kind="config")
+    shutter = Cpt(
+        EpicsSignal,
+        "Shutter_RBV",
+        write_pv="Shutter",
+        string=True,
+        put_complete=True,
+        kind="config",
+    )
     sample_in_mm = Cpt(Signal, value=0.0, kind="config")
     sample_out_mm = Cpt(Signal, value=5.0, kind="config")
 
@@ -60,8 +66,13 @@ class TomographyCam(AreaDetectorCam):
     """The camera; every scan records its timing and triggering as configuration (ophyd's
     areaDetector classes declare that with ``_default_configuration_attrs``)."""
 
-    _default_configuration_attrs = ("acquire_time", "acquire_period", "num_images",
-                                    "image_mode", "trigger_mode")
+    _default_configuration_attrs = (
+        "acquire_time",
+        "acquire_period",
+        "num_images",
+        "image_mode",
+        "trigger_mode",
+    )
 
 
 class TomographyDetector(SingleTrigger, AreaDetector):
@@ -90,12 +101,18 @@ class TomographyDetector(SingleTrigger, AreaDetector):
     _default_configuration_attrs = ("cam", "pixel_size_um")
 
     cam = Cpt(TomographyCam, "cam1:")
-    hdf1 = Cpt(HDF5PluginWithFileStore, "HDF1:", write_path_template="/",
-               read_path_template="/")
+    hdf1 = Cpt(HDF5PluginWithFileStore, "HDF1:", write_path_template="/", read_path_template="/")
     pixel_size_um = Cpt(Signal, value=1.0)
 
-    def __init__(self, prefix: str = "", *, name: str, data_dir: Path,
-                 pixel_size_um: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        prefix: str = "",
+        *,
+        name: str,
+        data_dir: Path,
+        pixel_size_um: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(prefix, name=name, **kwargs)
         template = str(Path(data_dir).resolve()) + "/%Y/%m/%d/"
         self.hdf1.write_path_template = self.hdf1.read_path_template = template
@@ -118,15 +135,22 @@ class TomographyDetector(SingleTrigger, AreaDetector):
             If the plugin still knows no frame size after ``timeout_s``.
         """
         cam = self.cam
-        settings = {self.hdf1.enable: "Enable", cam.array_callbacks: "Enable",
-                    cam.image_mode: "Single", cam.trigger_mode: TriggerMode.INTERNAL}
+        settings = {
+            self.hdf1.enable: "Enable",
+            cam.array_callbacks: "Enable",
+            cam.image_mode: "Single",
+            cam.trigger_mode: TriggerMode.INTERNAL,
+        }
         saved = {signal: signal.get() for signal in settings}
         try:
             for signal, value in settings.items():
                 signal.set(value).wait(timeout_s)
-            primed = SubscriptionStatus(self.hdf1.array_size.width,
-                                        lambda *args, value, **kwargs: value > 0,
-                                        timeout=timeout_s, run=True)
+            primed = SubscriptionStatus(
+                self.hdf1.array_size.width,
+                lambda *args, value, **kwargs: value > 0,
+                timeout=timeout_s,
+                run=True,
+            )
             # Acquire is a busy record: its put completes once the frame has been taken.
             cam.acquire.put(1, wait=True, use_complete=True, timeout=timeout_s)
             primed.wait(timeout_s)

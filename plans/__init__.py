@@ -12,11 +12,11 @@ from .pressure import pressure_step
 from .series import pressure_series
 
 __all__ = [
-           "critical_current_density",
-           "ct_scan",
-           "eis_sweep",
-           "galvanostatic_cycles",
-           "lithium_inventory_cycling",
-           "pressure_series",
-           "pressure_step",
+    "critical_current_density",
+    "ct_scan",
+    "eis_sweep",
+    "galvanostatic_cycles",
+    "lithium_inventory_cycling",
+    "pressure_series",
+    "pressure_step",
 ]

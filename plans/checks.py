@@ -44,8 +44,10 @@ def within(name: str, value: float, low: float, high: float, unit: str = "") -> 
     """``value`` if ``low ≤ value ≤ high``."""
     number = finite(name, value, unit)
     if not low <= number <= high:
-        raise ValueError(f"{name} = {value}{_unit(unit)} is outside the instrument's limits "
-                         f"[{low}, {high}]{_unit(unit)}")
+        raise ValueError(
+            f"{name} = {value}{_unit(unit)} is outside the instrument's limits "
+            f"[{low}, {high}]{_unit(unit)}"
+        )
     return number
 
 

@@ -80,12 +80,15 @@ class CTSettings:
 
 def sample_positions(stage: TomographyStage) -> MsgGenerator[tuple[float, float]]:
     """Where the sample is in and out of the beam, mm (reads)."""
-    return (float((yield from bps.rd(stage.sample_in_mm))),
-            float((yield from bps.rd(stage.sample_out_mm))))
+    return (
+        float((yield from bps.rd(stage.sample_in_mm))),
+        float((yield from bps.rd(stage.sample_out_mm))),
+    )
 
 
-def check_ct(stage: TomographyStage, settings: CTSettings,
-             flyer: RotationFlyer | None = None) -> MsgGenerator[None]:
+def check_ct(
+    stage: TomographyStage, settings: CTSettings, flyer: RotationFlyer | None = None
+) -> MsgGenerator[None]:
     """Raise before anything moves if the stage cannot reach the scan's positions (it only
     reads where the sample goes).
 
@@ -104,8 +107,9 @@ def check_ct(stage: TomographyStage, settings: CTSettings,
         stage.sample_x.check_value(position)
 
 
-def _frames(detector: TomographyDetector, readables: Sequence[Device], count: int,
-            stream: str) -> MsgGenerator[None]:
+def _frames(
+    detector: TomographyDetector, readables: Sequence[Device], count: int, stream: str
+) -> MsgGenerator[None]:
     """``count`` single-frame events in ``stream``, the detector staged around them (each
     stream has a file, and a Resource, of its own)."""
     if count == 0:
@@ -119,8 +123,12 @@ def _frames(detector: TomographyDetector, readables: Sequence[Device], count: in
     yield from frames()
 
 
-def ct_flyer(stage: TomographyStage, detector: TomographyDetector,
-             position_compare: PositionCompare | None, stream: str) -> RotationFlyer | None:
+def ct_flyer(
+    stage: TomographyStage,
+    detector: TomographyDetector,
+    position_compare: PositionCompare | None,
+    stream: str,
+) -> RotationFlyer | None:
     """The fly-scan flyer of a station with a position-compare unit (None without one)."""
     if position_compare is None:
         return None
@@ -146,24 +154,33 @@ def fly_projections(flyer: RotationFlyer, settings: CTSettings) -> MsgGenerator[
     yield from bpp.contingency_wrapper(fly(), except_plan=stop_flyer)
 
 
-def step_projections(stage: TomographyStage, detector: TomographyDetector,
-                     settings: CTSettings, detectors: Sequence[Device], stream: str
-                     ) -> MsgGenerator[None]:
+def step_projections(
+    stage: TomographyStage,
+    detector: TomographyDetector,
+    settings: CTSettings,
+    detectors: Sequence[Device],
+    stream: str,
+) -> MsgGenerator[None]:
     """The projections as a step scan: move, then one frame per angle, with ``detectors``."""
 
     @bpp.stage_decorator([detector])
     def steps() -> MsgGenerator[None]:
         for angle in settings.angles_deg():
             yield from bps.mv(stage.rotation, float(angle))
-            yield from bps.trigger_and_read([detector, stage.rotation, *detectors],
-                                            name=stream)
+            yield from bps.trigger_and_read([detector, stage.rotation, *detectors], name=stream)
 
     yield from steps()
 
 
-def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: CTSettings,
-               detectors: Sequence[Device] = (), *, flyer: RotationFlyer | None = None,
-               projection_stream: str = data_keys.PRIMARY) -> MsgGenerator[None]:
+def acquire_ct(
+    stage: TomographyStage,
+    detector: TomographyDetector,
+    settings: CTSettings,
+    detectors: Sequence[Device] = (),
+    *,
+    flyer: RotationFlyer | None = None,
+    projection_stream: str = data_keys.PRIMARY,
+) -> MsgGenerator[None]:
     """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
     (no run).
 
@@ -173,8 +190,7 @@ def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: C
     sample in the beam.
     """
     sample_in_mm, sample_out_mm = yield from sample_positions(stage)
-    yield from bps.mv(detector.cam.acquire_time, settings.exposure_s,
-                      detector.cam.num_images, 1)
+    yield from bps.mv(detector.cam.acquire_time, settings.exposure_s, detector.cam.num_images, 1)
     yield from bps.mv(stage.shutter, Shutter.CLOSED)
     yield from _frames(detector, [stage.rotation], settings.num_darks, data_keys.DARK)
     yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
@@ -192,11 +208,20 @@ def acquire_ct(stage: TomographyStage, detector: TomographyDetector, settings: C
     yield from bps.mv(stage.shutter, Shutter.CLOSED)
 
 
-def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
-            num_projections: int = 361, start_deg: float = 0.0, stop_deg: float = 180.0,
-            exposure_s: float = 0.05, num_darks: int = 10, num_flats: int = 10,
-            position_compare: PositionCompare | None = None,
-            detectors: Sequence[Device] = (), md: dict | None = None) -> MsgGenerator[str]:
+def ct_scan(
+    stage: TomographyStage,
+    detector: TomographyDetector,
+    *,
+    num_projections: int = 361,
+    start_deg: float = 0.0,
+    stop_deg: float = 180.0,
+    exposure_s: float = 0.05,
+    num_darks: int = 10,
+    num_flats: int = 10,
+    position_compare: PositionCompare | None = None,
+    detectors: Sequence[Device] = (),
+    md: dict | None = None,
+) -> MsgGenerator[str]:
     """A CT scan: darks, flats, then projections over an angular range (stream ``primary``).
 
     Parameters
@@ -228,18 +253,26 @@ def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
     str
         The run's uid.
     """
-    settings = CTSettings(num_projections, start_deg, stop_deg, exposure_s, num_darks,
-                          num_flats)
+    settings = CTSettings(num_projections, start_deg, stop_deg, exposure_s, num_darks, num_flats)
     flyer = ct_flyer(stage, detector, position_compare, data_keys.PRIMARY)
     yield from check_ct(stage, settings, flyer)
     geometry = yield from ct_geometry(stage, detector, flyer)
     metadata = plan_metadata(
-        "ct_scan", {"stage": stage, "detector": detector, **asdict(settings),
-                    "position_compare": position_compare, "detectors": list(detectors)}, md,
-        detectors=[detector, *detectors], motors=[stage.rotation],
+        "ct_scan",
+        {
+            "stage": stage,
+            "detector": detector,
+            **asdict(settings),
+            "position_compare": position_compare,
+            "detectors": list(detectors),
+        },
+        md,
+        detectors=[detector, *detectors],
+        motors=[stage.rotation],
         num_points=num_projections,
         dimensions=[([stage.rotation.name], data_keys.PRIMARY)],
-        technique={**settings.as_dict(), **geometry})
+        technique={**settings.as_dict(), **geometry},
+    )
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
@@ -248,14 +281,18 @@ def ct_scan(stage: TomographyStage, detector: TomographyDetector, *,
     return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, Shutter.CLOSED)))
 
 
-def ct_geometry(stage: TomographyStage, detector: TomographyDetector,
-                flyer: RotationFlyer | None = None) -> MsgGenerator[dict]:
+def ct_geometry(
+    stage: TomographyStage, detector: TomographyDetector, flyer: RotationFlyer | None = None
+) -> MsgGenerator[dict]:
     """What a reconstruction needs besides the frames: pixel size, sample in/out positions,
     and how the projections were taken (``fly`` or ``step``; a fly scan's speed) (reads)."""
     sample_in_mm, sample_out_mm = yield from sample_positions(stage)
-    geometry = {"pixel_size_um": float((yield from bps.rd(detector.pixel_size_um))),
-                "sample_in_mm": sample_in_mm, "sample_out_mm": sample_out_mm,
-                "acquisition": "step" if flyer is None else "fly"}
+    geometry = {
+        "pixel_size_um": float((yield from bps.rd(detector.pixel_size_um))),
+        "sample_in_mm": sample_in_mm,
+        "sample_out_mm": sample_out_mm,
+        "acquisition": "step" if flyer is None else "fly",
+    }
     if flyer is not None:
         geometry.update(readout_s=flyer.readout_s, run_up_s=flyer.run_up_s)
     return geometry

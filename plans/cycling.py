@@ -75,20 +75,26 @@ class HalfCycleSettings:
         checks.finite("upper_cutoff_V", self.upper_cutoff_V, "V")
         checks.finite("lower_cutoff_V", self.lower_cutoff_V, "V")
         if not self.lower_cutoff_V < self.upper_cutoff_V:
-            raise ValueError(f"lower_cutoff_V ({self.lower_cutoff_V} V) must be below "
-                             f"upper_cutoff_V ({self.upper_cutoff_V} V)")
+            raise ValueError(
+                f"lower_cutoff_V ({self.lower_cutoff_V} V) must be below "
+                f"upper_cutoff_V ({self.upper_cutoff_V} V)"
+            )
         checks.positive("max_duration_s", self.max_duration_s, "s")
         checks.non_negative("max_capacity_mAh", self.max_capacity_mAh, "mAh")
         if self.record_interval_s == 0:
-            object.__setattr__(self, "record_interval_s", self.max_duration_s / (
-                TRACE_BUFFER_POINTS - TRACE_MARGIN_POINTS))
+            object.__setattr__(
+                self,
+                "record_interval_s",
+                self.max_duration_s / (TRACE_BUFFER_POINTS - TRACE_MARGIN_POINTS),
+            )
         checks.positive("record_interval_s", self.record_interval_s, "s")
         if self.max_duration_s / self.record_interval_s + 2 > TRACE_BUFFER_POINTS:
             raise ValueError(
                 f"max_duration_s {self.max_duration_s:g} s at record_interval_s "
                 f"{self.record_interval_s:g} s overflows the {TRACE_BUFFER_POINTS}-point trace "
                 f"buffer; raise record_interval_s to at least "
-                f"{self.max_duration_s / (TRACE_BUFFER_POINTS - 2):.3g} s")
+                f"{self.max_duration_s / (TRACE_BUFFER_POINTS - 2):.3g} s"
+            )
 
     def reversed(self) -> HalfCycleSettings:
         """The same limits at the opposite current."""
@@ -109,8 +115,9 @@ def check_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings) ->
     gal.lower_cutoff_V.check_value(settings.lower_cutoff_V)
 
 
-def current_from_rate(potentiostat: Potentiostat, c_rate: float | None,
-                      current_density_mA_cm2: float | None) -> MsgGenerator[float]:
+def current_from_rate(
+    potentiostat: Potentiostat, c_rate: float | None, current_density_mA_cm2: float | None
+) -> MsgGenerator[float]:
     """Current of a C-rate or a current density for the potentiostat's cell, A (reads the
     cell's nominal capacity or area from the potentiostat)."""
     if (c_rate is None) == (current_density_mA_cm2 is None):
@@ -126,10 +133,16 @@ def current_from_rate(potentiostat: Potentiostat, c_rate: float | None,
     return current_density_mA_cm2 * area * 1e-3
 
 
-def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
-                   label: HalfCycleLabel, *, cycle_index: int, step: str,
-                   poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                   detectors: Sequence[Device] = ()) -> MsgGenerator[dict]:
+def run_half_cycle(
+    potentiostat: Potentiostat,
+    settings: HalfCycleSettings,
+    label: HalfCycleLabel,
+    *,
+    cycle_index: int,
+    step: str,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    detectors: Sequence[Device] = (),
+) -> MsgGenerator[dict]:
     """Run one half cycle, streaming ``trace`` events, then one ``half_cycle`` event (no run).
 
     Returns
@@ -140,17 +153,33 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
     gal = potentiostat.galvanostatic
     # A pause (Ctrl-C) switches the cell off; `RE.resume()` runs the half cycle again from here.
     yield from bps.checkpoint()
-    yield from bps.mv(gal.current_A, settings.current_A,
-                      gal.upper_cutoff_V, settings.upper_cutoff_V,
-                      gal.lower_cutoff_V, settings.lower_cutoff_V,
-                      gal.max_duration_s, settings.max_duration_s,
-                      gal.max_capacity_mAh, settings.max_capacity_mAh,
-                      gal.record_interval_s, settings.record_interval_s,
-                      label.index, cycle_index, label.step, step)
+    yield from bps.mv(
+        gal.current_A,
+        settings.current_A,
+        gal.upper_cutoff_V,
+        settings.upper_cutoff_V,
+        gal.lower_cutoff_V,
+        settings.lower_cutoff_V,
+        gal.max_duration_s,
+        settings.max_duration_s,
+        gal.max_capacity_mAh,
+        settings.max_capacity_mAh,
+        gal.record_interval_s,
+        settings.record_interval_s,
+        label.index,
+        cycle_index,
+        label.step,
+        step,
+    )
     group = short_uid("half-cycle")
     yield from bps.trigger(gal, group=group)
-    live = [potentiostat.technique_time_s, potentiostat.voltage_V, potentiostat.current_A,
-            potentiostat.charge_mAh, label]
+    live = [
+        potentiostat.technique_time_s,
+        potentiostat.voltage_V,
+        potentiostat.current_A,
+        potentiostat.charge_mAh,
+        label,
+    ]
     # A live event each poll interval until the instrument reports the technique ended:
     # waiting on the group returns as soon as it does, and a technique that fails raises
     # here. After a pause the RunEngine re-triggers from the checkpoint into the same group.
@@ -166,9 +195,11 @@ def run_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings,
         yield from bps.read(readable)
     yield from bps.save()
     n = int((yield from bps.rd(gal.num_points)))
-    return {"capacity_mAh": float((yield from bps.rd(gal.capacity_mAh))),
-            "termination_reason": (yield from bps.rd(gal.termination_reason)),
-            "voltage_V": np.asarray((yield from bps.rd(gal.voltage_V)))[:n]}
+    return {
+        "capacity_mAh": float((yield from bps.rd(gal.capacity_mAh))),
+        "termination_reason": (yield from bps.rd(gal.termination_reason)),
+        "voltage_V": np.asarray((yield from bps.rd(gal.voltage_V)))[:n],
+    }
 
 
 def rest(potentiostat: Potentiostat, duration_s: float) -> MsgGenerator[None]:
@@ -179,10 +210,17 @@ def rest(potentiostat: Potentiostat, duration_s: float) -> MsgGenerator[None]:
         yield from bps.trigger(potentiostat.rest, wait=True)
 
 
-def cycle(potentiostat: Potentiostat, charge: HalfCycleSettings, label: HalfCycleLabel, *,
-          cycle_index: int, rest_s: float = 0.0, charge_first: bool = True,
-          poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-          detectors: Sequence[Device] = ()) -> MsgGenerator[dict]:
+def cycle(
+    potentiostat: Potentiostat,
+    charge: HalfCycleSettings,
+    label: HalfCycleLabel,
+    *,
+    cycle_index: int,
+    rest_s: float = 0.0,
+    charge_first: bool = True,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    detectors: Sequence[Device] = (),
+) -> MsgGenerator[dict]:
     """One charge and one discharge (in either order), with a rest after each (no run).
 
     Returns
@@ -192,19 +230,30 @@ def cycle(potentiostat: Potentiostat, charge: HalfCycleSettings, label: HalfCycl
     """
     order = (("charge", charge), ("discharge", charge.reversed()))
     results = {}
-    for step, settings in (order if charge_first else order[::-1]):
+    for step, settings in order if charge_first else order[::-1]:
         results[step] = yield from run_half_cycle(
-            potentiostat, settings, label, cycle_index=cycle_index, step=step,
-            poll_interval_s=poll_interval_s, detectors=detectors)
+            potentiostat,
+            settings,
+            label,
+            cycle_index=cycle_index,
+            step=step,
+            poll_interval_s=poll_interval_s,
+            detectors=detectors,
+        )
         yield from rest(potentiostat, rest_s)
     return results
 
 
-def half_cycle_settings(potentiostat: Potentiostat, c_rate: float | None,
-                        current_density_mA_cm2: float | None, upper_cutoff_V: float,
-                        lower_cutoff_V: float, max_duration_s: float | None,
-                        max_capacity_mAh: float | None, record_interval_s: float | None
-                        ) -> MsgGenerator[HalfCycleSettings]:
+def half_cycle_settings(
+    potentiostat: Potentiostat,
+    c_rate: float | None,
+    current_density_mA_cm2: float | None,
+    upper_cutoff_V: float,
+    lower_cutoff_V: float,
+    max_duration_s: float | None,
+    max_capacity_mAh: float | None,
+    record_interval_s: float | None,
+) -> MsgGenerator[HalfCycleSettings]:
     """The checked limits of a charge at a C-rate or current density (reads the cell's
     characteristics from the potentiostat; the time limit defaults to
     `DEFAULT_DURATION_FACTOR` × its nominal duration)."""
@@ -212,22 +261,35 @@ def half_cycle_settings(potentiostat: Potentiostat, c_rate: float | None,
     if max_duration_s is None:
         nominal_h = (yield from bps.rd(potentiostat.nominal_capacity_mAh)) * 1e-3 / current
         max_duration_s = DEFAULT_DURATION_FACTOR * 3600.0 * nominal_h
-    settings = HalfCycleSettings(current, upper_cutoff_V, lower_cutoff_V, max_duration_s,
-                                 max_capacity_mAh or 0.0, record_interval_s or 0.0)
+    settings = HalfCycleSettings(
+        current,
+        upper_cutoff_V,
+        lower_cutoff_V,
+        max_duration_s,
+        max_capacity_mAh or 0.0,
+        record_interval_s or 0.0,
+    )
     check_half_cycle(potentiostat, settings)
     return settings
 
 
-def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
-                         c_rate: float | None = None,
-                         current_density_mA_cm2: float | None = None,
-                         upper_cutoff_V: float = 3.68, lower_cutoff_V: float = 2.5,
-                         rest_s: float = 0.0, max_duration_s: float | None = None,
-                         max_capacity_mAh: float | None = None,
-                         record_interval_s: float | None = None, charge_first: bool = True,
-                         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                         detectors: Sequence[Device] = (),
-                         md: dict | None = None) -> MsgGenerator[str]:
+def galvanostatic_cycles(
+    potentiostat: Potentiostat,
+    cycles: int = 1,
+    *,
+    c_rate: float | None = None,
+    current_density_mA_cm2: float | None = None,
+    upper_cutoff_V: float = 3.68,
+    lower_cutoff_V: float = 2.5,
+    rest_s: float = 0.0,
+    max_duration_s: float | None = None,
+    max_capacity_mAh: float | None = None,
+    record_interval_s: float | None = None,
+    charge_first: bool = True,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    detectors: Sequence[Device] = (),
+    md: dict | None = None,
+) -> MsgGenerator[str]:
     """Charge/discharge cycles at a C-rate or a current density.
 
     Parameters
@@ -265,40 +327,72 @@ def galvanostatic_cycles(potentiostat: Potentiostat, cycles: int = 1, *,
         The run's uid.
     """
     checks.count("cycles", cycles)
-    settings = yield from half_cycle_settings(potentiostat, c_rate, current_density_mA_cm2,
-                                              upper_cutoff_V, lower_cutoff_V, max_duration_s,
-                                              max_capacity_mAh, record_interval_s)
+    settings = yield from half_cycle_settings(
+        potentiostat,
+        c_rate,
+        current_density_mA_cm2,
+        upper_cutoff_V,
+        lower_cutoff_V,
+        max_duration_s,
+        max_capacity_mAh,
+        record_interval_s,
+    )
     checks.non_negative("rest_s", rest_s, "s")
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
-    arguments = {"potentiostat": potentiostat, "cycles": cycles, "c_rate": c_rate,
-                 "current_density_mA_cm2": current_density_mA_cm2,
-                 "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
-                 "rest_s": rest_s, "max_duration_s": max_duration_s,
-                 "max_capacity_mAh": max_capacity_mAh, "record_interval_s": record_interval_s,
-                 "charge_first": charge_first, "detectors": list(detectors)}
-    metadata = plan_metadata("galvanostatic_cycles", arguments, md,
-                             detectors=[potentiostat, *detectors],
-                             dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
-                             technique={"name": Technique.CP, "cycles": cycles,
-                                        "rest_s": rest_s, **asdict(settings)})
+    arguments = {
+        "potentiostat": potentiostat,
+        "cycles": cycles,
+        "c_rate": c_rate,
+        "current_density_mA_cm2": current_density_mA_cm2,
+        "upper_cutoff_V": upper_cutoff_V,
+        "lower_cutoff_V": lower_cutoff_V,
+        "rest_s": rest_s,
+        "max_duration_s": max_duration_s,
+        "max_capacity_mAh": max_capacity_mAh,
+        "record_interval_s": record_interval_s,
+        "charge_first": charge_first,
+        "detectors": list(detectors),
+    }
+    metadata = plan_metadata(
+        "galvanostatic_cycles",
+        arguments,
+        md,
+        detectors=[potentiostat, *detectors],
+        dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
+        technique={"name": Technique.CP, "cycles": cycles, "rest_s": rest_s, **asdict(settings)},
+    )
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
         for index in range(cycles):
-            yield from cycle(potentiostat, settings, label, cycle_index=index, rest_s=rest_s,
-                             charge_first=charge_first, poll_interval_s=poll_interval_s,
-                             detectors=detectors)
+            yield from cycle(
+                potentiostat,
+                settings,
+                label,
+                cycle_index=index,
+                rest_s=rest_s,
+                charge_first=charge_first,
+                poll_interval_s=poll_interval_s,
+                detectors=detectors,
+            )
 
     return (yield from with_cell_off(inner(), potentiostat))
 
 
-def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
-                             start_mA_cm2: float = 0.2, step_mA_cm2: float = 0.2,
-                             max_mA_cm2: float = 10.0, half_cycle_h: float = 1.0,
-                             capacity_mAh_cm2: float = 0.5, cutoff_V: float = 5.0,
-                             collapse_fraction: float = COLLAPSE_FRACTION,
-                             poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                             md: dict | None = None) -> MsgGenerator[dict]:
+def critical_current_density(
+    potentiostat: Potentiostat,
+    *,
+    mode: str = "time",
+    start_mA_cm2: float = 0.2,
+    step_mA_cm2: float = 0.2,
+    max_mA_cm2: float = 10.0,
+    half_cycle_h: float = 1.0,
+    capacity_mAh_cm2: float = 0.5,
+    cutoff_V: float = 5.0,
+    collapse_fraction: float = COLLAPSE_FRACTION,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    md: dict | None = None,
+) -> MsgGenerator[dict]:
     """Plating/stripping of a symmetric Li | SSE | Li cell at rising current density.
 
     Stops at the first failure: the instrument reports a short circuit, or the polarisation
@@ -340,46 +434,66 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
     checks.positive("half_cycle_h", half_cycle_h, "h")
     checks.positive("capacity_mAh_cm2", capacity_mAh_cm2, "mAh/cm²")
     checks.positive("cutoff_V", cutoff_V, "V")
-    densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9)
-                                                 + 1)]
+    densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9) + 1)]
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
     for density in densities:
         current = yield from current_from_rate(potentiostat, None, density)
-        duration = (half_cycle_h * 3600.0 if mode == "time"
-                    else capacity_mAh_cm2 / density * 3600.0)
+        duration = half_cycle_h * 3600.0 if mode == "time" else capacity_mAh_cm2 / density * 3600.0
         capacity = 0.0 if mode == "time" else capacity_mAh_cm2 * area
-        settings = HalfCycleSettings(current, cutoff_V, -cutoff_V, duration,
-                                     capacity * (1 + 1e-6))
+        settings = HalfCycleSettings(current, cutoff_V, -cutoff_V, duration, capacity * (1 + 1e-6))
         check_half_cycle(potentiostat, settings)
         steps.append((density, settings))
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
-    arguments = {"potentiostat": potentiostat, "mode": mode, "start_mA_cm2": start,
-                 "step_mA_cm2": step, "max_mA_cm2": top, "half_cycle_h": half_cycle_h,
-                 "capacity_mAh_cm2": capacity_mAh_cm2, "cutoff_V": cutoff_V,
-                 "collapse_fraction": collapse_fraction}
-    metadata = plan_metadata("critical_current_density", arguments, md,
-                             detectors=[potentiostat],
-                             dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
-                             technique={"name": "CCD", **arguments,
-                                        "potentiostat": potentiostat.name,
-                                        "current_densities_mA_cm2": densities})
-    outcome: dict[str, float | str | None] = {"critical_current_density_mA_cm2": None,
-                                              "failure": None}
+    arguments = {
+        "potentiostat": potentiostat,
+        "mode": mode,
+        "start_mA_cm2": start,
+        "step_mA_cm2": step,
+        "max_mA_cm2": top,
+        "half_cycle_h": half_cycle_h,
+        "capacity_mAh_cm2": capacity_mAh_cm2,
+        "cutoff_V": cutoff_V,
+        "collapse_fraction": collapse_fraction,
+    }
+    metadata = plan_metadata(
+        "critical_current_density",
+        arguments,
+        md,
+        detectors=[potentiostat],
+        dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
+        technique={
+            "name": "CCD",
+            **arguments,
+            "potentiostat": potentiostat.name,
+            "current_densities_mA_cm2": densities,
+        },
+    )
+    outcome: dict[str, float | str | None] = {
+        "critical_current_density_mA_cm2": None,
+        "failure": None,
+    }
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
         for index, (density, settings) in enumerate(steps):
             for step_name, half in (("plating", settings), ("stripping", settings.reversed())):
                 result = yield from run_half_cycle(
-                    potentiostat, half, label, cycle_index=index, step=step_name,
-                    poll_interval_s=poll_interval_s)
+                    potentiostat,
+                    half,
+                    label,
+                    cycle_index=index,
+                    step=step_name,
+                    poll_interval_s=poll_interval_s,
+                )
                 if result["termination_reason"] == HalfCycleEnd.SHORT_CIRCUIT:
-                    outcome.update(critical_current_density_mA_cm2=density,
-                                   failure="short_circuit")
+                    outcome.update(
+                        critical_current_density_mA_cm2=density, failure="short_circuit"
+                    )
                 elif voltage_collapsed(result["voltage_V"], collapse_fraction):
-                    outcome.update(critical_current_density_mA_cm2=density,
-                                   failure="voltage_collapse")
+                    outcome.update(
+                        critical_current_density_mA_cm2=density, failure="voltage_collapse"
+                    )
                 if outcome["failure"]:
                     return
 
@@ -387,13 +501,20 @@ def critical_current_density(potentiostat: Potentiostat, *, mode: str = "time",
     return outcome
 
 
-def lithium_inventory_cycling(potentiostat: Potentiostat, *, c_rate: float = 0.1,
-                              retention: float = 0.8, max_cycles: int = 500,
-                              reference_cycles: int = 3, upper_cutoff_V: float = 3.68,
-                              lower_cutoff_V: float = 2.5, rest_s: float = 0.0,
-                              record_interval_s: float | None = None,
-                              poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
-                              md: dict | None = None) -> MsgGenerator[dict]:
+def lithium_inventory_cycling(
+    potentiostat: Potentiostat,
+    *,
+    c_rate: float = 0.1,
+    retention: float = 0.8,
+    max_cycles: int = 500,
+    reference_cycles: int = 3,
+    upper_cutoff_V: float = 3.68,
+    lower_cutoff_V: float = 2.5,
+    rest_s: float = 0.0,
+    record_interval_s: float | None = None,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    md: dict | None = None,
+) -> MsgGenerator[dict]:
     """Cycle a limited-lithium cell until its capacity falls below a retention threshold.
 
     Parameters
@@ -422,26 +543,43 @@ def lithium_inventory_cycling(potentiostat: Potentiostat, *, c_rate: float = 0.1
     checks.count("reference_cycles", reference_cycles)
     if reference_cycles >= max_cycles:
         raise ValueError("reference_cycles must be fewer than max_cycles")
-    settings = yield from half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V,
-                                              lower_cutoff_V, None, None, record_interval_s)
+    settings = yield from half_cycle_settings(
+        potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V, None, None, record_interval_s
+    )
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
-    arguments = {"potentiostat": potentiostat, "c_rate": c_rate, "retention": retention,
-                 "max_cycles": max_cycles, "reference_cycles": reference_cycles,
-                 "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
-                 "rest_s": rest_s, "record_interval_s": record_interval_s}
-    metadata = plan_metadata("lithium_inventory_cycling", arguments, md,
-                             detectors=[potentiostat],
-                             dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
-                             technique={"name": Technique.CP, "retention": retention,
-                                        **asdict(settings)})
+    arguments = {
+        "potentiostat": potentiostat,
+        "c_rate": c_rate,
+        "retention": retention,
+        "max_cycles": max_cycles,
+        "reference_cycles": reference_cycles,
+        "upper_cutoff_V": upper_cutoff_V,
+        "lower_cutoff_V": lower_cutoff_V,
+        "rest_s": rest_s,
+        "record_interval_s": record_interval_s,
+    }
+    metadata = plan_metadata(
+        "lithium_inventory_cycling",
+        arguments,
+        md,
+        detectors=[potentiostat],
+        dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
+        technique={"name": Technique.CP, "retention": retention, **asdict(settings)},
+    )
     outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
         capacities = []
         for index in range(max_cycles):
-            result = yield from cycle(potentiostat, settings, label, cycle_index=index,
-                                      rest_s=rest_s, poll_interval_s=poll_interval_s)
+            result = yield from cycle(
+                potentiostat,
+                settings,
+                label,
+                cycle_index=index,
+                rest_s=rest_s,
+                poll_interval_s=poll_interval_s,
+            )
             capacities.append(result["discharge"]["capacity_mAh"])
             outcome["cycles"] = index + 1
             if index + 1 < reference_cycles:

@@ -51,33 +51,45 @@ class ImpedanceSettings:
         checks.count("points_per_decade", self.points_per_decade)
         checks.within("amplitude_V", self.amplitude_V, 1e-4, 0.5, "V")
         if self.num_points > MAX_SPECTRUM_POINTS:
-            raise ValueError(f"{self.num_points} frequencies exceed the potentiostat's "
-                             f"{MAX_SPECTRUM_POINTS}; use fewer points per decade")
+            raise ValueError(
+                f"{self.num_points} frequencies exceed the potentiostat's "
+                f"{MAX_SPECTRUM_POINTS}; use fewer points per decade"
+            )
 
     @property
     def num_points(self) -> int:
         """Frequencies in the sweep (both ends included)."""
-        return sweep_points(self.start_frequency_Hz, self.stop_frequency_Hz,
-                            self.points_per_decade)
+        return sweep_points(
+            self.start_frequency_Hz, self.stop_frequency_Hz, self.points_per_decade
+        )
 
     def as_dict(self) -> dict:
         """The settings by name, with units in the names."""
         return {"name": "PEIS", **asdict(self)}
 
 
-def configure_eis(potentiostat: Potentiostat,
-                  settings: ImpedanceSettings) -> MsgGenerator[None]:
+def configure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings) -> MsgGenerator[None]:
     """Load the sweep's parameters into the potentiostat (no run)."""
     eis = potentiostat.eis
-    yield from bps.mv(eis.initial_frequency_Hz, settings.start_frequency_Hz,
-                      eis.final_frequency_Hz, settings.stop_frequency_Hz,
-                      eis.points_per_decade, settings.points_per_decade,
-                      eis.amplitude_V, settings.amplitude_V)
+    yield from bps.mv(
+        eis.initial_frequency_Hz,
+        settings.start_frequency_Hz,
+        eis.final_frequency_Hz,
+        settings.stop_frequency_Hz,
+        eis.points_per_decade,
+        settings.points_per_decade,
+        eis.amplitude_V,
+        settings.amplitude_V,
+    )
 
 
-def measure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings,
-                detectors: Sequence[Device] = (), *,
-                stream: str = data_keys.EIS) -> MsgGenerator[None]:
+def measure_eis(
+    potentiostat: Potentiostat,
+    settings: ImpedanceSettings,
+    detectors: Sequence[Device] = (),
+    *,
+    stream: str = data_keys.EIS,
+) -> MsgGenerator[None]:
     """Configure and take one spectrum as an event in ``stream`` (no run).
 
     ``detectors`` are read in the same event (e.g. the press, so the spectrum carries the
@@ -89,10 +101,16 @@ def measure_eis(potentiostat: Potentiostat, settings: ImpedanceSettings,
     yield from bps.trigger_and_read([potentiostat.eis, *detectors], name=stream)
 
 
-def eis_sweep(potentiostat: Potentiostat, *, start_frequency_Hz: float = 1e6,
-              stop_frequency_Hz: float = 0.1, points_per_decade: int = 10,
-              amplitude_V: float = 0.01, detectors: Sequence[Device] = (),
-              md: dict | None = None) -> MsgGenerator[str]:
+def eis_sweep(
+    potentiostat: Potentiostat,
+    *,
+    start_frequency_Hz: float = 1e6,
+    stop_frequency_Hz: float = 0.1,
+    points_per_decade: int = 10,
+    amplitude_V: float = 0.01,
+    detectors: Sequence[Device] = (),
+    md: dict | None = None,
+) -> MsgGenerator[str]:
     """One impedance spectrum (frequency, Z′, Z″ arrays) as one event.
 
     Parameters
@@ -115,13 +133,17 @@ def eis_sweep(potentiostat: Potentiostat, *, start_frequency_Hz: float = 1e6,
     str
         The run's uid.
     """
-    settings = ImpedanceSettings(start_frequency_Hz, stop_frequency_Hz, points_per_decade,
-                                 amplitude_V)
+    settings = ImpedanceSettings(
+        start_frequency_Hz, stop_frequency_Hz, points_per_decade, amplitude_V
+    )
     metadata = plan_metadata(
-        "eis_sweep", {"potentiostat": potentiostat, **asdict(settings),
-                      "detectors": list(detectors)},
-        md, detectors=[potentiostat, *detectors], num_points=1,
-        technique=settings.as_dict())
+        "eis_sweep",
+        {"potentiostat": potentiostat, **asdict(settings), "detectors": list(detectors)},
+        md,
+        detectors=[potentiostat, *detectors],
+        num_points=1,
+        technique=settings.as_dict(),
+    )
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:

@@ -24,10 +24,17 @@ from devices.press import PressureCell
 READ_TIMEOUT_S = 2.0
 
 
-def plan_metadata(plan_name: str, plan_args: Mapping[str, Any], md: Mapping | None, *,
-                  detectors: Sequence[Device], motors: Sequence[Device] = (),
-                  num_points: int | None = None, dimensions: Sequence[tuple[list[str], str]] = (),
-                  **extra: Any) -> dict[str, Any]:
+def plan_metadata(
+    plan_name: str,
+    plan_args: Mapping[str, Any],
+    md: Mapping | None,
+    *,
+    detectors: Sequence[Device],
+    motors: Sequence[Device] = (),
+    num_points: int | None = None,
+    dimensions: Sequence[tuple[list[str], str]] = (),
+    **extra: Any,
+) -> dict[str, Any]:
     """The ``md`` for a plan's start document, with bluesky's standard keys.
 
     Parameters
@@ -52,13 +59,17 @@ def plan_metadata(plan_name: str, plan_args: Mapping[str, Any], md: Mapping | No
     standard: dict[str, Any] = {
         "detectors": [device.name for device in detectors],
         "motors": [device.name for device in motors],
-        "hints": {"dimensions": [list(pair) for pair in dimensions]
-                  or [[["time"], "primary"]]}}
+        "hints": {"dimensions": [list(pair) for pair in dimensions] or [[["time"], "primary"]]},
+    }
     if num_points is not None:
         standard["num_points"] = num_points
-    return {"plan_name": plan_name,
-            "plan_args": {key: _plain(value) for key, value in plan_args.items()},
-            **standard, **extra, **(md or {})}
+    return {
+        "plan_name": plan_name,
+        "plan_args": {key: _plain(value) for key, value in plan_args.items()},
+        **standard,
+        **extra,
+        **(md or {}),
+    }
 
 
 def checkpointed_run(md: Mapping[str, Any]) -> Callable:
@@ -69,6 +80,7 @@ def checkpointed_run(md: Mapping[str, Any]) -> Callable:
     the previous run's last technique into the new run, and a deferred pause would wait for
     the next technique.
     """
+
     def decorator(plan: Callable) -> Callable:
         run = bpp.run_decorator(md=md)(plan)
 
@@ -76,7 +88,9 @@ def checkpointed_run(md: Mapping[str, Any]) -> Callable:
         def with_checkpoint(*args, **kwargs):
             yield from bps.checkpoint()
             return (yield from run(*args, **kwargs))
+
         return with_checkpoint
+
     return decorator
 
 
@@ -102,6 +116,7 @@ def label_runs(press: PressureCell | None = None) -> Callable:
     ``start_datetime`` is when the run opened, ISO 8601 in local time with its UTC offset
     (the start document's ``time`` is the same instant as a POSIX timestamp).
     """
+
     def add_labels(msg: Msg) -> Msg:
         if msg.command != "open_run":
             return msg

@@ -31,19 +31,23 @@ def check_pressures(press: PressureCell, pressures_MPa: Iterable[float]) -> list
 
 def settling(press: PressureCell) -> MsgGenerator[dict[str, float]]:
     """The press's settling criterion as a technique record: tolerance and dwell (reads)."""
-    return {"tolerance_MPa": (yield from bps.rd(press.tolerance_MPa)),
-            "dwell_s": (yield from bps.rd(press.dwell_s))}
+    return {
+        "tolerance_MPa": (yield from bps.rd(press.tolerance_MPa)),
+        "dwell_s": (yield from bps.rd(press.dwell_s)),
+    }
 
 
-def settle_pressure(press: PressureCell, pressure_MPa: float, *,
-                    stream: str = data_keys.PRIMARY) -> MsgGenerator[None]:
+def settle_pressure(
+    press: PressureCell, pressure_MPa: float, *, stream: str = data_keys.PRIMARY
+) -> MsgGenerator[None]:
     """Move to ``pressure_MPa``, wait until it holds, record force and pressure (no run)."""
     yield from bps.mv(press, pressure_MPa)
     yield from bps.trigger_and_read([press], name=stream)
 
 
-def pressure_step(press: PressureCell, pressure_MPa: float, *,
-                  md: dict | None = None) -> MsgGenerator[str]:
+def pressure_step(
+    press: PressureCell, pressure_MPa: float, *, md: dict | None = None
+) -> MsgGenerator[str]:
     """Press the cell to a stack pressure and record it once it holds.
 
     Parameters
@@ -64,9 +68,15 @@ def pressure_step(press: PressureCell, pressure_MPa: float, *,
     (pressure_MPa,) = check_pressures(press, [pressure_MPa])
     criterion = yield from settling(press)
     metadata = plan_metadata(
-        "pressure_step", {"press": press, "pressure_MPa": pressure_MPa}, md,
-        detectors=[press], motors=[press], num_points=1, pressure_MPa=pressure_MPa,
-        technique={"name": "pressure_step", "pressure_MPa": pressure_MPa, **criterion})
+        "pressure_step",
+        {"press": press, "pressure_MPa": pressure_MPa},
+        md,
+        detectors=[press],
+        motors=[press],
+        num_points=1,
+        pressure_MPa=pressure_MPa,
+        technique={"name": "pressure_step", "pressure_MPa": pressure_MPa, **criterion},
+    )
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:

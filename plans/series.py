@@ -28,20 +28,33 @@ from .safety import cell_off
 DEFAULT_PRESSURES_MPA = (6.0, 12.0, 25.0, 50.0, 100.0)
 
 
-def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: TomographyStage,
-                    detector: TomographyDetector, *,
-                    position_compare: PositionCompare | None = None,
-                    pressures_MPa: Sequence[float] = DEFAULT_PRESSURES_MPA,
-                    eis_start_frequency_Hz: float = 1e6, eis_stop_frequency_Hz: float = 0.1,
-                    eis_points_per_decade: int = 10, eis_amplitude_V: float = 0.01,
-                    ct_num_projections: int = 361, ct_start_deg: float = 0.0,
-                    ct_stop_deg: float = 180.0, ct_exposure_s: float = 0.05,
-                    ct_num_darks: int = 10, ct_num_flats: int = 10,
-                    cycles: int = 1, c_rate: float = 0.01, upper_cutoff_V: float = 3.68,
-                    lower_cutoff_V: float = 2.5, rest_s: float = 0.0,
-                    record_interval_s: float | None = None,
-                    poll_interval_s: float = 0.2,
-                    md: dict | None = None) -> MsgGenerator[list[str]]:
+def pressure_series(
+    press: PressureCell,
+    potentiostat: Potentiostat,
+    stage: TomographyStage,
+    detector: TomographyDetector,
+    *,
+    position_compare: PositionCompare | None = None,
+    pressures_MPa: Sequence[float] = DEFAULT_PRESSURES_MPA,
+    eis_start_frequency_Hz: float = 1e6,
+    eis_stop_frequency_Hz: float = 0.1,
+    eis_points_per_decade: int = 10,
+    eis_amplitude_V: float = 0.01,
+    ct_num_projections: int = 361,
+    ct_start_deg: float = 0.0,
+    ct_stop_deg: float = 180.0,
+    ct_exposure_s: float = 0.05,
+    ct_num_darks: int = 10,
+    ct_num_flats: int = 10,
+    cycles: int = 1,
+    c_rate: float = 0.01,
+    upper_cutoff_V: float = 3.68,
+    lower_cutoff_V: float = 2.5,
+    rest_s: float = 0.0,
+    record_interval_s: float | None = None,
+    poll_interval_s: float = 0.2,
+    md: dict | None = None,
+) -> MsgGenerator[list[str]]:
     """For each stack pressure: settle, one EIS spectrum, one CT scan, ``cycles`` cycles.
 
     One run per pressure, linked by a shared ``series_uid`` in the start documents (with
@@ -77,36 +90,74 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
         The uid of each pressure's run.
     """
     pressures = check_pressures(press, pressures_MPa)
-    eis = ImpedanceSettings(eis_start_frequency_Hz, eis_stop_frequency_Hz,
-                            eis_points_per_decade, eis_amplitude_V)
+    eis = ImpedanceSettings(
+        eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
+    )
     checks.count("ct_num_projections", ct_num_projections, minimum=0)
     ct = None
     flyer = ct_flyer(stage, detector, position_compare, data_keys.PROJECTION)
     if ct_num_projections:
-        ct = CTSettings(ct_num_projections, ct_start_deg, ct_stop_deg, ct_exposure_s,
-                        ct_num_darks, ct_num_flats)
+        ct = CTSettings(
+            ct_num_projections,
+            ct_start_deg,
+            ct_stop_deg,
+            ct_exposure_s,
+            ct_num_darks,
+            ct_num_flats,
+        )
         yield from check_ct(stage, ct, flyer)
     checks.count("cycles", cycles, minimum=0)
     checks.non_negative("rest_s", rest_s, "s")
     charge = None
     if cycles:
-        charge = yield from half_cycle_settings(potentiostat, c_rate, None, upper_cutoff_V,
-                                                lower_cutoff_V, None, None, record_interval_s)
+        charge = yield from half_cycle_settings(
+            potentiostat,
+            c_rate,
+            None,
+            upper_cutoff_V,
+            lower_cutoff_V,
+            None,
+            None,
+            record_interval_s,
+        )
     arguments = {
-        "press": press, "potentiostat": potentiostat, "stage": stage, "detector": detector,
+        "press": press,
+        "potentiostat": potentiostat,
+        "stage": stage,
+        "detector": detector,
         "position_compare": position_compare,
-        "pressures_MPa": pressures, **{f"eis_{k}": v for k, v in asdict(eis).items()},
-        "ct_num_projections": ct_num_projections, "ct_start_deg": ct_start_deg,
-        "ct_stop_deg": ct_stop_deg, "ct_exposure_s": ct_exposure_s,
-        "ct_num_darks": ct_num_darks, "ct_num_flats": ct_num_flats, "cycles": cycles,
-        "c_rate": c_rate, "upper_cutoff_V": upper_cutoff_V, "lower_cutoff_V": lower_cutoff_V,
-        "rest_s": rest_s, "record_interval_s": record_interval_s}
+        "pressures_MPa": pressures,
+        **{f"eis_{k}": v for k, v in asdict(eis).items()},
+        "ct_num_projections": ct_num_projections,
+        "ct_start_deg": ct_start_deg,
+        "ct_stop_deg": ct_stop_deg,
+        "ct_exposure_s": ct_exposure_s,
+        "ct_num_darks": ct_num_darks,
+        "ct_num_flats": ct_num_flats,
+        "cycles": cycles,
+        "c_rate": c_rate,
+        "upper_cutoff_V": upper_cutoff_V,
+        "lower_cutoff_V": lower_cutoff_V,
+        "rest_s": rest_s,
+        "record_interval_s": record_interval_s,
+    }
     geometry = (yield from ct_geometry(stage, detector, flyer)) if ct else {}
-    techniques = {"eis": eis.as_dict(),
-                  "ct": {**ct.as_dict(), **geometry} if ct else None,
-                  "cycling": ({"name": Technique.CP, "cycles": cycles, "c_rate": c_rate,
-                               "rest_s": rest_s, **asdict(charge)} if charge else None),
-                  "pressure": (yield from settling(press))}
+    techniques = {
+        "eis": eis.as_dict(),
+        "ct": {**ct.as_dict(), **geometry} if ct else None,
+        "cycling": (
+            {
+                "name": Technique.CP,
+                "cycles": cycles,
+                "c_rate": c_rate,
+                "rest_s": rest_s,
+                **asdict(charge),
+            }
+            if charge
+            else None
+        ),
+        "pressure": (yield from settling(press)),
+    }
     series_uid = str(uuid.uuid4())
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     uids: list[str] = []
@@ -115,22 +166,43 @@ def pressure_series(press: PressureCell, potentiostat: Potentiostat, stage: Tomo
 
     def one_pressure(index: int, pressure: float) -> MsgGenerator[None]:
         metadata = plan_metadata(
-            "pressure_series", arguments, md, detectors=readers, motors=[press],
-            num_points=1, series_uid=series_uid, series_index=index,
-            series_length=len(pressures), pressure_MPa=pressure, technique=techniques)
+            "pressure_series",
+            arguments,
+            md,
+            detectors=readers,
+            motors=[press],
+            num_points=1,
+            series_uid=series_uid,
+            series_index=index,
+            series_length=len(pressures),
+            pressure_MPa=pressure,
+            technique=techniques,
+        )
 
         @checkpointed_run(metadata)
         def inner() -> MsgGenerator[None]:
             yield from settle_pressure(press, pressure)
             yield from measure_eis(potentiostat, eis, [press], stream=data_keys.EIS)
             if ct is not None:
-                yield from acquire_ct(stage, detector, ct, [press], flyer=flyer,
-                                      projection_stream=data_keys.PROJECTION)
+                yield from acquire_ct(
+                    stage,
+                    detector,
+                    ct,
+                    [press],
+                    flyer=flyer,
+                    projection_stream=data_keys.PROJECTION,
+                )
             for cycle_index in range(cycles):
                 assert charge is not None  # set above whenever cycles > 0
-                yield from cycle(potentiostat, charge, label, cycle_index=cycle_index,
-                                 rest_s=rest_s, poll_interval_s=poll_interval_s,
-                                 detectors=[press])
+                yield from cycle(
+                    potentiostat,
+                    charge,
+                    label,
+                    cycle_index=cycle_index,
+                    rest_s=rest_s,
+                    poll_interval_s=poll_interval_s,
+                    detectors=[press],
+                )
 
         uids.append((yield from inner()))
 

@@ -86,8 +86,7 @@ class SimulatedCell:
             charge_transfer_resistance_ohm=circuit.R_ct_ohm,
         )
 
-    def load_cell_force_N(self, true_force_N: float, setpoint_MPa: float,
-                          noise_N: float) -> float:
+    def load_cell_force_N(self, true_force_N: float, setpoint_MPa: float, noise_N: float) -> float:
         """What the load cell reads: the true force plus Gaussian noise, N.
 
         Parameters
@@ -102,8 +101,9 @@ class SimulatedCell:
         """
         return true_force_N + noise_N * self.noise_rng.standard_normal()
 
-    def load_cell_pressure_MPa(self, force_N: float, tare_N: float, area_mm2: float,
-                               setpoint_MPa: float) -> float:
+    def load_cell_pressure_MPa(
+        self, force_N: float, tare_N: float, area_mm2: float, setpoint_MPa: float
+    ) -> float:
         """The stack pressure derived from the load cell's ``force_N``, MPa.
 
         ``setpoint_MPa`` is not used by the physics; a playback model looks its recorded
@@ -111,8 +111,7 @@ class SimulatedCell:
         """
         return (force_N - tare_N) / area_mm2
 
-    def impedance_spectrum(self, frequency_Hz: np.ndarray,
-                           noise_fraction: float) -> np.ndarray:
+    def impedance_spectrum(self, frequency_Hz: np.ndarray, noise_fraction: float) -> np.ndarray:
         """Impedance the potentiostat measures at ``frequency_Hz`` (Hz), complex Ω, with
         proportional noise of ``noise_fraction`` of |Z|."""
         return measured_spectrum(self.circuit, frequency_Hz, noise_fraction, self.noise_rng)
@@ -136,11 +135,13 @@ class SimulatedCell:
 @lru_cache(maxsize=4)
 def _phantom(params: CellParameters, pressure_MPa: float, seed: int) -> Phantom:
     # The same seed at every pressure: the same particles, compacted differently.
-    return make_phantom(microstructure_at(pressure_MPa, params), params.imaging,
-                        np.random.default_rng(seed))
+    return make_phantom(
+        microstructure_at(pressure_MPa, params), params.imaging, np.random.default_rng(seed)
+    )
 
 
 @lru_cache(maxsize=2)
 def _projector(params: CellParameters, pressure_MPa: float, seed: int) -> ParallelBeamProjector:
     return ParallelBeamProjector(
-        attenuation_volume(_phantom(params, pressure_MPa, seed), params.imaging))
+        attenuation_volume(_phantom(params, pressure_MPa, seed), params.imaging)
+    )

@@ -62,8 +62,17 @@ class SimulatedMotor(PVGroup):
 
     motor = pvproperty(name="", value=0.0, record="motor", precision=PRECISION)
 
-    def __init__(self, *args, clock: SimClock, limits: tuple[float, float], velocity: float,
-                 units: str, initial_position: float = 0.0, on_position=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        clock: SimClock,
+        limits: tuple[float, float],
+        velocity: float,
+        units: str,
+        initial_position: float = 0.0,
+        on_position=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.clock = clock
         self.limits = limits
@@ -112,8 +121,9 @@ class SimulatedMotor(PVGroup):
         await fields.seconds_to_velocity.write(0.1)
         await fields.user_low_limit.write(low)
         await fields.user_high_limit.write(high)
-        await instance.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high,
-                                      units=self.units)
+        await instance.write_metadata(
+            lower_ctrl_limit=low, upper_ctrl_limit=high, units=self.units
+        )
         await instance.write(self.initial_position, verify_value=False)
         await fields.user_readback_value.write(self.initial_position)
         await fields.done_moving_to_value.write(1)

@@ -76,24 +76,27 @@ class PlaybackHalfCycle:
     @property
     def time_s(self) -> np.ndarray:
         """Recorded times reached so far, experiment seconds."""
-        return self.trace.time_s[:self._points]
+        return self.trace.time_s[: self._points]
 
     @property
     def voltage_V(self) -> np.ndarray:
         """Recorded voltages reached so far, V."""
-        return self.trace.voltage_V[:self._points]
+        return self.trace.voltage_V[: self._points]
 
     @property
     def current_A(self) -> np.ndarray:
         """Recorded currents reached so far, A."""
-        return self.trace.current_A[:self._points]
+        return self.trace.current_A[: self._points]
 
     @property
     def capacity_mAh(self) -> float:
         """Charge passed so far, mAh: the recorded capacity, pro rata until the end."""
         end = self.trace.time_s[-1]
-        return self.trace.capacity_mAh if self.done else (
-            self.trace.capacity_mAh * self.elapsed_s / end)
+        return (
+            self.trace.capacity_mAh
+            if self.done
+            else (self.trace.capacity_mAh * self.elapsed_s / end)
+        )
 
     def advance(self, dt_s: float) -> None:
         """Run for up to ``dt_s`` experiment seconds, stopping at the recorded end."""
@@ -126,7 +129,8 @@ class PlaybackDetector:
     def __init__(self, frames: Frames | None) -> None:
         self.frames = frames
         self.frame_shape: tuple[int, int] = (
-            tuple(frames.projections.shape[-2:]) if frames is not None else (0, 0))
+            tuple(frames.projections.shape[-2:]) if frames is not None else (0, 0)
+        )
         self._taken = {"darks": 0, "flats": 0}
 
     def _next(self, kind: str) -> np.ndarray:
@@ -160,8 +164,7 @@ class PlaybackProjector:
         """The recorded projection whose angle is nearest ``angle_deg`` (deg)."""
         if self.frames is None or not len(self.frames.projections):
             raise ValueError("the recording has no projections")
-        return self.frames.projections[int(np.argmin(np.abs(self.frames.angles_deg
-                                                             - angle_deg)))]
+        return self.frames.projections[int(np.argmin(np.abs(self.frames.angles_deg - angle_deg)))]
 
 
 class PlaybackCell:
@@ -187,8 +190,9 @@ class PlaybackCell:
         deviations = [abs(r.pressure_MPa - r.setpoint_MPa) for r in recording.press]
         #: Pressure errors the press feedback leaves alone, MPa: more than any recorded
         #: reading's deviation from its setpoint, so a played-back reading is held.
-        self.load_cell_resolution_MPa = (max(deviations) + RESOLUTION_MARGIN_MPA
-                                         if deviations else 0.0)
+        self.load_cell_resolution_MPa = (
+            max(deviations) + RESOLUTION_MARGIN_MPA if deviations else 0.0
+        )
         self._spectra_served = 0
         self._half_cycles_served = 0
         first_trace = recording.half_cycles[0].voltage_V[0] if recording.half_cycles else 0.0
@@ -200,16 +204,16 @@ class PlaybackCell:
         """Take note of the stack pressure the press exerts, MPa (nothing depends on it)."""
         self.pressure_MPa = pressure_MPa
 
-    def load_cell_force_N(self, true_force_N: float, setpoint_MPa: float,
-                          noise_N: float) -> float:
+    def load_cell_force_N(self, true_force_N: float, setpoint_MPa: float, noise_N: float) -> float:
         """The force recorded at ``setpoint_MPa`` once the press is within the resolution of
         it; the noise-free true force otherwise (``noise_N`` is not used), N."""
         reading = self._readings.get(setpoint_MPa)
         near = abs(true_force_N / self.area_mm2 - setpoint_MPa) <= self.load_cell_resolution_MPa
         return reading.force_N if reading is not None and near else true_force_N
 
-    def load_cell_pressure_MPa(self, force_N: float, tare_N: float, area_mm2: float,
-                               setpoint_MPa: float) -> float:
+    def load_cell_pressure_MPa(
+        self, force_N: float, tare_N: float, area_mm2: float, setpoint_MPa: float
+    ) -> float:
         """The pressure recorded with the force `load_cell_force_N` plays back (the run read
         the two PVs, which may come from different load-cell samples); derived from
         ``force_N`` otherwise, MPa."""
@@ -218,8 +222,7 @@ class PlaybackCell:
             return reading.pressure_MPa
         return (force_N - tare_N) / area_mm2
 
-    def impedance_spectrum(self, frequency_Hz: np.ndarray,
-                           noise_fraction: float) -> np.ndarray:
+    def impedance_spectrum(self, frequency_Hz: np.ndarray, noise_fraction: float) -> np.ndarray:
         """The next recorded spectrum, complex Ω (``noise_fraction`` is not used).
 
         Raises
@@ -230,15 +233,20 @@ class PlaybackCell:
         """
         index = self._spectra_served
         if index >= len(self.recording.spectra):
-            raise ValueError(f"the recording holds {len(self.recording.spectra)} spectra; "
-                             f"spectrum {index + 1} was asked for")
+            raise ValueError(
+                f"the recording holds {len(self.recording.spectra)} spectra; "
+                f"spectrum {index + 1} was asked for"
+            )
         spectrum = self.recording.spectra[index]
         recorded = spectrum.frequency_Hz
-        if recorded.shape != frequency_Hz.shape or not np.allclose(recorded, frequency_Hz,
-                                                                   rtol=1e-9):
-            raise ValueError(f"spectrum {index + 1} was recorded at {recorded.size} "
-                             f"frequencies ({recorded[0]:g} to {recorded[-1]:g} Hz), not the "
-                             f"{frequency_Hz.size} asked for")
+        if recorded.shape != frequency_Hz.shape or not np.allclose(
+            recorded, frequency_Hz, rtol=1e-9
+        ):
+            raise ValueError(
+                f"spectrum {index + 1} was recorded at {recorded.size} "
+                f"frequencies ({recorded[0]:g} to {recorded[-1]:g} Hz), not the "
+                f"{frequency_Hz.size} asked for"
+            )
         self._spectra_served += 1
         return spectrum.z_real_ohm + 1j * spectrum.z_imag_ohm
 
@@ -253,21 +261,32 @@ class PlaybackCell:
         """
         if limits.current_A == 0:
             voltage = self.electrochemistry.voltage_V
-            return PlaybackHalfCycle(HalfCycleTrace(
-                time_s=np.array([0.0, limits.max_duration_s]),
-                voltage_V=np.array([voltage, voltage]), current_A=np.zeros(2),
-                capacity_mAh=0.0, termination_reason=HalfCycleEnd.TIME_LIMIT))
+            return PlaybackHalfCycle(
+                HalfCycleTrace(
+                    time_s=np.array([0.0, limits.max_duration_s]),
+                    voltage_V=np.array([voltage, voltage]),
+                    current_A=np.zeros(2),
+                    capacity_mAh=0.0,
+                    termination_reason=HalfCycleEnd.TIME_LIMIT,
+                )
+            )
         index = self._half_cycles_served
         if index >= len(self.recording.half_cycles):
-            raise ValueError(f"the recording holds {len(self.recording.half_cycles)} half "
-                             f"cycles; half cycle {index + 1} was asked for")
+            raise ValueError(
+                f"the recording holds {len(self.recording.half_cycles)} half "
+                f"cycles; half cycle {index + 1} was asked for"
+            )
         trace = self.recording.half_cycles[index]
         if not math.isclose(trace.current_A[0], limits.current_A, rel_tol=1e-6):
-            raise ValueError(f"half cycle {index + 1} was recorded at {trace.current_A[0]:.6g}"
-                             f" A, not the {limits.current_A:.6g} A asked for")
+            raise ValueError(
+                f"half cycle {index + 1} was recorded at {trace.current_A[0]:.6g}"
+                f" A, not the {limits.current_A:.6g} A asked for"
+            )
         if trace.time_s.size > max_points:
-            raise ValueError(f"half cycle {index + 1} holds {trace.time_s.size} points, more "
-                             f"than the instrument's {max_points}")
+            raise ValueError(
+                f"half cycle {index + 1} holds {trace.time_s.size} points, more "
+                f"than the instrument's {max_points}"
+            )
         self._half_cycles_served += 1
         self.electrochemistry.voltage_V = float(trace.voltage_V[-1])
         return PlaybackHalfCycle(trace)
@@ -279,23 +298,28 @@ class PlaybackCell:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a station whose IOCs play a recording back, until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m simulated_devices.playback",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recording", type=Path, required=True,
-                        help="HDF5 file written by Recording.save")
+    parser = argparse.ArgumentParser(
+        prog="python -m simulated_devices.playback",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--recording", type=Path, required=True, help="HDF5 file written by Recording.save"
+    )
     args, station_argv = parser.parse_known_args(argv)
     for key, value in LOOPBACK_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
     from caproto.asyncio.server import run  # after the environment is set
 
     options, _ = parse_arguments(station_argv)
-    cell = PlaybackCell(Recording.load(args.recording), options.parameters,
-                        SimClock(options.time_scale))
+    cell = PlaybackCell(
+        Recording.load(args.recording), options.parameters, SimClock(options.time_scale)
+    )
     # A PlaybackCell serves the IOCs as a SimulatedCell does (duck-typed).
     _, pvdb = build_station(options, cell)  # type: ignore[arg-type]
-    print(f"playback station {options.prefix!r}: {len(pvdb)} PVs from {args.recording}",
-          flush=True)
+    print(
+        f"playback station {options.prefix!r}: {len(pvdb)} PVs from {args.recording}", flush=True
+    )
     run(pvdb, interfaces=["127.0.0.1"])
 
 

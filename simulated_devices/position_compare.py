@@ -54,8 +54,12 @@ class PositionCompareIOC(PVGroup):
         Called for every pulse (the camera's external trigger input).
     """
 
-    direction = pvproperty(name="PC_DIR", value=Direction.POSITIVE, dtype=ChannelType.ENUM,
-                           enum_strings=list(Direction))
+    direction = pvproperty(
+        name="PC_DIR",
+        value=Direction.POSITIVE,
+        dtype=ChannelType.ENUM,
+        enum_strings=list(Direction),
+    )
     pulse_start = pvproperty(name="PC_PULSE_START", value=0.0, units="deg", precision=4)
     pulse_step = pvproperty(name="PC_PULSE_STEP", value=1.0, units="deg", precision=4)
     pulse_max = pvproperty(name="PC_PULSE_MAX", value=1, dtype=ChannelType.INT)
@@ -63,10 +67,12 @@ class PositionCompareIOC(PVGroup):
     disarm = pvproperty(name="PC_DISARM", value=0, dtype=ChannelType.INT)
     armed = pvproperty(name="PC_ARM_OUT", value=0, dtype=ChannelType.INT, read_only=True)
     num_down = pvproperty(name="PC_NUM_DOWN", value=0, dtype=ChannelType.INT, read_only=True)
-    positions = pvproperty(name="PC_ENC1", value=[0.0], max_length=MAX_PULSES, units="deg",
-                           read_only=True)
-    times = pvproperty(name="PC_TIME", value=[0.0], max_length=MAX_PULSES, units="s",
-                       read_only=True)
+    positions = pvproperty(
+        name="PC_ENC1", value=[0.0], max_length=MAX_PULSES, units="deg", read_only=True
+    )
+    times = pvproperty(
+        name="PC_TIME", value=[0.0], max_length=MAX_PULSES, units="s", read_only=True
+    )
 
     def __init__(self, *args, clock: SimClock, on_pulse: PulseTarget, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -121,8 +127,7 @@ class PositionCompareIOC(PVGroup):
         sign = 1.0 if self.direction.value == Direction.POSITIVE else -1.0
         if sign * (position - previous) <= 0:
             return
-        start, step, total = (self.pulse_start.value, self.pulse_step.value,
-                              self.pulse_max.value)
+        start, step, total = (self.pulse_start.value, self.pulse_step.value, self.pulse_max.value)
         while self._next_pulse < total:
             target = start + sign * step * self._next_pulse
             if sign * (position - target) < 0:

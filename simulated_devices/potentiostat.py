@@ -61,11 +61,12 @@ PERIODS_PER_FREQUENCY = 3
 EIS_NOISE_FRACTION = 0.005
 
 
-
 def _setpoint_pair(name: str, value: float, units: str, **kwargs):
     """A ``NAME:SP`` setpoint and its ``NAME`` readback."""
-    return (pvproperty(name=name + ":SP", value=value, units=units, **kwargs),
-            pvproperty(name=name, value=value, units=units, read_only=True, **kwargs))
+    return (
+        pvproperty(name=name + ":SP", value=value, units=units, **kwargs),
+        pvproperty(name=name, value=value, units=units, read_only=True, **kwargs),
+    )
 
 
 class PotentiostatIOC(PVGroup):
@@ -80,21 +81,41 @@ class PotentiostatIOC(PVGroup):
     """
 
     cell_on_sp, cell_on = (
-        pvproperty(name="CELL:SP", value=Switch.OFF, enum_strings=list(Switch),
-                   dtype=ChannelType.ENUM),
-        pvproperty(name="CELL", value=Switch.OFF, enum_strings=list(Switch),
-                   dtype=ChannelType.ENUM, read_only=True))
+        pvproperty(
+            name="CELL:SP", value=Switch.OFF, enum_strings=list(Switch), dtype=ChannelType.ENUM
+        ),
+        pvproperty(
+            name="CELL",
+            value=Switch.OFF,
+            enum_strings=list(Switch),
+            dtype=ChannelType.ENUM,
+            read_only=True,
+        ),
+    )
     technique_sp, technique = (
-        pvproperty(name="TECH:SP", value=Technique.OCV, enum_strings=list(Technique),
-                   dtype=ChannelType.ENUM),
-        pvproperty(name="TECH", value=Technique.OCV, enum_strings=list(Technique),
-                   dtype=ChannelType.ENUM,
-                   read_only=True))
+        pvproperty(
+            name="TECH:SP",
+            value=Technique.OCV,
+            enum_strings=list(Technique),
+            dtype=ChannelType.ENUM,
+        ),
+        pvproperty(
+            name="TECH",
+            value=Technique.OCV,
+            enum_strings=list(Technique),
+            dtype=ChannelType.ENUM,
+            read_only=True,
+        ),
+    )
     start = pvproperty(name="START", value=0, dtype=ChannelType.INT)
     stop = pvproperty(name="STOP", value=0, dtype=ChannelType.INT)
-    state = pvproperty(name="STATE", value=TechniqueState.STOPPED,
-                       enum_strings=list(TechniqueState),
-                       dtype=ChannelType.ENUM, read_only=True)
+    state = pvproperty(
+        name="STATE",
+        value=TechniqueState.STOPPED,
+        enum_strings=list(TechniqueState),
+        dtype=ChannelType.ENUM,
+        read_only=True,
+    )
     voltage = pvproperty(name="EWE", value=0.0, units="V", read_only=True, precision=5)
     current = pvproperty(name="I", value=0.0, units="A", read_only=True, precision=9)
     charge = pvproperty(name="Q", value=0.0, units="mAh", read_only=True, precision=9)
@@ -105,58 +126,106 @@ class PotentiostatIOC(PVGroup):
     eis_final_freq_sp, eis_final_freq = _setpoint_pair("T:PEIS:0:FinalFreq", 0.1, "Hz")
     eis_points_per_decade_sp, eis_points_per_decade = (
         pvproperty(name="T:PEIS:0:PointsPerDecade:SP", value=10, dtype=ChannelType.INT),
-        pvproperty(name="T:PEIS:0:PointsPerDecade", value=10, dtype=ChannelType.INT,
-                   read_only=True))
+        pvproperty(
+            name="T:PEIS:0:PointsPerDecade", value=10, dtype=ChannelType.INT, read_only=True
+        ),
+    )
     eis_amplitude_sp, eis_amplitude = _setpoint_pair("T:PEIS:0:Amplitude", 0.01, "V")
-    eis_frequency = pvproperty(name="PEIS:Freq", value=np.zeros(MAX_SPECTRUM_POINTS),
-                               units="Hz", read_only=True, max_length=MAX_SPECTRUM_POINTS,
-                               dtype=ChannelType.DOUBLE)
-    eis_z_real = pvproperty(name="PEIS:ZRe", value=np.zeros(MAX_SPECTRUM_POINTS), units="Ohm",
-                            read_only=True, max_length=MAX_SPECTRUM_POINTS,
-                               dtype=ChannelType.DOUBLE)
-    eis_z_imag = pvproperty(name="PEIS:ZIm", value=np.zeros(MAX_SPECTRUM_POINTS), units="Ohm",
-                            read_only=True, max_length=MAX_SPECTRUM_POINTS,
-                               dtype=ChannelType.DOUBLE)
-    eis_num_points = pvproperty(name="PEIS:NumPoints", value=0, dtype=ChannelType.INT,
-                                read_only=True)
+    eis_frequency = pvproperty(
+        name="PEIS:Freq",
+        value=np.zeros(MAX_SPECTRUM_POINTS),
+        units="Hz",
+        read_only=True,
+        max_length=MAX_SPECTRUM_POINTS,
+        dtype=ChannelType.DOUBLE,
+    )
+    eis_z_real = pvproperty(
+        name="PEIS:ZRe",
+        value=np.zeros(MAX_SPECTRUM_POINTS),
+        units="Ohm",
+        read_only=True,
+        max_length=MAX_SPECTRUM_POINTS,
+        dtype=ChannelType.DOUBLE,
+    )
+    eis_z_imag = pvproperty(
+        name="PEIS:ZIm",
+        value=np.zeros(MAX_SPECTRUM_POINTS),
+        units="Ohm",
+        read_only=True,
+        max_length=MAX_SPECTRUM_POINTS,
+        dtype=ChannelType.DOUBLE,
+    )
+    eis_num_points = pvproperty(
+        name="PEIS:NumPoints", value=0, dtype=ChannelType.INT, read_only=True
+    )
 
     cp_current_sp, cp_current = _setpoint_pair("T:CP:0:Current", 0.0, "A", precision=9)
     cp_upper_sp, cp_upper = _setpoint_pair("T:CP:0:EMax", 3.7, "V", precision=4)
     cp_lower_sp, cp_lower = _setpoint_pair("T:CP:0:EMin", 2.5, "V", precision=4)
     cp_duration_sp, cp_duration = _setpoint_pair("T:CP:0:Duration", 3600.0, "s")
-    cp_capacity_limit_sp, cp_capacity_limit = _setpoint_pair("T:CP:0:CapacityLimit", 0.0,
-                                                             "mAh", precision=9)
-    cp_record_interval_sp, cp_record_interval = _setpoint_pair("T:CP:0:RecordInterval", 10.0,
-                                                               "s")
+    cp_capacity_limit_sp, cp_capacity_limit = _setpoint_pair(
+        "T:CP:0:CapacityLimit", 0.0, "mAh", precision=9
+    )
+    cp_record_interval_sp, cp_record_interval = _setpoint_pair("T:CP:0:RecordInterval", 10.0, "s")
     ocv_duration_sp, ocv_duration = _setpoint_pair("T:OCV:0:Duration", 60.0, "s")
-    trace_time = pvproperty(name="CP:Time", value=np.full(TRACE_BUFFER_POINTS, np.nan), units="s",
-                            read_only=True, max_length=TRACE_BUFFER_POINTS,
-                            dtype=ChannelType.DOUBLE)
-    trace_voltage = pvproperty(name="CP:Ewe", value=np.full(TRACE_BUFFER_POINTS, np.nan),
-                               units="V", read_only=True, max_length=TRACE_BUFFER_POINTS,
-                            dtype=ChannelType.DOUBLE)
-    trace_current = pvproperty(name="CP:I", value=np.full(TRACE_BUFFER_POINTS, np.nan), units="A",
-                               read_only=True, max_length=TRACE_BUFFER_POINTS,
-                            dtype=ChannelType.DOUBLE)
-    trace_num_points = pvproperty(name="CP:NumPoints", value=0, dtype=ChannelType.INT,
-                                  read_only=True)
-    half_cycle_capacity = pvproperty(name="CP:Capacity", value=0.0, units="mAh",
-                                     read_only=True, precision=9)
-    half_cycle_reason = pvproperty(name="CP:Reason", value=HalfCycleEnd.NONE,
-                                   enum_strings=list(HalfCycleEnd),
-                                   dtype=ChannelType.ENUM, read_only=True)
+    trace_time = pvproperty(
+        name="CP:Time",
+        value=np.full(TRACE_BUFFER_POINTS, np.nan),
+        units="s",
+        read_only=True,
+        max_length=TRACE_BUFFER_POINTS,
+        dtype=ChannelType.DOUBLE,
+    )
+    trace_voltage = pvproperty(
+        name="CP:Ewe",
+        value=np.full(TRACE_BUFFER_POINTS, np.nan),
+        units="V",
+        read_only=True,
+        max_length=TRACE_BUFFER_POINTS,
+        dtype=ChannelType.DOUBLE,
+    )
+    trace_current = pvproperty(
+        name="CP:I",
+        value=np.full(TRACE_BUFFER_POINTS, np.nan),
+        units="A",
+        read_only=True,
+        max_length=TRACE_BUFFER_POINTS,
+        dtype=ChannelType.DOUBLE,
+    )
+    trace_num_points = pvproperty(
+        name="CP:NumPoints", value=0, dtype=ChannelType.INT, read_only=True
+    )
+    half_cycle_capacity = pvproperty(
+        name="CP:Capacity", value=0.0, units="mAh", read_only=True, precision=9
+    )
+    half_cycle_reason = pvproperty(
+        name="CP:Reason",
+        value=HalfCycleEnd.NONE,
+        enum_strings=list(HalfCycleEnd),
+        dtype=ChannelType.ENUM,
+        read_only=True,
+    )
 
-    compliance_current = pvproperty(name="ComplianceCurrent", value=0.0, units="A",
-                                    read_only=True)
-    compliance_voltage = pvproperty(name="ComplianceVoltage", value=0.0, units="V",
-                                    read_only=True)
+    compliance_current = pvproperty(name="ComplianceCurrent", value=0.0, units="A", read_only=True)
+    compliance_voltage = pvproperty(name="ComplianceVoltage", value=0.0, units="V", read_only=True)
     sequence = pvproperty(name="SEQ", value=0, dtype=ChannelType.INT, read_only=True)
-    status = pvproperty(name="STATUS", value=Outcome.OK, enum_strings=list(Outcome),
-                        dtype=ChannelType.ENUM, read_only=True)
+    status = pvproperty(
+        name="STATUS",
+        value=Outcome.OK,
+        enum_strings=list(Outcome),
+        dtype=ChannelType.ENUM,
+        read_only=True,
+    )
     error_message = message_pv("ERR", "last refusal or fault; empty when none")
 
-    def __init__(self, *args, cell: SimulatedCell, compliance_current_A: float = 0.01,
-                 compliance_voltage_V: float = 10.0, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        cell: SimulatedCell,
+        compliance_current_A: float = 0.01,
+        compliance_voltage_V: float = 10.0,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.cell = cell
         self.compliance_current_A = compliance_current_A
@@ -200,29 +269,31 @@ class PotentiostatIOC(PVGroup):
         self.async_lib = async_lib
         await instance.write(self.compliance_current_A)
         await self.compliance_voltage.write(self.compliance_voltage_V)
-        await self.cp_current_sp.write_metadata(lower_ctrl_limit=-self.compliance_current_A,
-                                                upper_ctrl_limit=self.compliance_current_A)
+        await self.cp_current_sp.write_metadata(
+            lower_ctrl_limit=-self.compliance_current_A, upper_ctrl_limit=self.compliance_current_A
+        )
         for pv in (self.cp_upper_sp, self.cp_lower_sp):
-            await pv.write_metadata(lower_ctrl_limit=-self.compliance_voltage_V,
-                                    upper_ctrl_limit=self.compliance_voltage_V)
+            await pv.write_metadata(
+                lower_ctrl_limit=-self.compliance_voltage_V,
+                upper_ctrl_limit=self.compliance_voltage_V,
+            )
         low_Hz, high_Hz = FREQUENCY_RANGE_HZ
         for pv in (self.eis_initial_freq_sp, self.eis_final_freq_sp):
             await pv.write_metadata(lower_ctrl_limit=low_Hz, upper_ctrl_limit=high_Hz)
-        await self.eis_points_per_decade_sp.write_metadata(lower_ctrl_limit=1,
-                                                           upper_ctrl_limit=50)
+        await self.eis_points_per_decade_sp.write_metadata(lower_ctrl_limit=1, upper_ctrl_limit=50)
         await self.eis_amplitude_sp.write_metadata(lower_ctrl_limit=1e-4, upper_ctrl_limit=0.5)
         for pv in (self.cp_duration_sp, self.cp_record_interval_sp, self.ocv_duration_sp):
             await pv.write_metadata(lower_ctrl_limit=1e-3, upper_ctrl_limit=1e7)
-        await self.cp_capacity_limit_sp.write_metadata(lower_ctrl_limit=0.0,
-                                                       upper_ctrl_limit=1e3)
+        await self.cp_capacity_limit_sp.write_metadata(lower_ctrl_limit=0.0, upper_ctrl_limit=1e3)
         # ophyd takes a setpoint's limits from its readback PV: publish them on both.
         for setpoint, readback in self._readback_of.items():
             low = getattr(setpoint, "lower_ctrl_limit", 0)
             high = getattr(setpoint, "upper_ctrl_limit", 0)
             if low < high:
                 await readback.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high)
-        await self.voltage.write(self.cell.electrochemistry.open_circuit_voltage_V,
-                                 timestamp=self.cell.clock.now())
+        await self.voltage.write(
+            self.cell.electrochemistry.open_circuit_voltage_V, timestamp=self.cell.clock.now()
+        )
 
     @stop.putter
     async def stop(self, instance, value):
@@ -268,8 +339,11 @@ class PotentiostatIOC(PVGroup):
         await self.sequence.write(self.sequence.value + 1)
 
     async def _run_eis(self) -> str:
-        frequency = sweep_frequencies_Hz(self.eis_initial_freq.value, self.eis_final_freq.value,
-                                       self.eis_points_per_decade.value)
+        frequency = sweep_frequencies_Hz(
+            self.eis_initial_freq.value,
+            self.eis_final_freq.value,
+            self.eis_points_per_decade.value,
+        )
         if frequency.size > MAX_SPECTRUM_POINTS:
             raise ValueError(f"{frequency.size} frequencies > {MAX_SPECTRUM_POINTS}")
         clock = self.cell.clock
@@ -280,7 +354,8 @@ class PotentiostatIOC(PVGroup):
             await self.frequency.write(f)
             await self.elapsed.write(clock.now() - started)
             await self.async_lib.library.sleep(
-                clock.wall_seconds(max(PERIODS_PER_FREQUENCY / f, 0.01)))
+                clock.wall_seconds(max(PERIODS_PER_FREQUENCY / f, 0.01))
+            )
         z = self.cell.impedance_spectrum(frequency, EIS_NOISE_FRACTION)
         await self.eis_frequency.write(frequency)
         await self.eis_z_real.write(z.real)
@@ -297,13 +372,17 @@ class PotentiostatIOC(PVGroup):
                 lower_cutoff_V=self.cp_lower.value,
                 max_duration_s=self.cp_duration.value,
                 max_capacity_mAh=self.cp_capacity_limit.value or math.inf,
-                record_interval_s=self.cp_record_interval.value)
+                record_interval_s=self.cp_record_interval.value,
+            )
         else:
             limits = HalfCycleLimits(
-                current_A=0.0, upper_cutoff_V=self.compliance_voltage_V,
+                current_A=0.0,
+                upper_cutoff_V=self.compliance_voltage_V,
                 lower_cutoff_V=-self.compliance_voltage_V,
-                max_duration_s=self.ocv_duration.value, max_capacity_mAh=math.inf,
-                record_interval_s=self.ocv_duration.value / (TRACE_BUFFER_POINTS - 2))
+                max_duration_s=self.ocv_duration.value,
+                max_capacity_mAh=math.inf,
+                record_interval_s=self.ocv_duration.value / (TRACE_BUFFER_POINTS - 2),
+            )
         half_cycle = self.cell.half_cycle(limits, TRACE_BUFFER_POINTS)
         await self.half_cycle_reason.write(HalfCycleEnd.NONE)
         await self.current.write(limits.current_A, timestamp=self.cell.clock.now())
@@ -320,9 +399,11 @@ class PotentiostatIOC(PVGroup):
             await self.elapsed.write(half_cycle.elapsed_s, timestamp=now)
         reason = (half_cycle.reason if half_cycle.done else None) or HalfCycleEnd.STOPPED
         n = half_cycle.time_s.size
-        for pv, values in ((self.trace_time, half_cycle.time_s),
-                           (self.trace_voltage, half_cycle.voltage_V),
-                           (self.trace_current, half_cycle.current_A)):
+        for pv, values in (
+            (self.trace_time, half_cycle.time_s),
+            (self.trace_voltage, half_cycle.voltage_V),
+            (self.trace_current, half_cycle.current_A),
+        ):
             padded = np.full(TRACE_BUFFER_POINTS, np.nan)
             padded[:n] = values
             await pv.write(padded)

@@ -59,18 +59,27 @@ class PressIOC(PVGroup):
         Standard deviation of the load-cell noise, N.
     """
 
-    force = pvproperty(name="Force", value=0.0, dtype=ChannelType.DOUBLE, read_only=True,
-                       units="N", precision=3)
-    pressure = pvproperty(name="Pressure", value=0.0, dtype=ChannelType.DOUBLE,
-                          read_only=True, units="MPa", precision=3)
+    force = pvproperty(
+        name="Force", value=0.0, dtype=ChannelType.DOUBLE, read_only=True, units="N", precision=3
+    )
+    pressure = pvproperty(
+        name="Pressure",
+        value=0.0,
+        dtype=ChannelType.DOUBLE,
+        read_only=True,
+        units="MPa",
+        precision=3,
+    )
     tare = pvproperty(name="Tare", value=0.0, units="N", read_only=True, precision=3)
     tare_command = pvproperty(name="TareCmd", value=0, dtype=ChannelType.INT)
     setpoint = pvproperty(name="fb.VAL", value=0.0, units="MPa", precision=3)
-    controlled_value = pvproperty(name="fb.CVAL", value=0.0, units="MPa", read_only=True,
-                                  precision=3)
+    controlled_value = pvproperty(
+        name="fb.CVAL", value=0.0, units="MPa", read_only=True, precision=3
+    )
     output = pvproperty(name="fb.OVAL", value=0.0, units="mm", read_only=True, precision=4)
-    feedback_on = pvproperty(name="fb.FBON", value=Switch.OFF, enum_strings=list(Switch),
-                             dtype=ChannelType.ENUM)
+    feedback_on = pvproperty(
+        name="fb.FBON", value=Switch.OFF, enum_strings=list(Switch), dtype=ChannelType.ENUM
+    )
     integral_gain = pvproperty(name="fb.KI", value=0.5)
     drive_low = pvproperty(name="fb.DRVL", value=0.0, units="mm", read_only=True)
     drive_high = pvproperty(name="fb.DRVH", value=3.0, units="mm", read_only=True)
@@ -79,9 +88,17 @@ class PressIOC(PVGroup):
     error_message = message_pv("ErrorMsg", "last refusal or fault; empty when none")
     stop = pvproperty(name="Stop", value=0, dtype=ChannelType.INT)
 
-    def __init__(self, *args, cell: SimulatedCell, rating_MPa: float,
-                 load_cell_range_N: float, stiffness_N_per_mm15: float = 222.0,
-                 lag_s: float = 1.0, noise_N: float = 0.02, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        cell: SimulatedCell,
+        rating_MPa: float,
+        load_cell_range_N: float,
+        stiffness_N_per_mm15: float = 222.0,
+        lag_s: float = 1.0,
+        noise_N: float = 0.02,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.cell = cell
         self.area_mm2 = disc_area_mm2(cell.params.geometry.diameter_mm)
@@ -90,11 +107,18 @@ class PressIOC(PVGroup):
         self.stiffness = stiffness_N_per_mm15
         self.lag_s = lag_s
         self.noise_N = noise_N
-        self.max_setpoint_MPa = max_pressure_MPa(rating_MPa, load_cell_range_N,
-                                                 cell.params.geometry.diameter_mm)
+        self.max_setpoint_MPa = max_pressure_MPa(
+            rating_MPa, load_cell_range_N, cell.params.geometry.diameter_mm
+        )
         self._true_force_N = 0.0
-        self.actuator = SimulatedMotor(prefix=self.prefix + "m1", parent=self, clock=cell.clock,
-                                       limits=(0.0, 3.0), velocity=0.05, units="mm")
+        self.actuator = SimulatedMotor(
+            prefix=self.prefix + "m1",
+            parent=self,
+            clock=cell.clock,
+            limits=(0.0, 3.0),
+            velocity=0.05,
+            units="mm",
+        )
         self.pvdb.update(self.actuator.pvdb)
 
     def _force_at(self, position_mm: float) -> float:
@@ -106,8 +130,10 @@ class PressIOC(PVGroup):
     @setpoint.putter
     async def setpoint(self, instance, value):
         if not (math.isfinite(value) and 0.0 <= value <= self.max_setpoint_MPa):
-            message = (f"setpoint {value} MPa refused: outside [0, {self.max_setpoint_MPa:.1f}]"
-                       " MPa (cell rating / load-cell range)")
+            message = (
+                f"setpoint {value} MPa refused: outside [0, {self.max_setpoint_MPa:.1f}]"
+                " MPa (cell rating / load-cell range)"
+            )
             await self.error_message.write(message)
             raise ValueError(message)
         await self.error_message.write("")
@@ -130,10 +156,13 @@ class PressIOC(PVGroup):
     async def force(self, instance, async_lib):
         await self.rating.write(self.rating_MPa)
         await self.load_cell_range.write(self.load_cell_range_N)
-        await self.setpoint.write_metadata(lower_ctrl_limit=0.0,
-                                           upper_ctrl_limit=self.max_setpoint_MPa)
-        await instance.write_metadata(upper_warning_limit=0.9 * self.load_cell_range_N,
-                                      upper_alarm_limit=self.load_cell_range_N)
+        await self.setpoint.write_metadata(
+            lower_ctrl_limit=0.0, upper_ctrl_limit=self.max_setpoint_MPa
+        )
+        await instance.write_metadata(
+            upper_warning_limit=0.9 * self.load_cell_range_N,
+            upper_alarm_limit=self.load_cell_range_N,
+        )
         while True:
             await async_lib.library.sleep(TICK_S)
             await self._update()
@@ -143,10 +172,12 @@ class PressIOC(PVGroup):
         target_force = self._force_at(self.actuator.position)
         approach = 1.0 - math.exp(-dt / self.lag_s)
         self._true_force_N += (target_force - self._true_force_N) * approach
-        measured = self.cell.load_cell_force_N(self._true_force_N, self.setpoint.value,
-                                               self.noise_N)
-        pressure = self.cell.load_cell_pressure_MPa(measured, self.tare.value, self.area_mm2,
-                                                    self.setpoint.value)
+        measured = self.cell.load_cell_force_N(
+            self._true_force_N, self.setpoint.value, self.noise_N
+        )
+        pressure = self.cell.load_cell_pressure_MPa(
+            measured, self.tare.value, self.area_mm2, self.setpoint.value
+        )
         timestamp = self.cell.clock.now()
         severity, status = AlarmSeverity.NO_ALARM, AlarmStatus.NO_ALARM
         if measured >= self.load_cell_range_N:
@@ -154,8 +185,7 @@ class PressIOC(PVGroup):
         elif measured >= 0.9 * self.load_cell_range_N:
             severity, status = AlarmSeverity.MINOR_ALARM, AlarmStatus.HIGH
         await self.force.write(measured, timestamp=timestamp, severity=severity, status=status)
-        await self.pressure.write(pressure, timestamp=timestamp, severity=severity,
-                                  status=status)
+        await self.pressure.write(pressure, timestamp=timestamp, severity=severity, status=status)
         await self.controlled_value.write(pressure, timestamp=timestamp)
         self.cell.set_pressure(self._true_force_N / self.area_mm2)
         if self.feedback_on.value == Switch.ON:
@@ -175,8 +205,9 @@ class PressIOC(PVGroup):
             return
         error_N = (self.setpoint.value - pressure_MPa) * self.area_mm2
         wanted_force_N = self._force_at(self.output.value) + self.integral_gain.value * error_N
-        target = min(max(self._position_for(wanted_force_N), self.drive_low.value),
-                     self.drive_high.value)
+        target = min(
+            max(self._position_for(wanted_force_N), self.drive_low.value), self.drive_high.value
+        )
         if self.setpoint.value <= 0.0:
             target = min(target, CONTACT_POSITION_MM)
         await self.output.write(target)

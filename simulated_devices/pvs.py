@@ -11,5 +11,12 @@ MESSAGE_LENGTH = 256
 
 def message_pv(name: str, doc: str = "") -> pvproperty:
     """A read-only long-string (char waveform) PV for status and error messages."""
-    return pvproperty(name=name, value="", dtype=ChannelType.CHAR, max_length=MESSAGE_LENGTH,
-                      string_encoding="utf-8", read_only=True, doc=doc)
+    return pvproperty(
+        name=name,
+        value="",
+        dtype=ChannelType.CHAR,
+        max_length=MESSAGE_LENGTH,
+        string_encoding="utf-8",
+        read_only=True,
+        doc=doc,
+    )

@@ -81,16 +81,22 @@ class Recording:
             for name in ("setpoint_MPa", "force_N", "pressure_MPa"):
                 press[name] = np.array([getattr(r, name) for r in self.press], dtype=float)
             for index, spectrum in enumerate(self.spectra):
-                _write_arrays(file.create_group(f"spectra/{index}"), spectrum,
-                              ("frequency_Hz", "z_real_ohm", "z_imag_ohm"))
+                _write_arrays(
+                    file.create_group(f"spectra/{index}"),
+                    spectrum,
+                    ("frequency_Hz", "z_real_ohm", "z_imag_ohm"),
+                )
             for index, trace in enumerate(self.half_cycles):
                 group = file.create_group(f"half_cycles/{index}")
                 _write_arrays(group, trace, ("time_s", "voltage_V", "current_A"))
                 group.attrs["capacity_mAh"] = trace.capacity_mAh
                 group.attrs["termination_reason"] = trace.termination_reason
             if self.frames is not None:
-                _write_arrays(file.create_group("frames"), self.frames,
-                              ("darks", "flats", "projections", "angles_deg"))
+                _write_arrays(
+                    file.create_group("frames"),
+                    self.frames,
+                    ("darks", "flats", "projections", "angles_deg"),
+                )
 
     @classmethod
     def load(cls, path: Path) -> Recording:
@@ -98,15 +104,21 @@ class Recording:
         with h5py.File(path, "r") as file:
             press = file["press"]
             columns = (press["setpoint_MPa"][()], press["force_N"][()], press["pressure_MPa"][()])
-            readings = tuple(PressReading(float(s), float(f), float(p))
-                             for s, f, p in zip(*columns, strict=True))
-            spectra = tuple(Spectrum(**_read_arrays(group))
-                            for group in _indexed(file.get("spectra")))
-            traces = tuple(HalfCycleTrace(**_read_arrays(group),
-                                          capacity_mAh=float(group.attrs["capacity_mAh"]),
-                                          termination_reason=str(
-                                              group.attrs["termination_reason"]))
-                           for group in _indexed(file.get("half_cycles")))
+            readings = tuple(
+                PressReading(float(s), float(f), float(p))
+                for s, f, p in zip(*columns, strict=True)
+            )
+            spectra = tuple(
+                Spectrum(**_read_arrays(group)) for group in _indexed(file.get("spectra"))
+            )
+            traces = tuple(
+                HalfCycleTrace(
+                    **_read_arrays(group),
+                    capacity_mAh=float(group.attrs["capacity_mAh"]),
+                    termination_reason=str(group.attrs["termination_reason"]),
+                )
+                for group in _indexed(file.get("half_cycles"))
+            )
             frames = Frames(**_read_arrays(file["frames"])) if "frames" in file else None
         return cls(press=readings, spectra=spectra, half_cycles=traces, frames=frames)
 

@@ -47,8 +47,9 @@ class StationOptions:
     compliance_voltage_V: float = 10.0
 
 
-def build_station(options: StationOptions,
-                  cell: SimulatedCell | None = None) -> tuple[SimulatedCell, dict]:
+def build_station(
+    options: StationOptions, cell: SimulatedCell | None = None
+) -> tuple[SimulatedCell, dict]:
     """Build the shared cell and the PV database of all three IOCs.
 
     Parameters
@@ -68,13 +69,21 @@ def build_station(options: StationOptions,
     if cell is None:
         cell = SimulatedCell(options.parameters, SimClock(options.time_scale), options.seed)
     groups: list[PVGroup] = [
-        PressIOC(prefix=options.prefix + options.press_prefix, cell=cell,
-                 rating_MPa=options.rating_MPa, load_cell_range_N=options.load_cell_range_N),
-        PotentiostatIOC(prefix=options.prefix + options.potentiostat_prefix, cell=cell,
-                        compliance_current_A=options.compliance_current_A,
-                        compliance_voltage_V=options.compliance_voltage_V),
-        TomographyIOC(prefix=options.prefix + options.tomography_prefix, cell=cell,
-                      data_dir=options.data_dir),
+        PressIOC(
+            prefix=options.prefix + options.press_prefix,
+            cell=cell,
+            rating_MPa=options.rating_MPa,
+            load_cell_range_N=options.load_cell_range_N,
+        ),
+        PotentiostatIOC(
+            prefix=options.prefix + options.potentiostat_prefix,
+            cell=cell,
+            compliance_current_A=options.compliance_current_A,
+            compliance_voltage_V=options.compliance_voltage_V,
+        ),
+        TomographyIOC(
+            prefix=options.prefix + options.tomography_prefix, cell=cell, data_dir=options.data_dir
+        ),
     ]
     pvdb: dict = {}
     for group in groups:
@@ -84,30 +93,47 @@ def build_station(options: StationOptions,
 
 def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, bool]:
     """Station options from the command line; the flag says whether to list PVs and exit."""
-    parser = argparse.ArgumentParser(prog="python -m simulated_devices", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m simulated_devices",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--prefix", default="SIM:")
-    parser.add_argument("--data-dir", type=Path, default=Path("data/frames"),
-                        help="where the detector writes its HDF5 files")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="experiment seconds per wall second")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data/frames"),
+        help="where the detector writes its HDF5 files",
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="experiment seconds per wall second"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--parameters", type=Path,
-                        help="JSON file of CellParameters overrides (nested tables)")
+    parser.add_argument(
+        "--parameters", type=Path, help="JSON file of CellParameters overrides (nested tables)"
+    )
     parser.add_argument("--rating-MPa", type=float, default=150.0)
     parser.add_argument("--load-cell-range-N", type=float, default=500.0)
     parser.add_argument("--compliance-current-A", type=float, default=0.01)
     parser.add_argument("--compliance-voltage-V", type=float, default=10.0)
     parser.add_argument("--list-pvs", action="store_true", help="print the PVs and exit")
     args = parser.parse_args(argv)
-    parameters = (CellParameters.from_mapping(json.loads(args.parameters.read_text()))
-                  if args.parameters else CellParameters())
+    parameters = (
+        CellParameters.from_mapping(json.loads(args.parameters.read_text()))
+        if args.parameters
+        else CellParameters()
+    )
     options = StationOptions(
-        prefix=args.prefix, data_dir=args.data_dir, time_scale=args.time_scale,
-        seed=args.seed, parameters=parameters, rating_MPa=args.rating_MPa,
+        prefix=args.prefix,
+        data_dir=args.data_dir,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        parameters=parameters,
+        rating_MPa=args.rating_MPa,
         load_cell_range_N=args.load_cell_range_N,
         compliance_current_A=args.compliance_current_A,
-        compliance_voltage_V=args.compliance_voltage_V)
+        compliance_voltage_V=args.compliance_voltage_V,
+    )
     return options, args.list_pvs
 
 
@@ -122,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if list_only:
         print("\n".join(sorted(pvdb)))
         return
-    print(f"simulated station {options.prefix!r}: {len(pvdb)} PVs, time scale "
-          f"{options.time_scale:g}, frames in {options.data_dir}", flush=True)
+    print(
+        f"simulated station {options.prefix!r}: {len(pvdb)} PVs, time scale "
+        f"{options.time_scale:g}, frames in {options.data_dir}",
+        flush=True,
+    )
     run(pvdb, interfaces=["127.0.0.1"])

@@ -72,8 +72,10 @@ CAM_PORT, HDF_PORT = "CAM", "HDF1"
 
 def _pair(name: str, value, **kwargs) -> tuple[pvproperty, pvproperty]:
     """A setting ``name`` and its exact-echo ``name_RBV`` readback."""
-    return (pvproperty(name=name, value=value, **kwargs),
-            pvproperty(name=name + "_RBV", value=value, read_only=True, **kwargs))
+    return (
+        pvproperty(name=name, value=value, **kwargs),
+        pvproperty(name=name + "_RBV", value=value, read_only=True, **kwargs),
+    )
 
 
 def _text_pair(name: str, value: str = "") -> tuple[pvproperty, pvproperty]:
@@ -106,60 +108,73 @@ class TomographyIOC(PVGroup):
 
     acquire, acquire_rbv = _pair("cam1:Acquire", 0, dtype=ChannelType.INT)
     acquire_time, acquire_time_rbv = _pair("cam1:AcquireTime", 0.05, units="s", precision=4)
-    acquire_period, acquire_period_rbv = _pair("cam1:AcquirePeriod", 0.05, units="s",
-                                               precision=4)
+    acquire_period, acquire_period_rbv = _pair("cam1:AcquirePeriod", 0.05, units="s", precision=4)
     num_images, num_images_rbv = _pair("cam1:NumImages", 1, dtype=ChannelType.INT)
     num_exposures, num_exposures_rbv = _pair("cam1:NumExposures", 1, dtype=ChannelType.INT)
-    image_mode, image_mode_rbv = _enum_pair("cam1:ImageMode", "Multiple",
-                                            ["Single", "Multiple", "Continuous"])
-    trigger_mode, trigger_mode_rbv = _enum_pair("cam1:TriggerMode", TriggerMode.INTERNAL,
-                                                list(TriggerMode))
-    cam_array_counter, cam_array_counter_rbv = _pair("cam1:ArrayCounter", 0,
-                                                     dtype=ChannelType.INT)
-    array_callbacks, array_callbacks_rbv = _enum_pair("cam1:ArrayCallbacks", "Enable",
-                                                      ["Disable", "Enable"])
+    image_mode, image_mode_rbv = _enum_pair(
+        "cam1:ImageMode", "Multiple", ["Single", "Multiple", "Continuous"]
+    )
+    trigger_mode, trigger_mode_rbv = _enum_pair(
+        "cam1:TriggerMode", TriggerMode.INTERNAL, list(TriggerMode)
+    )
+    cam_array_counter, cam_array_counter_rbv = _pair("cam1:ArrayCounter", 0, dtype=ChannelType.INT)
+    array_callbacks, array_callbacks_rbv = _enum_pair(
+        "cam1:ArrayCallbacks", "Enable", ["Disable", "Enable"]
+    )
     data_type, data_type_rbv = _enum_pair(
-        "cam1:DataType", "UInt16",
-        ["Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32", "Float32", "Float64"])
+        "cam1:DataType",
+        "UInt16",
+        ["Int8", "UInt8", "Int16", "UInt16", "Int32", "UInt32", "Float32", "Float64"],
+    )
     data_type_disabled = _readback("cam1:DataType_RBV.DISA", 0, dtype=ChannelType.INT)
     array_size_x = _readback("cam1:ArraySizeX_RBV", 0, dtype=ChannelType.INT)
     array_size_y = _readback("cam1:ArraySizeY_RBV", 0, dtype=ChannelType.INT)
     array_size_z = _readback("cam1:ArraySizeZ_RBV", 0, dtype=ChannelType.INT)
     array_size_bytes = _readback("cam1:ArraySize_RBV", 0, dtype=ChannelType.INT)
-    detector_state = _readback("cam1:DetectorState_RBV", "Idle", dtype=ChannelType.ENUM,
-                               enum_strings=["Idle", "Acquire", "Readout", "Error"])
+    detector_state = _readback(
+        "cam1:DetectorState_RBV",
+        "Idle",
+        dtype=ChannelType.ENUM,
+        enum_strings=["Idle", "Acquire", "Readout", "Error"],
+    )
     num_images_counter = _readback("cam1:NumImagesCounter_RBV", 0, dtype=ChannelType.INT)
     cam_port_name = _readback("cam1:PortName_RBV", CAM_PORT, dtype=ChannelType.STRING)
-    manufacturer = _readback("cam1:Manufacturer_RBV", "ssb-beamline",
-                             dtype=ChannelType.STRING)
+    manufacturer = _readback("cam1:Manufacturer_RBV", "ssb-beamline", dtype=ChannelType.STRING)
     model = _readback("cam1:Model_RBV", "simulated sCMOS", dtype=ChannelType.STRING)
 
     plugin_type = _readback("HDF1:PluginType_RBV", "NDFileHDF5", dtype=ChannelType.STRING)
     hdf_port_name = _readback("HDF1:PortName_RBV", HDF_PORT, dtype=ChannelType.STRING)
-    nd_array_port, nd_array_port_rbv = _pair("HDF1:NDArrayPort", CAM_PORT,
-                                             dtype=ChannelType.STRING)
+    nd_array_port, nd_array_port_rbv = _pair(
+        "HDF1:NDArrayPort", CAM_PORT, dtype=ChannelType.STRING
+    )
     enable, enable_rbv = _enum_pair("HDF1:EnableCallbacks", "Enable", ["Disable", "Enable"])
     blocking, blocking_rbv = _enum_pair("HDF1:BlockingCallbacks", "Yes", ["No", "Yes"])
-    hdf_array_counter, hdf_array_counter_rbv = _pair("HDF1:ArrayCounter", 0,
-                                                     dtype=ChannelType.INT)
+    hdf_array_counter, hdf_array_counter_rbv = _pair("HDF1:ArrayCounter", 0, dtype=ChannelType.INT)
     hdf_size0 = _readback("HDF1:ArraySize0_RBV", 0, dtype=ChannelType.INT)
     hdf_size1 = _readback("HDF1:ArraySize1_RBV", 0, dtype=ChannelType.INT)
     hdf_size2 = _readback("HDF1:ArraySize2_RBV", 0, dtype=ChannelType.INT)
     file_path, file_path_rbv = _text_pair("HDF1:FilePath")
     file_name, file_name_rbv = _text_pair("HDF1:FileName")
     file_template, file_template_rbv = _text_pair("HDF1:FileTemplate", "%s%s_%6.6d.h5")
-    full_file_name = _readback("HDF1:FullFileName_RBV", "", dtype=ChannelType.CHAR,
-                               max_length=MESSAGE_LENGTH, string_encoding="utf-8")
+    full_file_name = _readback(
+        "HDF1:FullFileName_RBV",
+        "",
+        dtype=ChannelType.CHAR,
+        max_length=MESSAGE_LENGTH,
+        string_encoding="utf-8",
+    )
     file_path_exists = _readback("HDF1:FilePathExists_RBV", 0, dtype=ChannelType.INT)
     # As an IOC configured to create the dated directories a file store asks for: −N creates
     # missing directories up to N levels deep (ophyd's HDF5Plugin does not set it).
-    create_directory, create_directory_rbv = _pair("HDF1:CreateDirectory", -5,
-                                                   dtype=ChannelType.INT)
+    create_directory, create_directory_rbv = _pair(
+        "HDF1:CreateDirectory", -5, dtype=ChannelType.INT
+    )
     file_number, file_number_rbv = _pair("HDF1:FileNumber", 0, dtype=ChannelType.INT)
     auto_increment, auto_increment_rbv = _enum_pair("HDF1:AutoIncrement", "Yes", ["No", "Yes"])
     auto_save, auto_save_rbv = _enum_pair("HDF1:AutoSave", "Yes", ["No", "Yes"])
-    file_write_mode, file_write_mode_rbv = _enum_pair("HDF1:FileWriteMode", "Stream",
-                                                      ["Single", "Capture", "Stream"])
+    file_write_mode, file_write_mode_rbv = _enum_pair(
+        "HDF1:FileWriteMode", "Stream", ["Single", "Capture", "Stream"]
+    )
     num_capture, num_capture_rbv = _pair("HDF1:NumCapture", 0, dtype=ChannelType.INT)
     capture, capture_rbv = _pair("HDF1:Capture", 0, dtype=ChannelType.INT)
     num_captured = _readback("HDF1:NumCaptured_RBV", 0, dtype=ChannelType.INT)
@@ -168,17 +183,30 @@ class TomographyIOC(PVGroup):
         super().__init__(*args, **kwargs)
         self.cell = cell
         self.data_dir = Path(data_dir)
-        self.position_compare = PositionCompareIOC(prefix=self.prefix + "pc:", parent=self,
-                                                   clock=cell.clock,
-                                                   on_pulse=self._external_trigger)
-        self.rotation = SimulatedMotor(prefix=self.prefix + "rot", parent=self,
-                                       clock=cell.clock, limits=(-3600.0, 3600.0),
-                                       velocity=30.0, units="deg",
-                                       on_position=self.position_compare.follow)
+        self.position_compare = PositionCompareIOC(
+            prefix=self.prefix + "pc:",
+            parent=self,
+            clock=cell.clock,
+            on_pulse=self._external_trigger,
+        )
+        self.rotation = SimulatedMotor(
+            prefix=self.prefix + "rot",
+            parent=self,
+            clock=cell.clock,
+            limits=(-3600.0, 3600.0),
+            velocity=30.0,
+            units="deg",
+            on_position=self.position_compare.follow,
+        )
         self.pvdb.update(self.position_compare.pvdb)
-        self.sample_x = SimulatedMotor(prefix=self.prefix + "samx", parent=self,
-                                       clock=cell.clock, limits=(-20.0, 20.0), velocity=2.0,
-                                       units="mm")
+        self.sample_x = SimulatedMotor(
+            prefix=self.prefix + "samx",
+            parent=self,
+            clock=cell.clock,
+            limits=(-20.0, 20.0),
+            velocity=2.0,
+            units="mm",
+        )
         self.pvdb.update(self.rotation.pvdb)
         self.pvdb.update(self.sample_x.pvdb)
         self._file: h5py.File | None = None
@@ -204,8 +232,11 @@ class TomographyIOC(PVGroup):
         height, width = self.cell.detector.frame_shape
         # The HDF5 plugin knows the frame size only once a frame has passed through it, as a
         # freshly started areaDetector IOC's: a client must prime it before it can capture.
-        for pv, value in ((self.array_size_x, width), (self.array_size_y, height),
-                          (self.array_size_bytes, 2 * width * height)):
+        for pv, value in (
+            (self.array_size_x, width),
+            (self.array_size_y, height),
+            (self.array_size_bytes, 2 * width * height),
+        ):
             await pv.write(value)
         await self.file_path_exists.write(int(self.data_dir.is_dir()))
 
@@ -244,15 +275,15 @@ class TomographyIOC(PVGroup):
                     angle = await self._triggers.get()
                 else:
                     await self.async_lib.library.sleep(
-                        self.cell.clock.wall_seconds(self.acquire_time_rbv.value))
+                        self.cell.clock.wall_seconds(self.acquire_time_rbv.value)
+                    )
                     angle = self.rotation.position
                 if self._stop_requested:
                     break
                 await self._take_frame(angle)
                 await self.num_images_counter.write(index + 1)
         except Exception as error:  # publish every fault; never leave Acquire hanging
-            await self.error_message.write(f"acquisition failed: {type(error).__name__}: "
-                                           f"{error}")
+            await self.error_message.write(f"acquisition failed: {type(error).__name__}: {error}")
             await self.detector_state.write("Error")
         else:
             await self.detector_state.write("Idle")
@@ -315,8 +346,9 @@ class TomographyIOC(PVGroup):
             try:
                 await self._open_file()
             except Exception as error:  # publish, and stay out of capture
-                await self.error_message.write(f"cannot open HDF5 file: "
-                                               f"{type(error).__name__}: {error}")
+                await self.error_message.write(
+                    f"cannot open HDF5 file: {type(error).__name__}: {error}"
+                )
                 await self.capture_rbv.write(0)
                 return 0
         elif not value and self._file is not None:
@@ -329,20 +361,27 @@ class TomographyIOC(PVGroup):
         return path if path.is_absolute() else self.data_dir / path
 
     async def _open_file(self) -> None:
-        name = self.file_template_rbv.value % (self.file_path_rbv.value,
-                                               self.file_name_rbv.value,
-                                               self.file_number_rbv.value)
+        name = self.file_template_rbv.value % (
+            self.file_path_rbv.value,
+            self.file_name_rbv.value,
+            self.file_number_rbv.value,
+        )
         path = self._resolve(name)
         if self.create_directory_rbv.value != 0:  # as areaDetector: create on open
             path.parent.mkdir(parents=True, exist_ok=True)
         await self.file_path_exists.write(int(path.parent.is_dir()))
         height, width = self.cell.detector.frame_shape
         handle = h5py.File(path, "w", libver="latest")
-        handle.create_dataset(FRAMES_DATASET, shape=(0, height, width),
-                              maxshape=(None, height, width), dtype=np.uint16,
-                              chunks=(1, height, width))
-        handle.create_dataset(ANGLE_DATASET, shape=(0,), maxshape=(None,), dtype=np.float64,
-                              chunks=(1024,)).attrs["units"] = "deg"
+        handle.create_dataset(
+            FRAMES_DATASET,
+            shape=(0, height, width),
+            maxshape=(None, height, width),
+            dtype=np.uint16,
+            chunks=(1, height, width),
+        )
+        handle.create_dataset(
+            ANGLE_DATASET, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,)
+        ).attrs["units"] = "deg"
         handle.swmr_mode = True
         self._file = handle
         await self.full_file_name.write(os.fspath(name))

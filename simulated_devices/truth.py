@@ -13,8 +13,9 @@ from .physics.microstructure import microstructure_at
 from .physics.parameters import CellParameters
 
 
-def truth_at(pressure_MPa: float, params: CellParameters, seed: int,
-             reference_pressure_MPa: float) -> dict[str, float]:
+def truth_at(
+    pressure_MPa: float, params: CellParameters, seed: int, reference_pressure_MPa: float
+) -> dict[str, float]:
     """The simulated cell's true microstructure and properties at ``pressure_MPa``.
 
     Parameters
@@ -53,7 +54,8 @@ def truth_at(pressure_MPa: float, params: CellParameters, seed: int,
         "contact_rate": phantom.contact_rate,
         "contact_anisotropy": phantom.contact_anisotropy,
         "tortuosity_mode": phantom.tortuosity_mode,
-        "conductivity_S_per_cm": 1e-4 * micro.electrolyte_thickness_um
+        "conductivity_S_per_cm": 1e-4
+        * micro.electrolyte_thickness_um
         / (resistance * params.geometry.area_cm2),
         "R_ct_ohm": circuit.R_ct_ohm,
         "capacity_ratio": accessible / cell.electrochemistry.accessible_fraction,

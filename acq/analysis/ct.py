@@ -103,8 +103,10 @@ def find_electrode_slices(labels: np.ndarray) -> int:
     electrode = active >= ELECTRODE_ACTIVE_FRACTION * np.maximum(inside, 1)
     count = int(np.argmin(electrode)) if not electrode.all() else electrode.size
     if count < 2:
-        raise ValueError(f"found {count} leading slice(s) with active material; need at least "
-                         f"2 for an electrode layer")
+        raise ValueError(
+            f"found {count} leading slice(s) with active material; need at least "
+            f"2 for an electrode layer"
+        )
     return count
 
 
@@ -114,9 +116,15 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def analyse_ct(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray,
-               angles_deg: np.ndarray, *, voxel_size_um: float,
-               electrode_slices: int | None = None) -> CTAnalysis:
+def analyse_ct(
+    projections: np.ndarray,
+    darks: np.ndarray,
+    flats: np.ndarray,
+    angles_deg: np.ndarray,
+    *,
+    voxel_size_um: float,
+    electrode_slices: int | None = None,
+) -> CTAnalysis:
     """Reconstruct, segment and measure one CT scan of the cell stack.
 
     Parameters
@@ -156,8 +164,10 @@ def analyse_ct(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray,
     tortuosity = geometric_tortuosity(central_crop(labels[:electrode_slices]))
     centre = volume.shape[0] // 2
     return CTAnalysis(
-        **{field.name: float(getattr(metrics, field.name))
-           for field in dataclasses.fields(VolumeMetrics)},
+        **{
+            field.name: float(getattr(metrics, field.name))
+            for field in dataclasses.fields(VolumeMetrics)
+        },
         electrode_slices=int(electrode_slices),
         blur_sigma_um=model.sigma_voxels * voxel_size_um,
         tortuosity_values=_frozen(tortuosity["values"]),

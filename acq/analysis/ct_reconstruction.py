@@ -38,8 +38,7 @@ ANGLES_PER_CHUNK = 64
 HALF_TURN_DEG = 180.0
 
 
-def line_integrals(projections: np.ndarray, darks: np.ndarray,
-                   flats: np.ndarray) -> np.ndarray:
+def line_integrals(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray) -> np.ndarray:
     """Flat/dark-corrected line integrals −ln((P − D) / (F − D)).
 
     Parameters
@@ -67,8 +66,9 @@ def ramp_filter(padded_columns: int) -> np.ndarray:
     The band-limited ramp kernel is sampled in real space, then transformed, so the filter's
     zero-frequency response is right (no DC offset in the reconstruction).
     """
-    odd = np.concatenate((np.arange(1, padded_columns // 2 + 1, 2),
-                          np.arange(padded_columns // 2 - 1, 0, -2)))
+    odd = np.concatenate(
+        (np.arange(1, padded_columns // 2 + 1, 2), np.arange(padded_columns // 2 - 1, 0, -2))
+    )
     kernel = np.zeros(padded_columns)
     kernel[0] = 0.25
     kernel[1::2] = -1.0 / (np.pi * odd) ** 2
@@ -100,9 +100,15 @@ def angle_weights_rad(angles_deg: np.ndarray) -> np.ndarray:
     return np.deg2rad(weights)
 
 
-def _backprojection_chunk(pixel_y: np.ndarray, pixel_x: np.ndarray, columns: int,
-                          angles_deg: np.ndarray, weights_rad: np.ndarray,
-                          first_row: int, total_rows: int) -> sparse.csr_matrix:
+def _backprojection_chunk(
+    pixel_y: np.ndarray,
+    pixel_x: np.ndarray,
+    columns: int,
+    angles_deg: np.ndarray,
+    weights_rad: np.ndarray,
+    first_row: int,
+    total_rows: int,
+) -> sparse.csr_matrix:
     """Sparse (pixels, total_rows) operator back-projecting a chunk of angles.
 
     Row ``first_row + a·columns + j`` of a filtered sinogram matrix is detector column j of
@@ -112,22 +118,25 @@ def _backprojection_chunk(pixel_y: np.ndarray, pixel_x: np.ndarray, columns: int
     centre = (columns - 1) / 2.0
     theta = np.deg2rad(angles_deg)
     # (pixels, angles), pixel-major as the CSR rows want it.
-    position = (centre + np.outer(pixel_x - centre, np.cos(theta))
-                + np.outer(pixel_y - centre, np.sin(theta))).astype(np.float32)
+    position = (
+        centre
+        + np.outer(pixel_x - centre, np.cos(theta))
+        + np.outer(pixel_y - centre, np.sin(theta))
+    ).astype(np.float32)
     left = np.clip(np.floor(position), 0, columns - 2)
     right_share = position - left
     weight = weights_rad.astype(np.float32)
-    first = (left.astype(np.int64) + (first_row + columns * np.arange(len(angles_deg))))
+    first = left.astype(np.int64) + (first_row + columns * np.arange(len(angles_deg)))
     cols = np.stack([first, first + 1], axis=-1)
     values = np.stack([(1.0 - right_share) * weight, right_share * weight], axis=-1)
     per_pixel = 2 * len(angles_deg)
     indptr = np.arange(0, pixel_y.size * per_pixel + 1, per_pixel, dtype=np.int64)
-    return sparse.csr_matrix((values.ravel(), cols.ravel(), indptr),
-                             shape=(pixel_y.size, total_rows))
+    return sparse.csr_matrix(
+        (values.ravel(), cols.ravel(), indptr), shape=(pixel_y.size, total_rows)
+    )
 
 
-def backproject(filtered: np.ndarray, angles_deg: np.ndarray,
-                inside: np.ndarray) -> np.ndarray:
+def backproject(filtered: np.ndarray, angles_deg: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """Back-project ramp-filtered line integrals onto the pixels of a slice mask.
 
     Parameters
@@ -149,19 +158,26 @@ def backproject(filtered: np.ndarray, angles_deg: np.ndarray,
     pixel_y, pixel_x = np.nonzero(inside)
     weights = angle_weights_rad(angles_deg)
     # (angle·column, slice): one column per slice, so one sparse product serves all slices.
-    stacked = np.ascontiguousarray(filtered.transpose(0, 2, 1)).reshape(n_angles * columns,
-                                                                        rows)
+    stacked = np.ascontiguousarray(filtered.transpose(0, 2, 1)).reshape(n_angles * columns, rows)
     result = np.zeros((pixel_y.size, rows), dtype=np.float32)
     for start in range(0, n_angles, ANGLES_PER_CHUNK):
         chunk = slice(start, min(start + ANGLES_PER_CHUNK, n_angles))
-        operator = _backprojection_chunk(pixel_y, pixel_x, columns, angles_deg[chunk],
-                                         weights[chunk], start * columns, n_angles * columns)
+        operator = _backprojection_chunk(
+            pixel_y,
+            pixel_x,
+            columns,
+            angles_deg[chunk],
+            weights[chunk],
+            start * columns,
+            n_angles * columns,
+        )
         result += operator @ stacked
     return np.ascontiguousarray(result.T)
 
 
-def reconstruct(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray,
-                angles_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reconstruct(
+    projections: np.ndarray, darks: np.ndarray, flats: np.ndarray, angles_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Filtered back-projection of every detector row, inside the inscribed cylinder.
 
     Parameters
@@ -182,12 +198,16 @@ def reconstruct(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray,
     """
     angles_deg = np.asarray(angles_deg, dtype=np.float64)
     if projections.ndim != 3 or angles_deg.shape != projections.shape[:1]:
-        raise ValueError(f"need (N, Y, X) projections and N angles, got {projections.shape} "
-                         f"and {angles_deg.shape} angles")
+        raise ValueError(
+            f"need (N, Y, X) projections and N angles, got {projections.shape} "
+            f"and {angles_deg.shape} angles"
+        )
     for name, frames in (("darks", darks), ("flats", flats)):
         if frames.ndim != 3 or frames.shape[1:] != projections.shape[1:] or not len(frames):
-            raise ValueError(f"{name} must be (M ≥ 1, {projections.shape[1]}, "
-                             f"{projections.shape[2]}) frames, got {frames.shape}")
+            raise ValueError(
+                f"{name} must be (M ≥ 1, {projections.shape[1]}, "
+                f"{projections.shape[2]}) frames, got {frames.shape}"
+            )
     rows, columns = projections.shape[1:]
     inside = cylinder_mask(columns)
     filtered = filter_rows(line_integrals(projections, darks, flats))

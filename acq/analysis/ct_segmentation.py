@@ -109,14 +109,17 @@ class BlurModel:
         impulse = np.zeros((1, 2 * half + 1, 2 * half + 1), dtype=np.float32)
         impulse[0, half, half] = 1.0
         kernel = self.blur(impulse)[0]
-        return float(np.sum(kernel[:, lag_voxels:] * kernel[:, :kernel.shape[1] - lag_voxels]))
+        return float(np.sum(kernel[:, lag_voxels:] * kernel[:, : kernel.shape[1] - lag_voxels]))
 
 
 def blur_xy(volume: np.ndarray, sigma_voxels: float) -> np.ndarray:
     """Gaussian filter of a (z, y, x) volume in x/y only, float32; 0 (air) beyond its edges."""
-    return ndimage.gaussian_filter(volume.astype(np.float32, copy=False),
-                                   (0.0, sigma_voxels, sigma_voxels), mode="constant",
-                                   truncate=BLUR_TRUNCATE)
+    return ndimage.gaussian_filter(
+        volume.astype(np.float32, copy=False),
+        (0.0, sigma_voxels, sigma_voxels),
+        mode="constant",
+        truncate=BLUR_TRUNCATE,
+    )
 
 
 def threshold_labels(volume: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -137,24 +140,31 @@ def threshold_labels(volume: np.ndarray, inside: np.ndarray) -> np.ndarray:
     low, high = threshold_multiotsu(volume[:, inside], classes=3)
     labels = np.full(volume.shape, OUTSIDE, dtype=np.uint8)
     labels[:, inside] = np.asarray(PHASES, dtype=np.uint8)[
-        np.digitize(volume[:, inside], [low, high])]
+        np.digitize(volume[:, inside], [low, high])
+    ]
     return labels
 
 
-def _fit_levels(volume: np.ndarray, labels: np.ndarray, core: np.ndarray,
-                sigma_voxels: float) -> tuple[tuple[float, float, float], float]:
+def _fit_levels(
+    volume: np.ndarray, labels: np.ndarray, core: np.ndarray, sigma_voxels: float
+) -> tuple[tuple[float, float, float], float]:
     """Least-squares phase levels for a given σ, and the sum of squared residuals.
 
     The model is void + (electrolyte − void)·G∗[not void] + (active − electrolyte)·G∗[active],
     solved by its 3 × 3 normal equations over the ``core`` (y, x) voxels of every slice (in
     the least-squares sense, so a phase that is absent does not make them singular).
     """
-    design = np.stack([np.ones(volume.shape[0] * np.count_nonzero(core), dtype=np.float64),
-                       blur_xy(labels != VOID, sigma_voxels)[:, core].ravel(),
-                       blur_xy(labels == ACTIVE, sigma_voxels)[:, core].ravel()])
+    design = np.stack(
+        [
+            np.ones(volume.shape[0] * np.count_nonzero(core), dtype=np.float64),
+            blur_xy(labels != VOID, sigma_voxels)[:, core].ravel(),
+            blur_xy(labels == ACTIVE, sigma_voxels)[:, core].ravel(),
+        ]
+    )
     observed = volume[:, core].ravel().astype(np.float64)
-    void, solid_step, active_step = np.linalg.lstsq(design @ design.T, design @ observed,
-                                                    rcond=None)[0]
+    void, solid_step, active_step = np.linalg.lstsq(
+        design @ design.T, design @ observed, rcond=None
+    )[0]
     residual = observed - np.array([void, solid_step, active_step]) @ design
     levels = (float(void), float(void + solid_step), float(void + solid_step + active_step))
     return levels, float(residual @ residual)
@@ -185,26 +195,41 @@ def fit_blur_model(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray) -
     volume, labels = volume[::FIT_SLICE_STEP], labels[::FIT_SLICE_STEP]
     search = optimize.minimize_scalar(
         lambda sigma: _fit_levels(volume, labels, core, sigma)[1],
-        bounds=BLUR_SIGMA_RANGE_VOXELS, method="bounded",
-        options={"xatol": BLUR_SIGMA_TOLERANCE_VOXELS})
+        bounds=BLUR_SIGMA_RANGE_VOXELS,
+        method="bounded",
+        options={"xatol": BLUR_SIGMA_TOLERANCE_VOXELS},
+    )
     levels, residual = _fit_levels(volume, labels, core, float(search.x))
     noise = np.sqrt(residual / (volume.shape[0] * np.count_nonzero(core)))
     return BlurModel(levels=levels, sigma_voxels=float(search.x), noise_rms=float(noise))
 
 
-def _lattice_view(array: np.ndarray, pad: int, offset: tuple[int, int, int], row: int,
-                  start: int, step: int, count: int) -> np.ndarray:
+def _lattice_view(
+    array: np.ndarray,
+    pad: int,
+    offset: tuple[int, int, int],
+    row: int,
+    start: int,
+    step: int,
+    count: int,
+) -> np.ndarray:
     """View of ``array`` at (every z, y ≡ row (mod 2), x = start + step·k) shifted by
     ``offset`` (dz, dy, dx); ``pad`` is the padding ``array`` has on every side."""
     nz, ny = array.shape[0] - 2 * pad, array.shape[1] - 2 * pad
     dz, dy, dx = offset
     x0 = pad + start + dx
-    return array[pad + dz:pad + dz + nz, pad + row + dy:pad + ny + dy:2,
-                 x0:x0 + step * count:step]
+    return array[
+        pad + dz : pad + dz + nz, pad + row + dy : pad + ny + dy : 2, x0 : x0 + step * count : step
+    ]
 
 
-def _unary_gains(evidence: np.ndarray, current: np.ndarray, neighbours: list[np.ndarray],
-                 model: BlurModel, penalty: float) -> tuple[np.ndarray, np.ndarray]:
+def _unary_gains(
+    evidence: np.ndarray,
+    current: np.ndarray,
+    neighbours: list[np.ndarray],
+    model: BlurModel,
+    penalty: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Gain of giving each voxel each phase on its own, and the level steps that takes.
 
     Returns
@@ -225,8 +250,16 @@ def _unary_gains(evidence: np.ndarray, current: np.ndarray, neighbours: list[np.
     return gains, steps
 
 
-def _update_blocks(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray,
-                   model: BlurModel, penalty: float, size: int, row: int, start: int) -> int:
+def _update_blocks(
+    volume: np.ndarray,
+    labels: np.ndarray,
+    inside: np.ndarray,
+    model: BlurModel,
+    penalty: float,
+    size: int,
+    row: int,
+    start: int,
+) -> int:
     """Give each block of ``size`` (1 or 2) voxels along x its best labels, in place; count
     the labels changed.
 
@@ -251,9 +284,12 @@ def _update_blocks(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray,
         offsets += [(0, 0, size)] if i == size - 1 else []
         current.append(_lattice_view(labels, 0, (0, 0, i), row, start, step, count))
         gains, change = _unary_gains(
-            _lattice_view(evidence, 0, (0, 0, i), row, start, step, count), current[i],
+            _lattice_view(evidence, 0, (0, 0, i), row, start, step, count),
+            current[i],
             [_lattice_view(padded, 1, offset, row, start, step, count) for offset in offsets],
-            model, penalty)
+            model,
+            penalty,
+        )
         unary.append(gains)
         steps.append(change)
     if size == 1:
@@ -261,8 +297,15 @@ def _update_blocks(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray,
     else:
         overlap = model.kernel_overlap(1)
         combinations = list(itertools.product(range(len(PHASES)), repeat=2))
-        gains = np.stack([unary[0][a] + unary[1][b] - 2.0 * overlap * steps[0][a] * steps[1][b]
-                          + (penalty if a == b else 0.0) for a, b in combinations])
+        gains = np.stack(
+            [
+                unary[0][a]
+                + unary[1][b]
+                - 2.0 * overlap * steps[0][a] * steps[1][b]
+                + (penalty if a == b else 0.0)
+                for a, b in combinations
+            ]
+        )
         best = np.asarray(combinations).T[:, np.argmax(gains, axis=0)]
     changed = 0
     for i in range(size):
@@ -273,9 +316,16 @@ def _update_blocks(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray,
     return changed
 
 
-def refine_labels(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray,
-                  model: BlurModel, *, block_voxels: int = 1, max_sweeps: int = MAX_SWEEPS,
-                  smoothness: float = SMOOTHNESS) -> np.ndarray:
+def refine_labels(
+    volume: np.ndarray,
+    labels: np.ndarray,
+    inside: np.ndarray,
+    model: BlurModel,
+    *,
+    block_voxels: int = 1,
+    max_sweeps: int = MAX_SWEEPS,
+    smoothness: float = SMOOTHNESS,
+) -> np.ndarray:
     """Labels that best explain the reconstruction under the blur model.
 
     Iterated conditional modes over blocks of voxels: each sweep visits every block (single
@@ -310,16 +360,19 @@ def refine_labels(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray,
     if block_voxels not in (1, 2):
         raise ValueError(f"block_voxels must be 1 or 2, got {block_voxels}")
     labels = labels.copy()
-    penalty = smoothness * 2.0 * model.noise_rms ** 2
+    penalty = smoothness * 2.0 * model.noise_rms**2
     # Pairs along y are pairs along x of the volume with x and y swapped (views).
     orientations = [(volume, labels, inside)]
     if block_voxels == 2:
         orientations.append((volume.transpose(0, 2, 1), labels.transpose(0, 2, 1), inside.T))
     voxels = volume.shape[0] * np.count_nonzero(inside)
     for _ in range(max_sweeps):
-        changed = sum(_update_blocks(v, lab, ins, model, penalty, block_voxels, row, start)
-                      for v, lab, ins in orientations
-                      for row in (0, 1) for start in range(2 * block_voxels))
+        changed = sum(
+            _update_blocks(v, lab, ins, model, penalty, block_voxels, row, start)
+            for v, lab, ins in orientations
+            for row in (0, 1)
+            for start in range(2 * block_voxels)
+        )
         if changed < CONVERGED_FRACTION * voxels:
             break
     return labels
@@ -351,6 +404,5 @@ def segment(volume: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, BlurMod
         model = fit_blur_model(volume, labels, inside)
         labels = refine_labels(volume, labels, inside, model)
     model = fit_blur_model(volume, labels, inside)
-    labels = refine_labels(volume, labels, inside, model, block_voxels=2,
-                           max_sweeps=PAIR_SWEEPS)
+    labels = refine_labels(volume, labels, inside, model, block_voxels=2, max_sweeps=PAIR_SWEEPS)
     return labels, model

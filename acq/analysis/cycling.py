@@ -53,13 +53,15 @@ class HalfCycle:
     def from_event_data(cls, data: Mapping) -> HalfCycle:
         """From the ``data`` of a ``half_cycle`` event (or one row of the stream)."""
         n = int(data[data_keys.HALF_CYCLE_POINTS])
-        return cls(cycle_index=int(data[data_keys.CYCLE_INDEX]),
-                   step=str(data[data_keys.CYCLE_STEP]),
-                   time_s=np.asarray(data[data_keys.HALF_CYCLE_TIME], dtype=float)[:n],
-                   voltage_V=np.asarray(data[data_keys.HALF_CYCLE_VOLTAGE], dtype=float)[:n],
-                   current_A=np.asarray(data[data_keys.HALF_CYCLE_CURRENT], dtype=float)[:n],
-                   capacity_mAh=float(data[data_keys.HALF_CYCLE_CAPACITY]),
-                   termination_reason=str(data[data_keys.HALF_CYCLE_REASON]))
+        return cls(
+            cycle_index=int(data[data_keys.CYCLE_INDEX]),
+            step=str(data[data_keys.CYCLE_STEP]),
+            time_s=np.asarray(data[data_keys.HALF_CYCLE_TIME], dtype=float)[:n],
+            voltage_V=np.asarray(data[data_keys.HALF_CYCLE_VOLTAGE], dtype=float)[:n],
+            current_A=np.asarray(data[data_keys.HALF_CYCLE_CURRENT], dtype=float)[:n],
+            capacity_mAh=float(data[data_keys.HALF_CYCLE_CAPACITY]),
+            termination_reason=str(data[data_keys.HALF_CYCLE_REASON]),
+        )
 
     @property
     def energy_mWh(self) -> float:
@@ -73,8 +75,9 @@ class HalfCycle:
         """Voltage at half the passed charge, V."""
         if self.time_s.size < 2:
             return float("nan")
-        charge = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(self.time_s)
-                                                          * self.current_A[1:]))])
+        charge = np.concatenate(
+            [[0.0], np.cumsum(np.abs(np.diff(self.time_s) * self.current_A[1:]))]
+        )
         return float(np.interp(charge[-1] / 2, charge, self.voltage_V))
 
     @property
@@ -107,8 +110,9 @@ class CycleMetrics:
         return {key: float(value) for key, value in asdict(self).items()}
 
 
-def cycle_metrics(charge: HalfCycle, discharge: HalfCycle, *, active_mass_g: float,
-                  area_cm2: float) -> CycleMetrics:
+def cycle_metrics(
+    charge: HalfCycle, discharge: HalfCycle, *, active_mass_g: float, area_cm2: float
+) -> CycleMetrics:
     """Capacities, efficiencies, voltages and energies of one cycle.
 
     Parameters
@@ -124,13 +128,19 @@ def cycle_metrics(charge: HalfCycle, discharge: HalfCycle, *, active_mass_g: flo
     e_ch, e_dis = charge.energy_mWh, discharge.energy_mWh
     v_ch, v_dis = charge.mid_point_voltage_V, discharge.mid_point_voltage_V
     return CycleMetrics(
-        cycle_index=charge.cycle_index, charge_capacity_mAh=charge.capacity_mAh,
-        discharge_capacity_mAh=q_dis, discharge_capacity_mAh_g=q_dis / active_mass_g,
+        cycle_index=charge.cycle_index,
+        charge_capacity_mAh=charge.capacity_mAh,
+        discharge_capacity_mAh=q_dis,
+        discharge_capacity_mAh_g=q_dis / active_mass_g,
         discharge_capacity_mAh_cm2=q_dis / area_cm2,
         coulombic_efficiency=q_dis / charge.capacity_mAh,
-        charge_mid_voltage_V=v_ch, discharge_mid_voltage_V=v_dis,
-        overpotential_V=(v_ch - v_dis) / 2, charge_energy_mWh=e_ch,
-        discharge_energy_mWh=e_dis, energy_efficiency=e_dis / e_ch)
+        charge_mid_voltage_V=v_ch,
+        discharge_mid_voltage_V=v_dis,
+        overpotential_V=(v_ch - v_dis) / 2,
+        charge_energy_mWh=e_ch,
+        discharge_energy_mWh=e_dis,
+        energy_efficiency=e_dis / e_ch,
+    )
 
 
 def pair_cycles(half_cycles: Sequence[HalfCycle]) -> list[tuple[HalfCycle, HalfCycle]]:
@@ -138,8 +148,11 @@ def pair_cycles(half_cycles: Sequence[HalfCycle]) -> list[tuple[HalfCycle, HalfC
     by_cycle: dict[int, dict[str, HalfCycle]] = {}
     for half in half_cycles:
         by_cycle.setdefault(half.cycle_index, {})[half.step] = half
-    return [(steps["charge"], steps["discharge"]) for _, steps in sorted(by_cycle.items())
-            if {"charge", "discharge"} <= steps.keys()]
+    return [
+        (steps["charge"], steps["discharge"])
+        for _, steps in sorted(by_cycle.items())
+        if {"charge", "discharge"} <= steps.keys()
+    ]
 
 
 def capacity_retention(discharge_mAh: Sequence[float], reference_cycles: int = 3) -> np.ndarray:
@@ -162,7 +175,7 @@ def capacity_knee(discharge_mAh: Sequence[float]) -> int | None:
     best, best_error = None, np.inf
     for k in range(2, y.size - 2):
         error, slopes = 0.0, []
-        for xs, ys in ((x[:k + 1], y[:k + 1]), (x[k:], y[k:])):
+        for xs, ys in ((x[: k + 1], y[: k + 1]), (x[k:], y[k:])):
             coefficients, residuals, *_ = np.polyfit(xs, ys, 1, full=True)
             slopes.append(coefficients[0])
             error += float(residuals[0]) if residuals.size else 0.0
@@ -198,10 +211,13 @@ class SymmetricCellFailure:
         return asdict(self)
 
 
-def classify_symmetric_failure(half_cycles: Sequence[HalfCycle], area_cm2: float, *,
-                               collapse_fraction: float = COLLAPSE_FRACTION,
-                               growth_threshold: float = CONTACT_LOSS_GROWTH_PER_CYCLE
-                               ) -> SymmetricCellFailure:
+def classify_symmetric_failure(
+    half_cycles: Sequence[HalfCycle],
+    area_cm2: float,
+    *,
+    collapse_fraction: float = COLLAPSE_FRACTION,
+    growth_threshold: float = CONTACT_LOSS_GROWTH_PER_CYCLE,
+) -> SymmetricCellFailure:
     """Tell a dendrite short from contact loss in plating/stripping half cycles.
 
     A short: a half cycle the instrument ended with ``short_circuit``, or whose polarisation
@@ -211,8 +227,9 @@ def classify_symmetric_failure(half_cycles: Sequence[HalfCycle], area_cm2: float
     """
     growth = _polarisation_growth(half_cycles)
     for half in half_cycles:
-        if (half.termination_reason == HalfCycleEnd.SHORT_CIRCUIT
-                or voltage_collapsed(half.voltage_V, collapse_fraction)):
+        if half.termination_reason == HalfCycleEnd.SHORT_CIRCUIT or voltage_collapsed(
+            half.voltage_V, collapse_fraction
+        ):
             density = abs(float(np.nanmedian(half.current_A))) * 1e3 / area_cm2
             return SymmetricCellFailure("dendrite_short", density, growth, half.cycle_index)
     failure = "contact_loss" if growth > growth_threshold else None
@@ -221,8 +238,7 @@ def classify_symmetric_failure(half_cycles: Sequence[HalfCycle], area_cm2: float
 
 def _polarisation_growth(half_cycles: Sequence[HalfCycle]) -> float:
     """Fitted relative polarisation growth per cycle at the most common current."""
-    currents = np.array([round(abs(float(np.nanmedian(h.current_A))), 12)
-                         for h in half_cycles])
+    currents = np.array([round(abs(float(np.nanmedian(h.current_A))), 12) for h in half_cycles])
     if currents.size < 3:
         return 0.0
     values, counts = np.unique(currents, return_counts=True)

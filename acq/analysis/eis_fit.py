@@ -73,15 +73,15 @@ def parse_circuit(circuit: str) -> tuple[bool, int, bool]:
     """
     parts = circuit.split("-")
     if any(part not in ELEMENTS for part in parts):
-        raise ValueError(f"circuit {circuit!r}: elements must be among {ELEMENTS}, "
-                         f"joined by '-'")
+        raise ValueError(f"circuit {circuit!r}: elements must be among {ELEMENTS}, joined by '-'")
     order = sorted(parts, key=ELEMENTS.index)
     if parts != order:
         raise ValueError(f"circuit {circuit!r}: write R0 first, then the RQ arcs, then W")
     arcs = parts.count("RQ")
     if arcs not in ARC_NAMES or parts.count("R0") > 1 or parts.count("W") > 1:
-        raise ValueError(f"circuit {circuit!r}: need one to three RQ arcs and at most one "
-                         f"R0 and one W")
+        raise ValueError(
+            f"circuit {circuit!r}: need one to three RQ arcs and at most one R0 and one W"
+        )
     return "R0" in parts, arcs, "W" in parts
 
 
@@ -98,16 +98,16 @@ def _is_exponent(name: str) -> bool:
     return name.startswith("n_")
 
 
-def circuit_impedance(circuit: str, values: dict[str, float],
-                      frequency_Hz: np.ndarray) -> np.ndarray:
+def circuit_impedance(
+    circuit: str, values: dict[str, float], frequency_Hz: np.ndarray
+) -> np.ndarray:
     """Complex impedance of ``circuit`` with parameter ``values`` at the frequencies, Ω."""
     names = parameter_names(circuit)
     theta = np.array([values[n] if _is_exponent(n) else math.log(values[n]) for n in names])
     return _model(theta, names, 2j * np.pi * np.asarray(frequency_Hz, dtype=float))[0]
 
 
-def _model(theta: np.ndarray, names: list[str], s: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _model(theta: np.ndarray, names: list[str], s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Z(s) and dZ/dθ (columns) for log-parameters θ (exponents linear)."""
     z = np.zeros(s.shape, dtype=complex)
     jacobian = np.zeros((s.size, len(names)), dtype=complex)
@@ -206,17 +206,21 @@ class EISFit:
             return f"fit did not converge ({self.message})"
         r_ct = self.parameters["R_ct_ohm"]
         flagged = f"; unresolved: {', '.join(self.unresolved)}" if self.unresolved else ""
-        return (f"R_ct = {r_ct.value:.4g} ± {r_ct.stderr:.2g} Ω, residual "
-                f"{100 * self.relative_rms_residual:.2f} %{flagged}")
+        return (
+            f"R_ct = {r_ct.value:.4g} ± {r_ct.stderr:.2g} Ω, residual "
+            f"{100 * self.relative_rms_residual:.2f} %{flagged}"
+        )
 
     def as_dict(self) -> dict[str, float | str | bool]:
         """Flat record: ``converged``, residual, ``unresolved`` (comma-separated), and for
         each parameter its value and ``_stderr``, ``_ci95_low``, ``_ci95_high``."""
         record: dict[str, float | str | bool] = {
-            "circuit": self.circuit, "fitted_circuit": self.fitted_circuit,
+            "circuit": self.circuit,
+            "fitted_circuit": self.fitted_circuit,
             "converged": self.converged,
             "relative_rms_residual": self.relative_rms_residual,
-            "unresolved": ",".join(self.unresolved)}
+            "unresolved": ",".join(self.unresolved),
+        }
         for name, estimate in self.parameters.items():
             record[name] = estimate.value
             record[f"{name}_stderr"] = estimate.stderr
@@ -260,16 +264,19 @@ def _starts(frequency_Hz: np.ndarray, z: np.ndarray, names: list[str]) -> list[n
     return starts
 
 
-def _arc_guesses(omega: np.ndarray, z: np.ndarray, apexes: list[int], slots: tuple[int, ...],
-                 arcs: int) -> tuple[list[float], list[float], float]:
+def _arc_guesses(
+    omega: np.ndarray, z: np.ndarray, apexes: list[int], slots: tuple[int, ...], arcs: int
+) -> tuple[list[float], list[float], float]:
     """(R, apex ω) of each arc, high frequency first, and R0, for one matching of the
     apexes found (indices into the spectrum, high frequency first) to arc ``slots``."""
     minus_imag, scale = -z.imag, float(np.abs(z).max())
     floor = 1e-3 * scale
     # Real-axis intercepts around each apex: the lowest −Z″ between neighbouring apexes.
     bounds = [0, *apexes, len(omega) - 1]
-    intercepts = [bounds[i] + int(np.argmin(minus_imag[bounds[i]:bounds[i + 1] + 1]))
-                  for i in range(len(bounds) - 1)]
+    intercepts = [
+        bounds[i] + int(np.argmin(minus_imag[bounds[i] : bounds[i + 1] + 1]))
+        for i in range(len(bounds) - 1)
+    ]
     high = max(float(z.real[intercepts[0]]), floor)
     low_span = max(float(z.real[-1] - z.real[intercepts[-1]]), floor)
     above = slots[0] if slots else arcs
@@ -279,8 +286,9 @@ def _arc_guesses(omega: np.ndarray, z: np.ndarray, apexes: list[int], slots: tup
     for arc in range(arcs):
         if arc in slots:
             k = slots.index(arc)
-            resistances.append(max(float(z.real[intercepts[k + 1]] - z.real[intercepts[k]]),
-                                   floor))
+            resistances.append(
+                max(float(z.real[intercepts[k + 1]] - z.real[intercepts[k]]), floor)
+            )
             frequencies.append(omega[apexes[k]])
         elif arc < above:  # above the window: shares the high-frequency intercept with R0
             resistances.append(r0)
@@ -296,8 +304,12 @@ def _arc_guesses(omega: np.ndarray, z: np.ndarray, apexes: list[int], slots: tup
     return resistances, frequencies, r0
 
 
-def fit_spectrum(frequency_Hz: ArrayLike, z_real_ohm: ArrayLike, z_imag_ohm: ArrayLike,
-                 circuit: str = "R0-RQ-RQ-RQ-W") -> EISFit:
+def fit_spectrum(
+    frequency_Hz: ArrayLike,
+    z_real_ohm: ArrayLike,
+    z_imag_ohm: ArrayLike,
+    circuit: str = "R0-RQ-RQ-RQ-W",
+) -> EISFit:
     """Fit ``circuit`` to one spectrum.
 
     The circuit is fitted, then its simplifications with one arc fewer, and so on; a
@@ -324,30 +336,34 @@ def fit_spectrum(frequency_Hz: ArrayLike, z_real_ohm: ArrayLike, z_imag_ohm: Arr
     has_r0, arcs, has_w = parse_circuit(circuit)
     f = np.asarray(frequency_Hz, dtype=float)
     z = np.asarray(z_real_ohm, dtype=float) + 1j * np.asarray(z_imag_ohm, dtype=float)
-    if f.size <= len(parameter_names(circuit)) or not np.all(np.isfinite(z)) \
-            or not np.all(f > 0):
-        raise ValueError(f"need more than {len(parameter_names(circuit))} finite points at "
-                         f"positive frequencies to fit {circuit}, got {f.size}")
+    if f.size <= len(parameter_names(circuit)) or not np.all(np.isfinite(z)) or not np.all(f > 0):
+        raise ValueError(
+            f"need more than {len(parameter_names(circuit))} finite points at "
+            f"positive frequencies to fit {circuit}, got {f.size}"
+        )
     points = 2 * f.size
     names = parameter_names(circuit)
     full = _best_fit(f, z, names)
     best_names, best = names, full
     for reduced_arcs in range(arcs - 1, 0, -1):
-        reduced = "-".join((["R0"] if has_r0 else []) + ["RQ"] * reduced_arcs
-                           + (["W"] if has_w else []))
+        reduced = "-".join(
+            (["R0"] if has_r0 else []) + ["RQ"] * reduced_arcs + (["W"] if has_w else [])
+        )
         names = parameter_names(reduced)
         candidate = _best_fit(f, z, names)
-        rescues = (_ct_unresolved(best, best_names, points)
-                   and not _ct_unresolved(candidate, names, points))
-        if not rescues and _worse(candidate.cost, len(names), best.cost, len(best_names),
-                                  points):
+        rescues = _ct_unresolved(best, best_names, points) and not _ct_unresolved(
+            candidate, names, points
+        )
+        if not rescues and _worse(candidate.cost, len(names), best.cost, len(best_names), points):
             break
         best_names, best = names, candidate
     # A simplification's standard errors do not know it was chosen after looking at the
     # data; where the full circuit resolves a parameter, its error is the floor.
-    floor = {name: se for name, se in _log_errors(parameter_names(circuit), full,
-                                                   points).items()
-             if se <= UNRESOLVED_RELATIVE_ERROR}
+    floor = {
+        name: se
+        for name, se in _log_errors(parameter_names(circuit), full, points).items()
+        if se <= UNRESOLVED_RELATIVE_ERROR
+    }
     return _result(circuit, best_names, best, points, floor)
 
 
@@ -359,8 +375,7 @@ def _ct_unresolved(result, names: list[str], points: int) -> bool:
 def _log_errors(names: list[str], result, points: int) -> dict[str, float]:
     """Standard errors of the fitted (log-)parameters by name."""
     covariance = _covariance(result, len(names), points)
-    return {name: float(math.sqrt(max(covariance[k, k], 0.0)))
-            for k, name in enumerate(names)}
+    return {name: float(math.sqrt(max(covariance[k, k], 0.0))) for k, name in enumerate(names)}
 
 
 def _covariance(result, parameters: int, points: int) -> np.ndarray:
@@ -373,8 +388,13 @@ def _covariance(result, parameters: int, points: int) -> np.ndarray:
     return variance * (vt.T / singular**2) @ vt
 
 
-def _worse(reduced_cost: float, reduced_parameters: int, full_cost: float,
-           full_parameters: int, points: int) -> bool:
+def _worse(
+    reduced_cost: float,
+    reduced_parameters: int,
+    full_cost: float,
+    full_parameters: int,
+    points: int,
+) -> bool:
     """Whether the nested fit with fewer parameters describes the data significantly worse
     (F-test at `SIMPLIFICATION_P_VALUE`)."""
     extra = full_parameters - reduced_parameters
@@ -399,9 +419,14 @@ def _best_fit(f: np.ndarray, z: np.ndarray, names: list[str]):
     low, high = (np.array(b) for b in zip(*bounds, strict=True))
     best = None
     for start in _starts(f, z, names):
-        result = optimize.least_squares(residuals, np.clip(start, low + 1e-9, high - 1e-9),
-                                        jac=jacobian, bounds=(low, high), x_scale="jac",
-                                        method="trf")
+        result = optimize.least_squares(
+            residuals,
+            np.clip(start, low + 1e-9, high - 1e-9),
+            jac=jacobian,
+            bounds=(low, high),
+            x_scale="jac",
+            method="trf",
+        )
         if best is None or result.cost < best.cost:
             best = result
     return _sorted_arcs(best, names)
@@ -421,7 +446,7 @@ def _sorted_arcs(result, names: list[str]):
     order = sorted(first, key=log_frequency, reverse=True)
     permutation = list(range(len(names)))
     for target, source in zip(first, order, strict=True):
-        permutation[target:target + 3] = range(source, source + 3)
+        permutation[target : target + 3] = range(source, source + 3)
     result.x, result.jac = x[permutation], result.jac[:, permutation]
     return result
 
@@ -435,8 +460,9 @@ def _bounds(name: str, scale_ohm: float) -> tuple[float, float]:
     return math.log(1e-9 * scale_ohm), math.log(1e3 * scale_ohm)
 
 
-def _result(circuit: str, names: list[str], result, points: int,
-            floor: dict[str, float]) -> EISFit:
+def _result(
+    circuit: str, names: list[str], result, points: int, floor: dict[str, float]
+) -> EISFit:
     """The fit of ``names`` (perhaps a simplification of ``circuit``) reported in the
     circuit's parameters; arcs the simplification dropped are NaN and unresolved. Standard
     errors (of log-parameters) are at least ``floor``."""
@@ -471,17 +497,24 @@ def _result(circuit: str, names: list[str], result, points: int,
             if a is not None and b is not None:
                 full[i, j] = covariance[a, b]
     converged = bool(result.success) and rms < MAX_RELATIVE_RESIDUAL
-    message = result.message if converged or not result.success else (
-        f"relative residual {100 * rms:.1f} % exceeds {100 * MAX_RELATIVE_RESIDUAL:.0f} %")
-    fitted_circuit = "-".join((["R0"] if "R0_ohm" in names else [])
-                              + ["RQ"] * sum(n.startswith("R_") for n in names)
-                              + (["W"] if "sigma_W_ohm_s05" in names else []))
-    return EISFit(circuit, fitted_circuit, converged, message, parameters, rms, tuple(unresolved),
-                  full)
+    message = (
+        result.message
+        if converged or not result.success
+        else (f"relative residual {100 * rms:.1f} % exceeds {100 * MAX_RELATIVE_RESIDUAL:.0f} %")
+    )
+    fitted_circuit = "-".join(
+        (["R0"] if "R0_ohm" in names else [])
+        + ["RQ"] * sum(n.startswith("R_") for n in names)
+        + (["W"] if "sigma_W_ohm_s05" in names else [])
+    )
+    return EISFit(
+        circuit, fitted_circuit, converged, message, parameters, rms, tuple(unresolved), full
+    )
 
 
-def activation_energy_eV(temperatures_K: Sequence[float], resistances_ohm: Sequence[float]
-                         ) -> tuple[float, float]:
+def activation_energy_eV(
+    temperatures_K: Sequence[float], resistances_ohm: Sequence[float]
+) -> tuple[float, float]:
     """Arrhenius activation energy from resistances at several temperatures.
 
     Fits ln R = E_a / (k_B·T) + c.
@@ -493,7 +526,8 @@ def activation_energy_eV(temperatures_K: Sequence[float], resistances_ohm: Seque
     x = 1.0 / (BOLTZMANN_eV_K * np.asarray(temperatures_K, dtype=float))
     y = np.log(np.asarray(resistances_ohm, dtype=float))
     if x.size < 3:
-        raise ValueError("need at least three temperatures for an activation energy and its "
-                         "uncertainty")
+        raise ValueError(
+            "need at least three temperatures for an activation energy and its uncertainty"
+        )
     (slope, _), covariance = np.polyfit(x, y, 1, cov=True)
     return float(slope), float(math.sqrt(covariance[0, 0]))

@@ -19,11 +19,13 @@ from .results import analysis_runs_of
 PHASE_COLOURS = {0: (1.0, 1.0, 1.0), 1: (0.55, 0.75, 0.95), 2: (0.15, 0.15, 0.45)}
 
 
-def _against_pressure(axis, rows: list[dict[str, Any]], key: str, label: str, marker: str,
-                      colour: str) -> None:
+def _against_pressure(
+    axis, rows: list[dict[str, Any]], key: str, label: str, marker: str, colour: str
+) -> None:
     pressure = [row["pressure_setpoint_MPa"] for row in rows]
-    axis.plot(pressure, [row.get(key, np.nan) for row in rows], marker, color=colour,
-              label=f"{label}")
+    axis.plot(
+        pressure, [row.get(key, np.nan) for row in rows], marker, color=colour, label=f"{label}"
+    )
     truth = [row.get("truth", {}).get(key, np.nan) for row in rows]
     if np.isfinite(truth).any():
         axis.plot(pressure, truth, "-", color=colour, alpha=0.4, label=f"{label} (true)")
@@ -62,11 +64,16 @@ def series_figure(rows: list[dict[str, Any]], raw, analysis, path: Path) -> Path
 
     _against_pressure(capacity, rows, "capacity_ratio", "Q / Q(P_min)", "o", "C6")
     capacity.lines[-1].set_label("accessible capacity ratio (true, rate-independent)")
-    capacity.set(ylabel="discharge capacity / that at the lowest pressure", title="Capacity",
-                 xscale="log")
+    capacity.set(
+        ylabel="discharge capacity / that at the lowest pressure", title="Capacity", xscale="log"
+    )
 
-    for axis, twin in ((porosity, None), (contact, anisotropy), (transport, resistance),
-                       (capacity, None)):
+    for axis, twin in (
+        (porosity, None),
+        (contact, anisotropy),
+        (transport, resistance),
+        (capacity, None),
+    ):
         axis.set_xlabel("stack pressure / MPa")
         handles, labels = axis.get_legend_handles_labels()
         if twin is not None:  # one legend for both y axes
@@ -76,8 +83,7 @@ def series_figure(rows: list[dict[str, Any]], raw, analysis, path: Path) -> Path
 
     for row in rows:
         for _f, z_real, z_imag in spectra(raw[row["uid"]])[:1]:
-            nyquist.plot(z_real, -z_imag, ".", ms=3,
-                         label=f"{row['pressure_setpoint_MPa']:g} MPa")
+            nyquist.plot(z_real, -z_imag, ".", ms=3, label=f"{row['pressure_setpoint_MPa']:g} MPa")
     nyquist.set(xlabel="Z′ / Ω", ylabel="−Z″ / Ω", title="Impedance (Nyquist)")
     nyquist.ticklabel_format(style="sci", scilimits=(-3, 3))
     nyquist.set_aspect("equal", adjustable="datalim")
@@ -105,8 +111,10 @@ def _ct_panel(axis, rows: list[dict[str, Any]], analysis) -> None:
                 coloured[labels == label] = colour
             grey = (image - image.min()) / max(np.ptp(image), 1e-12)
             axis.imshow(np.concatenate([np.dstack([grey] * 3), coloured], axis=1))
-            axis.set_title(f"CT slice and segmentation, {row['pressure_setpoint_MPa']:g} MPa\n"
-                           f"(white void, light blue electrolyte, dark NCM)")
+            axis.set_title(
+                f"CT slice and segmentation, {row['pressure_setpoint_MPa']:g} MPa\n"
+                f"(white void, light blue electrolyte, dark NCM)"
+            )
             axis.axis("off")
             return
     axis.set_title("no CT analysed")

@@ -28,8 +28,15 @@ logger = logging.getLogger(__name__)
 #: Version of the analysis (recorded in every analysis run).
 ANALYSIS_VERSION = "1"
 #: Distributions whose versions every analysis run records.
-ANALYSIS_PACKAGES = ("ssb-beamline", "numpy", "scipy", "scikit-image", "event-model", "tiled",
-                     "bluesky-tiled-plugins")
+ANALYSIS_PACKAGES = (
+    "ssb-beamline",
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "event-model",
+    "tiled",
+    "bluesky-tiled-plugins",
+)
 
 
 class LiveAnalysis(DocumentRouter):
@@ -47,9 +54,14 @@ class LiveAnalysis(DocumentRouter):
         How long to wait for a finished run's frames to be in Tiled, s.
     """
 
-    def __init__(self, client, *, circuit: str = DEFAULT_CIRCUIT,
-                 report: Callable[[str], object] = logger.info,
-                 run_timeout_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        client,
+        *,
+        circuit: str = DEFAULT_CIRCUIT,
+        report: Callable[[str], object] = logger.info,
+        run_timeout_s: float = 300.0,
+    ) -> None:
         super().__init__()
         self.client = client
         self.circuit = circuit
@@ -63,9 +75,9 @@ class LiveAnalysis(DocumentRouter):
     def start(self, doc):
         self._start, self._point, self._streams = doc, None, {}
         if "cell" in doc:
-            self._point = PressurePointAnalysis(CellGeometry.from_start(doc),
-                                                float(doc.get("pressure_MPa", "nan")),
-                                                self.circuit)
+            self._point = PressurePointAnalysis(
+                CellGeometry.from_start(doc), float(doc.get("pressure_MPa", "nan")), self.circuit
+            )
 
     def descriptor(self, doc):
         self._streams[doc["uid"]] = doc["name"]
@@ -80,15 +92,19 @@ class LiveAnalysis(DocumentRouter):
         stream, data = self._streams.get(doc["descriptor"]), doc["data"]
         if data_keys.SPECTRUM_Z_REAL in data:
             n = int(data[data_keys.SPECTRUM_POINTS])
-            fit = self._point.add_spectrum(data[data_keys.SPECTRUM_FREQUENCY][:n],
-                                           data[data_keys.SPECTRUM_Z_REAL][:n],
-                                           data[data_keys.SPECTRUM_Z_IMAG][:n])
+            fit = self._point.add_spectrum(
+                data[data_keys.SPECTRUM_FREQUENCY][:n],
+                data[data_keys.SPECTRUM_Z_REAL][:n],
+                data[data_keys.SPECTRUM_Z_IMAG][:n],
+            )
             self.report(f"{self._label()} EIS: {fit.summary()}")
         elif stream == data_keys.HALF_CYCLE:
             half = HalfCycle.from_event_data(data)
             self._point.add_half_cycle(half)
-            self.report(f"{self._label()} cycle {half.cycle_index} {half.step}: "
-                        f"{half.capacity_mAh:.4g} mAh, {half.termination_reason}")
+            self.report(
+                f"{self._label()} cycle {half.cycle_index} {half.step}: "
+                f"{half.capacity_mAh:.4g} mAh, {half.termination_reason}"
+            )
 
     def stop(self, doc):
         point, start = self._point, self._start
@@ -99,14 +115,23 @@ class LiveAnalysis(DocumentRouter):
             run = wait_for_run(self.client["raw"], start["uid"], self.run_timeout_s)
             frames = ct_frames(run)
             if frames is not None:
-                ct = point.add_ct(frames.projections, frames.darks, frames.flats,
-                                  frames.angles_deg, frames.voxel_size_um)
-                self.report(f"{self._label(start)} CT: porosity {ct.porosity_electrode:.3f}"
-                            f"/{ct.porosity_electrolyte:.3f}, contact {ct.contact_rate:.3f}, "
-                            f"tortuosity {ct.tortuosity_mode:.2f}")
+                ct = point.add_ct(
+                    frames.projections,
+                    frames.darks,
+                    frames.flats,
+                    frames.angles_deg,
+                    frames.voxel_size_um,
+                )
+                self.report(
+                    f"{self._label(start)} CT: porosity {ct.porosity_electrode:.3f}"
+                    f"/{ct.porosity_electrolyte:.3f}, contact {ct.contact_rate:.3f}, "
+                    f"tortuosity {ct.tortuosity_mode:.2f}"
+                )
         self.written[start["uid"]] = write_analysis_run(
-            analysis_writer(self.client["analysis"]), analysis_metadata(start, replay=False),
-            point.streams())
+            analysis_writer(self.client["analysis"]),
+            analysis_metadata(start, replay=False),
+            point.streams(),
+        )
 
     def _label(self, start: dict | None = None) -> str:
         start = start or self._start or {}
@@ -117,7 +142,11 @@ class LiveAnalysis(DocumentRouter):
 def analysis_metadata(raw_start: dict[str, Any], *, replay: bool) -> dict[str, Any]:
     """Start metadata of the analysis run of ``raw_start``'s run."""
     keys = ("pressure_MPa", "series_uid", "series_index", "sample", "plan_name")
-    return {RAW_UID_KEY: raw_start["uid"], "analysis": "pressure_point",
-            "analysis_version": ANALYSIS_VERSION, "replay": replay,
-            "versions": package_versions(ANALYSIS_PACKAGES),
-            **{key: raw_start[key] for key in keys if key in raw_start}}
+    return {
+        RAW_UID_KEY: raw_start["uid"],
+        "analysis": "pressure_point",
+        "analysis_version": ANALYSIS_VERSION,
+        "replay": replay,
+        "versions": package_versions(ANALYSIS_PACKAGES),
+        **{key: raw_start[key] for key in keys if key in raw_start},
+    }

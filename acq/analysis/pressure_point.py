@@ -58,12 +58,13 @@ class CellGeometry:
     def from_start(cls, start: Mapping[str, Any]) -> CellGeometry:
         """From a start document written by this package's RunEngine (``start['cell']``)."""
         cell = start["cell"]
-        return cls(area_cm2=cell["area_cm2"],
-                   active_mass_g=active_mass_g(cell["electrode_mass_mg"],
-                                               cell["active_mass_fraction"]),
-                   electrolyte_mass_mg=cell["electrolyte_mass_mg"],
-                   electrolyte_solid_density_g_cm3=cell.get("electrolyte_solid_density_g_cm3"),
-                   cell_type=cell.get("cell_type", "full"))
+        return cls(
+            area_cm2=cell["area_cm2"],
+            active_mass_g=active_mass_g(cell["electrode_mass_mg"], cell["active_mass_fraction"]),
+            electrolyte_mass_mg=cell["electrolyte_mass_mg"],
+            electrolyte_solid_density_g_cm3=cell.get("electrolyte_solid_density_g_cm3"),
+            cell_type=cell.get("cell_type", "full"),
+        )
 
     @property
     def interfaces(self) -> int:
@@ -75,9 +76,9 @@ class CellGeometry:
         """Thickness of the separator at ``porosity`` (from its mass and density), cm."""
         if self.electrolyte_solid_density_g_cm3 is None:
             return math.nan
-        return 1e-4 * layer_thickness_um(self.electrolyte_mass_mg,
-                                         self.electrolyte_solid_density_g_cm3, porosity,
-                                         self.area_cm2)
+        return 1e-4 * layer_thickness_um(
+            self.electrolyte_mass_mg, self.electrolyte_solid_density_g_cm3, porosity, self.area_cm2
+        )
 
 
 @dataclass
@@ -101,8 +102,9 @@ class PressurePointAnalysis:
     half_cycles: list[HalfCycle] = field(default_factory=list)
     ct: CTAnalysis | None = None
 
-    def add_spectrum(self, frequency_Hz: np.ndarray, z_real_ohm: np.ndarray,
-                     z_imag_ohm: np.ndarray) -> EISFit:
+    def add_spectrum(
+        self, frequency_Hz: np.ndarray, z_real_ohm: np.ndarray, z_imag_ohm: np.ndarray
+    ) -> EISFit:
         """Fit one spectrum (as it arrives); returns the fit."""
         result = fit_spectrum(frequency_Hz, z_real_ohm, z_imag_ohm, circuit=self.circuit)
         self.spectra.append(result)
@@ -111,8 +113,14 @@ class PressurePointAnalysis:
     def add_half_cycle(self, half_cycle: HalfCycle) -> None:
         self.half_cycles.append(half_cycle)
 
-    def add_ct(self, projections: np.ndarray, darks: np.ndarray, flats: np.ndarray,
-               angles_deg: np.ndarray, voxel_size_um: float) -> CTAnalysis:
+    def add_ct(
+        self,
+        projections: np.ndarray,
+        darks: np.ndarray,
+        flats: np.ndarray,
+        angles_deg: np.ndarray,
+        voxel_size_um: float,
+    ) -> CTAnalysis:
         """Reconstruct, segment and measure the CT scan; returns the result."""
         self.ct = analyse_ct(projections, darks, flats, angles_deg, voxel_size_um=voxel_size_um)
         return self.ct
@@ -127,45 +135,64 @@ class PressurePointAnalysis:
         """
         row: dict[str, Any] = {"pressure_MPa": self.pressure_MPa}
         if self.ct is not None:
-            row.update({key: self.ct.as_dict()[key] for key in (
-                "porosity_electrode", "porosity_electrolyte", "contact_rate",
-                "contact_anisotropy", "tortuosity_mode")})
+            row.update(
+                {
+                    key: self.ct.as_dict()[key]
+                    for key in (
+                        "porosity_electrode",
+                        "porosity_electrolyte",
+                        "contact_rate",
+                        "contact_anisotropy",
+                        "tortuosity_mode",
+                    )
+                }
+            )
         fit = self.spectra[-1] if self.spectra else None
         if fit is not None and fit.converged:
             values = fit.values()
-            electrolyte_ohm = fit.sum_of([key for key in ELECTROLYTE_RESISTANCES
-                                          if key in values]).value
+            electrolyte_ohm = fit.sum_of(
+                [key for key in ELECTROLYTE_RESISTANCES if key in values]
+            ).value
             porosity = self.ct.porosity_electrolyte if self.ct is not None else 0.0
             thickness_cm = self.geometry.separator_thickness_cm(porosity)
-            row.update(R_ct_ohm=values["R_ct_ohm"],
-                       R_ct_stderr_ohm=fit.parameters["R_ct_ohm"].stderr,
-                       R_ct_resolved="R_ct_ohm" not in fit.unresolved,
-                       R_ct_asr_ohm_cm2=values["R_ct_ohm"] * self.geometry.area_cm2,
-                       # A symmetric cell's charge-transfer arc is its two interfaces in
-                       # series; a full cell's is the composite cathode's.
-                       R_ct_asr_per_interface_ohm_cm2=(values["R_ct_ohm"]
-                                                       * self.geometry.area_cm2
-                                                       / self.geometry.interfaces),
-                       electrolyte_resistance_ohm=electrolyte_ohm,
-                       conductivity_S_per_cm=thickness_cm / (electrolyte_ohm
-                                                             * self.geometry.area_cm2),
-                       eis_fit_converged=True)
+            row.update(
+                R_ct_ohm=values["R_ct_ohm"],
+                R_ct_stderr_ohm=fit.parameters["R_ct_ohm"].stderr,
+                R_ct_resolved="R_ct_ohm" not in fit.unresolved,
+                R_ct_asr_ohm_cm2=values["R_ct_ohm"] * self.geometry.area_cm2,
+                # A symmetric cell's charge-transfer arc is its two interfaces in
+                # series; a full cell's is the composite cathode's.
+                R_ct_asr_per_interface_ohm_cm2=(
+                    values["R_ct_ohm"] * self.geometry.area_cm2 / self.geometry.interfaces
+                ),
+                electrolyte_resistance_ohm=electrolyte_ohm,
+                conductivity_S_per_cm=thickness_cm / (electrolyte_ohm * self.geometry.area_cm2),
+                eis_fit_converged=True,
+            )
         elif fit is not None:
             row["eis_fit_converged"] = False
         cycles = self.cycle_metrics()
         if cycles:
-            row.update(discharge_capacity_mAh=cycles[-1]["discharge_capacity_mAh"],
-                       discharge_capacity_mAh_g=cycles[-1]["discharge_capacity_mAh_g"],
-                       coulombic_efficiency=cycles[-1]["coulombic_efficiency"])
+            row.update(
+                discharge_capacity_mAh=cycles[-1]["discharge_capacity_mAh"],
+                discharge_capacity_mAh_g=cycles[-1]["discharge_capacity_mAh_g"],
+                coulombic_efficiency=cycles[-1]["coulombic_efficiency"],
+            )
         return row
 
     def cycle_metrics(self) -> list[dict[str, float]]:
         """Per-cycle metrics of a full cell (empty for a symmetric cell)."""
         if self.geometry.cell_type != "full":
             return []
-        return [cycle_metrics(charge, discharge, active_mass_g=self.geometry.active_mass_g,
-                              area_cm2=self.geometry.area_cm2).as_dict()
-                for charge, discharge in pair_cycles(self.half_cycles)]
+        return [
+            cycle_metrics(
+                charge,
+                discharge,
+                active_mass_g=self.geometry.active_mass_g,
+                area_cm2=self.geometry.area_cm2,
+            ).as_dict()
+            for charge, discharge in pair_cycles(self.half_cycles)
+        ]
 
     def streams(self) -> dict[str, list[dict[str, Any]]]:
         """The analysis run's streams: ``summary``, ``eis_fit``, ``cycles``, ``failure``,
@@ -174,12 +201,18 @@ class PressurePointAnalysis:
         streams["eis_fit"] = [fit.as_dict() for fit in self.spectra]
         streams["cycles"] = self.cycle_metrics()
         if self.geometry.cell_type == "symmetric" and self.half_cycles:
-            streams["failure"] = [classify_symmetric_failure(
-                self.half_cycles, self.geometry.area_cm2).as_dict()]
+            streams["failure"] = [
+                classify_symmetric_failure(self.half_cycles, self.geometry.area_cm2).as_dict()
+            ]
         if self.ct is not None:
-            streams["ct"] = [{**self.ct.as_dict(),
-                              "tortuosity_values": np.asarray(self.ct.tortuosity_values),
-                              "slice": self.ct.slice, "segmentation": self.ct.segmentation}]
+            streams["ct"] = [
+                {
+                    **self.ct.as_dict(),
+                    "tortuosity_values": np.asarray(self.ct.tortuosity_values),
+                    "slice": self.ct.slice,
+                    "segmentation": self.ct.segmentation,
+                }
+            ]
         return streams
 
 
@@ -195,14 +228,16 @@ def capacity_ratios(rows: list[dict[str, Any]]) -> list[float]:
 def analyse_raw_run(run, circuit: str) -> PressurePointAnalysis:
     """Analyse a recorded run from Tiled: every spectrum, half cycle and the CT scan."""
     start = run.metadata["start"]
-    point = PressurePointAnalysis(CellGeometry.from_start(start),
-                                  float(start.get("pressure_MPa", np.nan)), circuit)
+    point = PressurePointAnalysis(
+        CellGeometry.from_start(start), float(start.get("pressure_MPa", np.nan)), circuit
+    )
     for spectrum in spectra(run):
         point.add_spectrum(*spectrum)
     for half in half_cycles(run):
         point.add_half_cycle(half)
     frames = ct_frames(run)
     if frames is not None:
-        point.add_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
-                     frames.voxel_size_um)
+        point.add_ct(
+            frames.projections, frames.darks, frames.flats, frames.angles_deg, frames.voxel_size_um
+        )
     return point

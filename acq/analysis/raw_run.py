@@ -19,8 +19,12 @@ from .cycling import HalfCycle
 #: Streams that may hold the projections: a pressure series' and a lone ``ct_scan``'s.
 PROJECTION_STREAMS = (data_keys.PROJECTION, data_keys.PRIMARY)
 #: Event keys of a spectrum (device ``pstat``).
-SPECTRUM_KEYS = (data_keys.SPECTRUM_FREQUENCY, data_keys.SPECTRUM_Z_REAL,
-                 data_keys.SPECTRUM_Z_IMAG, data_keys.SPECTRUM_POINTS)
+SPECTRUM_KEYS = (
+    data_keys.SPECTRUM_FREQUENCY,
+    data_keys.SPECTRUM_Z_REAL,
+    data_keys.SPECTRUM_Z_IMAG,
+    data_keys.SPECTRUM_POINTS,
+)
 #: Event keys of a load-cell reading (device ``press``).
 PRESS_KEYS = (data_keys.PRESS_SETPOINT, data_keys.PRESS_FORCE, data_keys.PRESS_PRESSURE)
 
@@ -40,8 +44,7 @@ class CTFrames:
     voxel_size_um: float
 
 
-def finished_run(raw, uid: str | int, *, purpose: str,
-                 error: type[RawRunError] = RawRunError):
+def finished_run(raw, uid: str | int, *, purpose: str, error: type[RawRunError] = RawRunError):
     """The raw run ``uid``, which must have its stop document.
 
     Parameters
@@ -64,8 +67,10 @@ def finished_run(raw, uid: str | int, *, purpose: str,
     try:
         run = raw[uid]
     except (KeyError, IndexError, ValueError) as lookup:  # ValueError: an ambiguous prefix
-        raise error(f"no run {uid!r} in the 'raw' container of {raw.uri}"
-                    + (f" ({lookup})" if isinstance(lookup, ValueError) else "")) from None
+        raise error(
+            f"no run {uid!r} in the 'raw' container of {raw.uri}"
+            + (f" ({lookup})" if isinstance(lookup, ValueError) else "")
+        ) from None
     if not run.metadata.get("stop"):
         raise error(f"run {uid!r} has no stop document (still running, or lost): {purpose}")
     return run
@@ -108,7 +113,7 @@ def spectra(run) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     if name not in run or SPECTRUM_KEYS[0] not in run[name]:
         return []
     f, zr, zi, n = (_column(run[name], key) for key in SPECTRUM_KEYS)
-    return [(f[i, :n[i]], zr[i, :n[i]], zi[i, :n[i]]) for i in range(len(n))]
+    return [(f[i, : n[i]], zr[i, : n[i]], zi[i, : n[i]]) for i in range(len(n))]
 
 
 def half_cycles(run) -> list[HalfCycle]:
@@ -116,8 +121,10 @@ def half_cycles(run) -> list[HalfCycle]:
     if data_keys.HALF_CYCLE not in run:
         return []
     table = run[data_keys.HALF_CYCLE].read()
-    return [HalfCycle.from_event_data({key: table[key].values[i] for key in table})
-            for i in range(len(table["cycle_index"]))]
+    return [
+        HalfCycle.from_event_data({key: table[key].values[i] for key in table})
+        for i in range(len(table["cycle_index"]))
+    ]
 
 
 def press_readings(run) -> list[tuple[float, float, float]]:
@@ -135,23 +142,29 @@ def press_readings(run) -> list[tuple[float, float, float]]:
         stream = run[name]
         if set(PRESS_KEYS) <= set(stream):
             readings: dict[float, tuple[float, float, float]] = {}
-            for setpoint, force, pressure in zip(*(_column(stream, key)
-                                                   for key in PRESS_KEYS), strict=True):
-                readings.setdefault(float(setpoint), (float(setpoint), float(force),
-                                                      float(pressure)))
+            for setpoint, force, pressure in zip(
+                *(_column(stream, key) for key in PRESS_KEYS), strict=True
+            ):
+                readings.setdefault(
+                    float(setpoint), (float(setpoint), float(force), float(pressure))
+                )
             return list(readings.values())
     return []
 
 
 def ct_frames(run) -> CTFrames | None:
     """The run's CT scan, or None if it has none."""
-    stream = next((name for name in PROJECTION_STREAMS
-                   if name in run and data_keys.FRAME in run[name]), None)
+    stream = next(
+        (name for name in PROJECTION_STREAMS if name in run and data_keys.FRAME in run[name]), None
+    )
     if stream is None or data_keys.DARK not in run or data_keys.FLAT not in run:
         return None
     technique: dict[str, Any] = run.metadata["start"].get("technique", {})
     technique = technique.get("ct", technique)
-    return CTFrames(projections=_frames(run[stream]), darks=_frames(run[data_keys.DARK]),
-                    flats=_frames(run[data_keys.FLAT]),
-                    angles_deg=_column(run[stream], data_keys.ANGLE).astype(float),
-                    voxel_size_um=float(technique["pixel_size_um"]))
+    return CTFrames(
+        projections=_frames(run[stream]),
+        darks=_frames(run[data_keys.DARK]),
+        flats=_frames(run[data_keys.FLAT]),
+        angles_deg=_column(run[stream], data_keys.ANGLE).astype(float),
+        voxel_size_um=float(technique["pixel_size_um"]),
+    )

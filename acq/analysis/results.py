@@ -36,8 +36,12 @@ def _data_key(value: Any) -> dict:
     if isinstance(value, str):
         return {"source": "analysis", "dtype": "string", "shape": []}
     if isinstance(value, np.ndarray):
-        return {"source": "analysis", "dtype": "array", "shape": list(value.shape),
-                "dtype_numpy": value.dtype.str}
+        return {
+            "source": "analysis",
+            "dtype": "array",
+            "shape": list(value.shape),
+            "dtype_numpy": value.dtype.str,
+        }
     return {"source": "analysis", "dtype": "number", "shape": []}
 
 
@@ -58,8 +62,11 @@ def analysis_writer(analysis) -> TiledWriter:
     return TiledWriter(analysis, max_array_size=ALL_ARRAYS_AS_ZARR)
 
 
-def write_analysis_run(callback: DocumentCallback, metadata: Mapping[str, Any],
-                       streams: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+def write_analysis_run(
+    callback: DocumentCallback,
+    metadata: Mapping[str, Any],
+    streams: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> str:
     """Emit one analysis run's documents to ``callback`` (e.g. a `TiledWriter`).
 
     Parameters
@@ -86,12 +93,14 @@ def write_analysis_run(callback: DocumentCallback, metadata: Mapping[str, Any],
             continue
         rows = [{key: _plain(value) for key, value in event.items()} for event in events]
         descriptor = run.compose_descriptor(
-            name=name, data_keys={key: _data_key(value) for key, value in rows[0].items()})
+            name=name, data_keys={key: _data_key(value) for key, value in rows[0].items()}
+        )
         callback("descriptor", descriptor.descriptor_doc)
         now = time.time()
         for row in rows:
-            callback("event", descriptor.compose_event(
-                data=row, timestamps=dict.fromkeys(row, now)))
+            callback(
+                "event", descriptor.compose_event(data=row, timestamps=dict.fromkeys(row, now))
+            )
     callback("stop", run.compose_stop())
     return run.start_doc["uid"]
 

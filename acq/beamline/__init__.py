@@ -8,6 +8,14 @@ devices each takes, read by the command line, the queue server and replay alike.
 from .registry import DeviceParameter, StationPlan, UnknownDevice, station_plans
 from .station import Station, StationConnectionError, build_station, close_devices, connect_station
 
-__all__ = ["DeviceParameter", "Station", "StationConnectionError", "StationPlan",
-           "UnknownDevice", "build_station", "close_devices", "connect_station",
-           "station_plans"]
+__all__ = [
+    "DeviceParameter",
+    "Station",
+    "StationConnectionError",
+    "StationPlan",
+    "UnknownDevice",
+    "build_station",
+    "close_devices",
+    "connect_station",
+    "station_plans",
+]

@@ -49,8 +49,11 @@ class DeviceParameter:
 
     def choices(self, station: Station) -> list[str]:
         """Names of the station's devices this parameter may take."""
-        return [name for name, device in station.devices().items()
-                if isinstance(device, self.device_class)]
+        return [
+            name
+            for name, device in station.devices().items()
+            if isinstance(device, self.device_class)
+        ]
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,9 @@ class StationPlan:
     signature: inspect.Signature
     devices: Mapping[str, DeviceParameter]
 
-    def bind(self, station: Station, arguments: Mapping[str, Any], *,
-             fill_optional: bool = False) -> dict[str, Any]:
+    def bind(
+        self, station: Station, arguments: Mapping[str, Any], *, fill_optional: bool = False
+    ) -> dict[str, Any]:
         """``arguments`` with the station's devices in every device parameter.
 
         A device parameter given by name (or a list of names) takes those devices; a
@@ -99,8 +103,10 @@ class StationPlan:
                 if len(choices) != 1:
                     if not parameter.required:
                         continue
-                    raise UnknownDevice(f"{self.name}: the station has {len(choices)} "
-                                        f"devices for {name} ({', '.join(choices)}); name one")
+                    raise UnknownDevice(
+                        f"{self.name}: the station has {len(choices)} "
+                        f"devices for {name} ({', '.join(choices)}); name one"
+                    )
                 bound[name] = devices[choices[0]]
         return bound
 
@@ -111,8 +117,10 @@ def _resolve(value: Any, devices: Mapping[str, Device], parameter: str, plan: st
     if isinstance(value, (list, tuple)):
         return [_resolve(item, devices, parameter, plan) for item in value]
     if value not in devices:
-        raise UnknownDevice(f"{plan}: {parameter}={value!r} names no device of the station "
-                            f"(it has {', '.join(sorted(devices))})")
+        raise UnknownDevice(
+            f"{plan}: {parameter}={value!r} names no device of the station "
+            f"(it has {', '.join(sorted(devices))})"
+        )
     return devices[value]
 
 
@@ -137,7 +145,10 @@ def station_plans() -> dict[str, StationPlan]:
     for name in plans.__all__:
         function = getattr(plans, name)
         signature = inspect.signature(function, eval_str=True)
-        devices = {key: found for key, parameter in signature.parameters.items()
-                   if (found := device_parameter(parameter)) is not None}
+        devices = {
+            key: found
+            for key, parameter in signature.parameters.items()
+            if (found := device_parameter(parameter)) is not None
+        }
         described[name] = StationPlan(name, function, signature, devices)
     return described

@@ -45,9 +45,16 @@ class Station:
 
     def devices(self) -> dict[str, Device]:
         """Every device by its name (the names plans and the queue server use)."""
-        return {device.name: device for device in
-                (self.press, self.potentiostat, self.tomo_stage, self.detector,
-                 self.position_compare)}
+        return {
+            device.name: device
+            for device in (
+                self.press,
+                self.potentiostat,
+                self.tomo_stage,
+                self.detector,
+                self.position_compare,
+            )
+        }
 
     def close(self) -> None:
         """Drop every device's Channel Access connections and subscriptions (`close_devices`)."""
@@ -96,8 +103,9 @@ def _kind(device_class: type[D], fake: bool) -> type[D]:
 
 def make_press(config: StationConfig, *, fake: bool = False) -> PressureCell:
     """The stack-pressure cell, with the config's tolerance, dwell and settle timeout."""
-    press = _kind(PressureCell, fake)(config.station.prefix + config.press.prefix,
-                                      name=data_keys.PRESS)
+    press = _kind(PressureCell, fake)(
+        config.station.prefix + config.press.prefix, name=data_keys.PRESS
+    )
     press.tolerance_MPa.put(config.press.tolerance_MPa)
     press.dwell_s.put(config.press.dwell_s)
     press.settle_timeout_s.put(config.press.settle_timeout_s)
@@ -107,9 +115,11 @@ def make_press(config: StationConfig, *, fake: bool = False) -> PressureCell:
 def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentiostat:
     """The potentiostat channel, with technique timeouts on the station's clock and the cell's
     characteristics (area, active mass, nominal capacity)."""
-    pstat = _kind(Potentiostat, fake)(config.station.prefix + config.potentiostat.prefix,
-                                      name=data_keys.POTENTIOSTAT,
-                                      time_scale=config.station.time_scale)
+    pstat = _kind(Potentiostat, fake)(
+        config.station.prefix + config.potentiostat.prefix,
+        name=data_keys.POTENTIOSTAT,
+        time_scale=config.station.time_scale,
+    )
     pstat.electrode_area_cm2.put(config.cell.area_cm2)
     pstat.active_mass_g.put(config.cell.active_mass_g)
     pstat.nominal_capacity_mAh.put(config.cell.nominal_capacity_mAh)
@@ -118,8 +128,9 @@ def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentios
 
 def make_tomo_stage(config: StationConfig, *, fake: bool = False) -> TomographyStage:
     """Rotation, sample translation and shutter, with the config's sample-out position."""
-    stage = _kind(TomographyStage, fake)(config.station.prefix + config.tomography.prefix,
-                                         name=data_keys.STAGE)
+    stage = _kind(TomographyStage, fake)(
+        config.station.prefix + config.tomography.prefix, name=data_keys.STAGE
+    )
     stage.sample_out_mm.put(config.tomography.sample_out_mm)
     return stage
 
@@ -127,24 +138,30 @@ def make_tomo_stage(config: StationConfig, *, fake: bool = False) -> TomographyS
 def make_position_compare(config: StationConfig, *, fake: bool = False) -> PositionCompare:
     """The position-compare unit that triggers the detector from the rotation (fly CT)."""
     return _kind(PositionCompare, fake)(
-        config.station.prefix + config.tomography.prefix + "pc:",
-        name=data_keys.POSITION_COMPARE)
+        config.station.prefix + config.tomography.prefix + "pc:", name=data_keys.POSITION_COMPARE
+    )
 
 
 def make_detector(config: StationConfig, *, fake: bool = False) -> TomographyDetector:
     """The area detector writing HDF5 frames under the station's frames directory."""
-    return _kind(TomographyDetector, fake)(config.station.prefix + config.tomography.prefix,
-                                           name=data_keys.DETECTOR, data_dir=config.frames_dir)
+    return _kind(TomographyDetector, fake)(
+        config.station.prefix + config.tomography.prefix,
+        name=data_keys.DETECTOR,
+        data_dir=config.frames_dir,
+    )
 
 
 def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     """Make every device of the station (not yet connected); with ``fake``, ophyd's fakes
     of them (`ophyd.sim.make_fake_device`), for tests with no IOC."""
-    return Station(config=config, press=make_press(config, fake=fake),
-                   potentiostat=make_potentiostat(config, fake=fake),
-                   tomo_stage=make_tomo_stage(config, fake=fake),
-                   detector=make_detector(config, fake=fake),
-                   position_compare=make_position_compare(config, fake=fake))
+    return Station(
+        config=config,
+        press=make_press(config, fake=fake),
+        potentiostat=make_potentiostat(config, fake=fake),
+        tomo_stage=make_tomo_stage(config, fake=fake),
+        detector=make_detector(config, fake=fake),
+        position_compare=make_position_compare(config, fake=fake),
+    )
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:

@@ -5,13 +5,19 @@ named); `StationConfig` is the validated model. Shipped configs live in ``statio
 """
 
 from .station_config import (
-                             DEFAULT_CONFIG_PATH,
-                             SHIPPED_CONFIGS,
-                             ConfigError,
-                             StationConfig,
-                             load_config,
-                             parse_config,
+    DEFAULT_CONFIG_PATH,
+    SHIPPED_CONFIGS,
+    ConfigError,
+    StationConfig,
+    load_config,
+    parse_config,
 )
 
-__all__ = ["DEFAULT_CONFIG_PATH", "SHIPPED_CONFIGS", "ConfigError", "StationConfig",
-           "load_config", "parse_config"]
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "SHIPPED_CONFIGS",
+    "ConfigError",
+    "StationConfig",
+    "load_config",
+    "parse_config",
+]

@@ -174,8 +174,9 @@ class StationConfig(_Table):
     def max_pressure_MPa(self) -> float:
         """The highest stack pressure the press accepts (the IOC's setpoint control limit):
         the lower of the cell rating and the load-cell range over the disc area, MPa."""
-        return max_pressure_MPa(self.press.rating_MPa, self.press.load_cell_range_N,
-                                self.cell.diameter_mm)
+        return max_pressure_MPa(
+            self.press.rating_MPa, self.press.load_cell_range_N, self.cell.diameter_mm
+        )
 
     @property
     def frames_dir(self) -> Path:
@@ -188,8 +189,11 @@ class StationConfig(_Table):
             "station": self.station.name,
             "sample": self.sample.id,
             "sample_description": self.sample.description,
-            "cell": {**self.cell.model_dump(), "area_cm2": self.cell.area_cm2,
-                     "nominal_capacity_mAh": self.cell.nominal_capacity_mAh},
+            "cell": {
+                **self.cell.model_dump(),
+                "area_cm2": self.cell.area_cm2,
+                "nominal_capacity_mAh": self.cell.nominal_capacity_mAh,
+            },
             "simulated": self.simulation is not None,
         }
 
@@ -226,5 +230,6 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> StationConfig
     except ValidationError as error:
         problems = "\n".join(
             f"  {'.'.join(str(part) for part in problem['loc']) or '(top)'}: {problem['msg']}"
-            for problem in error.errors())
+            for problem in error.errors()
+        )
         raise ConfigError(f"station config {source} is invalid:\n{problems}") from None

@@ -37,8 +37,8 @@ ANALYSIS_TIMEOUT_S = 300.0
 #: What a row's ``truth`` means where it is not the same quantity the analysis estimates.
 TRUTH_NOTES = {
     "capacity_ratio": "accessible capacity relative to the lowest pressure's (rate-"
-                      "independent); the measured ratio is of 0.01C discharge capacities, "
-                      "which also lose capacity to polarisation, most at low pressure",
+    "independent); the measured ratio is of 0.01C discharge capacities, "
+    "which also lose capacity to polarisation, most at low pressure",
 }
 
 #: The demo's protocol: the paper's pressures, a reduced CT, one 0.01C cycle per pressure.
@@ -53,8 +53,12 @@ DEMO_PLAN_ARGS = {
 }
 
 
-def run_demo(config: StationConfig, summary_json: Path | None = None,
-             plan_args: dict | None = None, figure: Path | None = None) -> int:
+def run_demo(
+    config: StationConfig,
+    summary_json: Path | None = None,
+    plan_args: dict | None = None,
+    figure: Path | None = None,
+) -> int:
     """Run the demo; returns the process exit code."""
     with ExitStack() as stack:
         client, uri, _ = start_simulated_services(config, stack)
@@ -65,18 +69,31 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
         stack.callback(engine.close)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()
-        uids = engine.run(pressure_series(station.press, station.potentiostat,
-                                         station.tomo_stage, station.detector,
-                                         position_compare=station.position_compare, **args))
+        uids = engine.run(
+            pressure_series(
+                station.press,
+                station.potentiostat,
+                station.tomo_stage,
+                station.detector,
+                position_compare=station.position_compare,
+                **args,
+            )
+        )
         engine.flush()
         acquired = time.monotonic() - started
-        rows = [analysed_row(measured_row(client["raw"][uid]),
-                             wait_for_analysis(client["analysis"], uid, ANALYSIS_TIMEOUT_S))
-                for uid in uids]
+        rows = [
+            analysed_row(
+                measured_row(client["raw"][uid]),
+                wait_for_analysis(client["analysis"], uid, ANALYSIS_TIMEOUT_S),
+            )
+            for uid in uids
+        ]
         add_capacity_ratios(rows)
         add_truth(rows, config)
-        print(f"\npressure series: {len(uids)} runs acquired in {acquired:.0f} s, analysed "
-              f"{time.monotonic() - started - acquired:.0f} s later; read back from Tiled\n")
+        print(
+            f"\npressure series: {len(uids)} runs acquired in {acquired:.0f} s, analysed "
+            f"{time.monotonic() - started - acquired:.0f} s later; read back from Tiled\n"
+        )
         print(format_table(rows))
         print("\nanalysis, measured (simulator's truth):\n")
         print(format_analysis_table(rows))
@@ -85,19 +102,22 @@ def run_demo(config: StationConfig, summary_json: Path | None = None,
         print(f"\nfigure written to {figure}")
         if summary_json is not None:
             summary_json.parent.mkdir(parents=True, exist_ok=True)
-            summary_json.write_text(json.dumps({"tiled_uri": uri, "rows": rows,
-                                                "truth_notes": TRUTH_NOTES}, indent=2))
+            summary_json.write_text(
+                json.dumps({"tiled_uri": uri, "rows": rows, "truth_notes": TRUTH_NOTES}, indent=2)
+            )
             print(f"summary written to {summary_json}")
         key_file = config.station.data_dir / "tiled" / "api_key"
-        print(f"\nThe catalog persists under {config.station.data_dir}/tiled; `acq serve` serves "
-              f"it again at {uri}. Open the runs from Python:\n"
-              f"  from tiled.client import from_uri\n"
-              f"  from tiled.queries import Key\n"
-              f"  client = from_uri({uri!r}, api_key=open({str(key_file)!r}).read().strip())\n"
-              f"  run = client['raw'][{uids[-1]!r}]   # or client['raw'][-1]\n"
-              f"  run['projection']['det_image'][0]   # a CT frame\n"
-              f"  client['analysis'].search(Key('start.raw_uid') == run.metadata['start']['uid'])"
-              f"\n")
+        print(
+            f"\nThe catalog persists under {config.station.data_dir}/tiled; `acq serve` serves "
+            f"it again at {uri}. Open the runs from Python:\n"
+            f"  from tiled.client import from_uri\n"
+            f"  from tiled.queries import Key\n"
+            f"  client = from_uri({uri!r}, api_key=open({str(key_file)!r}).read().strip())\n"
+            f"  run = client['raw'][{uids[-1]!r}]   # or client['raw'][-1]\n"
+            f"  run['projection']['det_image'][0]   # a CT frame\n"
+            f"  client['analysis'].search(Key('start.raw_uid') == run.metadata['start']['uid'])"
+            f"\n"
+        )
     return 0
 
 
@@ -108,5 +128,6 @@ def add_truth(rows: list[dict], config: StationConfig) -> None:
     params = simulation_parameters(config)
     lowest = min(row["pressure_setpoint_MPa"] for row in rows)
     for row in rows:
-        row["truth"] = truth_at(row["pressure_setpoint_MPa"], params, config.simulation.seed,
-                                lowest)
+        row["truth"] = truth_at(
+            row["pressure_setpoint_MPa"], params, config.simulation.seed, lowest
+        )

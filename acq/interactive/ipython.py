@@ -84,15 +84,27 @@ def beamline_namespace(config: StationConfig, *, plots: bool = True) -> dict[str
         RE.subscribe(LiveNyquist())
         RE.subscribe(LiveVoltage(time_scale=config.station.time_scale))
     namespace: dict[str, Any] = {
-        "config": config, "station": station, "RE": RE, "engine": engine, "bec": bec,
-        "db": client["raw"], "analysis": client["analysis"], "tiled": client,
-        "analysis_runs_of": analysis_runs_of, "wait_for_analysis": wait_for_analysis,
-        "bp": bp, "bps": bps,
-        **station.devices(), **{name: getattr(plans, name) for name in plans.__all__},
+        "config": config,
+        "station": station,
+        "RE": RE,
+        "engine": engine,
+        "bec": bec,
+        "db": client["raw"],
+        "analysis": client["analysis"],
+        "tiled": client,
+        "analysis_runs_of": analysis_runs_of,
+        "wait_for_analysis": wait_for_analysis,
+        "bp": bp,
+        "bps": bps,
+        **station.devices(),
+        **{name: getattr(plans, name) for name in plans.__all__},
     }
     namespace["banner"] = BANNER.format(
-        station=config.station.name, devices=", ".join(station.devices()), uri=uri,
-        plans=", ".join(plans.__all__))
+        station=config.station.name,
+        devices=", ".join(station.devices()),
+        uri=uri,
+        plans=", ".join(plans.__all__),
+    )
     return namespace
 
 

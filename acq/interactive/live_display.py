@@ -41,8 +41,12 @@ from conventions import data_keys
 from ..analysis.eis_fit import fit_spectrum
 
 #: Columns of the live cycling table.
-TRACE_FIELDS = (data_keys.LIVE_TIME, data_keys.LIVE_VOLTAGE, data_keys.LIVE_CURRENT,
-                data_keys.LIVE_CHARGE)
+TRACE_FIELDS = (
+    data_keys.LIVE_TIME,
+    data_keys.LIVE_VOLTAGE,
+    data_keys.LIVE_CURRENT,
+    data_keys.LIVE_CHARGE,
+)
 
 
 class SpectrumLine(CallbackBase):
@@ -71,12 +75,16 @@ class SpectrumLine(CallbackBase):
             return
         n = int(data[data_keys.SPECTRUM_POINTS])
         frequency = np.asarray(data[data_keys.SPECTRUM_FREQUENCY])[:n]
-        z = (np.asarray(data[data_keys.SPECTRUM_Z_REAL])[:n]
-             + 1j * np.asarray(data[data_keys.SPECTRUM_Z_IMAG])[:n])
+        z = (
+            np.asarray(data[data_keys.SPECTRUM_Z_REAL])[:n]
+            + 1j * np.asarray(data[data_keys.SPECTRUM_Z_IMAG])[:n]
+        )
         fit = fit_spectrum(frequency, z.real, z.imag, circuit=self.circuit)
-        self.write(f"spectrum: {n} points, {frequency.max():.3g}–{frequency.min():.3g} Hz, "
-                   f"|Z| {np.abs(z).min():.4g}–{np.abs(z).max():.4g} Ω; {self.circuit} fit: "
-                   f"{fit.summary()}")
+        self.write(
+            f"spectrum: {n} points, {frequency.max():.3g}–{frequency.min():.3g} Hz, "
+            f"|Z| {np.abs(z).min():.4g}–{np.abs(z).max():.4g} Ω; {self.circuit} fit: "
+            f"{fit.summary()}"
+        )
 
 
 class TraceTable(LiveTable):
@@ -84,8 +92,7 @@ class TraceTable(LiveTable):
     `LiveTable` would print its footer at the end of every run)."""
 
     def __init__(self, out: Callable[[str], object] = print) -> None:
-        super().__init__(list(TRACE_FIELDS), stream_name=data_keys.TRACE, default_prec=4,
-                         out=out)
+        super().__init__(list(TRACE_FIELDS), stream_name=data_keys.TRACE, default_prec=4, out=out)
         self._tabulating = False
 
     def start(self, doc):
@@ -120,9 +127,11 @@ class RunEnd(CallbackBase):
 
     def stop(self, doc):
         status, reason = doc.get("exit_status", "?"), doc.get("reason") or ""
-        self.write(f"run {doc['run_start'][:8]} (scan {self._start.get('scan_id', '?')}, "
-                   f"{self._start.get('plan_name', '?')}) ended: {status}"
-                   + (f" — {reason}" if reason else ""))
+        self.write(
+            f"run {doc['run_start'][:8]} (scan {self._start.get('scan_id', '?')}, "
+            f"{self._start.get('plan_name', '?')}) ended: {status}"
+            + (f" — {reason}" if reason else "")
+        )
 
 
 #: What bluesky logs with a traceback when a run is aborted (a user's RE.abort(), a failed
@@ -163,8 +172,9 @@ def _progress_bar(statuses) -> TerminalProgressBar:
     return TerminalProgressBar(reporting, delay_draw=0)
 
 
-def subscribe_terminal(RE: RunEngine, circuit: str,
-                       progress_bars: bool | None = None) -> BestEffortCallback:
+def subscribe_terminal(
+    RE: RunEngine, circuit: str, progress_bars: bool | None = None
+) -> BestEffortCallback:
     """Everything of this module on ``RE``; returns the BestEffortCallback (plots off: an
     interactive session turns them on).
 

@@ -41,7 +41,8 @@ class _RunPlot(CallbackBase):
         self._streams = {}
         pressure = doc.get("pressure_MPa")
         self._label = f"{doc.get('sample', '')} {doc.get('plan_name', '')}" + (
-            f" {pressure:g} MPa" if pressure is not None else "")
+            f" {pressure:g} MPa" if pressure is not None else ""
+        )
 
     def descriptor(self, doc):
         self._streams[doc["uid"]] = doc["name"]
@@ -71,9 +72,13 @@ class LiveNyquist(_RunPlot):
         if data_keys.SPECTRUM_Z_REAL not in data:
             return
         n = int(data[data_keys.SPECTRUM_POINTS])
-        self.ax.plot(np.asarray(data[data_keys.SPECTRUM_Z_REAL])[:n],
-                     -np.asarray(data[data_keys.SPECTRUM_Z_IMAG])[:n],
-                     "o-", markersize=3, label=self._label)
+        self.ax.plot(
+            np.asarray(data[data_keys.SPECTRUM_Z_REAL])[:n],
+            -np.asarray(data[data_keys.SPECTRUM_Z_IMAG])[:n],
+            "o-",
+            markersize=3,
+            label=self._label,
+        )
         self.ax.legend(fontsize="small")
         self._draw()
 
@@ -118,6 +123,7 @@ class LiveVoltage(_RunPlot):
             (self._line,) = self.ax.plot([hours], [volts], "-", label=self._label)
             self.ax.legend(fontsize="small")
         else:
-            self._line.set_data(np.append(self._line.get_xdata(), hours),
-                                np.append(self._line.get_ydata(), volts))
+            self._line.set_data(
+                np.append(self._line.get_xdata(), hours), np.append(self._line.get_ydata(), volts)
+            )
         self._draw()

@@ -101,15 +101,21 @@ def check_redis(addr: str, timeout_s: float = REDIS_TIMEOUT_S) -> None:
         Naming the address and the reason.
     """
     host, _, port = addr.rpartition(":")
-    client = redis.Redis(host=host or "127.0.0.1", port=int(port), socket_timeout=timeout_s,
-                         socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
+    client = redis.Redis(
+        host=host or "127.0.0.1",
+        port=int(port),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
     try:
         client.ping()
     except redis.RedisError as error:
         raise QueueServerError(
             f"Redis at {addr} is not reachable ({error}); the queue server keeps its queue "
             f"there. Start it (redis-server --bind 127.0.0.1 --port {port}) or give its "
-            f"address with --redis-addr") from None
+            f"address with --redis-addr"
+        ) from None
     finally:
         client.close()
 
@@ -142,8 +148,13 @@ class QueueServer(ChildService):
     devices, the log) go to ``<data_dir>/queue``.
     """
 
-    def __init__(self, config: StationConfig, settings: QueueSettings, tiled_uri: str,
-                 tiled_api_key: str | None) -> None:
+    def __init__(
+        self,
+        config: StationConfig,
+        settings: QueueSettings,
+        tiled_uri: str,
+        tiled_api_key: str | None,
+    ) -> None:
         self.directory = config.station.data_dir.resolve() / "queue"
         super().__init__("queue server", self.directory / "queue_server.log")
         self.config = config
@@ -155,22 +166,40 @@ class QueueServer(ChildService):
 
     def environment(self) -> dict[str, str]:
         """Environment of the queue server's processes (station config, Tiled, API key)."""
-        return {**os.environ, CONFIG_VARIABLE: str(self.config_path),
-                TILED_URI_VARIABLE: self.tiled_uri,
-                TILED_API_KEY_VARIABLE: self.tiled_api_key or "",
-                "QSERVER_ZMQ_CONTROL_ADDRESS": self.settings.zmq_control_addr,
-                "QSERVER_ZMQ_INFO_ADDRESS": self.settings.zmq_info_addr,
-                API_KEY_VARIABLE: self.api_key}
+        return {
+            **os.environ,
+            CONFIG_VARIABLE: str(self.config_path),
+            TILED_URI_VARIABLE: self.tiled_uri,
+            TILED_API_KEY_VARIABLE: self.tiled_api_key or "",
+            "QSERVER_ZMQ_CONTROL_ADDRESS": self.settings.zmq_control_addr,
+            "QSERVER_ZMQ_INFO_ADDRESS": self.settings.zmq_info_addr,
+            API_KEY_VARIABLE: self.api_key,
+        }
 
     def manager_command(self) -> list[str]:
         """The ``start-re-manager`` command line."""
         s = self.settings
-        return [_script("start-re-manager"), "--startup-module", STARTUP_MODULE,
-                "--existing-plans-devices", str(self.plans_devices_path),
-                "--user-group-permissions", str(PERMISSIONS_PATH),
-                "--redis-addr", s.redis_addr, "--redis-name-prefix", s.redis_name_prefix,
-                "--zmq-control-addr", s.zmq_control_addr, "--zmq-info-addr", s.zmq_info_addr,
-                "--zmq-publish-console", "ON", "--device-max-depth", str(DEVICE_MAX_DEPTH)]
+        return [
+            _script("start-re-manager"),
+            "--startup-module",
+            STARTUP_MODULE,
+            "--existing-plans-devices",
+            str(self.plans_devices_path),
+            "--user-group-permissions",
+            str(PERMISSIONS_PATH),
+            "--redis-addr",
+            s.redis_addr,
+            "--redis-name-prefix",
+            s.redis_name_prefix,
+            "--zmq-control-addr",
+            s.zmq_control_addr,
+            "--zmq-info-addr",
+            s.zmq_info_addr,
+            "--zmq-publish-console",
+            "ON",
+            "--device-max-depth",
+            str(DEVICE_MAX_DEPTH),
+        ]
 
     def start(self) -> None:
         """Check Redis, list the plans and devices, start the RE Manager and the HTTP server.
@@ -191,25 +220,47 @@ class QueueServer(ChildService):
         self._list_plans_and_devices()
         self.launch(self.manager_command(), self.environment())
         self.wait_until(self._manager_answers, STARTUP_TIMEOUT_S)
-        self.launch([_script("start-bluesky-httpserver"), "--host", self.settings.http_host,
-                     "--port", str(self.settings.http_port)], self.environment())
+        self.launch(
+            [
+                _script("start-bluesky-httpserver"),
+                "--host",
+                self.settings.http_host,
+                "--port",
+                str(self.settings.http_port),
+            ],
+            self.environment(),
+        )
         self.wait_until(self._http_answers, STARTUP_TIMEOUT_S)
 
     def _list_plans_and_devices(self) -> None:
-        command = [_script("qserver-list-plans-devices"), "--startup-module", STARTUP_MODULE,
-                   "--file-dir", str(self.directory),
-                   "--file-name", self.plans_devices_path.name,
-                   "--device-max-depth", str(DEVICE_MAX_DEPTH)]
+        command = [
+            _script("qserver-list-plans-devices"),
+            "--startup-module",
+            STARTUP_MODULE,
+            "--file-dir",
+            str(self.directory),
+            "--file-name",
+            self.plans_devices_path.name,
+            "--device-max-depth",
+            str(DEVICE_MAX_DEPTH),
+        ]
         try:
-            result = subprocess.run(command, env=self.environment(), capture_output=True,
-                                    text=True, timeout=STARTUP_TIMEOUT_S)
+            result = subprocess.run(
+                command,
+                env=self.environment(),
+                capture_output=True,
+                text=True,
+                timeout=STARTUP_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
-            raise QueueServerError(f"listing the plans and devices took over "
-                                   f"{STARTUP_TIMEOUT_S:.0f} s") from None
+            raise QueueServerError(
+                f"listing the plans and devices took over {STARTUP_TIMEOUT_S:.0f} s"
+            ) from None
         if result.returncode != 0 or not self.plans_devices_path.exists():
             output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-            raise QueueServerError(f"could not list the station's plans and devices with "
-                                   f"{STARTUP_MODULE}:\n{output}")
+            raise QueueServerError(
+                f"could not list the station's plans and devices with {STARTUP_MODULE}:\n{output}"
+            )
 
     def _manager_answers(self) -> bool:
         from bluesky_queueserver_api.zmq import REManagerAPI
@@ -225,8 +276,11 @@ class QueueServer(ChildService):
 
     def _http_answers(self) -> bool:
         try:
-            httpx.get(f"{self.settings.http_uri}/api/status", timeout=1.0,
-                      headers={"Authorization": f"ApiKey {self.api_key}"}).raise_for_status()
+            httpx.get(
+                f"{self.settings.http_uri}/api/status",
+                timeout=1.0,
+                headers={"Authorization": f"ApiKey {self.api_key}"},
+            ).raise_for_status()
             return True
         except httpx.HTTPError:
             return False
@@ -235,27 +289,49 @@ class QueueServer(ChildService):
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``acq queue``."""
     defaults = QueueSettings()
-    parser.add_argument("--redis-addr", default=defaults.redis_addr, metavar="HOST:PORT",
-                        help="Redis the RE Manager keeps its queue in (default %(default)s)")
-    parser.add_argument("--redis-prefix", default=None,
-                        help="prefix of its Redis keys (default qs_<station name>)")
-    parser.add_argument("--zmq-control-port", type=int, default=defaults.zmq_control_port,
-                        help="RE Manager 0MQ control port on 127.0.0.1 (default %(default)s)")
-    parser.add_argument("--zmq-info-port", type=int, default=defaults.zmq_info_port,
-                        help="RE Manager 0MQ console-output port (default %(default)s)")
-    parser.add_argument("--http-host", default=defaults.http_host,
-                        help="HTTP server address (default %(default)s)")
-    parser.add_argument("--http-port", type=int, default=defaults.http_port,
-                        help="HTTP server port (default %(default)s)")
+    parser.add_argument(
+        "--redis-addr",
+        default=defaults.redis_addr,
+        metavar="HOST:PORT",
+        help="Redis the RE Manager keeps its queue in (default %(default)s)",
+    )
+    parser.add_argument(
+        "--redis-prefix", default=None, help="prefix of its Redis keys (default qs_<station name>)"
+    )
+    parser.add_argument(
+        "--zmq-control-port",
+        type=int,
+        default=defaults.zmq_control_port,
+        help="RE Manager 0MQ control port on 127.0.0.1 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--zmq-info-port",
+        type=int,
+        default=defaults.zmq_info_port,
+        help="RE Manager 0MQ console-output port (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-host", default=defaults.http_host, help="HTTP server address (default %(default)s)"
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=defaults.http_port,
+        help="HTTP server port (default %(default)s)",
+    )
 
 
 def settings_from_arguments(args: argparse.Namespace, config: StationConfig) -> QueueSettings:
     """`QueueSettings` from the options of `add_queue_arguments`."""
     prefix = args.redis_prefix or "qs_" + re.sub(r"[^A-Za-z0-9_-]", "_", config.station.name)
-    return QueueSettings(redis_addr=args.redis_addr, redis_name_prefix=prefix,
-                         zmq_control_port=args.zmq_control_port,
-                         zmq_info_port=args.zmq_info_port, http_host=args.http_host,
-                         http_port=args.http_port)
+    return QueueSettings(
+        redis_addr=args.redis_addr,
+        redis_name_prefix=prefix,
+        zmq_control_port=args.zmq_control_port,
+        zmq_info_port=args.zmq_info_port,
+        http_host=args.http_host,
+        http_port=args.http_port,
+    )
 
 
 def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
@@ -284,11 +360,14 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
         except (QueueServerError, ServiceError) as error:
             print(f"acq: {error}", file=sys.stderr)
             return 1
-        print(f"RE Manager: 0MQ control {settings.zmq_control_addr}, console output "
-              f"{settings.zmq_info_addr}; Redis {settings.redis_addr} (keys "
-              f"{settings.redis_name_prefix}*)\n"
-              f"HTTP server: {settings.http_uri} (API key in {server.directory / 'api_key'})\n"
-              f"log {server.log_path}\n"
-              f"Ctrl-C stops", flush=True)
+        print(
+            f"RE Manager: 0MQ control {settings.zmq_control_addr}, console output "
+            f"{settings.zmq_info_addr}; Redis {settings.redis_addr} (keys "
+            f"{settings.redis_name_prefix}*)\n"
+            f"HTTP server: {settings.http_uri} (API key in {server.directory / 'api_key'})\n"
+            f"log {server.log_path}\n"
+            f"Ctrl-C stops",
+            flush=True,
+        )
         serve_until_interrupted()
         return 0

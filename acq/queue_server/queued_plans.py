@@ -43,13 +43,16 @@ def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
     compliance_mA = 1e3 * config.potentiostat.compliance_current_A
     density = (0.0, compliance_mA / config.cell.area_cm2)
     return {
-        "pressure_MPa": pressure, "pressures_MPa": pressure,
+        "pressure_MPa": pressure,
+        "pressures_MPa": pressure,
         "upper_cutoff_V": (-compliance_V, compliance_V),
         "lower_cutoff_V": (-compliance_V, compliance_V),
         "cutoff_V": (0.0, compliance_V),
         "c_rate": (0.0, compliance_mA / config.cell.nominal_capacity_mAh),
-        "current_density_mA_cm2": density, "start_mA_cm2": density,
-        "step_mA_cm2": density, "max_mA_cm2": density,
+        "current_density_mA_cm2": density,
+        "start_mA_cm2": density,
+        "step_mA_cm2": density,
+        "max_mA_cm2": density,
     }
 
 
@@ -57,10 +60,17 @@ def _device_annotation(parameter: DeviceParameter, station: Station) -> dict:
     """The queue-server annotation of a device parameter: the names of the station's devices
     of its class (a list of them for a sequence, or None for an optional one)."""
     type_name = parameter.device_class.__name__
-    template = ("typing.List[{}]" if parameter.many else
-                "{}" if parameter.required else "typing.Optional[{}]")
-    return {"annotation": template.format(type_name),
-            "devices": {type_name: parameter.choices(station)}}
+    template = (
+        "typing.List[{}]"
+        if parameter.many
+        else "{}"
+        if parameter.required
+        else "typing.Optional[{}]"
+    )
+    return {
+        "annotation": template.format(type_name),
+        "devices": {type_name: parameter.choices(station)},
+    }
 
 
 def plan_annotation(plan: StationPlan, config: StationConfig, station: Station) -> dict:
@@ -102,5 +112,4 @@ def queue_plans(config: StationConfig, station: Station) -> dict[str, Callable]:
     station
         The station whose devices a plan's device parameters may name.
     """
-    return {name: queue_plan(plan, config, station)
-            for name, plan in station_plans().items()}
+    return {name: queue_plan(plan, config, station) for name, plan in station_plans().items()}

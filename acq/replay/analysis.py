@@ -40,8 +40,10 @@ def replay_analysis(client, uid: str | int, circuit: str) -> str:
     run = finished_run(client["raw"], uid, purpose="not analysed")
     start = run.metadata.get("start", {})
     if "cell" not in start:
-        raise RawRunError(f"run {uid!r} carries no cell metadata (start['cell']): nothing "
-                          f"this analysis can use")
+        raise RawRunError(
+            f"run {uid!r} carries no cell metadata (start['cell']): nothing this analysis can use"
+        )
     point = analyse_raw_run(run, circuit)
-    return write_analysis_run(analysis_writer(client["analysis"]),
-                              analysis_metadata(start, replay=True), point.streams())
+    return write_analysis_run(
+        analysis_writer(client["analysis"]), analysis_metadata(start, replay=True), point.streams()
+    )

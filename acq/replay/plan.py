@@ -46,8 +46,7 @@ class ReplayError(RawRunError):
     against its own readings. The message names the run."""
 
 
-def replay_plan(config: StationConfig, uid: str | int, uri: str,
-                api_key: str | None) -> list[str]:
+def replay_plan(config: StationConfig, uid: str | int, uri: str, api_key: str | None) -> list[str]:
     """Replay the plan of raw run ``uid`` against simulated devices that play back its readings.
 
     Parameters
@@ -73,8 +72,9 @@ def replay_plan(config: StationConfig, uid: str | int, uri: str,
         If the run is missing, incomplete or unreadable, names no plan this software has,
         or its plan fails against the played-back readings.
     """
-    run = finished_run(connect(uri, api_key)["raw"], uid, purpose="not replayed",
-                       error=ReplayError)
+    run = finished_run(
+        connect(uri, api_key)["raw"], uid, purpose="not replayed", error=ReplayError
+    )
     start = run.metadata["start"]
     try:
         plan_name, plan_args = recorded_plan(run)
@@ -83,18 +83,26 @@ def replay_plan(config: StationConfig, uid: str | int, uri: str,
     except ReplayError:
         raise
     except Exception as error:  # whatever the reader hit: the run is unreadable
-        raise ReplayError(f"run {uid}: its recorded readings cannot be read back: "
-                          f"{type(error).__name__}: {error}") from error
+        raise ReplayError(
+            f"run {uid}: its recorded readings cannot be read back: "
+            f"{type(error).__name__}: {error}"
+        ) from error
     with tempfile.TemporaryDirectory(prefix="ssb-replay-") as directory:
         recording_path = Path(directory) / "recording.h5"
         recording.save(recording_path)
         try:
-            return run_rehearsal(Rehearsal(
-                config=replay_station.model_dump(mode="json"),
-                recording_path=str(recording_path), plan_name=plan_name, plan_args=plan_args,
-                md={"replay": True, "replay_of": start["uid"]},
-                preset_MPa=recording.press[0].setpoint_MPa if recording.press else None,
-                uri=uri, api_key=api_key))
+            return run_rehearsal(
+                Rehearsal(
+                    config=replay_station.model_dump(mode="json"),
+                    recording_path=str(recording_path),
+                    plan_name=plan_name,
+                    plan_args=plan_args,
+                    md={"replay": True, "replay_of": start["uid"]},
+                    preset_MPa=recording.press[0].setpoint_MPa if recording.press else None,
+                    uri=uri,
+                    api_key=api_key,
+                )
+            )
         except RehearsalError as error:
             raise ReplayError(f"replay of run {uid} ({plan_name}) failed: {error}") from error
 
@@ -115,19 +123,27 @@ def recorded_plan(run) -> tuple[str, dict[str, Any]]:
     name, args = start.get("plan_name"), start.get("plan_args")
     known = station_plans()
     if name not in known or not isinstance(args, dict):
-        raise ReplayError(f"run {start['uid']} records no plan this software can replay "
-                          f"(plan_name {name!r}, plan_args {'present' if args else 'missing'})")
+        raise ReplayError(
+            f"run {start['uid']} records no plan this software can replay "
+            f"(plan_name {name!r}, plan_args {'present' if args else 'missing'})"
+        )
     accepted = known[name].signature.parameters
     dropped = sorted(set(args) - set(accepted))
     if dropped:
-        logger.warning("run %s: %s no longer takes %s; replayed without them", start["uid"],
-                       name, ", ".join(dropped))
+        logger.warning(
+            "run %s: %s no longer takes %s; replayed without them",
+            start["uid"],
+            name,
+            ", ".join(dropped),
+        )
     args = {key: value for key, value in args.items() if key in accepted}
     if name in ONE_RUN_PER_ITEM:
         argument, item = ONE_RUN_PER_ITEM[name]
         if item not in start:
-            raise ReplayError(f"run {start['uid']} of {name} does not say which of its "
-                              f"{argument} it ran (start[{item!r}] missing)")
+            raise ReplayError(
+                f"run {start['uid']} of {name} does not say which of its "
+                f"{argument} it ran (start[{item!r}] missing)"
+            )
         args[argument] = [start[item]]
     return name, args
 
@@ -138,11 +154,20 @@ def read_recording(run) -> Recording:
     return Recording(
         press=tuple(PressReading(*reading) for reading in press_readings(run)),
         spectra=tuple(Spectrum(*spectrum) for spectrum in spectra(run)),
-        half_cycles=tuple(HalfCycleTrace(half.time_s, half.voltage_V, half.current_A,
-                                         half.capacity_mAh, half.termination_reason)
-                          for half in half_cycles(run)),
-        frames=None if frames is None else Frames(frames.darks, frames.flats,
-                                                  frames.projections, frames.angles_deg))
+        half_cycles=tuple(
+            HalfCycleTrace(
+                half.time_s,
+                half.voltage_V,
+                half.current_A,
+                half.capacity_mAh,
+                half.termination_reason,
+            )
+            for half in half_cycles(run)
+        ),
+        frames=None
+        if frames is None
+        else Frames(frames.darks, frames.flats, frames.projections, frames.angles_deg),
+    )
 
 
 def replay_config(config: StationConfig, start: dict[str, Any]) -> StationConfig:
@@ -153,10 +178,17 @@ def replay_config(config: StationConfig, start: dict[str, Any]) -> StationConfig
     """
     raw = config.model_dump(mode="json")
     raw["station"]["prefix"] = f"RP{secrets.token_hex(4)}:"
-    raw["sample"] = {"id": start.get("sample", config.sample.id),
-                     "description": start.get("sample_description", config.sample.description)}
-    raw["cell"].update({key: value for key, value in start.get("cell", {}).items()
-                        if key in CellSection.model_fields})
+    raw["sample"] = {
+        "id": start.get("sample", config.sample.id),
+        "description": start.get("sample_description", config.sample.description),
+    }
+    raw["cell"].update(
+        {
+            key: value
+            for key, value in start.get("cell", {}).items()
+            if key in CellSection.model_fields
+        }
+    )
     if raw.get("simulation") is None:
         raw["simulation"] = {}
     return parse_config(raw, source=f"replay of run {start['uid']}")
@@ -166,8 +198,9 @@ def replay_plan_command(config: StationConfig, uid: str | int) -> int:
     """``acq replay UID --plan``: replay against the config's Tiled and say where it went."""
     uri, api_key = endpoint(config)
     uids = replay_plan(config, uid, uri, api_key)
-    source = (connect(uri, api_key)["raw"][uids[0]].metadata["start"]["replay_of"] if uids
-              else uid)
-    print(f"replayed the plan of run {source} against its recorded readings: run(s) "
-          f"{', '.join(uids)} in {uri} (container 'raw', start: replay=True, replay_of)")
+    source = connect(uri, api_key)["raw"][uids[0]].metadata["start"]["replay_of"] if uids else uid
+    print(
+        f"replayed the plan of run {source} against its recorded readings: run(s) "
+        f"{', '.join(uids)} in {uri} (container 'raw', start: replay=True, replay_of)"
+    )
     return 0

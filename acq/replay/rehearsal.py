@@ -81,14 +81,27 @@ def run_rehearsal(rehearsal: Rehearsal) -> list[str]:
     """
     with tempfile.TemporaryDirectory(prefix="ssb-rehearsal-") as directory:
         workdir = Path(directory)
-        request, result, log = (workdir / name for name in
-                                ("rehearsal.json", "result.json", "rehearsal.log"))
+        request, result, log = (
+            workdir / name for name in ("rehearsal.json", "result.json", "rehearsal.log")
+        )
         request.write_text(json.dumps(asdict(rehearsal)))
         environment = loopback_environment(free_channel_access_port())
         with open(log, "w") as output:
-            subprocess.run([sys.executable, "-m", __name__, "--rehearsal", str(request),
-                            "--result", str(result)], env=environment, stdout=output,
-                           stderr=subprocess.STDOUT, check=False)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    "--rehearsal",
+                    str(request),
+                    "--result",
+                    str(result),
+                ],
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         if not result.exists():
             tail = "\n".join(log.read_text().splitlines()[-30:])
             raise RehearsalError(f"the rehearsal process ended without a result:\n{tail}")
@@ -118,15 +131,17 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
     config = parse_config(rehearsal.config)
     recording = Path(rehearsal.recording_path)
     with ExitStack() as stack:
-        stack.enter_context(PlaybackStationProcess(config, recording,
-                                                   recording.with_name("playback_ioc.log")))
+        stack.enter_context(
+            PlaybackStationProcess(config, recording, recording.with_name("playback_ioc.log"))
+        )
         station = build_station(config)
         stack.callback(station.close)
         connect_station(station)
         if rehearsal.preset_MPa is not None:
             station.press.set(rehearsal.preset_MPa).wait(config.press.settle_timeout_s)
-        engine = make_run_engine(config, connect(rehearsal.uri, rehearsal.api_key),
-                                 press=station.press)
+        engine = make_run_engine(
+            config, connect(rehearsal.uri, rehearsal.api_key), press=station.press
+        )
         plan = station_plans()[rehearsal.plan_name]
         try:
             arguments = plan.bind(station, rehearsal.plan_args)
@@ -136,19 +151,29 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
         engine.flush()
         failures = engine.writer.failures if engine.writer is not None else 0
         if failures:
-            raise RehearsalError(f"{failures} documents did not reach Tiled "
-                                 f"(kept under {config.station.data_dir / 'backup'})")
+            raise RehearsalError(
+                f"{failures} documents did not reach Tiled "
+                f"(kept under {config.station.data_dir / 'backup'})"
+            )
         return list(uids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m acq.replay.rehearsal``: rehearse one request; write its outcome as JSON."""
-    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rehearsal", type=Path, required=True,
-                        help="JSON of a Rehearsal (from run_rehearsal)")
-    parser.add_argument("--result", type=Path, required=True,
-                        help='written at the end: {"uids": [...]} or {"error": "..."}')
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__name__}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--rehearsal", type=Path, required=True, help="JSON of a Rehearsal (from run_rehearsal)"
+    )
+    parser.add_argument(
+        "--result",
+        type=Path,
+        required=True,
+        help='written at the end: {"uids": [...]} or {"error": "..."}',
+    )
     args = parser.parse_args(argv)
     try:
         request = Rehearsal(**json.loads(args.rehearsal.read_text()))

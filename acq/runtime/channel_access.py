@@ -37,18 +37,26 @@ def configure_channel_access(server_port: int | None = None) -> None:
         If the environment must change but this process already has a Channel Access context
         (it would not see the change).
     """
-    changes = {key: value for key, value in LOOPBACK_CLIENT_ENVIRONMENT.items()
-               if key not in os.environ}
+    changes = {
+        key: value for key, value in LOOPBACK_CLIENT_ENVIRONMENT.items() if key not in os.environ
+    }
     if server_port is not None:
-        changes.update({key: value for key, value in channel_access_ports(server_port).items()
-                        if os.environ.get(key) != value})
+        changes.update(
+            {
+                key: value
+                for key, value in channel_access_ports(server_port).items()
+                if os.environ.get(key) != value
+            }
+        )
     if not changes:
         return
     ca = sys.modules.get("epics.ca")
     if ca is not None and getattr(ca, "libca", None) is not None:
-        raise RuntimeError(f"Channel Access is already set up in this process (ophyd was "
-                           f"imported first) without {', '.join(sorted(changes))}: configure it "
-                           f"before importing ophyd or pyepics")
+        raise RuntimeError(
+            f"Channel Access is already set up in this process (ophyd was "
+            f"imported first) without {', '.join(sorted(changes))}: configure it "
+            f"before importing ophyd or pyepics"
+        )
     os.environ.update(changes)
 
 
@@ -61,6 +69,9 @@ def loopback_environment(server_port: int) -> dict[str, str]:
 def channel_access_ports(server_port: int) -> dict[str, str]:
     """Environment variables that put Channel Access clients and servers on ``server_port``
     (repeater and beacons on ``server_port + 1``)."""
-    return {"EPICS_CA_SERVER_PORT": str(server_port), "EPICS_CAS_SERVER_PORT": str(server_port),
-            "EPICS_CA_REPEATER_PORT": str(server_port + 1),
-            "EPICS_CAS_BEACON_PORT": str(server_port + 1)}
+    return {
+        "EPICS_CA_SERVER_PORT": str(server_port),
+        "EPICS_CAS_SERVER_PORT": str(server_port),
+        "EPICS_CA_REPEATER_PORT": str(server_port + 1),
+        "EPICS_CAS_BEACON_PORT": str(server_port + 1),
+    }

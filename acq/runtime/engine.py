@@ -30,17 +30,34 @@ PUBLISHER_JOIN_S = 0.5
 #: Milliseconds a closing publisher keeps trying to deliver queued documents.
 PUBLISHER_LINGER_MS = 2000
 #: Distributions whose versions go into every start document.
-RECORDED_PACKAGES = ("ssb-beamline", "bluesky", "ophyd", "pyepics", "caproto", "event-model",
-                     "tiled", "bluesky-tiled-plugins", "databroker", "numpy", "scipy",
-                     "scikit-image", "h5py")
+RECORDED_PACKAGES = (
+    "ssb-beamline",
+    "bluesky",
+    "ophyd",
+    "pyepics",
+    "caproto",
+    "event-model",
+    "tiled",
+    "bluesky-tiled-plugins",
+    "databroker",
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "h5py",
+)
 
 
 def _flush_at_stop(writer: BackgroundWriter) -> Callable[[str, dict], None]:
     """A ``stop``-document callback that waits until ``writer`` has written the whole run."""
+
     def flush(name: str, doc: dict) -> None:
         if not writer.flush(FLUSH_AT_STOP_TIMEOUT_S):
-            logger.error("run %s: documents still queued for Tiled after %s s",
-                         doc["run_start"], FLUSH_AT_STOP_TIMEOUT_S)
+            logger.error(
+                "run %s: documents still queued for Tiled after %s s",
+                doc["run_start"],
+                FLUSH_AT_STOP_TIMEOUT_S,
+            )
+
     return flush
 
 
@@ -73,8 +90,13 @@ class Engine:
             self.publisher = None
 
 
-def make_run_engine(config: StationConfig, client: Container | None = None, *,
-                    publish: bool = False, press: PressureCell | None = None) -> Engine:
+def make_run_engine(
+    config: StationConfig,
+    client: Container | None = None,
+    *,
+    publish: bool = False,
+    press: PressureCell | None = None,
+) -> Engine:
     """A RunEngine for ``config``'s station.
 
     Every start document carries the station, sample, cell geometry and masses and the
@@ -87,8 +109,9 @@ def make_run_engine(config: StationConfig, client: Container | None = None, *,
     Every start document also carries its ``start_datetime`` and, given the ``press``, its
     ``pressure_MPa`` (`plans.metadata.label_runs`).
     """
-    RE = RunEngine({}, scan_id_source=StationScanIds(
-        config.station.data_dir.resolve() / SCAN_ID_FILE))
+    RE = RunEngine(
+        {}, scan_id_source=StationScanIds(config.station.data_dir.resolve() / SCAN_ID_FILE)
+    )
     RE.md.update(config.metadata())
     RE.md["versions"] = package_versions(RECORDED_PACKAGES)
     RE.preprocessors.append(label_runs(press))

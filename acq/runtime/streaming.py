@@ -95,8 +95,9 @@ def tiled_writer(raw: Container, backup_dir: Path) -> BackgroundWriter:
         Where runs that fail to reach Tiled are kept as JSON lines.
     """
     backup_dir.mkdir(parents=True, exist_ok=True)
-    writer = TiledWriter(raw, backup_directory=str(backup_dir), batch_size=1,
-                         max_array_size=ALL_ARRAYS_AS_ZARR)
+    writer = TiledWriter(
+        raw, backup_directory=str(backup_dir), batch_size=1, max_array_size=ALL_ARRAYS_AS_ZARR
+    )
 
     def write(name: str, doc: dict) -> None:
         # The backup (JSON lines) cannot serialise numpy arrays, which ophyd puts in events.

@@ -44,8 +44,7 @@ def endpoint(config: StationConfig) -> tuple[str, str]:
     """URI and API key of the config's Tiled: the remote one, or the embedded one's."""
     if config.tiled.uri:
         return config.tiled.uri, config.tiled.api_key
-    return (f"http://127.0.0.1:{config.tiled.port}",
-            embedded_api_key(config.station.data_dir))
+    return (f"http://127.0.0.1:{config.tiled.port}", embedded_api_key(config.station.data_dir))
 
 
 def connect(uri: str, api_key: str | None) -> Container:

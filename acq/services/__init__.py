@@ -25,13 +25,23 @@ from .playback_station import PlaybackStationProcess
 from .simulated_station import SimulatedStationProcess, simulation_parameters
 from .tiled_server import EmbeddedTiled, embedded_tiled
 
-__all__ = ["AnalysisWorkerProcess", "ChildService", "EmbeddedTiled", "PlaybackStationProcess",
-           "ServiceError", "SimulatedStationProcess", "embedded_tiled", "serve_until_interrupted",
-           "simulation_parameters", "start_simulated_services"]
+__all__ = [
+    "AnalysisWorkerProcess",
+    "ChildService",
+    "EmbeddedTiled",
+    "PlaybackStationProcess",
+    "ServiceError",
+    "SimulatedStationProcess",
+    "embedded_tiled",
+    "serve_until_interrupted",
+    "simulation_parameters",
+    "start_simulated_services",
+]
 
 
-def start_simulated_services(config: StationConfig,
-                             stack: ExitStack) -> tuple[Container, str, str]:
+def start_simulated_services(
+    config: StationConfig, stack: ExitStack
+) -> tuple[Container, str, str]:
     """Start the simulated IOCs, the embedded Tiled server when the config names none, and
     the analysis worker (with its 0MQ proxy).
 
@@ -44,17 +54,26 @@ def start_simulated_services(config: StationConfig,
         A Tiled client with the ``raw`` and ``analysis`` containers, and where it points.
     """
     ioc = stack.enter_context(SimulatedStationProcess(config))
-    print(f"simulated station {config.station.prefix!r} serving "
-          f"(time scale {config.station.time_scale:g}; IOC log {ioc.log_path})", flush=True)
+    print(
+        f"simulated station {config.station.prefix!r} serving "
+        f"(time scale {config.station.time_scale:g}; IOC log {ioc.log_path})",
+        flush=True,
+    )
     if config.tiled.uri:
         uri, api_key = config.tiled.uri, config.tiled.api_key
     else:
         server = stack.enter_context(embedded_tiled(config))
         uri, api_key = server.uri, server.api_key
-        print(f"embedded Tiled at {uri} (catalog under {server.directory}, API key in "
-              f"{server.directory / 'api_key'})", flush=True)
+        print(
+            f"embedded Tiled at {uri} (catalog under {server.directory}, API key in "
+            f"{server.directory / 'api_key'})",
+            flush=True,
+        )
     client = connect(uri, api_key)
     worker = stack.enter_context(AnalysisWorkerProcess(config, uri, api_key))
-    print(f"analysis worker listening on the 0MQ proxy at port "
-          f"{config.analysis.zmq_out_port} (log {worker.log_path})", flush=True)
+    print(
+        f"analysis worker listening on the 0MQ proxy at port "
+        f"{config.analysis.zmq_out_port} (log {worker.log_path})",
+        flush=True,
+    )
     return client, uri, api_key

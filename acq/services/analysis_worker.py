@@ -47,14 +47,20 @@ def serve(config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
     from ..runtime.tiled_client import connect
 
     client = connect(tiled_uri, api_key)
-    analysis = LiveAnalysis(client, circuit=config.analysis.circuit,
-                            report=lambda line: print(line, flush=True))
+    analysis = LiveAnalysis(
+        client, circuit=config.analysis.circuit, report=lambda line: print(line, flush=True)
+    )
     dispatcher = RemoteDispatcher(zmq_address(config.analysis.zmq_out_port))
     dispatcher.subscribe(BackgroundWriter(analysis, name="live-analysis"))
     # `start` connects and subscribes in its first loop step; report ready after that.
-    dispatcher.loop.call_later(SUBSCRIBE_MARGIN_S, lambda: print(
-        f"{READY_LINE}: documents from {zmq_address(config.analysis.zmq_out_port)}, "
-        f"results to {tiled_uri} ('analysis')", flush=True))
+    dispatcher.loop.call_later(
+        SUBSCRIBE_MARGIN_S,
+        lambda: print(
+            f"{READY_LINE}: documents from {zmq_address(config.analysis.zmq_out_port)}, "
+            f"results to {tiled_uri} ('analysis')",
+            flush=True,
+        ),
+    )
     dispatcher.start()
 
 
@@ -90,24 +96,41 @@ class AnalysisWorkerProcess(ChildService):
         self.config_path.touch(mode=0o600)  # it may hold a remote Tiled's API key
         self.config_path.write_text(json.dumps(self.config.model_dump(mode="json")))
         proxy = shutil.which("bluesky-0MQ-proxy") or str(
-            Path(sys.executable).with_name("bluesky-0MQ-proxy"))
+            Path(sys.executable).with_name("bluesky-0MQ-proxy")
+        )
         analysis = self.config.analysis
         env = {**os.environ, TILED_API_KEY_VARIABLE: self.api_key or ""}
         self.launch([proxy, str(analysis.zmq_in_port), str(analysis.zmq_out_port)], env)
-        self.launch([sys.executable, "-m", __name__, "--config-json", str(self.config_path),
-                     "--tiled-uri", self.tiled_uri], env)
+        self.launch(
+            [
+                sys.executable,
+                "-m",
+                __name__,
+                "--config-json",
+                str(self.config_path),
+                "--tiled-uri",
+                self.tiled_uri,
+            ],
+            env,
+        )
         self.wait_until(lambda: READY_LINE in self.log_path.read_text())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m acq.services.analysis_worker``: analyse until interrupted."""
-    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__name__}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--config", type=Path, help="station config (TOML)")
     source.add_argument("--config-json", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--tiled-uri", help="Tiled server for the results (default: the "
-                        "config's; its API key from $TILED_API_KEY or the config)")
+    parser.add_argument(
+        "--tiled-uri",
+        help="Tiled server for the results (default: the "
+        "config's; its API key from $TILED_API_KEY or the config)",
+    )
     args = parser.parse_args(argv)
     if args.config_json:
         config = parse_config(json.loads(args.config_json.read_text()), str(args.config_json))

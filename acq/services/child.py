@@ -60,20 +60,24 @@ class ChildService:
         """
         raise NotImplementedError
 
-    def launch(self, command: Sequence[str], env: dict[str, str] | None = None
-               ) -> subprocess.Popen:
+    def launch(
+        self, command: Sequence[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         """Start one process of the service, its output appended to `log_path`."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.fresh_log and not self._processes:
             self.log_path.write_text("")
         with open(self.log_path, "a") as log:
-            process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT,
-                                       env={**(env or os.environ), "PYTHONUNBUFFERED": "1"})
+            process = subprocess.Popen(
+                list(command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**(env or os.environ), "PYTHONUNBUFFERED": "1"},
+            )
         self._processes.append(process)
         return process
 
-    def wait_until(self, ready: Callable[[], bool], timeout_s: float = STARTUP_TIMEOUT_S
-                   ) -> None:
+    def wait_until(self, ready: Callable[[], bool], timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         """Poll ``ready`` until it returns True.
 
         Raises
@@ -87,10 +91,14 @@ class ChildService:
             exited = [process for process in self._processes if process.poll() is not None]
             if exited or time.monotonic() > deadline:
                 self.stop()
-                why = (f"exited with status {exited[0].returncode}" if exited
-                       else f"did not answer within {timeout_s:.0f} s")
-                raise ServiceError(f"{self.name} {why}; the end of its log "
-                                   f"({self.log_path}):\n{self.log_tail()}")
+                why = (
+                    f"exited with status {exited[0].returncode}"
+                    if exited
+                    else f"did not answer within {timeout_s:.0f} s"
+                )
+                raise ServiceError(
+                    f"{self.name} {why}; the end of its log ({self.log_path}):\n{self.log_tail()}"
+                )
             time.sleep(0.1)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -114,8 +122,12 @@ class ChildService:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

@@ -51,8 +51,12 @@ def free_channel_access_port(attempts: int = 100) -> int:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port < 65535 and _udp_port_free(port) and _udp_port_free(port + 1) and (
-                tcp_port_free(port)):
+        if (
+            port < 65535
+            and _udp_port_free(port)
+            and _udp_port_free(port + 1)
+            and (tcp_port_free(port))
+        ):
             return port
     raise RuntimeError(f"no free Channel Access port pair on loopback after {attempts} tries")
 

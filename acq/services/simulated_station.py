@@ -22,8 +22,13 @@ if TYPE_CHECKING:  # the physics is imported only when a simulated station is se
 
 #: Geometry keys of ``[cell]`` the simulated cell takes (``[simulation.parameters.geometry]``
 #: may not contradict them).
-CELL_GEOMETRY_KEYS = ("diameter_mm", "electrode_mass_mg", "electrolyte_mass_mg",
-                      "active_mass_fraction", "electrolyte_solid_density_g_cm3")
+CELL_GEOMETRY_KEYS = (
+    "diameter_mm",
+    "electrode_mass_mg",
+    "electrolyte_mass_mg",
+    "active_mass_fraction",
+    "electrolyte_solid_density_g_cm3",
+)
 
 
 def simulation_parameters(config: StationConfig) -> CellParameters:
@@ -68,8 +73,9 @@ class SimulatedStationProcess(ChildService):
     #: The module the IOCs run as (``python -m``).
     module = "simulated_devices"
 
-    def __init__(self, config: StationConfig, log_path: Path | None = None,
-                 name: str = "simulated IOCs") -> None:
+    def __init__(
+        self, config: StationConfig, log_path: Path | None = None, name: str = "simulated IOCs"
+    ) -> None:
         services = config.station.data_dir.resolve() / "services"
         super().__init__(name, log_path or services / "ioc.log")
         self.config = config
@@ -81,16 +87,27 @@ class SimulatedStationProcess(ChildService):
         c = self.config
         assert c.simulation is not None  # checked by simulation_parameters
         return [
-            sys.executable, "-m", self.module,
-            "--prefix", c.station.prefix,
-            "--data-dir", str(c.frames_dir),
-            "--time-scale", repr(c.station.time_scale),
-            "--seed", str(c.simulation.seed),
-            "--parameters", str(self.parameters_path),
-            "--rating-MPa", repr(c.press.rating_MPa),
-            "--load-cell-range-N", repr(c.press.load_cell_range_N),
-            "--compliance-current-A", repr(c.potentiostat.compliance_current_A),
-            "--compliance-voltage-V", repr(c.potentiostat.compliance_voltage_V),
+            sys.executable,
+            "-m",
+            self.module,
+            "--prefix",
+            c.station.prefix,
+            "--data-dir",
+            str(c.frames_dir),
+            "--time-scale",
+            repr(c.station.time_scale),
+            "--seed",
+            str(c.simulation.seed),
+            "--parameters",
+            str(self.parameters_path),
+            "--rating-MPa",
+            repr(c.press.rating_MPa),
+            "--load-cell-range-N",
+            repr(c.press.load_cell_range_N),
+            "--compliance-current-A",
+            repr(c.potentiostat.compliance_current_A),
+            "--compliance-voltage-V",
+            repr(c.potentiostat.compliance_voltage_V),
         ]
 
     def start(self) -> None:
@@ -105,7 +122,8 @@ class SimulatedStationProcess(ChildService):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.parameters_path.write_text(json.dumps(self.parameters.as_dict()))
         repeater = shutil.which("caproto-repeater") or str(
-            Path(sys.executable).with_name("caproto-repeater"))
+            Path(sys.executable).with_name("caproto-repeater")
+        )
         if Path(repeater).exists():
             self.launch([repeater, "--quiet"])
             # libca registers with the repeater at its first use and, finding none, tries to

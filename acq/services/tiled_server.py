@@ -54,10 +54,22 @@ class EmbeddedTiled(ChildService):
     def command(self) -> list[str]:
         """The ``tiled serve catalog`` command line."""
         catalog = self.directory / "catalog.db"
-        command = [str(Path(sys.executable).with_name("tiled")), "serve", "catalog",
-                   str(catalog), "-w", str(self.directory / "files"),
-                   "-w", f"sqlite:///{self.directory / 'tables.db'}",
-                   "--api-key", self.api_key, "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [
+            str(Path(sys.executable).with_name("tiled")),
+            "serve",
+            "catalog",
+            str(catalog),
+            "-w",
+            str(self.directory / "files"),
+            "-w",
+            f"sqlite:///{self.directory / 'tables.db'}",
+            "--api-key",
+            self.api_key,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         for directory in self.readable_dirs:
             command += ["-r", str(directory)]
         if not catalog.exists():
@@ -73,9 +85,11 @@ class EmbeddedTiled(ChildService):
             If the port is taken, or the server exits or does not answer (with its log).
         """
         if not tcp_port_free(self.port):
-            raise ServiceError(f"cannot serve Tiled on 127.0.0.1:{self.port}: the port is in "
-                               f"use (another `acq serve` or demo?); set [tiled] port in the "
-                               f"station config")
+            raise ServiceError(
+                f"cannot serve Tiled on 127.0.0.1:{self.port}: the port is in "
+                f"use (another `acq serve` or demo?); set [tiled] port in the "
+                f"station config"
+            )
         (self.directory / "files").mkdir(parents=True, exist_ok=True)
         for directory in self.readable_dirs:
             directory.mkdir(parents=True, exist_ok=True)

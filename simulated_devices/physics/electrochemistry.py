@@ -65,13 +65,15 @@ class ElectrochemicalCell:
         self.params = params
         self.chem = params.electrochemistry
         if self.chem.cell_type not in ("full", "symmetric"):
-            raise ValueError(f"cell_type must be 'full' or 'symmetric', got "
-                             f"{self.chem.cell_type!r}")
+            raise ValueError(
+                f"cell_type must be 'full' or 'symmetric', got {self.chem.cell_type!r}"
+            )
         self.rng = rng
         self.area_cm2 = params.geometry.area_cm2
         #: Capacity of the active material if all of it were reached, mAh.
-        self.nominal_capacity_mAh = (self.chem.specific_capacity_mAh_g
-                                     * params.geometry.active_mass_g)
+        self.nominal_capacity_mAh = (
+            self.chem.specific_capacity_mAh_g * params.geometry.active_mass_g
+        )
         self.charge_mAh = 0.0
         self.anode_lithium_mAh = self.chem.n_to_p_ratio * self.nominal_capacity_mAh
         self.shorted = False
@@ -83,8 +85,12 @@ class ElectrochemicalCell:
         self._polarisation_V = 0.0
 
     # -- conditions ------------------------------------------------------------------------
-    def set_conditions(self, pressure_MPa: float, series_resistance_ohm: float,
-                       charge_transfer_resistance_ohm: float) -> None:
+    def set_conditions(
+        self,
+        pressure_MPa: float,
+        series_resistance_ohm: float,
+        charge_transfer_resistance_ohm: float,
+    ) -> None:
         """Apply a new stack pressure and the resistances the impedance model gives for it.
 
         Raising the pressure restores lost contact (resets the contact-loss growth).
@@ -105,7 +111,8 @@ class ElectrochemicalCell:
         x = math.log(max(self.pressure_MPa, 1e-3) / low) / math.log(high / low)
         x = min(max(x, 0.0), 1.0)
         return chem.accessible_fraction_at_low_pressure + x * (
-            chem.accessible_fraction_saturated - chem.accessible_fraction_at_low_pressure)
+            chem.accessible_fraction_saturated - chem.accessible_fraction_at_low_pressure
+        )
 
     @property
     def accessible_capacity_mAh(self) -> float:
@@ -118,8 +125,10 @@ class ElectrochemicalCell:
         """Cell voltage at rest, V (0 for a symmetric cell)."""
         if self.chem.cell_type == "symmetric":
             return 0.0
-        return self._cathode_ocv(self.charge_mAh / self.accessible_capacity_mAh) \
+        return (
+            self._cathode_ocv(self.charge_mAh / self.accessible_capacity_mAh)
             - self._anode_depletion_V()
+        )
 
     def _cathode_ocv(self, state_of_charge: float) -> float:
         chem = self.chem
@@ -127,9 +136,12 @@ class ElectrochemicalCell:
         span = chem.ocv_charged_V - chem.ocv_discharged_V
         # A sloped plateau between the two voltages, with ends that rise (fall) steeply by
         # OCV_EDGE_V within the last few per cent of charge, so cut-offs are always reached.
-        return (chem.ocv_discharged_V + span * s
-                - OCV_EDGE_V * math.exp(-s / OCV_EDGE_WIDTH)
-                + OCV_EDGE_V * math.exp(-(1.0 - s) / OCV_EDGE_WIDTH))
+        return (
+            chem.ocv_discharged_V
+            + span * s
+            - OCV_EDGE_V * math.exp(-s / OCV_EDGE_WIDTH)
+            + OCV_EDGE_V * math.exp(-(1.0 - s) / OCV_EDGE_WIDTH)
+        )
 
     def _anode_depletion_V(self) -> float:
         if math.isinf(self.anode_lithium_mAh):
@@ -144,15 +156,20 @@ class ElectrochemicalCell:
         if self.shorted:
             return SHORT_RESISTANCE_OHM
         interface = 2.0 * self.chem.interface_asr_ohm_cm2 / self.area_cm2
-        dendrite = 1.0 + 4.0 * self.dendrite_progress ** 2
+        dendrite = 1.0 + 4.0 * self.dendrite_progress**2
         return self.series_resistance_ohm + growth * dendrite * interface
 
     def voltage_V(self, current_A: float) -> float:
         """Measured cell voltage under ``current_A`` (positive = charge / plating), V."""
-        ohmic = current_A * (self.series_resistance_ohm if self.chem.cell_type == "full"
-                             else self._resistance_ohm())
-        return (self.open_circuit_voltage_V + ohmic + self._polarisation_V
-                + self.rng.normal(0.0, VOLTAGE_NOISE_V))
+        ohmic = current_A * (
+            self.series_resistance_ohm if self.chem.cell_type == "full" else self._resistance_ohm()
+        )
+        return (
+            self.open_circuit_voltage_V
+            + ohmic
+            + self._polarisation_V
+            + self.rng.normal(0.0, VOLTAGE_NOISE_V)
+        )
 
     # -- time evolution --------------------------------------------------------------------
     def step(self, current_A: float, dt_s: float) -> None:
@@ -164,10 +181,14 @@ class ElectrochemicalCell:
             self._step_symmetric(current_A, dt_s)
         if current_A:
             self.hours_under_current += dt_s / 3600.0
-        target = (current_A * self._resistance_ohm() - current_A
-                  * self.series_resistance_ohm) if self.chem.cell_type == "full" else 0.0
+        target = (
+            (current_A * self._resistance_ohm() - current_A * self.series_resistance_ohm)
+            if self.chem.cell_type == "full"
+            else 0.0
+        )
         self._polarisation_V = target + (self._polarisation_V - target) * math.exp(
-            -dt_s / POLARISATION_TAU_S)
+            -dt_s / POLARISATION_TAU_S
+        )
 
     def _step_full(self, current_A: float, charge_mAh: float) -> None:
         chem = self.chem
@@ -241,18 +262,22 @@ class HalfCycle:
         overflow ``max_points``.
     """
 
-    def __init__(self, cell: ElectrochemicalCell, limits: HalfCycleLimits,
-                 max_points: int) -> None:
+    def __init__(
+        self, cell: ElectrochemicalCell, limits: HalfCycleLimits, max_points: int
+    ) -> None:
         if not limits.lower_cutoff_V < limits.upper_cutoff_V:
-            raise ValueError(f"lower cut-off {limits.lower_cutoff_V} V must be below the "
-                             f"upper cut-off {limits.upper_cutoff_V} V")
+            raise ValueError(
+                f"lower cut-off {limits.lower_cutoff_V} V must be below the "
+                f"upper cut-off {limits.upper_cutoff_V} V"
+            )
         if not (limits.record_interval_s > 0 and limits.max_duration_s > 0):
             raise ValueError("record interval and time limit must be positive")
         if limits.max_duration_s / limits.record_interval_s + 2 > max_points:
             raise ValueError(
                 f"time limit {limits.max_duration_s:g} s at record interval "
                 f"{limits.record_interval_s:g} s needs more than {max_points} points; "
-                f"raise the record interval")
+                f"raise the record interval"
+            )
         if not limits.max_capacity_mAh > 0:
             raise ValueError("capacity limit must be positive (inf for none)")
         self.cell = cell
@@ -290,11 +315,16 @@ class HalfCycle:
         substep = limits.record_interval_s / SUBSTEPS_PER_RECORD
         remaining = dt_s
         while remaining > 0 and not self.done:
-            dt = min(substep, remaining, limits.max_duration_s - self.elapsed_s,
-                     limits.record_interval_s - self._since_record_s)
+            dt = min(
+                substep,
+                remaining,
+                limits.max_duration_s - self.elapsed_s,
+                limits.record_interval_s - self._since_record_s,
+            )
             if limits.current_A:
-                dt = min(dt, (limits.max_capacity_mAh - self.capacity_mAh) * 3.6
-                         / abs(limits.current_A))
+                dt = min(
+                    dt, (limits.max_capacity_mAh - self.capacity_mAh) * 3.6 / abs(limits.current_A)
+                )
             remaining -= dt
             self.cell.step(limits.current_A, dt)
             self.elapsed_s += dt

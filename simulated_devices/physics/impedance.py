@@ -36,9 +36,11 @@ class EquivalentCircuit:
         """Complex impedance Z = Z′ + jZ″ at the given frequencies, Ω."""
         jw = 2j * np.pi * np.asarray(frequency_Hz, dtype=float)
         z = np.full(jw.shape, self.R0_ohm, dtype=complex)
-        for r, q, n in ((self.R_b_ohm, self.Q_b, self.n_b),
-                        (self.R_gb_ohm, self.Q_gb, self.n_gb),
-                        (self.R_ct_ohm, self.Q_ct, self.n_ct)):
+        for r, q, n in (
+            (self.R_b_ohm, self.Q_b, self.n_b),
+            (self.R_gb_ohm, self.Q_gb, self.n_gb),
+            (self.R_ct_ohm, self.Q_ct, self.n_ct),
+        ):
             z += r / (1.0 + r * q * jw**n)
         z += self.sigma_W_ohm_s05 * np.sqrt(2.0) / np.sqrt(jw)
         return z
@@ -48,15 +50,20 @@ class EquivalentCircuit:
         return asdict(self)
 
 
-def arrhenius_factor(activation_energy_eV: float, temperature_K: float,
-                     reference_temperature_K: float) -> float:
+def arrhenius_factor(
+    activation_energy_eV: float, temperature_K: float, reference_temperature_K: float
+) -> float:
     """Resistance ratio R(T)/R(T_ref) of a thermally activated process."""
-    return math.exp(activation_energy_eV / BOLTZMANN_eV_K
-                    * (1.0 / temperature_K - 1.0 / reference_temperature_K))
+    return math.exp(
+        activation_energy_eV
+        / BOLTZMANN_eV_K
+        * (1.0 / temperature_K - 1.0 / reference_temperature_K)
+    )
 
 
-def circuit_at(micro: Microstructure, params: CellParameters,
-               temperature_K: float | None = None) -> EquivalentCircuit:
+def circuit_at(
+    micro: Microstructure, params: CellParameters, temperature_K: float | None = None
+) -> EquivalentCircuit:
     """Equivalent circuit of the cell in a given microstructure and temperature.
 
     Parameters
@@ -72,17 +79,29 @@ def circuit_at(micro: Microstructure, params: CellParameters,
     temperature = params.geometry.temperature_K if temperature_K is None else temperature_K
     area = params.geometry.area_cm2
     length_cm = 1e-4 * micro.electrolyte_thickness_um
-    bulk_sigma = (c.bulk_conductivity_S_cm * (1.0 - micro.porosity_electrolyte) ** 1.5
-                  / arrhenius_factor(c.bulk_activation_energy_eV, temperature,
-                                     c.reference_temperature_K))
+    bulk_sigma = (
+        c.bulk_conductivity_S_cm
+        * (1.0 - micro.porosity_electrolyte) ** 1.5
+        / arrhenius_factor(c.bulk_activation_energy_eV, temperature, c.reference_temperature_K)
+    )
     # Grain-to-grain constriction and charge transfer both go through the unresolved contact.
     contact_scaling = (micro.pressure_MPa / c.reference_pressure_MPa) ** -c.pressure_exponent
-    r_gb = (c.grain_boundary_asr_ohm_cm2 / area * contact_scaling
-            * arrhenius_factor(c.grain_boundary_activation_energy_eV, temperature,
-                               c.reference_temperature_K))
-    r_ct = (c.charge_transfer_asr_ohm_cm2 / area * contact_scaling
-            * arrhenius_factor(c.charge_transfer_activation_energy_eV, temperature,
-                               c.reference_temperature_K))
+    r_gb = (
+        c.grain_boundary_asr_ohm_cm2
+        / area
+        * contact_scaling
+        * arrhenius_factor(
+            c.grain_boundary_activation_energy_eV, temperature, c.reference_temperature_K
+        )
+    )
+    r_ct = (
+        c.charge_transfer_asr_ohm_cm2
+        / area
+        * contact_scaling
+        * arrhenius_factor(
+            c.charge_transfer_activation_energy_eV, temperature, c.reference_temperature_K
+        )
+    )
     return EquivalentCircuit(
         R0_ohm=c.series_resistance_ohm,
         R_b_ohm=length_cm / (bulk_sigma * area),
@@ -98,8 +117,12 @@ def circuit_at(micro: Microstructure, params: CellParameters,
     )
 
 
-def measured_spectrum(circuit: EquivalentCircuit, frequency_Hz: np.ndarray,
-                      noise_fraction: float, rng: np.random.Generator) -> np.ndarray:
+def measured_spectrum(
+    circuit: EquivalentCircuit,
+    frequency_Hz: np.ndarray,
+    noise_fraction: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Impedance as a potentiostat measures it: proportional Gaussian noise on |Z|.
 
     Parameters

@@ -102,8 +102,7 @@ def microstructure_at(pressure_MPa: float, params: CellParameters) -> Microstruc
     porosity_s = electrolyte_porosity(pressure_MPa, law)
     active = active_fraction(pressure_MPa, law)
     tort = params.tortuosity
-    high_p = min(max(math.log(pressure_MPa / tort.optimum_pressure_MPa) / math.log(2.0), 0.0),
-                 1.0)
+    high_p = min(max(math.log(pressure_MPa / tort.optimum_pressure_MPa) / math.log(2.0), 0.0), 1.0)
     void_aspect = tort.void_aspect_low_pressure + high_p * (
         tort.void_aspect_high_pressure - tort.void_aspect_low_pressure
     )
@@ -121,9 +120,15 @@ def microstructure_at(pressure_MPa: float, params: CellParameters) -> Microstruc
         asperity_contact=asperity_contact(pressure_MPa, params.contact),
         void_aspect=void_aspect,
         electrode_thickness_um=layer_thickness_um(
-            geometry.electrode_mass_mg, geometry.electrode_solid_density_g_cm3, porosity_e,
-            geometry.area_cm2),
+            geometry.electrode_mass_mg,
+            geometry.electrode_solid_density_g_cm3,
+            porosity_e,
+            geometry.area_cm2,
+        ),
         electrolyte_thickness_um=layer_thickness_um(
-            geometry.electrolyte_mass_mg, geometry.electrolyte_solid_density_g_cm3, porosity_s,
-            geometry.area_cm2),
+            geometry.electrolyte_mass_mg,
+            geometry.electrolyte_solid_density_g_cm3,
+            porosity_s,
+            geometry.area_cm2,
+        ),
     )

@@ -259,8 +259,7 @@ def _replace_checked(default: Any, values: Mapping[str, Any], group_name: str) -
     for key, value in values.items():
         if key not in known:
             raise ValueError(
-                f"unknown parameter simulation.{group_name}.{key}; "
-                f"expected one of {sorted(known)}"
+                f"unknown parameter simulation.{group_name}.{key}; expected one of {sorted(known)}"
             )
         expected = type(getattr(default, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -269,8 +268,7 @@ def _replace_checked(default: Any, values: Mapping[str, Any], group_name: str) -
             continue
         if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
             raise ValueError(
-                f"simulation.{group_name}.{key} must be {expected.__name__}, "
-                f"got {value!r}"
+                f"simulation.{group_name}.{key} must be {expected.__name__}, got {value!r}"
             )
     converted = {
         key: (float(value) if type(getattr(default, key)) is float else value)

@@ -85,21 +85,23 @@ class Phantom:
 def _ball(radius_voxels: float) -> np.ndarray:
     """Boolean ball of a radius (voxels) centred in a cube of odd edge."""
     half = math.ceil(radius_voxels)
-    zz, yy, xx = np.ogrid[-half:half + 1, -half:half + 1, -half:half + 1]
-    ball = zz * zz + yy * yy + xx * xx <= radius_voxels ** 2
+    zz, yy, xx = np.ogrid[-half : half + 1, -half : half + 1, -half : half + 1]
+    ball = zz * zz + yy * yy + xx * xx <= radius_voxels**2
     ball.setflags(write=False)
     return ball
 
 
-def _lognormal_diameters(mean: float, relative_spread: float, count: int,
-                         rng: np.random.Generator) -> np.ndarray:
+def _lognormal_diameters(
+    mean: float, relative_spread: float, count: int, rng: np.random.Generator
+) -> np.ndarray:
     """Log-normal diameters of a given mean and relative standard deviation."""
-    sigma = math.sqrt(math.log1p(relative_spread ** 2))
-    return rng.lognormal(math.log(mean) - sigma ** 2 / 2.0, sigma, count)
+    sigma = math.sqrt(math.log1p(relative_spread**2))
+    return rng.lognormal(math.log(mean) - sigma**2 / 2.0, sigma, count)
 
 
-def _smooth_field(shape: tuple[int, ...], sigma_xy: float, aspect: float,
-                  rng: np.random.Generator) -> np.ndarray:
+def _smooth_field(
+    shape: tuple[int, ...], sigma_xy: float, aspect: float, rng: np.random.Generator
+) -> np.ndarray:
     """White noise smoothed by an anisotropic Gaussian (σ_z = aspect · σ_xy), float32."""
     noise = rng.standard_normal(shape, dtype=np.float32)
     sigma = (max(sigma_xy * aspect, 0.3), sigma_xy, sigma_xy)
@@ -113,11 +115,16 @@ def _top(indices: np.ndarray, score: np.ndarray, count: int) -> np.ndarray:
         return indices[:0]
     if count == indices.size:
         return indices
-    return indices[np.argpartition(score, indices.size - count)[indices.size - count:]]
+    return indices[np.argpartition(score, indices.size - count)[indices.size - count :]]
 
 
-def _place_particles(shape: tuple[int, int, int], inside: np.ndarray, target_count: int,
-                     imaging: ImagingParameters, rng: np.random.Generator) -> np.ndarray:
+def _place_particles(
+    shape: tuple[int, int, int],
+    inside: np.ndarray,
+    target_count: int,
+    imaging: ImagingParameters,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Stamp spheres at random until ``target_count`` voxels inside the cylinder are active.
 
     A sphere whose centre falls in an earlier one is skipped (particles overlap little); one
@@ -145,19 +152,23 @@ def _place_particles(shape: tuple[int, int, int], inside: np.ndarray, target_cou
     nz, ny, nx = shape
     mean_diameter = imaging.particle_diameter_um / imaging.voxel_size_um
     # Mean sphere volume of log-normal diameters: E[d³] = mean³ · (1 + cv²)³.
-    mean_volume = (math.pi / 6.0 * mean_diameter ** 3
-                   * (1.0 + imaging.particle_diameter_spread ** 2) ** 3)
+    mean_volume = (
+        math.pi / 6.0 * mean_diameter**3 * (1.0 + imaging.particle_diameter_spread**2) ** 3
+    )
     pad = math.ceil(mean_diameter * 1.5) + 1
     padded_volume = (nz + 2 * pad) * (ny + 2 * pad) * (nx + 2 * pad)
     pool = math.ceil(-math.log(1.0 - MAX_ACTIVE_FRACTION) * padded_volume / mean_volume)
-    radii = np.clip(_lognormal_diameters(mean_diameter, imaging.particle_diameter_spread, pool,
-                                         rng) / 2.0, 0.5, pad - 1)
+    radii = np.clip(
+        _lognormal_diameters(mean_diameter, imaging.particle_diameter_spread, pool, rng) / 2.0,
+        0.5,
+        pad - 1,
+    )
     radii = np.round(radii / RADIUS_STEP_VOXELS) * RADIUS_STEP_VOXELS
     centres = (rng.random((pool, 3)) * (np.array([nz, ny, nx]) + 2 * pad)).astype(np.int64)
 
     active = np.zeros((nz + 2 * pad, ny + 2 * pad, nx + 2 * pad), dtype=bool)
     counted = np.zeros_like(active)
-    counted[pad:pad + nz, pad:pad + ny, pad:pad + nx] = inside
+    counted[pad : pad + nz, pad : pad + ny, pad : pad + nx] = inside
     count = 0
     close_enough = int(CLOSE_ENOUGH_FRACTION * target_count)
     for (cz, cy, cx), radius in zip(centres, radii, strict=True):
@@ -170,18 +181,20 @@ def _place_particles(shape: tuple[int, int, int], inside: np.ndarray, target_cou
         z0, y0, x0 = max(cz - half, 0), max(cy - half, 0), max(cx - half, 0)
         region = (slice(z0, cz + half + 1), slice(y0, cy + half + 1), slice(x0, cx + half + 1))
         sub = active[region]
-        stamp = ball[z0 - (cz - half):, y0 - (cy - half):, x0 - (cx - half):][
-            :sub.shape[0], :sub.shape[1], :sub.shape[2]]
+        stamp = ball[z0 - (cz - half) :, y0 - (cy - half) :, x0 - (cx - half) :][
+            : sub.shape[0], : sub.shape[1], : sub.shape[2]
+        ]
         added = int(np.count_nonzero(stamp & ~sub & counted[region]))
         if count + added - target_count > target_count - count:
             continue  # this particle would overshoot more than leaving it out falls short
         count += added
         sub |= stamp
-    return active[pad:pad + nz, pad:pad + ny, pad:pad + nx] & inside
+    return active[pad : pad + nz, pad : pad + ny, pad : pad + nx] & inside
 
 
-def _face_rate_targets(surface_z: int, surface_xy: int, contact_rate: float,
-                       anisotropy: float) -> tuple[float, float]:
+def _face_rate_targets(
+    surface_z: int, surface_xy: int, contact_rate: float, anisotropy: float
+) -> tuple[float, float]:
     """Contact rates on z- and xy-faces meeting an overall rate and a z/xy ratio."""
     total = surface_z + surface_xy
     rate_xy = contact_rate * total / (anisotropy * surface_z + surface_xy) if total else 1.0
@@ -204,18 +217,24 @@ def _active_neighbours(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return along_z, in_xy
 
 
-def _take_until(indices: np.ndarray, weights: np.ndarray, score: np.ndarray,
-                budget: float, limit: int) -> np.ndarray:
+def _take_until(
+    indices: np.ndarray, weights: np.ndarray, score: np.ndarray, budget: float, limit: int
+) -> np.ndarray:
     """Highest-scoring ``indices`` whose summed ``weights`` stay within ``budget``."""
     if budget <= 0 or indices.size == 0 or limit <= 0:
         return indices[:0]
     order = np.argsort(score)[::-1]
     taken = int(np.searchsorted(np.cumsum(weights[order], dtype=np.int64), budget, side="right"))
-    return indices[order[:min(taken, limit)]]
+    return indices[order[: min(taken, limit)]]
 
 
-def _carve_electrode_voids(labels: np.ndarray, electrode_slices: int, void_count: int,
-                           micro: Microstructure, field: np.ndarray) -> None:
+def _carve_electrode_voids(
+    labels: np.ndarray,
+    electrode_slices: int,
+    void_count: int,
+    micro: Microstructure,
+    field: np.ndarray,
+) -> None:
     """Turn ``void_count`` electrode electrolyte voxels into voids, in place.
 
     Voxels touching active material on a z-face are taken (best field value first) until the
@@ -228,8 +247,9 @@ def _carve_electrode_voids(labels: np.ndarray, electrode_slices: int, void_count
     counts = face_counts(labels)
     surface_z, contact_z = counts["z"]
     surface_xy = counts["y"][0] + counts["x"][0]
-    rate_z, rate_xy = _face_rate_targets(surface_z, surface_xy, micro.contact_rate,
-                                         micro.contact_anisotropy)
+    rate_z, rate_xy = _face_rate_targets(
+        surface_z, surface_xy, micro.contact_rate, micro.contact_anisotropy
+    )
     # Void faces already present: electrolyte-layer voids under the electrode's last slice.
     budget_z = surface_z * (1.0 - rate_z) - (surface_z - contact_z)
     budget_xy = surface_xy * (1.0 - rate_xy)
@@ -241,19 +261,20 @@ def _carve_electrode_voids(labels: np.ndarray, electrode_slices: int, void_count
     score = field.ravel()[candidates]
 
     z_pool = fz > 0
-    z_taken = _take_until(np.flatnonzero(z_pool), fz[z_pool], score[z_pool], budget_z,
-                          void_count)
+    z_taken = _take_until(np.flatnonzero(z_pool), fz[z_pool], score[z_pool], budget_z, void_count)
     budget_xy -= float(fxy[z_taken].sum())
     xy_pool = ~z_pool & (fxy > 0)
-    xy_taken = _take_until(np.flatnonzero(xy_pool), fxy[xy_pool], score[xy_pool], budget_xy,
-                           void_count - z_taken.size)
+    xy_taken = _take_until(
+        np.flatnonzero(xy_pool), fxy[xy_pool], score[xy_pool], budget_xy, void_count - z_taken.size
+    )
     bulk_pool = np.flatnonzero(~z_pool & (fxy == 0))
     bulk_taken = _top(bulk_pool, score[bulk_pool], void_count - z_taken.size - xy_taken.size)
     shortfall = void_count - z_taken.size - xy_taken.size - bulk_taken.size
     chosen = [z_taken, xy_taken, bulk_taken]
     if shortfall > 0:  # not enough voxels away from particles: take more beside them
-        rest = np.setdiff1d(np.flatnonzero(~z_pool), np.concatenate(chosen[1:]),
-                            assume_unique=True)
+        rest = np.setdiff1d(
+            np.flatnonzero(~z_pool), np.concatenate(chosen[1:]), assume_unique=True
+        )
         rest_fxy = fxy[rest].astype(np.int64)
         chosen.append(rest[np.lexsort((-score[rest], rest_fxy))[:shortfall]])
     void = candidates[np.concatenate(chosen)]
@@ -266,8 +287,9 @@ def _carve_electrolyte_voids(layer: np.ndarray, void_count: int, field: np.ndarr
     layer.ravel()[_top(candidates, field.ravel()[candidates], void_count)] = VOID
 
 
-def make_phantom(micro: Microstructure, imaging: ImagingParameters,
-                 rng: np.random.Generator) -> Phantom:
+def make_phantom(
+    micro: Microstructure, imaging: ImagingParameters, rng: np.random.Generator
+) -> Phantom:
     """Build the labelled phantom of the cell stack for a microstructure.
 
     Parameters
@@ -291,8 +313,9 @@ def make_phantom(micro: Microstructure, imaging: ImagingParameters,
     inside_e = int(np.count_nonzero(inside)) * nz_e
     inside_s = int(np.count_nonzero(inside)) * nz_s
 
-    active = _place_particles((nz_e, n, n), inside,
-                              round(micro.active_fraction_electrode * inside_e), imaging, rng)
+    active = _place_particles(
+        (nz_e, n, n), inside, round(micro.active_fraction_electrode * inside_e), imaging, rng
+    )
     aspect = micro.void_aspect
     field_e = _smooth_field((nz_e, n, n), ELECTRODE_VOID_SIGMA_VOXELS, aspect, rng)
     field_s = _smooth_field((nz_s, n, n), ELECTROLYTE_VOID_SIGMA_VOXELS, aspect, rng)
@@ -300,10 +323,15 @@ def make_phantom(micro: Microstructure, imaging: ImagingParameters,
     labels = np.full((nz_e + nz_s, n, n), ELECTROLYTE, dtype=np.uint8)
     labels[:nz_e][active] = ACTIVE
     labels[:, ~inside] = OUTSIDE
-    _carve_electrolyte_voids(labels[nz_e:], round(micro.porosity_electrolyte * inside_s),
-                             field_s)
-    _carve_electrode_voids(labels, nz_e, round(micro.porosity_electrode * inside_e), micro,
-                           field_e)
+    _carve_electrolyte_voids(labels[nz_e:], round(micro.porosity_electrolyte * inside_s), field_s)
+    _carve_electrode_voids(
+        labels, nz_e, round(micro.porosity_electrode * inside_e), micro, field_e
+    )
     labels.setflags(write=False)
-    return Phantom(labels=labels, electrode_slices=nz_e, voxel_size_um=imaging.voxel_size_um,
-                   truth=measure(labels, nz_e), target=micro)
+    return Phantom(
+        labels=labels,
+        electrode_slices=nz_e,
+        voxel_size_um=imaging.voxel_size_um,
+        truth=measure(labels, nz_e),
+        target=micro,
+    )

@@ -89,9 +89,9 @@ def rotate_and_sum_operator(ny: int, nx: int, angle_deg: float) -> sparse.csr_ma
             cols.append(sy[valid] * nx + sx[valid])
             weights.append((wy * wx)[valid])
     return sparse.csr_matrix(
-        (np.concatenate(weights).astype(np.float32),
-         (np.concatenate(rows), np.concatenate(cols))),
-        shape=(nx, ny * nx))
+        (np.concatenate(weights).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(nx, ny * nx),
+    )
 
 
 class ParallelBeamProjector:
@@ -139,8 +139,9 @@ class ParallelBeamProjector:
             float32 array of shape `frame_shape`: each z-slice rotated by ``angle_deg`` in its
             (y, x) plane and summed along y.
         """
-        return np.ascontiguousarray((self._operator(angle_deg) @ self._columns).T,
-                                    dtype=np.float32)
+        return np.ascontiguousarray(
+            (self._operator(angle_deg) @ self._columns).T, dtype=np.float32
+        )
 
 
 class DetectorModel:
@@ -158,10 +159,16 @@ class DetectorModel:
         Gaussian readout noise, counts RMS (assumed).
     """
 
-    def __init__(self, imaging: ImagingParameters, rng: np.random.Generator,
-                 readout_noise_counts: float = READOUT_NOISE_COUNTS) -> None:
+    def __init__(
+        self,
+        imaging: ImagingParameters,
+        rng: np.random.Generator,
+        readout_noise_counts: float = READOUT_NOISE_COUNTS,
+    ) -> None:
         self.frame_shape: tuple[int, int] = (
-            imaging.electrode_slices + imaging.electrolyte_slices, imaging.diameter_voxels)
+            imaging.electrode_slices + imaging.electrolyte_slices,
+            imaging.diameter_voxels,
+        )
         self.photons = imaging.flat_field_photons
         self.dark_counts = imaging.dark_counts
         self.readout_noise_counts = readout_noise_counts
@@ -178,8 +185,9 @@ class DetectorModel:
         return self.photons * self.gain * transmission + self.dark_counts
 
     def _dark_noise(self) -> np.ndarray:
-        return (self._rng.poisson(self.dark_counts, self.frame_shape)
-                + self.readout_noise_counts * self._rng.standard_normal(self.frame_shape))
+        return self._rng.poisson(
+            self.dark_counts, self.frame_shape
+        ) + self.readout_noise_counts * self._rng.standard_normal(self.frame_shape)
 
     @staticmethod
     def _to_uint16(counts: np.ndarray) -> np.ndarray:
@@ -202,7 +210,9 @@ class DetectorModel:
             Dimensionless Σ μ·Δx per pixel, shape `frame_shape` (`ParallelBeamProjector`).
         """
         if line_integrals.shape != self.frame_shape:
-            raise ValueError(f"line integrals of shape {line_integrals.shape}, detector frame "
-                             f"is {self.frame_shape}")
+            raise ValueError(
+                f"line integrals of shape {line_integrals.shape}, detector frame "
+                f"is {self.frame_shape}"
+            )
         mean = self.photons * self.gain * np.exp(-np.asarray(line_integrals, dtype=np.float64))
         return self._to_uint16(self._rng.poisson(mean) + self._dark_noise())

@@ -66,17 +66,28 @@ class SeriesRun:
 def pressure_series_run(station, station_config, tiled_client) -> SeriesRun:
     """`pressure_series` on the tiny station, streamed to Tiled and analysed in process."""
     engine = make_run_engine(station_config, tiled_client, press=station.press)
-    analysis = LiveAnalysis(tiled_client, circuit=station_config.analysis.circuit,
-                            run_timeout_s=60)
+    analysis = LiveAnalysis(
+        tiled_client, circuit=station_config.analysis.circuit, run_timeout_s=60
+    )
     analyser = BackgroundWriter(analysis, name="live-analysis")
     engine.RE.subscribe(analyser)
-    uids = engine.RE(pressure_series(
-        station.press, station.potentiostat, station.tomo_stage, station.detector,
-        position_compare=station.position_compare, pressures_MPa=settings.PRESSURES_MPA,
-        eis_points_per_decade=settings.POINTS_PER_DECADE,
-        ct_num_projections=settings.PROJECTIONS, ct_num_darks=settings.DARKS,
-        ct_num_flats=settings.FLATS, cycles=1, c_rate=0.01,
-        poll_interval_s=0.05))
+    uids = engine.RE(
+        pressure_series(
+            station.press,
+            station.potentiostat,
+            station.tomo_stage,
+            station.detector,
+            position_compare=station.position_compare,
+            pressures_MPa=settings.PRESSURES_MPA,
+            eis_points_per_decade=settings.POINTS_PER_DECADE,
+            ct_num_projections=settings.PROJECTIONS,
+            ct_num_darks=settings.DARKS,
+            ct_num_flats=settings.FLATS,
+            cycles=1,
+            c_rate=0.01,
+            poll_interval_s=0.05,
+        )
+    )
     engine.close()
     assert analyser.flush(120)
     assert engine.writer.failures == 0 and analyser.failures == 0

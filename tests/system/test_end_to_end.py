@@ -23,13 +23,13 @@ def series(pressure_series_run):
     return pressure_series_run.uids
 
 
-def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,
-                                                         station_config):
+def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client, station_config):
     raw = tiled_client["raw"]
     assert len(series) == len(PRESSURES_MPA)
     # Other tests of the session write to the same catalog: index within the series.
-    same_series = raw.search(Key("start.series_uid") ==
-                             raw[series[0]].metadata["start"]["series_uid"])
+    same_series = raw.search(
+        Key("start.series_uid") == raw[series[0]].metadata["start"]["series_uid"]
+    )
     assert same_series[-1].metadata["start"]["uid"] == series[-1]
     assert same_series[0].metadata["start"]["uid"] == series[0]
     assert raw[-1].metadata["start"]["time"] >= raw[series[-1]].metadata["start"]["time"]
@@ -45,8 +45,16 @@ def test_every_run_is_in_tiled_and_found_databroker_style(series, tiled_client,
         assert start["versions"]["bluesky"] == importlib.metadata.version("bluesky")
         assert start["versions"]["ssb-beamline"] == importlib.metadata.version("ssb-beamline")
         assert start["technique"]["eis"]["points_per_decade"] == 4
-        assert {"primary", "eis", "dark", "flat", "projection", "ct_conditions", "trace",
-                "half_cycle"} <= set(run)
+        assert {
+            "primary",
+            "eis",
+            "dark",
+            "flat",
+            "projection",
+            "ct_conditions",
+            "trace",
+            "half_cycle",
+        } <= set(run)
         assert start["technique"]["ct"]["acquisition"] == "fly"
 
 
@@ -54,8 +62,7 @@ def test_pressure_force_and_spectra_come_back_with_shapes_and_units(series, tile
     for uid, pressure in zip(series, PRESSURES_MPA, strict=True):
         run = tiled_client["raw"][uid]
         primary = run["primary"]
-        assert np.asarray(primary["press_pressure_MPa"].read()) == pytest.approx(pressure,
-                                                                                abs=0.5)
+        assert np.asarray(primary["press_pressure_MPa"].read()) == pytest.approx(pressure, abs=0.5)
         eis = run["eis"]
         frequency = np.asarray(eis["pstat_eis_frequency_Hz"].read())
         n = int(np.asarray(eis["pstat_eis_num_points"].read())[0])
@@ -68,12 +75,16 @@ def test_pressure_force_and_spectra_come_back_with_shapes_and_units(series, tile
 
 def test_every_ct_frame_comes_back_as_an_array(series, tiled_client, station_config):
     imaging = station_config.simulation.parameters["imaging"]
-    shape = (imaging["electrode_slices"] + imaging["electrolyte_slices"],
-             imaging["diameter_voxels"])
+    shape = (
+        imaging["electrode_slices"] + imaging["electrolyte_slices"],
+        imaging["diameter_voxels"],
+    )
     for uid in series:
         run = tiled_client["raw"][uid]
-        frames = {name: np.asarray(run[name]["det_image"].read())
-                  for name in ("dark", "flat", "projection")}
+        frames = {
+            name: np.asarray(run[name]["det_image"].read())
+            for name in ("dark", "flat", "projection")
+        }
         assert frames["dark"].shape[0] == DARKS
         assert frames["flat"].shape[0] == FLATS
         assert frames["projection"].shape[0] == PROJECTIONS
@@ -93,8 +104,9 @@ def test_cycling_streams_a_live_trace_and_one_event_per_half_cycle(series, tiled
         half = run["half_cycle"]
         steps = [str(s) for s in np.asarray(half["cycle_step"].read())]
         assert steps == ["charge", "discharge"]
-        reasons = [str(r) for r in np.asarray(
-            half["pstat_galvanostatic_termination_reason"].read())]
+        reasons = [
+            str(r) for r in np.asarray(half["pstat_galvanostatic_termination_reason"].read())
+        ]
         assert reasons == ["upper_cutoff", "lower_cutoff"]
         capacity = np.asarray(half["pstat_galvanostatic_capacity_mAh"].read())
         assert np.all(capacity > 0)

@@ -41,8 +41,21 @@ def session(session_config):
 
 
 def test_the_namespace_has_devices_plans_engine_and_catalog(session):
-    for name in ("press", "pstat", "tomo", "det", "pc", "pressure_series", "eis_sweep",
-                 "galvanostatic_cycles", "ct_scan", "bp", "bps", "db", "analysis"):
+    for name in (
+        "press",
+        "pstat",
+        "tomo",
+        "det",
+        "pc",
+        "pressure_series",
+        "eis_sweep",
+        "galvanostatic_cycles",
+        "ct_scan",
+        "bp",
+        "bps",
+        "db",
+        "analysis",
+    ):
         assert name in session, name
     RE = session["RE"]
     assert RE.md["sample"] and "cell" in RE.md and "versions" in RE.md
@@ -60,8 +73,10 @@ def pause_during_a_half_cycle(session) -> None:
 
     def pause_when_cycling():
         deadline = time.monotonic() + 30
-        while (pstat.state.get(use_monitor=False) != TechniqueState.RUNNING
-               and time.monotonic() < deadline):
+        while (
+            pstat.state.get(use_monitor=False) != TechniqueState.RUNNING
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.01)
         time.sleep(0.3)
         RE.request_pause(defer=False)
@@ -78,8 +93,7 @@ def assert_held_and_off(session) -> None:
     assert pstat.state.get(use_monitor=False) == TechniqueState.STOPPED
     assert press.feedback.get(use_monitor=False) == Switch.ON
     assert press.setpoint.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA)
-    assert press.readback.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA,
-                                                                      abs=1.0)
+    assert press.readback.get(use_monitor=False) == pytest.approx(PAUSE_PRESSURE_MPA, abs=1.0)
 
 
 def last_run(session):
@@ -97,7 +111,9 @@ def test_pause_holds_pressure_and_switches_the_cell_off_then_resume_completes(se
     assert list(half_cycles["cycle_step"].values) == ["charge", "discharge"]
     # The interrupted charge ran again from its checkpoint to its cut-off.
     assert set(half_cycles["pstat_galvanostatic_termination_reason"].values) <= {
-        "upper_cutoff", "lower_cutoff"}
+        "upper_cutoff",
+        "lower_cutoff",
+    }
     assert session["pstat"].cell_on.get(use_monitor=False) == "Off"
 
 
@@ -115,14 +131,17 @@ def test_acq_ipython_opens_a_session_that_runs_plans(session_config, tmp_path):
     """``acq ipython -- -c CODE``, as a user would start it (the config as JSON here)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(session_config.model_dump(mode="json")))
-    code = ("from acq.config import parse_config; import json, sys; "
-            "from acq.interactive.ipython import start_session; "
-            f"sys.exit(start_session(parse_config(json.load(open({str(config_file)!r}))), "
-            "['-c', 'uid, = RE(pressure_step(press, 6)); engine.flush(); "
-            "print(\"exit\", db[uid].metadata[\"stop\"][\"exit_status\"])']))")
+    code = (
+        "from acq.config import parse_config; import json, sys; "
+        "from acq.interactive.ipython import start_session; "
+        f"sys.exit(start_session(parse_config(json.load(open({str(config_file)!r}))), "
+        "['-c', 'uid, = RE(pressure_step(press, 6)); engine.flush(); "
+        'print("exit", db[uid].metadata["stop"]["exit_status"])\']))'
+    )
     env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "Stack-pressure beamline" in done.stdout
     assert "exit success" in done.stdout, done.stdout[-3000:]

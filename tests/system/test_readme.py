@@ -100,16 +100,23 @@ class Service:
     def __init__(self, command: str, number: int, cwd: Path, env: dict[str, str]) -> None:
         self.command, self.number = command, number
         self.output: list[str] = []
-        self.process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, start_new_session=True)
+        self.process = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + 180
         while SERVING_LINE not in "".join(self.output):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"README line {number}: `{command}` did not come up:\n"
-                            f"{_excerpt(self.text())}")
+                pytest.fail(
+                    f"README line {number}: `{command}` did not come up:\n{_excerpt(self.text())}"
+                )
             time.sleep(0.2)
 
     def _read(self) -> None:
@@ -143,7 +150,7 @@ def _assert_clean(where: str, output: str) -> None:
     for forbidden in FORBIDDEN:
         if forbidden in output:
             at = output.index(forbidden)
-            pytest.fail(f"{where} printed {forbidden!r}:\n{_excerpt(output[max(at - 3000, 0):])}")
+            pytest.fail(f"{where} printed {forbidden!r}:\n{_excerpt(output[max(at - 3000, 0) :])}")
 
 
 def _port_in_use(port: int) -> bool:
@@ -165,8 +172,10 @@ def newcomer(tmp_path):
         pytest.fail(f"{venv} has no `acq`: run the suite as the README does (make test)")
     busy = [port for port in PORTS if _port_in_use(port)]
     if busy:
-        pytest.fail(f"the README's commands use the default station's ports; in use: {busy} "
-                    f"(is an `acq serve`, `acq queue` or demo running?)")
+        pytest.fail(
+            f"the README's commands use the default station's ports; in use: {busy} "
+            f"(is an `acq serve`, `acq queue` or demo running?)"
+        )
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     for entry in ROOT.iterdir():
@@ -175,14 +184,16 @@ def newcomer(tmp_path):
     (checkout / ".venv").symlink_to(venv)
     home = tmp_path / "home"
     home.mkdir()
-    path = os.pathsep.join(part for part in os.environ["PATH"].split(os.pathsep)
-                           if Path(part) != venv / "bin")
+    path = os.pathsep.join(
+        part for part in os.environ["PATH"].split(os.pathsep) if Path(part) != venv / "bin"
+    )
     return checkout, {"PATH": path, "HOME": str(home)}
 
 
 def _run(argv: list[str], where: str, cwd: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=STEP_TIMEOUT_S)
+    done = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT_S
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{where} exited {done.returncode}:\n{_excerpt(output)}"
     _assert_clean(where, output)
@@ -191,8 +202,12 @@ def _run(argv: list[str], where: str, cwd: Path, env: dict[str, str]) -> None:
 def _run_lines(pending: list[tuple[int, str]], cwd: Path, env: dict[str, str]) -> None:
     """Run the shell lines gathered so far, in one shell, and forget them."""
     if pending:
-        _run(["bash", "-c", _shell_script(pending)],
-             f"the shell lines at README line {pending[0][0]}", cwd, env)
+        _run(
+            ["bash", "-c", _shell_script(pending)],
+            f"the shell lines at README line {pending[0][0]}",
+            cwd,
+            env,
+        )
         pending.clear()
 
 
@@ -201,8 +216,10 @@ def _shell_script(lines: list[tuple[int, str]]) -> str:
     script = []
     for number, line in lines:
         command, expected = _command(line), _expected_status(line)
-        script.append(f"{command}\nrc=$?\nif [ $rc -ne {expected} ]; then echo \"README line "
-                      f"{number}: exit $rc, expected {expected}\" >&2; exit 97; fi")
+        script.append(
+            f'{command}\nrc=$?\nif [ $rc -ne {expected} ]; then echo "README line '
+            f'{number}: exit $rc, expected {expected}" >&2; exit 97; fi'
+        )
     return "\n".join(script)
 
 
@@ -213,19 +230,33 @@ def test_every_readme_command_works_in_a_new_terminal(newcomer):
     left_out: set[str] = set()
     try:
         for block in readme_blocks(README.read_text()):
-            lines = [(n, line) for n, line in block.lines
-                     if line.strip() and not line.lstrip().startswith("#")]
+            lines = [
+                (n, line)
+                for n, line in block.lines
+                if line.strip() and not line.lstrip().startswith("#")
+            ]
             if not lines:
                 continue
             first = block.lines[0][0]
-            if block.language == "python" and lines[0][1].startswith("$ ") and (
-                    "acq ipython" in lines[0][1]):
+            if (
+                block.language == "python"
+                and lines[0][1].startswith("$ ")
+                and ("acq ipython" in lines[0][1])
+            ):
                 code = "\n".join(re.sub(r"^In \[\d+\]: ", "", line) for _, line in lines[1:])
-                _run([str(checkout / ".venv" / "bin" / "acq"), "ipython", "--", "-c", code],
-                     f"the IPython session at README line {first}", checkout, env)
+                _run(
+                    [str(checkout / ".venv" / "bin" / "acq"), "ipython", "--", "-c", code],
+                    f"the IPython session at README line {first}",
+                    checkout,
+                    env,
+                )
             elif block.language == "python":
-                _run([python, "-c", "\n".join(line for _, line in block.lines)],
-                     f"the Python snippet at README line {first}", checkout, env)
+                _run(
+                    [python, "-c", "\n".join(line for _, line in block.lines)],
+                    f"the Python snippet at README line {first}",
+                    checkout,
+                    env,
+                )
             elif block.language == "sh":
                 pending: list[tuple[int, str]] = []
                 for number, line in lines:
@@ -245,13 +276,15 @@ def test_every_readme_command_works_in_a_new_terminal(newcomer):
         raise
     if service is not None:
         _stop(service)
-    assert left_out == set(NOT_RUN), f"NOT_RUN names lines the README no longer has: " \
-                                     f"{set(NOT_RUN) - left_out}"
+    assert left_out == set(NOT_RUN), (
+        f"NOT_RUN names lines the README no longer has: {set(NOT_RUN) - left_out}"
+    )
 
 
 def _stop(service: Service) -> None:
     status = service.stop()
     where = f"README line {service.number} (`{service.command}`)"
-    assert status == 0, f"{where} ended with exit status {status} on Ctrl-C:\n" \
-                        f"{_excerpt(service.text())}"
+    assert status == 0, (
+        f"{where} ended with exit status {status} on Ctrl-C:\n{_excerpt(service.text())}"
+    )
     _assert_clean(where, service.text())

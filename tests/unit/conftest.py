@@ -26,22 +26,27 @@ def publish_limits(station: Station, config: StationConfig) -> None:
     voltage = config.potentiostat.compliance_voltage_V
     pstat = station.potentiostat
     gal, eis = pstat.galvanostatic, pstat.eis
-    for signal, limits in ((gal.current_A, (-current, current)),
-                           (gal.upper_cutoff_V, (-voltage, voltage)),
-                           (gal.lower_cutoff_V, (-voltage, voltage)),
-                           (gal.max_duration_s, (1e-3, 1e7)),
-                           (gal.max_capacity_mAh, (0.0, 1e3)),
-                           (gal.record_interval_s, (1e-3, 1e7)),
-                           (pstat.rest.duration_s, (1e-3, 1e7)),
-                           (eis.initial_frequency_Hz, FREQUENCY_RANGE_HZ),
-                           (eis.final_frequency_Hz, FREQUENCY_RANGE_HZ),
-                           (eis.points_per_decade, (1, 50)),
-                           (eis.amplitude_V, (1e-4, 0.5))):
+    for signal, limits in (
+        (gal.current_A, (-current, current)),
+        (gal.upper_cutoff_V, (-voltage, voltage)),
+        (gal.lower_cutoff_V, (-voltage, voltage)),
+        (gal.max_duration_s, (1e-3, 1e7)),
+        (gal.max_capacity_mAh, (0.0, 1e3)),
+        (gal.record_interval_s, (1e-3, 1e7)),
+        (pstat.rest.duration_s, (1e-3, 1e7)),
+        (eis.initial_frequency_Hz, FREQUENCY_RANGE_HZ),
+        (eis.final_frequency_Hz, FREQUENCY_RANGE_HZ),
+        (eis.points_per_decade, (1, 50)),
+        (eis.amplitude_V, (1e-4, 0.5)),
+    ):
         signal.sim_set_limits(limits)
     station.tomo_stage.rotation.user_setpoint.sim_set_limits(ROTATION_LIMITS)
     station.tomo_stage.sample_x.user_setpoint.sim_set_limits(SAMPLE_X_LIMITS)
-    for motor in (station.press.actuator, station.tomo_stage.rotation,
-                  station.tomo_stage.sample_x):
+    for motor in (
+        station.press.actuator,
+        station.tomo_stage.rotation,
+        station.tomo_stage.sample_x,
+    ):
         # `EpicsMotor` reads its readback's alarm severity when a move ends; a fake has none.
         motor.user_readback.alarm_severity = 0
 

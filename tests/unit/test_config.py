@@ -31,13 +31,16 @@ def _raw(**changes):
     return raw
 
 
-@pytest.mark.parametrize("changes, named", [
-    ({"press__rating_MPa": -5}, "press.rating_MPa"),
-    ({"press__rating_typo": 5}, "press.rating_typo"),
-    ({"station__time_scale": 0}, "station.time_scale"),
-    ({"cell__cell_type": "pouch"}, "cell.cell_type"),
-    ({"sample__id": ""}, "sample.id"),
-])
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        ({"press__rating_MPa": -5}, "press.rating_MPa"),
+        ({"press__rating_typo": 5}, "press.rating_typo"),
+        ({"station__time_scale": 0}, "station.time_scale"),
+        ({"cell__cell_type": "pouch"}, "cell.cell_type"),
+        ({"sample__id": ""}, "sample.id"),
+    ],
+)
 def test_bad_values_are_named(changes, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         parse_config(_raw(**changes))
@@ -58,8 +61,10 @@ def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, caps
     with pytest.raises(ConfigError, match=re.escape("simulation.circuit.no_such_thing")):
         simulation_parameters(parse_config(raw))
     path = tmp_path / "station.toml"
-    path.write_text(DEFAULT_CONFIG_PATH.read_text()
-                    + "\n[simulation.parameters.circuit]\nno_such_thing = 1.0\n")
+    path.write_text(
+        DEFAULT_CONFIG_PATH.read_text()
+        + "\n[simulation.parameters.circuit]\nno_such_thing = 1.0\n"
+    )
     assert main(["run", "eis_sweep", "--config", str(path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "simulation.circuit.no_such_thing" in error

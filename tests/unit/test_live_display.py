@@ -31,13 +31,22 @@ TRUTH = {"R0_ohm": 50.0, "R_ct_ohm": 2.0e4, "Q_ct": 1e-8, "n_ct": 0.9}
 def _documents(stream: str, data: dict, *, exit_status: str = "success", reason: str = ""):
     """Start, descriptor, one event and stop of a run with one ``stream``."""
     run = compose_run(metadata={"plan_name": "a_plan", "plan_type": "generator", "scan_id": 7})
-    keys = {key: {"source": "test", "dtype": "array" if np.ndim(value) else "number",
-                  "shape": list(np.shape(value))} for key, value in data.items()}
+    keys = {
+        key: {
+            "source": "test",
+            "dtype": "array" if np.ndim(value) else "number",
+            "shape": list(np.shape(value)),
+        }
+        for key, value in data.items()
+    }
     descriptor = run.compose_descriptor(name=stream, data_keys=keys)
     event = descriptor.compose_event(data=data, timestamps=dict.fromkeys(data, 0.0))
-    return [("start", run.start_doc), ("descriptor", descriptor.descriptor_doc),
-            ("event", event), ("stop", run.compose_stop(exit_status=exit_status,
-                                                        reason=reason))]
+    return [
+        ("start", run.start_doc),
+        ("descriptor", descriptor.descriptor_doc),
+        ("event", event),
+        ("stop", run.compose_stop(exit_status=exit_status, reason=reason)),
+    ]
 
 
 def _feed(callback, documents) -> None:
@@ -49,11 +58,20 @@ def test_a_spectrum_is_one_line_with_its_range_and_fitted_charge_transfer_resist
     frequency = np.logspace(6, -1, 29)
     z = circuit_impedance(CIRCUIT, TRUTH, frequency)
     lines: list[str] = []
-    _feed(SpectrumLine(CIRCUIT, write=lines.append), _documents("primary", {
-        "pstat_eis_frequency_Hz": np.pad(frequency, (0, 3)),  # padded, as the IOC's waveform
-        "pstat_eis_z_real_ohm": np.pad(z.real, (0, 3)),
-        "pstat_eis_z_imag_ohm": np.pad(z.imag, (0, 3)),
-        "pstat_eis_num_points": 29}))
+    _feed(
+        SpectrumLine(CIRCUIT, write=lines.append),
+        _documents(
+            "primary",
+            {
+                "pstat_eis_frequency_Hz": np.pad(
+                    frequency, (0, 3)
+                ),  # padded, as the IOC's waveform
+                "pstat_eis_z_real_ohm": np.pad(z.real, (0, 3)),
+                "pstat_eis_z_imag_ohm": np.pad(z.imag, (0, 3)),
+                "pstat_eis_num_points": 29,
+            },
+        ),
+    )
     (line,) = lines
     assert line.startswith("spectrum: 29 points, 1e+06–0.1 Hz")
     fitted = float(line.split("R_ct = ")[1].split(" ")[0])
@@ -65,21 +83,37 @@ def test_the_trace_table_shows_half_cycles_and_is_silent_in_other_runs():
     table = TraceTable(out=printed.append)
     _feed(table, _documents("primary", {"press_pressure_MPa": 25.0}))
     assert printed == []
-    _feed(table, _documents("trace", {"pstat_technique_time_s": 12.5, "pstat_voltage_V": 3.1,
-                                      "pstat_current_A": 1e-6, "pstat_charge_mAh": 0.002}))
+    _feed(
+        table,
+        _documents(
+            "trace",
+            {
+                "pstat_technique_time_s": 12.5,
+                "pstat_voltage_V": 3.1,
+                "pstat_current_A": 1e-6,
+                "pstat_charge_mAh": 0.002,
+            },
+        ),
+    )
     text = "\n".join(printed)
     assert "pstat_technique_time_s" in text and "3.1000" in text
     assert "scan num: 7" in text
 
 
-@pytest.mark.parametrize(("status", "reason", "expected"), [
-    ("success", "", "ended: success"),
-    ("abort", "leak in the cell", "ended: abort — leak in the cell"),
-    ("fail", "TimeoutError: pressure did not hold", "ended: fail — TimeoutError")])
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        ("success", "", "ended: success"),
+        ("abort", "leak in the cell", "ended: abort — leak in the cell"),
+        ("fail", "TimeoutError: pressure did not hold", "ended: fail — TimeoutError"),
+    ],
+)
 def test_every_run_ends_with_one_line_saying_how(status, reason, expected):
     lines: list[str] = []
-    _feed(RunEnd(write=lines.append), _documents("primary", {"x": 1.0}, exit_status=status,
-                                                 reason=reason))
+    _feed(
+        RunEnd(write=lines.append),
+        _documents("primary", {"x": 1.0}, exit_status=status, reason=reason),
+    )
     (line,) = lines
     assert "(scan 7, a_plan)" in line and expected in line
 
@@ -88,8 +122,9 @@ def _record(error: BaseException) -> logging.LogRecord:
     try:
         raise error
     except BaseException:
-        return logging.LogRecord("bluesky", logging.ERROR, __file__, 1, "Run aborted", (),
-                                 sys.exc_info())
+        return logging.LogRecord(
+            "bluesky", logging.ERROR, __file__, 1, "Run aborted", (), sys.exc_info()
+        )
 
 
 def test_an_abort_logs_no_traceback_and_a_failure_one_line():

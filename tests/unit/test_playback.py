@@ -20,10 +20,22 @@ def recording() -> Recording:
     return Recording(
         press=(PressReading(setpoint_MPa=25.0, force_N=19.7, pressure_MPa=25.08),),
         spectra=(Spectrum(FREQUENCY_HZ, np.array([3.0, 2.0, 1.0]), np.array([-1.0, -2, -3])),),
-        half_cycles=(HalfCycleTrace(np.array([0.0, 10.0, 20.0]), np.array([3.0, 3.5, 3.7]),
-                                    np.full(3, 1e-4), 5e-4, "upper_cutoff"),),
-        frames=Frames(darks=frames[:1], flats=frames[1:2], projections=frames[2:],
-                      angles_deg=np.array([0.0, 90.0, 180.0])))
+        half_cycles=(
+            HalfCycleTrace(
+                np.array([0.0, 10.0, 20.0]),
+                np.array([3.0, 3.5, 3.7]),
+                np.full(3, 1e-4),
+                5e-4,
+                "upper_cutoff",
+            ),
+        ),
+        frames=Frames(
+            darks=frames[:1],
+            flats=frames[1:2],
+            projections=frames[2:],
+            angles_deg=np.array([0.0, 90.0, 180.0]),
+        ),
+    )
 
 
 @pytest.fixture
@@ -32,9 +44,14 @@ def cell(recording) -> PlaybackCell:
 
 
 def _limits(current_A: float) -> HalfCycleLimits:
-    return HalfCycleLimits(current_A=current_A, upper_cutoff_V=3.7, lower_cutoff_V=2.5,
-                           max_duration_s=100.0, max_capacity_mAh=np.inf,
-                           record_interval_s=10.0)
+    return HalfCycleLimits(
+        current_A=current_A,
+        upper_cutoff_V=3.7,
+        lower_cutoff_V=2.5,
+        max_duration_s=100.0,
+        max_capacity_mAh=np.inf,
+        record_interval_s=10.0,
+    )
 
 
 def test_a_recording_comes_back_from_its_file(recording, tmp_path):

@@ -33,8 +33,9 @@ def test_processes_taking_ids_at_once_get_distinct_consecutive_ones(tmp_path):
 
 
 def test_run_engines_of_one_station_continue_each_others_count(tmp_path):
-    first, second = (RunEngine({}, scan_id_source=StationScanIds(tmp_path / "scan_id"))
-                     for _ in range(2))
+    first, second = (
+        RunEngine({}, scan_id_source=StationScanIds(tmp_path / "scan_id")) for _ in range(2)
+    )
     starts: list[dict] = []
     for RE in (first, second):
         RE.subscribe(lambda name, doc: starts.append(doc), "start")

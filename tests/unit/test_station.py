@@ -21,8 +21,13 @@ def test_every_shipped_config_builds_a_station_of_its_named_devices(path):
     config = load_config(path)
     station = build_station(config, fake=True)
     devices = station.devices()
-    assert list(devices) == [data_keys.PRESS, data_keys.POTENTIOSTAT, data_keys.STAGE,
-                             data_keys.DETECTOR, data_keys.POSITION_COMPARE]
+    assert list(devices) == [
+        data_keys.PRESS,
+        data_keys.POTENTIOSTAT,
+        data_keys.STAGE,
+        data_keys.DETECTOR,
+        data_keys.POSITION_COMPARE,
+    ]
     assert all(device.prefix.startswith(config.station.prefix) for device in devices.values())
     press, pstat = station.press, station.potentiostat
     assert isinstance(press, PressureCell) and isinstance(press, Movable)
@@ -33,8 +38,7 @@ def test_every_shipped_config_builds_a_station_of_its_named_devices(path):
     for technique in (pstat.eis, pstat.galvanostatic, pstat.rest):
         assert isinstance(technique, Triggerable) and isinstance(technique, Pausable)
     assert isinstance(station.detector, TomographyDetector)
-    assert isinstance(station.detector, Triggerable) and isinstance(station.detector,
-                                                                      Stageable)
+    assert isinstance(station.detector, Triggerable) and isinstance(station.detector, Stageable)
     assert station.detector.hdf1.write_path_template.startswith(str(config.frames_dir))
     assert isinstance(station.tomo_stage, TomographyStage)
     assert isinstance(station.position_compare, PositionCompare)
@@ -44,18 +48,30 @@ def test_every_shipped_config_builds_a_station_of_its_named_devices(path):
 
 def test_the_registry_knows_every_plan_and_fills_its_devices(fake_station):
     plans = station_plans()
-    assert {"pressure_step", "eis_sweep", "galvanostatic_cycles", "ct_scan",
-            "pressure_series", "critical_current_density",
-            "lithium_inventory_cycling"} <= set(plans)
+    assert {
+        "pressure_step",
+        "eis_sweep",
+        "galvanostatic_cycles",
+        "ct_scan",
+        "pressure_series",
+        "critical_current_density",
+        "lithium_inventory_cycling",
+    } <= set(plans)
     series = plans["pressure_series"]
-    assert set(series.devices) == {"press", "potentiostat", "stage", "detector",
-                                   "position_compare"}
+    assert set(series.devices) == {
+        "press",
+        "potentiostat",
+        "stage",
+        "detector",
+        "position_compare",
+    }
     bound = series.bind(fake_station, {"pressures_MPa": [6]}, fill_optional=True)
     assert bound["press"] is fake_station.press
     assert bound["position_compare"] is fake_station.position_compare
     assert "position_compare" not in series.bind(fake_station, {})
-    named = plans["eis_sweep"].bind(fake_station, {"potentiostat": "pstat",
-                                                   "detectors": ["press"]})
+    named = plans["eis_sweep"].bind(
+        fake_station, {"potentiostat": "pstat", "detectors": ["press"]}
+    )
     assert named["detectors"] == [fake_station.press]
     with pytest.raises(UnknownDevice, match="'presss' names no device"):
         plans["pressure_step"].bind(fake_station, {"press": "presss"})

@@ -25,8 +25,7 @@ def test_every_raw_run_gets_an_analysis_run_that_names_it(pressure_series_run, t
     for uid, pressure in zip(pressure_series_run.uids, PRESSURES_MPA, strict=True):
         run = wait_for_analysis(tiled_client["analysis"], uid, timeout_s=5)
         start = run.metadata["start"]
-        assert (start["raw_uid"], start["pressure_MPa"], start["replay"]) == (uid, pressure,
-                                                                              False)
+        assert (start["raw_uid"], start["pressure_MPa"], start["replay"]) == (uid, pressure, False)
         assert start["versions"]["ssb-beamline"]
         assert {"summary", "eis_fit", "cycles", "ct"} <= set(run)
         summary = run["summary"].read()
@@ -34,13 +33,13 @@ def test_every_raw_run_gets_an_analysis_run_that_names_it(pressure_series_run, t
         assert bool(summary["eis_fit_converged"].values[0])
 
 
-def test_live_R_ct_is_the_simulators_and_falls_with_pressure(pressure_series_run,
-                                                            tiled_client):
+def test_live_R_ct_is_the_simulators_and_falls_with_pressure(pressure_series_run, tiled_client):
     params = CellParameters()
     fitted = []
     for uid in pressure_series_run.uids:
-        measured_MPa = float(np.mean(tiled_client["raw"][uid]["primary"]
-                                     ["press_pressure_MPa"].read()))
+        measured_MPa = float(
+            np.mean(tiled_client["raw"][uid]["primary"]["press_pressure_MPa"].read())
+        )
         truth = circuit_at(microstructure_at(measured_MPa, params), params).R_ct_ohm
         summary = wait_for_analysis(tiled_client["analysis"], uid, 5)["summary"].read()
         fitted.append(float(summary["R_ct_ohm"].values[0]))
@@ -50,8 +49,9 @@ def test_live_R_ct_is_the_simulators_and_falls_with_pressure(pressure_series_run
     assert fitted[0] > 5 * fitted[1]  # 6 → 50 MPa: R_ct ∝ 1/P
 
 
-def test_the_worker_analyses_runs_it_receives_over_0mq(station, station_config, tiled_server,
-                                                       tiled_client):
+def test_the_worker_analyses_runs_it_receives_over_0mq(
+    station, station_config, tiled_server, tiled_client
+):
     raw = station_config.model_dump(mode="json")
     raw["analysis"].update(zmq_in_port=free_tcp_port(), zmq_out_port=free_tcp_port())
     config = parse_config(raw)
@@ -67,12 +67,14 @@ def test_the_worker_analyses_runs_it_receives_over_0mq(station, station_config, 
     assert bool(fit["converged"].values[0])
 
 
-def test_replay_gives_the_live_numbers_in_a_new_analysis_run(pressure_series_run,
-                                                             tiled_client, station_config):
+def test_replay_gives_the_live_numbers_in_a_new_analysis_run(
+    pressure_series_run, tiled_client, station_config
+):
     uid = pressure_series_run.uids[0]
     live = wait_for_analysis(tiled_client["analysis"], uid, 5)
     replayed = tiled_client["analysis"][
-        replay_analysis(tiled_client, uid, station_config.analysis.circuit)]
+        replay_analysis(tiled_client, uid, station_config.analysis.circuit)
+    ]
     assert replayed.metadata["start"]["replay"] is True
     assert replayed.metadata["start"]["raw_uid"] == uid
     for stream in ("summary", "eis_fit", "cycles", "ct"):
@@ -80,8 +82,13 @@ def test_replay_gives_the_live_numbers_in_a_new_analysis_run(pressure_series_run
         for key in ours:
             if key in ("time", "seq_num") or ours[key].dtype.kind not in "fcib":
                 continue
-            np.testing.assert_allclose(np.asarray(theirs[key]), np.asarray(ours[key]),
-                                       rtol=1e-9, equal_nan=True, err_msg=f"{stream}.{key}")
+            np.testing.assert_allclose(
+                np.asarray(theirs[key]),
+                np.asarray(ours[key]),
+                rtol=1e-9,
+                equal_nan=True,
+                err_msg=f"{stream}.{key}",
+            )
 
 
 def test_replay_of_a_missing_or_unfinished_run_says_what_is_wrong(tiled_client):

@@ -32,8 +32,10 @@ def test_eis_spectrum_has_the_configured_frequencies_and_the_cells_arcs(pressed,
     n = reading["pstat_eis_num_points"]["value"]
     assert n == 7 * 8 + 1
     frequency = reading["pstat_eis_frequency_Hz"]["value"][:n]
-    z = (reading["pstat_eis_z_real_ohm"]["value"][:n]
-         + 1j * reading["pstat_eis_z_imag_ohm"]["value"][:n])
+    z = (
+        reading["pstat_eis_z_real_ohm"]["value"][:n]
+        + 1j * reading["pstat_eis_z_imag_ohm"]["value"][:n]
+    )
     np.testing.assert_allclose(frequency, eis.frequencies_Hz(), rtol=1e-9)
     # The spectrum is the simulated cell's circuit at this pressure, within the 0.5 % noise.
     params = simulation_parameters(station_config)
@@ -44,8 +46,9 @@ def test_eis_spectrum_has_the_configured_frequencies_and_the_cells_arcs(pressed,
     # the lowest frequencies.
     minus_z_imag = -z.imag
     true_minus_z_imag = -truth.impedance(frequency).imag
-    tops = [i for i in range(4, n - 4)
-            if true_minus_z_imag[i] == max(true_minus_z_imag[i - 4:i + 5])]
+    tops = [
+        i for i in range(4, n - 4) if true_minus_z_imag[i] == max(true_minus_z_imag[i - 4 : i + 5])
+    ]
     assert len(tops) == 2
     for i in tops:
         assert minus_z_imag[i] > minus_z_imag[i - 4] and minus_z_imag[i] > minus_z_imag[i + 4]

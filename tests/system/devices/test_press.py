@@ -30,9 +30,16 @@ def test_pressure_reading_carries_units_and_limits(station):
     assert (low, high) == (0.0, station.config.press.rating_MPa)
 
 
-@pytest.mark.parametrize("bad, error", [(500.0, LimitError), (float("nan"), ValueError),
-                                        (-1.0, ValueError), (math.inf, ValueError),
-                                        ("50", ValueError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (500.0, LimitError),
+        (float("nan"), ValueError),
+        (-1.0, ValueError),
+        (math.inf, ValueError),
+        ("50", ValueError),
+    ],
+)
 def test_bad_setpoint_refused_before_anything_is_written(station, bad, error):
     press = station.press
     press.set(12.0).wait(timeout=30)
@@ -60,8 +67,9 @@ def test_ioc_refuses_bad_setpoint_written_directly(station, bad):
 
 
 def test_settling_times_out_with_a_clear_error(station_config, simulated_station):
-    press = PressureCell(station_config.station.prefix + station_config.press.prefix,
-                         name="tight_press")
+    press = PressureCell(
+        station_config.station.prefix + station_config.press.prefix, name="tight_press"
+    )
     try:
         press.wait_for_connection(timeout=10)
         press.tolerance_MPa.put(1e-6)  # tighter than the load cell's noise: can never settle

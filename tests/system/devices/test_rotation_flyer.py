@@ -69,8 +69,7 @@ def test_fly_scan_takes_one_frame_per_angle_at_the_latched_angles(RE, station, i
     np.testing.assert_allclose(angles, settings.angles_deg(), atol=1e-9)
     # The pulses came one exposure + readout apart in experiment time.
     times = np.asarray(station.position_compare.times_s.get(use_monitor=False))[:19]
-    np.testing.assert_allclose(np.diff(times), settings.exposure_s + flyer.readout_s,
-                               atol=1e-6)
+    np.testing.assert_allclose(np.diff(times), settings.exposure_s + flyer.readout_s, atol=1e-6)
 
     frames = frames_of(documents)
     size = station.detector.cam.array_size
@@ -106,8 +105,9 @@ class _MissedPulsesFlyer(RotationFlyer):
 
 
 def test_a_stalled_fly_scan_fails_and_leaves_the_camera_idle(RE, station, in_beam):
-    flyer = _MissedPulsesFlyer(station.tomo_stage, station.detector, station.position_compare,
-                               stall_timeout_s=0.5)
+    flyer = _MissedPulsesFlyer(
+        station.tomo_stage, station.detector, station.position_compare, stall_timeout_s=0.5
+    )
     with pytest.raises(FailedStatus) as failure:
         fly(RE, flyer, CTSettings(num_projections=9, start_deg=0.0, stop_deg=80.0))
     assert isinstance(failure.value.__cause__, FlyScanError)

@@ -18,8 +18,10 @@ from simulated_devices.physics.parameters import ImagingParameters
 @pytest.fixture(scope="module")
 def frame_shape(station_config):
     imaging = station_config.simulation.parameters["imaging"]
-    return (imaging["electrode_slices"] + imaging["electrolyte_slices"],
-            imaging["diameter_voxels"])
+    return (
+        imaging["electrode_slices"] + imaging["electrolyte_slices"],
+        imaging["diameter_voxels"],
+    )
 
 
 def frames_of(RE, station, stream_setup, num=3):
@@ -35,12 +37,14 @@ def frames_of(RE, station, stream_setup, num=3):
     return RE.documents, frames
 
 
-def test_projections_are_written_to_hdf5_and_referenced_by_datum(RE, station, frame_shape,
-                                                                station_config):
+def test_projections_are_written_to_hdf5_and_referenced_by_datum(
+    RE, station, frame_shape, station_config
+):
     """The detector writes frames of the configured shape under the frames directory."""
     stage = station.tomo_stage
-    documents, frames = frames_of(RE, station, (stage.shutter, "Open", stage.sample_x, 0.0,
-                                                stage.rotation, 30.0))
+    documents, frames = frames_of(
+        RE, station, (stage.shutter, "Open", stage.sample_x, 0.0, stage.rotation, 30.0)
+    )
     assert frames.shape == (3, *frame_shape) and frames.dtype == np.uint16
     datums = [doc for name, doc in documents if name == "datum"]
     events = [doc for name, doc in documents if name == "event"]
@@ -60,8 +64,7 @@ def test_darks_flats_and_projections_have_the_expected_counts(RE, station, frame
     _, flats = frames_of(RE, station, (stage.shutter, "Open", stage.sample_x, 5.0))
     _, projections = frames_of(RE, station, (stage.sample_x, 0.0))
     assert darks.mean() == pytest.approx(imaging.dark_counts, rel=0.1)
-    assert flats.mean() == pytest.approx(imaging.flat_field_photons + imaging.dark_counts,
-                                         rel=0.1)
+    assert flats.mean() == pytest.approx(imaging.flat_field_photons + imaging.dark_counts, rel=0.1)
     assert projections.mean() < 0.95 * flats.mean()
     RE(bps.mv(stage.shutter, "Closed"))
 

@@ -70,12 +70,14 @@ def analysis_worker(queue_config, queue_tiled):
 @pytest.fixture(scope="module")
 def queue_server(queue_config, simulated_station, queue_tiled):
     """RE Manager and HTTP server of the session's station; their Redis keys removed after."""
-    settings = QueueSettings(redis_name_prefix=f"ssb_test_{uuid.uuid4().hex[:12]}",
-                             zmq_control_port=free_tcp_port(), zmq_info_port=free_tcp_port(),
-                             http_port=free_tcp_port())
+    settings = QueueSettings(
+        redis_name_prefix=f"ssb_test_{uuid.uuid4().hex[:12]}",
+        zmq_control_port=free_tcp_port(),
+        zmq_info_port=free_tcp_port(),
+        http_port=free_tcp_port(),
+    )
     try:
-        with QueueServer(queue_config, settings, queue_tiled.uri,
-                         queue_tiled.api_key) as server:
+        with QueueServer(queue_config, settings, queue_tiled.uri, queue_tiled.api_key) as server:
             yield server
     finally:
         client = redis.Redis(host="127.0.0.1", port=6379)
@@ -125,25 +127,38 @@ def wait_for_open_run(api: REManagerAPI, timeout_s: float = 60) -> None:
 
 
 def test_item_add_refuses_unknown_devices_out_of_range_pressures_and_wrong_types(
-        idle_queue, queue_config):
+    idle_queue, queue_config
+):
     # The worker environment is closed: the lists the manager validates against are the
     # generated existing-plans-and-devices file and the permissions file.
     assert not idle_queue.status()["worker_environment_exists"]
     limit = f"{queue_config.max_pressure_MPa:g}"
     refusals = {
-        "unknown device": (BPlan("pressure_step", "press2", 25),
-                           r"press\s+Input should be 'press'.*input_value='press2'"),
-        "unknown device in a list": (BPlan("eis_sweep", "pstat", detectors=["press", "cam"]),
-                                     r"detectors\.1\s+Input should be .*input_value='cam'"),
-        "pressure above the rating": (series_plan([6, 500]),
-                                      rf"key='pressures_MPa'.*Value 500 is out of range "
-                                      rf"\[0, {limit}\]"),
-        "negative pressure": (BPlan("pressure_step", "press", -5),
-                              rf"key='pressure_MPa'.*Value -5 is out of range \[0, {limit}\]"),
-        "wrong type": (series_plan([6], eis_points_per_decade="ten"),
-                       r"eis_points_per_decade\s+Input should be a valid integer"),
-        "unknown mode": (BPlan("critical_current_density", "pstat", mode="voltage"),
-                         r"mode\s+Input should be 'time' or 'capacity'"),
+        "unknown device": (
+            BPlan("pressure_step", "press2", 25),
+            r"press\s+Input should be 'press'.*input_value='press2'",
+        ),
+        "unknown device in a list": (
+            BPlan("eis_sweep", "pstat", detectors=["press", "cam"]),
+            r"detectors\.1\s+Input should be .*input_value='cam'",
+        ),
+        "pressure above the rating": (
+            series_plan([6, 500]),
+            rf"key='pressures_MPa'.*Value 500 is out of range "
+            rf"\[0, {limit}\]",
+        ),
+        "negative pressure": (
+            BPlan("pressure_step", "press", -5),
+            rf"key='pressure_MPa'.*Value -5 is out of range \[0, {limit}\]",
+        ),
+        "wrong type": (
+            series_plan([6], eis_points_per_decade="ten"),
+            r"eis_points_per_decade\s+Input should be a valid integer",
+        ),
+        "unknown mode": (
+            BPlan("critical_current_density", "pstat", mode="voltage"),
+            r"mode\s+Input should be 'time' or 'capacity'",
+        ),
     }
     for case, (plan, message) in refusals.items():
         with pytest.raises(idle_queue.RequestFailedError) as refused:
@@ -157,8 +172,9 @@ def test_item_add_refuses_unknown_devices_out_of_range_pressures_and_wrong_types
 def test_pause_resume_and_stop_through_the_api(environment):
     api = environment
     pressures = [6, 8, 10, 12, 14]
-    series = series_plan(pressures, eis_points_per_decade=tiny.POINTS_PER_DECADE,
-                         ct_num_projections=0, cycles=0)
+    series = series_plan(
+        pressures, eis_points_per_decade=tiny.POINTS_PER_DECADE, ct_num_projections=0, cycles=0
+    )
 
     api.item_add(series)
     api.queue_start()
@@ -189,11 +205,14 @@ def test_pause_resume_and_stop_through_the_api(environment):
 
 
 def test_the_http_server_takes_plans_with_its_api_key_and_refuses_them_without(
-        environment, queue_server):
+    environment, queue_server
+):
     uri = queue_server.settings.http_uri
     anonymous = HTTPManagerAPI(http_server_uri=uri)
-    for request in (anonymous.status, lambda: anonymous.item_add(BPlan("pressure_step",
-                                                                       "press", 25))):
+    for request in (
+        anonymous.status,
+        lambda: anonymous.item_add(BPlan("pressure_step", "press", 25)),
+    ):
         with pytest.raises(anonymous.HTTPClientError) as refused:
             request()
         assert refused.value.response.status_code in (401, 403)
@@ -212,21 +231,37 @@ def test_the_http_server_takes_plans_with_its_api_key_and_refuses_them_without(
 
 
 def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
-        environment, queue_tiled_client, queue_config, analysis_worker):
+    environment, queue_tiled_client, queue_config, analysis_worker
+):
     api = environment
-    api.item_add(series_plan(tiny.PRESSURES_MPA, position_compare="pc",
-                             eis_points_per_decade=tiny.POINTS_PER_DECADE,
-                             ct_num_projections=tiny.PROJECTIONS, ct_num_darks=tiny.DARKS,
-                             ct_num_flats=tiny.FLATS, cycles=1, c_rate=0.1,
-                             poll_interval_s=0.05))
-    api.item_add(BPlan("critical_current_density", "pstat", start_mA_cm2=0.2,
-                       step_mA_cm2=0.2, max_mA_cm2=0.4, poll_interval_s=0.05))
+    api.item_add(
+        series_plan(
+            tiny.PRESSURES_MPA,
+            position_compare="pc",
+            eis_points_per_decade=tiny.POINTS_PER_DECADE,
+            ct_num_projections=tiny.PROJECTIONS,
+            ct_num_darks=tiny.DARKS,
+            ct_num_flats=tiny.FLATS,
+            cycles=1,
+            c_rate=0.1,
+            poll_interval_s=0.05,
+        )
+    )
+    api.item_add(
+        BPlan(
+            "critical_current_density",
+            "pstat",
+            start_mA_cm2=0.2,
+            step_mA_cm2=0.2,
+            max_mA_cm2=0.4,
+            poll_interval_s=0.05,
+        )
+    )
     api.queue_start()
     api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)
 
     history = api.history_get()["items"]
-    assert [item["name"] for item in history] == ["pressure_series",
-                                                  "critical_current_density"]
+    assert [item["name"] for item in history] == ["pressure_series", "critical_current_density"]
     for item in history:
         assert item["result"]["exit_status"] == "completed", item["result"]
     series_uids, (ccd_uid,) = (item["result"]["run_uids"] for item in history)
@@ -245,8 +280,7 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
     assert ccd["stop"]["exit_status"] == "success"
 
     try:
-        analysis = wait_for_analysis(queue_tiled_client["analysis"], series_uids[0],
-                                     timeout_s=120)
+        analysis = wait_for_analysis(queue_tiled_client["analysis"], series_uids[0], timeout_s=120)
     except TimeoutError:
         pytest.fail(f"no analysis of a queued run; worker log:\n{analysis_worker.log_tail()}")
     assert analysis.metadata["start"]["raw_uid"] == series_uids[0]

@@ -61,14 +61,16 @@ def test_spectra_and_half_cycle_traces_are_the_recorded_ones(recordings):
     source, replay = recordings
     for replayed, recorded in zip(replay.spectra, source.spectra, strict=True):
         for name in ("frequency_Hz", "z_real_ohm", "z_imag_ohm"):
-            np.testing.assert_allclose(getattr(replayed, name), getattr(recorded, name),
-                                       rtol=1e-12)
+            np.testing.assert_allclose(
+                getattr(replayed, name), getattr(recorded, name), rtol=1e-12
+            )
     for replayed, recorded in zip(replay.half_cycles, source.half_cycles, strict=True):
         assert replayed.termination_reason == recorded.termination_reason
         assert replayed.capacity_mAh == pytest.approx(recorded.capacity_mAh, rel=1e-12)
         for name in ("time_s", "voltage_V", "current_A"):
-            np.testing.assert_allclose(getattr(replayed, name), getattr(recorded, name),
-                                       rtol=1e-12)
+            np.testing.assert_allclose(
+                getattr(replayed, name), getattr(recorded, name), rtol=1e-12
+            )
 
 
 def test_the_live_trace_is_read_from_the_played_back_half_cycles(runs):
@@ -82,8 +84,7 @@ def test_the_live_trace_is_read_from_the_played_back_half_cycles(runs):
 def test_ct_frames_are_the_recorded_ones(recordings):
     source, replay = recordings
     for name in ("darks", "flats", "projections"):
-        np.testing.assert_array_equal(getattr(replay.frames, name),
-                                      getattr(source.frames, name))
+        np.testing.assert_array_equal(getattr(replay.frames, name), getattr(source.frames, name))
     np.testing.assert_allclose(replay.frames.angles_deg, source.frames.angles_deg, atol=1e-9)
 
 
@@ -93,7 +94,8 @@ def test_a_missing_run_is_an_error_naming_it(station_config, tiled_server):
 
 
 def test_a_plan_that_departs_from_its_recording_fails_naming_the_run(
-        pressure_series_run, station_config, tiled_server, monkeypatch):
+    pressure_series_run, station_config, tiled_server, monkeypatch
+):
     def one_more_point_per_decade(run):
         name, args = recorded_plan(run)
         return name, {**args, "eis_points_per_decade": args["eis_points_per_decade"] + 1}
@@ -104,8 +106,9 @@ def test_a_plan_that_departs_from_its_recording_fails_naming_the_run(
         replay_plan(station_config, source, tiled_server.uri, tiled_server.api_key)
 
 
-def test_the_command_line_exits_non_zero_with_that_message(station_config, tiled_server,
-                                                           monkeypatch, capsys):
+def test_the_command_line_exits_non_zero_with_that_message(
+    station_config, tiled_server, monkeypatch, capsys
+):
     raw = station_config.model_dump(mode="json")
     raw["tiled"].update(uri=tiled_server.uri, api_key=tiled_server.api_key)
     config = type(station_config).model_validate(raw)

@@ -51,12 +51,15 @@ DEMO_ANGLES_DEG = np.linspace(0.0, 180.0, 361)
 DARKS = FLATS = 10
 DEFAULT = CellParameters()
 #: Another cell: 6 µm particles and a lower porosity law.
-SIX_MICRON = CellParameters.from_mapping({
-    "imaging": {"particle_diameter_um": 6.0},
-    "compaction": {"electrode_porosity_limit": 0.15, "porosity_uncompressed": 0.40},
-})
+SIX_MICRON = CellParameters.from_mapping(
+    {
+        "imaging": {"particle_diameter_um": 6.0},
+        "compaction": {"electrode_porosity_limit": 0.15, "porosity_uncompressed": 0.40},
+    }
+)
 SMALL = CellParameters.from_mapping(
-    {"imaging": {"diameter_voxels": 64, "electrode_slices": 16, "electrolyte_slices": 8}})
+    {"imaging": {"diameter_voxels": 64, "electrode_slices": 16, "electrolyte_slices": 8}}
+)
 
 # Accuracy required against the phantom's truth at the demo's settings.
 POROSITY_TOLERANCE = 0.02  # absolute (2 percentage points), each layer
@@ -82,12 +85,12 @@ class Scan:
 @functools.cache
 def scan(params: CellParameters, pressure_MPa: float, seed: int = 0) -> Scan:
     """Frames exactly as the instrument records them (simulated_devices/cell.py)."""
-    phantom = make_phantom(microstructure_at(pressure_MPa, params), params.imaging,
-                           np.random.default_rng(seed))
+    phantom = make_phantom(
+        microstructure_at(pressure_MPa, params), params.imaging, np.random.default_rng(seed)
+    )
     projector = ParallelBeamProjector(attenuation_volume(phantom, params.imaging))
     detector = DetectorModel(params.imaging, np.random.default_rng(1))
-    projections = np.stack([detector.projection(projector.project(a))
-                            for a in DEMO_ANGLES_DEG])
+    projections = np.stack([detector.projection(projector.project(a)) for a in DEMO_ANGLES_DEG])
     darks = np.stack([detector.dark() for _ in range(DARKS)])
     flats = np.stack([detector.flat() for _ in range(FLATS)])
     return Scan(projections, darks, flats, DEMO_ANGLES_DEG, phantom)
@@ -96,8 +99,13 @@ def scan(params: CellParameters, pressure_MPa: float, seed: int = 0) -> Scan:
 @functools.cache
 def analysed(params: CellParameters, pressure_MPa: float, seed: int = 0) -> CTAnalysis:
     frames = scan(params, pressure_MPa, seed)
-    return analyse_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
-                      voxel_size_um=params.imaging.voxel_size_um)
+    return analyse_ct(
+        frames.projections,
+        frames.darks,
+        frames.flats,
+        frames.angles_deg,
+        voxel_size_um=params.imaging.voxel_size_um,
+    )
 
 
 def relative_error(measured: float, truth: float) -> float:
@@ -105,14 +113,16 @@ def relative_error(measured: float, truth: float) -> float:
 
 
 def assert_layers_and_contact(result: VolumeMetrics, truth: VolumeMetrics) -> None:
-    assert result.porosity_electrode == pytest.approx(truth.porosity_electrode,
-                                                      abs=POROSITY_TOLERANCE)
-    assert result.porosity_electrolyte == pytest.approx(truth.porosity_electrolyte,
-                                                        abs=POROSITY_TOLERANCE)
-    assert result.contact_rate == pytest.approx(truth.contact_rate,
-                                                rel=CONTACT_RATE_TOLERANCE)
-    assert result.contact_anisotropy == pytest.approx(truth.contact_anisotropy,
-                                                      rel=ANISOTROPY_TOLERANCE)
+    assert result.porosity_electrode == pytest.approx(
+        truth.porosity_electrode, abs=POROSITY_TOLERANCE
+    )
+    assert result.porosity_electrolyte == pytest.approx(
+        truth.porosity_electrolyte, abs=POROSITY_TOLERANCE
+    )
+    assert result.contact_rate == pytest.approx(truth.contact_rate, rel=CONTACT_RATE_TOLERANCE)
+    assert result.contact_anisotropy == pytest.approx(
+        truth.contact_anisotropy, rel=ANISOTROPY_TOLERANCE
+    )
 
 
 def disc_slice(n: int) -> np.ndarray:
@@ -138,12 +148,14 @@ def fbp(slices: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
 
 # --- flat/dark correction and angles -----------------------------------------------------
 
+
 def test_line_integrals_undo_flat_and_dark():
     dark = np.full((2, 3, 4), 100, dtype=np.uint16)
     flat = np.full((2, 3, 4), 1100, dtype=np.uint16)
     projection = (100 + 1000 * np.exp(-0.5)) * np.ones((1, 3, 4))
-    np.testing.assert_allclose(line_integrals(projection.astype(np.uint16), dark, flat), 0.5,
-                               atol=2e-3)
+    np.testing.assert_allclose(
+        line_integrals(projection.astype(np.uint16), dark, flat), 0.5, atol=2e-3
+    )
 
 
 def test_line_integrals_clip_counts_below_dark():
@@ -170,6 +182,7 @@ def test_angle_weights_follow_irregular_and_full_turn_angles():
 
 # --- reconstruction ----------------------------------------------------------------------
 
+
 def test_fbp_equals_iradon_on_one_slice():
     """Same geometry as skimage for an odd width (centre (n − 1)/2 = n // 2), same filter,
     same linear interpolation: the same numbers."""
@@ -178,16 +191,18 @@ def test_fbp_equals_iradon_on_one_slice():
     sinogram = np.stack([ParallelBeamProjector(slice_).project(a)[0] for a in angles], axis=1)
     reference = iradon(sinogram, theta=-angles, filter_name="ramp", circle=True)
     yy, xx = np.mgrid[:65, :65]
-    iradon_circle = (yy - 32) ** 2 + (xx - 32) ** 2 <= 32 ** 2  # half a pixel inside ours
-    np.testing.assert_allclose(fbp(slice_, angles)[0][iradon_circle], reference[iradon_circle],
-                               atol=1e-7)
+    iradon_circle = (yy - 32) ** 2 + (xx - 32) ** 2 <= 32**2  # half a pixel inside ours
+    np.testing.assert_allclose(
+        fbp(slice_, angles)[0][iradon_circle], reference[iradon_circle], atol=1e-7
+    )
 
 
 def test_fbp_of_an_inclusive_half_turn_matches_iradon():
     """0–180° inclusive: 180° weighs half here, a full step in iradon; otherwise equal."""
     slice_ = disc_slice(65)
-    sinogram = np.stack([ParallelBeamProjector(slice_).project(a)[0]
-                         for a in DEMO_ANGLES_DEG], axis=1)
+    sinogram = np.stack(
+        [ParallelBeamProjector(slice_).project(a)[0] for a in DEMO_ANGLES_DEG], axis=1
+    )
     reference = iradon(sinogram, theta=-DEMO_ANGLES_DEG, filter_name="ramp", circle=True)
     ours = fbp(slice_, DEMO_ANGLES_DEG)[0]
     inner = ndimage.binary_erosion(cylinder_mask(65), iterations=2)
@@ -213,6 +228,7 @@ def test_reconstruct_rejects_inconsistent_frames():
 
 
 # --- segmentation ------------------------------------------------------------------------
+
 
 def test_blur_is_in_plane_only():
     volume = np.zeros((3, 9, 9), dtype=np.float32)
@@ -242,8 +258,9 @@ def test_segment_undoes_the_blur_without_noise():
     """Noise-free blurred phantom: the segmentation finds the thin voids beside particles
     that thresholding reads as electrolyte."""
     phantom = scan(SMALL, 100.0).phantom
-    image = blurred(phantom.labels, BlurModel((0.0, 0.003, 0.009), 0.6, 0.0),
-                    np.random.default_rng(0))
+    image = blurred(
+        phantom.labels, BlurModel((0.0, 0.003, 0.009), 0.6, 0.0), np.random.default_rng(0)
+    )
     inside = cylinder_mask(image.shape[1])
     image[:, ~inside] = 0.0
     labels, model = segment(image, inside)
@@ -268,6 +285,7 @@ def test_find_electrode_slices_counts_leading_active_slices():
 
 # --- the whole chain on a small volume (fast) ---------------------------------------------
 
+
 @pytest.mark.parametrize("pressure_MPa", [6.0, 100.0])
 def test_small_volume_meets_accuracy(pressure_MPa):
     """64 voxels across, 16 + 8 slices. The tortuosity is compared by its mean: a 16-slice
@@ -276,14 +294,19 @@ def test_small_volume_meets_accuracy(pressure_MPa):
     result = analysed(SMALL, pressure_MPa)
     assert result.electrode_slices == SMALL.imaging.electrode_slices
     assert_layers_and_contact(result, truth)
-    assert result.tortuosity_mean == pytest.approx(truth.tortuosity_mean,
-                                                   rel=TORTUOSITY_TOLERANCE)
+    assert result.tortuosity_mean == pytest.approx(truth.tortuosity_mean, rel=TORTUOSITY_TOLERANCE)
 
 
 def test_given_electrode_slices_are_used():
     frames = scan(SMALL, 100.0)
-    given = analyse_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
-                       voxel_size_um=1.0, electrode_slices=12)
+    given = analyse_ct(
+        frames.projections,
+        frames.darks,
+        frames.flats,
+        frames.angles_deg,
+        voxel_size_um=1.0,
+        electrode_slices=12,
+    )
     found = analysed(SMALL, 100.0)
     assert given.electrode_slices == 12
     assert given.contact_rate == found.contact_rate  # a property of the whole volume
@@ -310,8 +333,9 @@ def test_result_holds_scalars_and_figure_arrays():
 def test_rejects_a_non_positive_voxel_size():
     frames = scan(SMALL, 100.0)
     with pytest.raises(ValueError, match="voxel_size_um"):
-        analyse_ct(frames.projections, frames.darks, frames.flats, frames.angles_deg,
-                   voxel_size_um=0.0)
+        analyse_ct(
+            frames.projections, frames.darks, frames.flats, frames.angles_deg, voxel_size_um=0.0
+        )
 
 
 # --- the demo's size, against the truth (slow) -------------------------------------------
@@ -327,8 +351,7 @@ def test_demo_size_meets_accuracy(params, pressure_MPa):
     result = analysed(params, pressure_MPa)
     assert result.electrode_slices == params.imaging.electrode_slices
     assert_layers_and_contact(result, truth)
-    assert result.tortuosity_mode == pytest.approx(truth.tortuosity_mode,
-                                                   rel=TORTUOSITY_TOLERANCE)
+    assert result.tortuosity_mode == pytest.approx(truth.tortuosity_mode, rel=TORTUOSITY_TOLERANCE)
 
 
 @pytest.mark.slow
@@ -349,8 +372,7 @@ def test_thresholding_alone_overestimates_contact():
     """Why the blur model is there: multi-Otsu on the same reconstruction reads every
     particle/void boundary as electrolyte."""
     frames = scan(DEFAULT, 100.0)
-    volume, inside = reconstruct(frames.projections, frames.darks, frames.flats,
-                                 frames.angles_deg)
+    volume, inside = reconstruct(frames.projections, frames.darks, frames.flats, frames.angles_deg)
     truth = frames.phantom.truth
     thresholded = measure(threshold_labels(volume, inside), frames.phantom.electrode_slices)
     assert relative_error(thresholded.contact_rate, truth.contact_rate) > 0.2

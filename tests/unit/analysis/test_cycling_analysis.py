@@ -31,16 +31,29 @@ def cell_at(pressure_MPa: float, **electrochemistry) -> SimulatedCell:
     return cell
 
 
-def run_half(cell: SimulatedCell, cycle_index: int, step: str, current_A: float,
-             duration_s: float, cutoffs=(3.68, 2.5), capacity_mAh=math.inf) -> HalfCycle:
+def run_half(
+    cell: SimulatedCell,
+    cycle_index: int,
+    step: str,
+    current_A: float,
+    duration_s: float,
+    cutoffs=(3.68, 2.5),
+    capacity_mAh=math.inf,
+) -> HalfCycle:
     """One half cycle of the model, as the analysis reads it from a ``half_cycle`` event;
     ``cutoffs`` are (upper, lower), V."""
-    limits = HalfCycleLimits(current_A, *cutoffs, duration_s, capacity_mAh,
-                             duration_s / 1000)
+    limits = HalfCycleLimits(current_A, *cutoffs, duration_s, capacity_mAh, duration_s / 1000)
     model = ModelHalfCycle(cell.electrochemistry, limits, BUFFER_POINTS)
     model.advance(duration_s)
-    return HalfCycle(cycle_index, step, model.time_s, model.voltage_V, model.current_A,
-                     model.capacity_mAh, model.reason)
+    return HalfCycle(
+        cycle_index,
+        step,
+        model.time_s,
+        model.voltage_V,
+        model.current_A,
+        model.capacity_mAh,
+        model.reason,
+    )
 
 
 def full_cycles(cell: SimulatedCell, cycles: int, c_rate: float) -> list[HalfCycle]:
@@ -57,18 +70,25 @@ def test_cycle_metrics_recover_the_models_capacity_and_efficiency():
     cell = cell_at(25.0)
     params = cell.params
     halves = full_cycles(cell, 3, c_rate=0.01)
-    metrics = [cycle_metrics(c, d, active_mass_g=params.geometry.active_mass_g,
-                             area_cm2=params.geometry.area_cm2) for c, d in pair_cycles(halves)]
+    metrics = [
+        cycle_metrics(
+            c, d, active_mass_g=params.geometry.active_mass_g, area_cm2=params.geometry.area_cm2
+        )
+        for c, d in pair_cycles(halves)
+    ]
     assert len(metrics) == 3
     for (_charge, discharge), m in list(zip(pair_cycles(halves), metrics, strict=True))[1:]:
         # the first charge starts from the initial state; later cycles are steady
         assert m.coulombic_efficiency == pytest.approx(
-            params.electrochemistry.coulombic_efficiency, abs=0.005)
+            params.electrochemistry.coulombic_efficiency, abs=0.005
+        )
         assert m.discharge_capacity_mAh == discharge.capacity_mAh
         assert m.discharge_capacity_mAh_g == pytest.approx(
-            discharge.capacity_mAh / params.geometry.active_mass_g)
+            discharge.capacity_mAh / params.geometry.active_mass_g
+        )
         assert m.discharge_capacity_mAh_cm2 == pytest.approx(
-            discharge.capacity_mAh / params.geometry.area_cm2)
+            discharge.capacity_mAh / params.geometry.area_cm2
+        )
         assert m.discharge_capacity_mAh <= cell.electrochemistry.accessible_capacity_mAh
         # mid-point voltages straddle the OCV window; energy = capacity × mean voltage
         ocv = params.electrochemistry
@@ -76,7 +96,8 @@ def test_cycle_metrics_recover_the_models_capacity_and_efficiency():
         assert 2.5 < m.discharge_mid_voltage_V < m.charge_mid_voltage_V
         assert m.overpotential_V > 0
         assert m.discharge_energy_mWh == pytest.approx(
-            m.discharge_capacity_mAh * np.mean(discharge.voltage_V), rel=0.05)
+            m.discharge_capacity_mAh * np.mean(discharge.voltage_V), rel=0.05
+        )
         assert 0.8 < m.energy_efficiency < 1.0
 
 

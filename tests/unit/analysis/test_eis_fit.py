@@ -23,15 +23,28 @@ FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
 SULFIDE = CellParameters()
 #: Li | LLZO | Li, 10 mm discs: resistances 100–1000× below the 1 mm sulfide cell's, and a
 #: Warburg coefficient scaled to the larger area.
-GARNET = CellParameters.from_mapping({
-    "geometry": {"diameter_mm": 10.0, "electrolyte_mass_mg": 400.0,
-                 "electrolyte_solid_density_g_cm3": 5.1},
-    "circuit": {"bulk_conductivity_S_cm": 3.5e-4, "bulk_activation_energy_eV": 0.40,
-                "charge_transfer_asr_ohm_cm2": 50.0, "warburg_sigma_ohm_s05": 200.0},
-    "electrochemistry": {"cell_type": "symmetric"},
-})
-CASES = [("sulfide", SULFIDE, 6.0), ("sulfide", SULFIDE, 25.0), ("sulfide", SULFIDE, 100.0),
-         ("garnet", GARNET, 20.0)]
+GARNET = CellParameters.from_mapping(
+    {
+        "geometry": {
+            "diameter_mm": 10.0,
+            "electrolyte_mass_mg": 400.0,
+            "electrolyte_solid_density_g_cm3": 5.1,
+        },
+        "circuit": {
+            "bulk_conductivity_S_cm": 3.5e-4,
+            "bulk_activation_energy_eV": 0.40,
+            "charge_transfer_asr_ohm_cm2": 50.0,
+            "warburg_sigma_ohm_s05": 200.0,
+        },
+        "electrochemistry": {"cell_type": "symmetric"},
+    }
+)
+CASES = [
+    ("sulfide", SULFIDE, 6.0),
+    ("sulfide", SULFIDE, 25.0),
+    ("sulfide", SULFIDE, 100.0),
+    ("garnet", GARNET, 20.0),
+]
 
 
 def spectrum(circuit, seed: int):
@@ -59,8 +72,7 @@ def test_the_electrolytes_total_resistance_is_determined_though_its_arcs_are_not
     fit = fit_spectrum(*spectrum(truth, 0))
     assert {"R0_ohm", "R_b_ohm"} <= set(fit.unresolved)
     total = fit.sum_of(["R0_ohm", "R_b_ohm", "R_gb_ohm"])
-    assert total.value == pytest.approx(truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm,
-                                        rel=0.03)
+    assert total.value == pytest.approx(truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm, rel=0.03)
     assert total.stderr < 0.05 * total.value
 
 
@@ -114,8 +126,11 @@ def test_other_circuits_and_bad_names():
 def test_circuit_impedance_matches_the_simulators():
     truth = circuit_at(microstructure_at(12.0, SULFIDE), SULFIDE)
     values = {name: getattr(truth, name) for name in parameter_names("R0-RQ-RQ-RQ-W")}
-    np.testing.assert_allclose(circuit_impedance("R0-RQ-RQ-RQ-W", values, FREQUENCIES_HZ),
-                               truth.impedance(FREQUENCIES_HZ), rtol=1e-12)
+    np.testing.assert_allclose(
+        circuit_impedance("R0-RQ-RQ-RQ-W", values, FREQUENCIES_HZ),
+        truth.impedance(FREQUENCIES_HZ),
+        rtol=1e-12,
+    )
 
 
 def test_arrhenius_activation_energy_from_fitted_R_ct():

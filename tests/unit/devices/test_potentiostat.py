@@ -12,9 +12,11 @@ from conventions.pv_states import Outcome, Technique
 from devices.potentiostat import Potentiostat, TechniqueFailed
 
 
-def instrument(pstat: Potentiostat, outcome: Outcome, message: str = "",
-               advance: bool = True) -> None:
+def instrument(
+    pstat: Potentiostat, outcome: Outcome, message: str = "", advance: bool = True
+) -> None:
     """Make the fake START behave as the IOC: run, then publish the outcome."""
+
     def start(value: int) -> None:
         if advance:
             pstat.sequence.sim_put(pstat.sequence.get() + 1)
@@ -52,8 +54,11 @@ def test_an_instrument_that_publishes_no_outcome_is_not_taken_at_its_word(pstat)
 
 def test_a_sweep_lasts_a_few_periods_of_each_of_its_frequencies(pstat):
     eis = pstat.eis
-    for signal, value in ((eis.initial_frequency_Hz, 1e5), (eis.final_frequency_Hz, 1.0),
-                          (eis.points_per_decade, 2)):
+    for signal, value in (
+        (eis.initial_frequency_Hz, 1e5),
+        (eis.final_frequency_Hz, 1.0),
+        (eis.points_per_decade, 2),
+    ):
         signal.sim_put(value)
     np.testing.assert_allclose(eis.frequencies_Hz(), sweep_frequencies_Hz(1e5, 1.0, 2))
     assert eis.expected_duration_s() == pytest.approx(3 * np.sum(1 / eis.frequencies_Hz()) + 1)
@@ -66,12 +71,22 @@ def test_a_pause_stops_the_technique_and_switches_the_cell_off(pstat):
 
 def test_the_readings_carry_the_keys_the_analysis_reads(pstat):
     described = pstat.describe()
-    for key in (data_keys.SPECTRUM_FREQUENCY, data_keys.SPECTRUM_Z_REAL,
-                data_keys.SPECTRUM_Z_IMAG, data_keys.SPECTRUM_POINTS, data_keys.LIVE_TIME,
-                data_keys.LIVE_VOLTAGE, data_keys.LIVE_CURRENT, data_keys.LIVE_CHARGE,
-                data_keys.HALF_CYCLE_TIME, data_keys.HALF_CYCLE_VOLTAGE,
-                data_keys.HALF_CYCLE_CURRENT, data_keys.HALF_CYCLE_POINTS,
-                data_keys.HALF_CYCLE_CAPACITY, data_keys.HALF_CYCLE_REASON):
+    for key in (
+        data_keys.SPECTRUM_FREQUENCY,
+        data_keys.SPECTRUM_Z_REAL,
+        data_keys.SPECTRUM_Z_IMAG,
+        data_keys.SPECTRUM_POINTS,
+        data_keys.LIVE_TIME,
+        data_keys.LIVE_VOLTAGE,
+        data_keys.LIVE_CURRENT,
+        data_keys.LIVE_CHARGE,
+        data_keys.HALF_CYCLE_TIME,
+        data_keys.HALF_CYCLE_VOLTAGE,
+        data_keys.HALF_CYCLE_CURRENT,
+        data_keys.HALF_CYCLE_POINTS,
+        data_keys.HALF_CYCLE_CAPACITY,
+        data_keys.HALF_CYCLE_REASON,
+    ):
         assert key in described, key
     # Waveforms are read, not tabulated: only scalars are hinted.
     assert set(pstat.eis.hints["fields"]) == {data_keys.SPECTRUM_POINTS}

@@ -26,14 +26,23 @@ def press(fake_station) -> PressureCell:
 
 def test_readings_carry_the_keys_the_analysis_reads(press):
     assert {data_keys.PRESS_PRESSURE, data_keys.PRESS_SETPOINT, data_keys.PRESS_FORCE} <= set(
-        press.describe())
+        press.describe()
+    )
     assert press.hints["fields"][0] == data_keys.PRESS_PRESSURE
     assert "press_done" not in press.describe()
 
 
-@pytest.mark.parametrize("bad, error", [(500.0, LimitError), (math.nan, ValueError),
-                                        (-1.0, ValueError), (math.inf, ValueError),
-                                        ("50", ValueError), (True, ValueError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (500.0, LimitError),
+        (math.nan, ValueError),
+        (-1.0, ValueError),
+        (math.inf, ValueError),
+        ("50", ValueError),
+        (True, ValueError),
+    ],
+)
 def test_a_bad_setpoint_is_refused_before_anything_is_written(press, bad, error):
     written = []
     press.setpoint.subscribe(lambda value, **kwargs: written.append(value), run=False)
@@ -78,8 +87,9 @@ def test_a_pressure_that_never_holds_fails_saying_so(press):
 def test_stop_only_stops_waiting(press):
     status = press.set(10.0)
     actuator_stops = []
-    press.actuator.motor_stop.subscribe(lambda value, **kw: actuator_stops.append(value),
-                                        run=False)
+    press.actuator.motor_stop.subscribe(
+        lambda value, **kw: actuator_stops.append(value), run=False
+    )
     press.stop()
     with pytest.raises(RuntimeError, match=re.escape("keeps holding 10.0 MPa")):
         status.wait(1.0)

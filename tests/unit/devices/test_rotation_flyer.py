@@ -133,4 +133,5 @@ def test_the_stream_holds_frames_and_angles_by_reference(flyer):
     assert documents[2][1]["indices"] == {"start": 0, "stop": 3}
     flyer.detector.hdf1.num_captured.sim_put(5)
     assert [doc["indices"] for _, doc in flyer.collect_asset_docs()] == [
-        {"start": 3, "stop": 5}] * 2
+        {"start": 3, "stop": 5}
+    ] * 2

@@ -14,6 +14,7 @@ from devices.tomography import TomographyDetector
 @pytest.fixture
 def detector(fake_station) -> TomographyDetector:
     det = fake_station.detector
+
     # As the IOC: one frame through an enabled plugin tells it the frame size.
     def acquire(value: int) -> None:
         if value and det.hdf1.enable.get() == "Enable":
@@ -32,8 +33,13 @@ def test_a_frame_is_read_by_reference_and_the_cam_settings_are_configuration(det
     assert data_keys.FRAME in [f"{detector.name}_image"]
     assert detector.read_attrs == ["hdf1"]
     configuration = set(detector.cam.configuration_attrs)
-    assert configuration == {"acquire_time", "acquire_period", "num_images", "image_mode",
-                             "trigger_mode"}
+    assert configuration == {
+        "acquire_time",
+        "acquire_period",
+        "num_images",
+        "image_mode",
+        "trigger_mode",
+    }
     assert "pixel_size_um" in detector.configuration_attrs
 
 

@@ -21,23 +21,34 @@ UPPER_V, LOWER_V = 3.68, 2.5
 HOUR_S = 3600.0
 
 
-def cell_at(pressure_MPa: float, params: CellParameters | None = None,
-            seed: int = 0) -> ElectrochemicalCell:
+def cell_at(
+    pressure_MPa: float, params: CellParameters | None = None, seed: int = 0
+) -> ElectrochemicalCell:
     """A cell with the resistances the impedance model gives at ``pressure_MPa``."""
     params = params or CellParameters()
     circuit = circuit_at(microstructure_at(pressure_MPa, params), params)
     cell = ElectrochemicalCell(params, np.random.default_rng(seed))
-    cell.set_conditions(pressure_MPa, circuit.R0_ohm + circuit.R_b_ohm + circuit.R_gb_ohm,
-                        circuit.R_ct_ohm)
+    cell.set_conditions(
+        pressure_MPa, circuit.R0_ohm + circuit.R_b_ohm + circuit.R_gb_ohm, circuit.R_ct_ohm
+    )
     return cell
 
 
-def run(cell: ElectrochemicalCell, current_A: float, *, hours: float = 120.0,
-        capacity_mAh: float = math.inf, record_s: float = 120.0,
-        cutoffs: tuple[float, float] = (LOWER_V, UPPER_V)) -> HalfCycle:
+def run(
+    cell: ElectrochemicalCell,
+    current_A: float,
+    *,
+    hours: float = 120.0,
+    capacity_mAh: float = math.inf,
+    record_s: float = 120.0,
+    cutoffs: tuple[float, float] = (LOWER_V, UPPER_V),
+) -> HalfCycle:
     """One half cycle run to its end in chunks, as the IOC does."""
-    half = HalfCycle(cell, HalfCycleLimits(current_A, cutoffs[1], cutoffs[0], hours * HOUR_S,
-                                           capacity_mAh, record_s), max_points=4096)
+    half = HalfCycle(
+        cell,
+        HalfCycleLimits(current_A, cutoffs[1], cutoffs[0], hours * HOUR_S, capacity_mAh, record_s),
+        max_points=4096,
+    )
     while not half.done:
         half.advance(2000.0)
     return half
@@ -97,8 +108,9 @@ def test_coulombic_efficiency_is_the_configured_one_after_the_first_cycle():
 
 def test_limited_lithium_inventory_holds_capacity_then_falls_at_a_knee():
     base = CellParameters()
-    params = dataclasses.replace(base, electrochemistry=dataclasses.replace(
-        base.electrochemistry, n_to_p_ratio=0.5))
+    params = dataclasses.replace(
+        base, electrochemistry=dataclasses.replace(base.electrochemistry, n_to_p_ratio=0.5)
+    )
     cell = cell_at(50.0, params)
     reserve_mAh = cell.anode_lithium_mAh
     current = c_rate_current_A(cell, 0.1)
@@ -111,15 +123,20 @@ def test_limited_lithium_inventory_holds_capacity_then_falls_at_a_knee():
     expected_knee = reserve_mAh / (0.04 * 0.995 * np.median(charges[1:10]))
     knee = int(np.argmax(capacities < 0.97))
     assert abs(knee - expected_knee) < 3
-    assert np.all(capacities[1:knee - 1] > 0.98)
+    assert np.all(capacities[1 : knee - 1] > 0.98)
     assert capacities[-1] < 0.9 * capacities[knee]
 
 
 def symmetric_params(ccd_mA_cm2: float = 1.2) -> CellParameters:
     base = CellParameters()
-    return dataclasses.replace(base, electrochemistry=dataclasses.replace(
-        base.electrochemistry, cell_type="symmetric",
-        critical_current_density_mA_cm2=ccd_mA_cm2))
+    return dataclasses.replace(
+        base,
+        electrochemistry=dataclasses.replace(
+            base.electrochemistry,
+            cell_type="symmetric",
+            critical_current_density_mA_cm2=ccd_mA_cm2,
+        ),
+    )
 
 
 def test_symmetric_cell_polarises_ohmically_below_the_critical_current_density():
@@ -154,8 +171,12 @@ def test_symmetric_cell_shorts_above_the_critical_current_density():
 
 def test_contact_loss_grows_polarisation_slowly_and_pressure_restores_it():
     base = CellParameters()
-    params = dataclasses.replace(base, electrochemistry=dataclasses.replace(
-        base.electrochemistry, cell_type="symmetric", contact_loss_rate_per_h=1e-3))
+    params = dataclasses.replace(
+        base,
+        electrochemistry=dataclasses.replace(
+            base.electrochemistry, cell_type="symmetric", contact_loss_rate_per_h=1e-3
+        ),
+    )
     cell = cell_at(25.0, params)
     current = 0.2e-3 * cell.area_cm2
     first = np.median(run(cell, current, hours=1.0, record_s=10.0, cutoffs=(-5, 5)).voltage_V)
@@ -166,7 +187,8 @@ def test_contact_loss_grows_polarisation_slowly_and_pressure_restores_it():
     # +10 %/100 h on the interface part of the resistance, over 201 h under current.
     interface = 2 * params.electrochemistry.interface_asr_ohm_cm2 / cell.area_cm2
     expected = (cell.series_resistance_ohm + (1 + 201e-3) * interface) / (
-        cell.series_resistance_ohm + interface)
+        cell.series_resistance_ohm + interface
+    )
     assert later / first == pytest.approx(expected, rel=0.02)
     assert not cell.shorted
     cell.set_conditions(50.0, cell.series_resistance_ohm, cell.charge_transfer_resistance_ohm)
@@ -176,8 +198,11 @@ def test_contact_loss_grows_polarisation_slowly_and_pressure_restores_it():
 def test_a_trace_that_would_overflow_the_buffer_is_refused():
     cell = cell_at(50.0)
     with pytest.raises(ValueError, match="record interval"):
-        HalfCycle(cell, HalfCycleLimits(1e-6, UPPER_V, LOWER_V, 100 * HOUR_S, math.inf, 10.0),
-                  max_points=4096)
+        HalfCycle(
+            cell,
+            HalfCycleLimits(1e-6, UPPER_V, LOWER_V, 100 * HOUR_S, math.inf, 10.0),
+            max_points=4096,
+        )
 
 
 def test_same_seed_same_trace():

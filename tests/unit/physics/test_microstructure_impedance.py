@@ -39,8 +39,11 @@ def test_volume_fractions_two_stages(series):
     assert active[2:] == [active[1]] * 3  # stage 2: skeleton fixed …
     assert np.all(np.diff(electrolyte[1:]) > 0)  # … voids fill with electrolyte
     for m in series:
-        fractions = (m.porosity_electrode, m.active_fraction_electrode,
-                     m.electrolyte_fraction_electrode)
+        fractions = (
+            m.porosity_electrode,
+            m.active_fraction_electrode,
+            m.electrolyte_fraction_electrode,
+        )
         assert sum(fractions) == pytest.approx(1.0)
 
 
@@ -109,25 +112,38 @@ def test_measured_spectrum_noise_is_seeded_and_proportional():
 
 
 def test_another_cell_is_another_parameter_set():
-    garnet = CellParameters.from_mapping({
-        "geometry": {"diameter_mm": 10.0, "electrolyte_mass_mg": 400.0,
-                     "electrolyte_solid_density_g_cm3": 5.1},
-        "circuit": {"bulk_conductivity_S_cm": 3.5e-4, "bulk_activation_energy_eV": 0.40,
-                    "charge_transfer_asr_ohm_cm2": 50.0},
-        "electrochemistry": {"cell_type": "symmetric"},
-    })
+    garnet = CellParameters.from_mapping(
+        {
+            "geometry": {
+                "diameter_mm": 10.0,
+                "electrolyte_mass_mg": 400.0,
+                "electrolyte_solid_density_g_cm3": 5.1,
+            },
+            "circuit": {
+                "bulk_conductivity_S_cm": 3.5e-4,
+                "bulk_activation_energy_eV": 0.40,
+                "charge_transfer_asr_ohm_cm2": 50.0,
+            },
+            "electrochemistry": {"cell_type": "symmetric"},
+        }
+    )
     circuit = circuit_at(microstructure_at(20.0, garnet), garnet)
     assert garnet.electrochemistry.cell_type == "symmetric"
-    assert circuit.R_b_ohm > 0 and circuit.R_ct_ohm < circuit_at(
-        microstructure_at(5.0, garnet), garnet).R_ct_ohm
+    assert (
+        circuit.R_b_ohm > 0
+        and circuit.R_ct_ohm < circuit_at(microstructure_at(5.0, garnet), garnet).R_ct_ohm
+    )
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"nonsense": {}}, "unknown simulation parameter group"),
-    ({"circuit": {"R_typo": 1.0}}, "unknown parameter simulation.circuit.R_typo"),
-    ({"circuit": {"bulk_conductivity_S_cm": "fast"}}, "must be float"),
-    ({"imaging": {"diameter_voxels": 64.5}}, "must be int"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"nonsense": {}}, "unknown simulation parameter group"),
+        ({"circuit": {"R_typo": 1.0}}, "unknown parameter simulation.circuit.R_typo"),
+        ({"circuit": {"bulk_conductivity_S_cm": "fast"}}, "must be float"),
+        ({"imaging": {"diameter_voxels": 64.5}}, "must be int"),
+    ],
+)
 def test_bad_parameters_are_named(bad, message):
     with pytest.raises(ValueError, match=message):
         CellParameters.from_mapping(bad)

@@ -33,11 +33,13 @@ from simulated_devices.physics.projection import (
 
 PRESSURES_MPA = [6.0, 12.0, 25.0, 50.0, 100.0]
 PARAMS = CellParameters()
-SMALL = dataclasses.replace(PARAMS.imaging, diameter_voxels=64, electrode_slices=16,
-                            electrolyte_slices=8)
+SMALL = dataclasses.replace(
+    PARAMS.imaging, diameter_voxels=64, electrode_slices=16, electrolyte_slices=8
+)
 
 
 # --- voxel metrics on hand-built volumes ----------------------------------------------------
+
 
 def cube_in_electrolyte() -> np.ndarray:
     labels = np.full((6, 6, 6), ELECTROLYTE, dtype=np.uint8)
@@ -48,7 +50,8 @@ def cube_in_electrolyte() -> np.ndarray:
 def test_phase_fractions_ignore_outside():
     labels = np.array([VOID, ELECTROLYTE, ELECTROLYTE, ACTIVE, OUTSIDE, OUTSIDE], np.uint8)
     assert phase_fractions(labels) == pytest.approx(
-        {"void": 0.25, "electrolyte": 0.5, "active": 0.25})
+        {"void": 0.25, "electrolyte": 0.5, "active": 0.25}
+    )
 
 
 def test_cube_fully_wetted_has_contact_rate_one():
@@ -114,9 +117,11 @@ def test_histogram_mode_is_centre_of_fullest_bin():
 
 # --- phantom ---------------------------------------------------------------------------------
 
+
 def build(pressure_MPa: float, imaging: ImagingParameters = SMALL, seed: int = 0) -> Phantom:
-    return make_phantom(microstructure_at(pressure_MPa, PARAMS), imaging,
-                        np.random.default_rng(seed))
+    return make_phantom(
+        microstructure_at(pressure_MPa, PARAMS), imaging, np.random.default_rng(seed)
+    )
 
 
 def test_same_seed_gives_identical_labels():
@@ -136,8 +141,11 @@ def test_phantom_layout():
     assert not np.any(labels[16:] == ACTIVE) and np.any(labels[:16] == ACTIVE)
     assert phantom.electrode_slices == 16 and phantom.voxel_size_um == SMALL.voxel_size_um
     assert phantom.truth == measure(labels, 16)
-    assert set(phantom.truth.as_dict()) >= {"porosity_electrode", "contact_anisotropy",
-                                            "tortuosity_mode"}
+    assert set(phantom.truth.as_dict()) >= {
+        "porosity_electrode",
+        "contact_anisotropy",
+        "tortuosity_mode",
+    }
 
 
 @pytest.mark.parametrize("pressure", PRESSURES_MPA)
@@ -146,8 +154,9 @@ def test_small_phantom_tracks_targets(pressure):
     truth, target = phantom.truth, phantom.target
     assert truth.porosity_electrode == pytest.approx(target.porosity_electrode, abs=0.015)
     assert truth.porosity_electrolyte == pytest.approx(target.porosity_electrolyte, abs=0.015)
-    assert truth.active_fraction_electrode == pytest.approx(target.active_fraction_electrode,
-                                                            abs=0.02)
+    assert truth.active_fraction_electrode == pytest.approx(
+        target.active_fraction_electrode, abs=0.02
+    )
     assert truth.contact_rate == pytest.approx(target.contact_rate, rel=0.1)
     assert truth.contact_anisotropy == pytest.approx(target.contact_anisotropy, rel=0.1)
 
@@ -164,8 +173,7 @@ def test_default_phantoms_track_targets_and_trends(default_series):
     for phantom in phantoms:
         truth, target = phantom.truth, phantom.target
         assert truth.porosity_electrode == pytest.approx(target.porosity_electrode, abs=0.015)
-        assert truth.porosity_electrolyte == pytest.approx(target.porosity_electrolyte,
-                                                           abs=0.015)
+        assert truth.porosity_electrolyte == pytest.approx(target.porosity_electrolyte, abs=0.015)
         assert truth.contact_rate == pytest.approx(target.contact_rate, rel=0.1)
         assert truth.contact_anisotropy == pytest.approx(target.contact_anisotropy, rel=0.1)
         assert truth.contact_anisotropy > 1.0
@@ -187,15 +195,20 @@ def test_default_phantoms_track_targets_and_trends(default_series):
 
 # --- projection ------------------------------------------------------------------------------
 
+
 def uniform_cylinder(imaging: ImagingParameters) -> Phantom:
     n = imaging.diameter_voxels
-    labels = np.full((imaging.electrode_slices + imaging.electrolyte_slices, n, n), ELECTROLYTE,
-                     dtype=np.uint8)
+    labels = np.full(
+        (imaging.electrode_slices + imaging.electrolyte_slices, n, n), ELECTROLYTE, dtype=np.uint8
+    )
     labels[:, ~cylinder_mask(n)] = OUTSIDE
-    return Phantom(labels=labels, electrode_slices=imaging.electrode_slices,
-                   voxel_size_um=imaging.voxel_size_um,
-                   truth=measure(labels, imaging.electrode_slices),
-                   target=microstructure_at(50.0, PARAMS))
+    return Phantom(
+        labels=labels,
+        electrode_slices=imaging.electrode_slices,
+        voxel_size_um=imaging.voxel_size_um,
+        truth=measure(labels, imaging.electrode_slices),
+        target=microstructure_at(50.0, PARAMS),
+    )
 
 
 def test_attenuation_per_label_and_energy_scaling():
@@ -205,8 +218,9 @@ def test_attenuation_per_label_and_energy_scaling():
     voxel_cm = SMALL.voxel_size_um * 1e-4
     labels = phantom.labels
     assert np.allclose(volume[labels == ACTIVE], SMALL.attenuation_active_per_cm * voxel_cm)
-    assert np.allclose(volume[labels == ELECTROLYTE],
-                       SMALL.attenuation_electrolyte_per_cm * voxel_cm)
+    assert np.allclose(
+        volume[labels == ELECTROLYTE], SMALL.attenuation_electrolyte_per_cm * voxel_cm
+    )
     assert np.all(volume[labels == OUTSIDE] == 0.0)
     doubled = attenuation_volume(phantom, dataclasses.replace(SMALL, beam_energy_keV=40.0))
     np.testing.assert_allclose(doubled, volume / 8.0, rtol=1e-6)
@@ -221,20 +235,23 @@ def test_uniform_cylinder_projects_to_chord_lengths(angle):
     assert line_integrals.shape == projector.frame_shape == (24, 64)
     mu_dx = SMALL.attenuation_electrolyte_per_cm * SMALL.voxel_size_um * 1e-4
     offset = np.arange(64) - 31.5
-    chord = 2.0 * np.sqrt(np.clip(32.0 ** 2 - offset ** 2, 0.0, None))
+    chord = 2.0 * np.sqrt(np.clip(32.0**2 - offset**2, 0.0, None))
     interior = np.abs(offset) < 28
     # Within about one voxel of the analytic chord: the voxelised circle's edge is ragged.
-    np.testing.assert_allclose(line_integrals[:, interior], np.broadcast_to(
-        mu_dx * chord[interior], (24, interior.sum())), atol=1.2 * mu_dx)
+    np.testing.assert_allclose(
+        line_integrals[:, interior],
+        np.broadcast_to(mu_dx * chord[interior], (24, interior.sum())),
+        atol=1.2 * mu_dx,
+    )
     assert line_integrals.sum() == pytest.approx(volume.sum(), rel=0.01)
 
 
 def test_projector_matches_ndimage_rotate():
     volume = attenuation_volume(build(50.0), SMALL)
-    reference = ndimage.rotate(volume, 23.0, axes=(1, 2), order=1, reshape=False,
-                               mode="grid-constant").sum(axis=1)
-    np.testing.assert_allclose(ParallelBeamProjector(volume).project(23.0), reference,
-                               atol=1e-5)
+    reference = ndimage.rotate(
+        volume, 23.0, axes=(1, 2), order=1, reshape=False, mode="grid-constant"
+    ).sum(axis=1)
+    np.testing.assert_allclose(ParallelBeamProjector(volume).project(23.0), reference, atol=1e-5)
 
 
 def test_filtered_back_projection_recovers_the_slice():
@@ -257,6 +274,7 @@ def test_filtered_back_projection_recovers_the_slice():
 
 # --- detector --------------------------------------------------------------------------------
 
+
 def detector(seed: int = 0, imaging: ImagingParameters = SMALL) -> DetectorModel:
     return DetectorModel(imaging, np.random.default_rng(seed))
 
@@ -277,7 +295,7 @@ def test_dark_frame_statistics():
     darks = np.stack([model.dark() for _ in range(50)]).astype(float)
     assert model.dark().dtype == np.uint16
     assert darks.mean() == pytest.approx(SMALL.dark_counts, rel=0.01)
-    expected_std = math.sqrt(SMALL.dark_counts + model.readout_noise_counts ** 2)
+    expected_std = math.sqrt(SMALL.dark_counts + model.readout_noise_counts**2)
     assert darks.std() == pytest.approx(expected_std, rel=0.05)
 
 
@@ -291,8 +309,7 @@ def test_flat_and_projection_mean_counts():
 
     line_integrals = np.linspace(0.0, 3.0, 24 * 64).reshape(24, 64)
     frames = np.stack([model.projection(line_integrals) for _ in range(40)]).astype(float)
-    expected = (SMALL.flat_field_photons * model.gain * np.exp(-line_integrals)
-                + SMALL.dark_counts)
+    expected = SMALL.flat_field_photons * model.gain * np.exp(-line_integrals) + SMALL.dark_counts
     np.testing.assert_allclose(frames.mean(axis=0), expected, rtol=0.03)
     np.testing.assert_allclose(model.expected_counts(line_integrals), expected)
     with pytest.raises(ValueError):
@@ -300,7 +317,8 @@ def test_flat_and_projection_mean_counts():
 
 
 def test_counts_saturate_at_uint16():
-    bright = DetectorModel(dataclasses.replace(SMALL, flat_field_photons=1e6),
-                           np.random.default_rng(1))
+    bright = DetectorModel(
+        dataclasses.replace(SMALL, flat_field_photons=1e6), np.random.default_rng(1)
+    )
     frame = bright.flat()
     assert frame.dtype == np.uint16 and frame.max() == 65535

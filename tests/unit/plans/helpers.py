@@ -11,8 +11,12 @@ from bluesky.utils import Msg
 
 def commands(messages: list[Msg], command: str, obj_name: str | None = None) -> list[Msg]:
     """The messages of ``command`` (on the object named ``obj_name``)."""
-    return [m for m in messages if m.command == command
-            and (obj_name is None or (m.obj is not None and m.obj.name == obj_name))]
+    return [
+        m
+        for m in messages
+        if m.command == command
+        and (obj_name is None or (m.obj is not None and m.obj.name == obj_name))
+    ]
 
 
 def start_of(messages: list[Msg]) -> dict[str, Any]:
@@ -20,10 +24,15 @@ def start_of(messages: list[Msg]) -> dict[str, Any]:
     return commands(messages, "open_run")[0].kwargs
 
 
-def run_until(sim: RunEngineSimulator, plan: Generator[Msg, Any, Any],
-              stop_at: Callable[[Msg], bool], exception: Exception) -> list[Msg]:
+def run_until(
+    sim: RunEngineSimulator,
+    plan: Generator[Msg, Any, Any],
+    stop_at: Callable[[Msg], bool],
+    exception: Exception,
+) -> list[Msg]:
     """Drive ``plan`` as ``sim`` does, and throw ``exception`` into it at the first message
     ``stop_at`` matches; every message, those it yields after included."""
+
     def answer(message: Msg) -> Any:
         handler = next((h for h in sim.message_handlers if h.predicate(message)), None)
         return None if handler is None else handler.runnable(message)

@@ -16,8 +16,9 @@ from tests.unit.plans.helpers import commands, run_until, start_of
 
 def test_a_step_scan_takes_darks_flats_then_projections_by_reference(sim, fake_station):
     stage, det = fake_station.tomo_stage, fake_station.detector
-    messages = sim.simulate_plan(ct_scan(stage, det, num_projections=5, num_darks=2,
-                                         num_flats=3, exposure_s=0.1))
+    messages = sim.simulate_plan(
+        ct_scan(stage, det, num_projections=5, num_darks=2, num_flats=3, exposure_s=0.1)
+    )
     creates = [m.kwargs["name"] for m in commands(messages, "create")]
     assert creates == [data_keys.DARK] * 2 + [data_keys.FLAT] * 3 + [data_keys.PRIMARY] * 5
     angles = [m.args[0] for m in commands(messages, "set", "tomo_rotation")]
@@ -37,10 +38,14 @@ def test_a_fly_scan_stages_prepares_kicks_off_completes_and_collects(sim, fake_s
     stage, det, pc = fake_station.tomo_stage, fake_station.detector, fake_station.position_compare
     for command in ("prepare", "kickoff", "complete"):
         sim.add_handler(command, finished_status)
-    messages = sim.simulate_plan(ct_scan(stage, det, num_projections=5, num_darks=1,
-                                         num_flats=1, position_compare=pc))
-    fly = [m.command for m in messages
-           if m.command in ("stage", "prepare", "kickoff", "complete", "collect", "unstage")]
+    messages = sim.simulate_plan(
+        ct_scan(stage, det, num_projections=5, num_darks=1, num_flats=1, position_compare=pc)
+    )
+    fly = [
+        m.command
+        for m in messages
+        if m.command in ("stage", "prepare", "kickoff", "complete", "collect", "unstage")
+    ]
     assert fly[-6:] == ["stage", "prepare", "kickoff", "complete", "collect", "unstage"]
     spec = commands(messages, "prepare")[0].args[0]
     assert (spec.start_deg, spec.stop_deg, spec.num_frames) == (0.0, 180.0, 5)
@@ -63,16 +68,23 @@ def test_a_fly_scan_refuses_a_run_up_beyond_the_rotation_limits(sim, fake_statio
     """At the limit, a step scan fits; a fly scan's run-up before the first angle does not."""
     stage, det = fake_station.tomo_stage, fake_station.detector
     low = ROTATION_LIMITS[0]
-    sim.simulate_plan(ct_scan(stage, det, start_deg=low, stop_deg=low + 180.0,
-                              num_projections=3))
+    sim.simulate_plan(ct_scan(stage, det, start_deg=low, stop_deg=low + 180.0, num_projections=3))
     with pytest.raises(LimitError):
-        sim.simulate_plan(ct_scan(stage, det, start_deg=low, stop_deg=low + 180.0,
-                                  position_compare=fake_station.position_compare))
+        sim.simulate_plan(
+            ct_scan(
+                stage,
+                det,
+                start_deg=low,
+                stop_deg=low + 180.0,
+                position_compare=fake_station.position_compare,
+            )
+        )
 
 
-@pytest.mark.parametrize("kwargs", [{"stop_deg": 1e6}, {"num_projections": 1},
-                                    {"exposure_s": 0.0}, {"start_deg": float("nan")}])
-def test_a_scan_the_stage_cannot_make_is_refused_before_anything_moves(sim, fake_station,
-                                                                      kwargs):
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"stop_deg": 1e6}, {"num_projections": 1}, {"exposure_s": 0.0}, {"start_deg": float("nan")}],
+)
+def test_a_scan_the_stage_cannot_make_is_refused_before_anything_moves(sim, fake_station, kwargs):
     with pytest.raises((LimitError, ValueError)):
         sim.simulate_plan(ct_scan(fake_station.tomo_stage, fake_station.detector, **kwargs))

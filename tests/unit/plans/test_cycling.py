@@ -15,8 +15,15 @@ from plans.cycling import DEFAULT_DURATION_FACTOR
 from tests.unit.plans.helpers import commands, run_until, start_of
 
 
-def instrument(sim, pstat, *, polls: int, reason: HalfCycleEnd, voltage_V: list[float],
-               capacity_mAh: float = 0.05) -> None:
+def instrument(
+    sim,
+    pstat,
+    *,
+    polls: int,
+    reason: HalfCycleEnd,
+    voltage_V: list[float],
+    capacity_mAh: float = 0.05,
+) -> None:
     """The potentiostat reports each half cycle running for ``polls`` reads of its state,
     then ended by ``reason`` with the recorded trace."""
     reads = {"n": 0}
@@ -24,8 +31,12 @@ def instrument(sim, pstat, *, polls: int, reason: HalfCycleEnd, voltage_V: list[
     def state(msg):
         reads["n"] += 1
         running = reads["n"] % polls != 0
-        return {pstat.state.name: {"value": TechniqueState.RUNNING if running
-                                   else TechniqueState.STOPPED, "timestamp": 0.0}}
+        return {
+            pstat.state.name: {
+                "value": TechniqueState.RUNNING if running else TechniqueState.STOPPED,
+                "timestamp": 0.0,
+            }
+        }
 
     sim.add_handler("read", state, pstat.state.name)
     gal = pstat.galvanostatic
@@ -37,8 +48,7 @@ def instrument(sim, pstat, *, polls: int, reason: HalfCycleEnd, voltage_V: list[
 
 def test_cycles_stream_the_trace_until_the_end_and_record_each_half_cycle(sim, fake_station):
     pstat = fake_station.potentiostat
-    instrument(sim, pstat, polls=3, reason=HalfCycleEnd.UPPER_CUTOFF,
-               voltage_V=[3.0, 3.5, 3.7])
+    instrument(sim, pstat, polls=3, reason=HalfCycleEnd.UPPER_CUTOFF, voltage_V=[3.0, 3.5, 3.7])
     messages = sim.simulate_plan(galvanostatic_cycles(pstat, cycles=2, c_rate=0.01))
     creates = [m.kwargs["name"] for m in commands(messages, "create")]
     assert creates == ([data_keys.TRACE] * 3 + [data_keys.HALF_CYCLE]) * 4
@@ -50,13 +60,15 @@ def test_cycles_stream_the_trace_until_the_end_and_record_each_half_cycle(sim, f
     start = start_of(messages)
     assert start["technique"]["current_A"] == pytest.approx(expected)
     assert start["technique"]["max_duration_s"] == pytest.approx(
-        DEFAULT_DURATION_FACTOR * 100 * 3600)
+        DEFAULT_DURATION_FACTOR * 100 * 3600
+    )
     assert start["hints"]["dimensions"] == [[[data_keys.LIVE_TIME], data_keys.TRACE]]
     assert commands(messages, "set")[-1].obj.name == "pstat_stop_command"
 
 
 def test_cycling_beyond_compliance_or_the_buffer_is_refused_before_anything_is_energised(
-        sim, fake_station):
+    sim, fake_station
+):
     pstat = fake_station.potentiostat
     with pytest.raises(LimitError):
         sim.simulate_plan(galvanostatic_cycles(pstat, c_rate=1e6))
@@ -70,36 +82,48 @@ def test_cycling_beyond_compliance_or_the_buffer_is_refused_before_anything_is_e
 
 def test_a_failing_half_cycle_still_switches_the_cell_off(sim, fake_station):
     plan = galvanostatic_cycles(fake_station.potentiostat, cycles=1, c_rate=0.01)
-    messages = run_until(sim, plan, lambda m: m.command == "wait" and "half-cycle" in str(
-        m.kwargs.get("group")), FailedStatus("IOC fault"))
+    messages = run_until(
+        sim,
+        plan,
+        lambda m: m.command == "wait" and "half-cycle" in str(m.kwargs.get("group")),
+        FailedStatus("IOC fault"),
+    )
     assert commands(messages, "close_run")[0].kwargs["exit_status"] == "fail"
     assert commands(messages, "set")[-1].obj.name == "pstat_stop_command"
 
 
 def test_the_staircase_steps_the_current_density_in_both_modes(sim, fake_station):
     pstat = fake_station.potentiostat
-    instrument(sim, pstat, polls=1, reason=HalfCycleEnd.TIME_LIMIT,
-               voltage_V=[0.01, 0.011, 0.012], capacity_mAh=0.01)
-    messages = sim.simulate_plan(critical_current_density(pstat, start_mA_cm2=0.2,
-                                                          step_mA_cm2=0.2, max_mA_cm2=0.6))
+    instrument(
+        sim,
+        pstat,
+        polls=1,
+        reason=HalfCycleEnd.TIME_LIMIT,
+        voltage_V=[0.01, 0.011, 0.012],
+        capacity_mAh=0.01,
+    )
+    messages = sim.simulate_plan(
+        critical_current_density(pstat, start_mA_cm2=0.2, step_mA_cm2=0.2, max_mA_cm2=0.6)
+    )
     area = pstat.electrode_area_cm2.get()
     currents = [m.args[0] for m in commands(messages, "set", "pstat_galvanostatic_current_A")]
-    assert currents == pytest.approx([j * area * 1e-3 * s for j in (0.2, 0.4, 0.6)
-                                      for s in (1, -1)])
+    assert currents == pytest.approx(
+        [j * area * 1e-3 * s for j in (0.2, 0.4, 0.6) for s in (1, -1)]
+    )
     assert sim.return_value["critical_current_density_mA_cm2"] is None
-    messages = sim.simulate_plan(critical_current_density(pstat, mode="capacity",
-                                                          max_mA_cm2=0.4))
-    durations = [m.args[0] for m in commands(messages, "set",
-                                             "pstat_galvanostatic_max_duration_s")]
+    messages = sim.simulate_plan(critical_current_density(pstat, mode="capacity", max_mA_cm2=0.4))
+    durations = [
+        m.args[0] for m in commands(messages, "set", "pstat_galvanostatic_max_duration_s")
+    ]
     assert durations == pytest.approx([0.5 / 0.2 * 3600] * 2 + [0.5 / 0.4 * 3600] * 2)
 
 
 def test_the_staircase_stops_at_the_first_short(sim, fake_station):
     pstat = fake_station.potentiostat
-    instrument(sim, pstat, polls=1, reason=HalfCycleEnd.SHORT_CIRCUIT,
-               voltage_V=[0.05, 0.04, 0.0])
-    messages = sim.simulate_plan(critical_current_density(pstat, start_mA_cm2=0.2,
-                                                          step_mA_cm2=0.2, max_mA_cm2=1.0))
+    instrument(sim, pstat, polls=1, reason=HalfCycleEnd.SHORT_CIRCUIT, voltage_V=[0.05, 0.04, 0.0])
+    messages = sim.simulate_plan(
+        critical_current_density(pstat, start_mA_cm2=0.2, step_mA_cm2=0.2, max_mA_cm2=1.0)
+    )
     assert sim.return_value["failure"] == "short_circuit"
     assert sim.return_value["critical_current_density_mA_cm2"] == pytest.approx(0.2)
     assert len(commands(messages, "set", "pstat_galvanostatic_current_A")) == 1

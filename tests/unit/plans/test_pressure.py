@@ -15,8 +15,19 @@ def test_pressure_step_reads_its_criterion_moves_waits_and_records(sim, fake_sta
     press = fake_station.press
     messages = sim.simulate_plan(pressure_step(press, 25.0, md={"operator": "me"}))
     assert [m.command for m in messages] == [
-        "read", "read", "checkpoint", "open_run", "set", "wait", "trigger", "wait", "create",
-        "read", "save", "close_run"]
+        "read",
+        "read",
+        "checkpoint",
+        "open_run",
+        "set",
+        "wait",
+        "trigger",
+        "wait",
+        "create",
+        "read",
+        "save",
+        "close_run",
+    ]
     assert messages[4].obj is press and messages[4].args == (25.0,)
     start = start_of(messages)
     assert start["plan_name"] == "pressure_step"
@@ -35,9 +46,15 @@ def test_bad_pressures_are_refused_before_any_message(sim, fake_station, bad):
     with pytest.raises((LimitError, ValueError)):
         sim.simulate_plan(pressure_step(station.press, bad))
     with pytest.raises((LimitError, ValueError)):
-        sim.simulate_plan(pressure_series(station.press, station.potentiostat,
-                                          station.tomo_stage, station.detector,
-                                          pressures_MPa=[6.0, bad]))
+        sim.simulate_plan(
+            pressure_series(
+                station.press,
+                station.potentiostat,
+                station.tomo_stage,
+                station.detector,
+                pressures_MPa=[6.0, bad],
+            )
+        )
 
 
 def test_nothing_moves_before_the_pressure_is_checked(sim, fake_station):

@@ -31,15 +31,15 @@ def _start_of(RE: RunEngine, plan) -> dict:
 
 
 @pytest.mark.parametrize(("feedback", "pressure"), [("On", 25.0), ("Off", 24.93)])
-def test_a_run_records_the_held_setpoint_or_else_the_load_cells_pressure(press, feedback,
-                                                                         pressure):
+def test_a_run_records_the_held_setpoint_or_else_the_load_cells_pressure(
+    press, feedback, pressure
+):
     press.feedback.sim_put(feedback)
     RE = RunEngine({})
     RE.preprocessors.append(label_runs(press))
     start = _start_of(RE, bp.count([det]))
     assert start["pressure_MPa"] == pressure
-    assert abs(datetime.fromisoformat(start["start_datetime"]).timestamp()
-               - start["time"]) < 2
+    assert abs(datetime.fromisoformat(start["start_datetime"]).timestamp() - start["time"]) < 2
 
 
 def test_a_plans_own_pressure_wins(press):

@@ -11,12 +11,22 @@ from tests.unit.plans.test_cycling import instrument
 
 def test_one_linked_run_per_pressure_each_settled_measured_and_imaged(sim, fake_station):
     station = fake_station
-    instrument(sim, station.potentiostat, polls=1, reason=HalfCycleEnd.UPPER_CUTOFF,
-               voltage_V=[3.0, 3.6])
-    messages = sim.simulate_plan(pressure_series(
-        station.press, station.potentiostat, station.tomo_stage, station.detector,
-        pressures_MPa=[6.0, 50.0], ct_num_projections=3, ct_num_darks=1, ct_num_flats=1,
-        cycles=1))
+    instrument(
+        sim, station.potentiostat, polls=1, reason=HalfCycleEnd.UPPER_CUTOFF, voltage_V=[3.0, 3.6]
+    )
+    messages = sim.simulate_plan(
+        pressure_series(
+            station.press,
+            station.potentiostat,
+            station.tomo_stage,
+            station.detector,
+            pressures_MPa=[6.0, 50.0],
+            ct_num_projections=3,
+            ct_num_darks=1,
+            ct_num_flats=1,
+            cycles=1,
+        )
+    )
     starts = [m.kwargs for m in commands(messages, "open_run")]
     assert [s["pressure_MPa"] for s in starts] == [6.0, 50.0]
     assert len({s["series_uid"] for s in starts}) == 1

@@ -30,11 +30,12 @@ def test_every_plan_is_described_with_a_resolved_signature(queued):
 
 def test_device_parameters_name_the_stations_devices_of_their_class(queued):
     series = annotation(queued["pressure_series"])
-    assert series["press"] == {"annotation": "PressureCell",
-                               "devices": {"PressureCell": ["press"]}}
+    assert series["press"] == {
+        "annotation": "PressureCell",
+        "devices": {"PressureCell": ["press"]},
+    }
     assert series["position_compare"]["annotation"] == "typing.Optional[PositionCompare]"
-    assert annotation(queued["eis_sweep"])["detectors"]["annotation"] == (
-        "typing.List[Device]")
+    assert annotation(queued["eis_sweep"])["detectors"]["annotation"] == ("typing.List[Device]")
 
 
 def test_pressures_currents_and_voltages_carry_the_configs_limits(config, queued):
@@ -44,10 +45,11 @@ def test_pressures_currents_and_voltages_carry_the_configs_limits(config, queued
     compliance = config.potentiostat.compliance_voltage_V
     assert limits["upper_cutoff_V"] == (-compliance, compliance)
     assert limits["c_rate"][1] == pytest.approx(
-        1e3 * config.potentiostat.compliance_current_A / config.cell.nominal_capacity_mAh)
+        1e3 * config.potentiostat.compliance_current_A / config.cell.nominal_capacity_mAh
+    )
 
 
 def test_a_small_load_cell_limits_the_pressure_below_the_rating():
     raw = load_config().model_dump(mode="json")
     raw["press"]["load_cell_range_N"] = 50.0  # over a 1 mm disc: 63.7 MPa < 150 MPa rating
-    assert parse_config(raw).max_pressure_MPa == pytest.approx(50.0 / (math.pi * 0.5 ** 2))
+    assert parse_config(raw).max_pressure_MPa == pytest.approx(50.0 / (math.pi * 0.5**2))
