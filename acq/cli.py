@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -157,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServiceError as error:
         print(f"acq: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as interrupt:  # outside a run (`acq run` pauses a running one)
+        name = str(interrupt) or "SIGINT"
+        print(f"acq: {name}: stopped", file=sys.stderr)
+        return 128 + signal.Signals[name] if name in signal.Signals.__members__ else 130
 
 
 def _set_up_simulated(config: StationConfig) -> None:
@@ -184,9 +189,12 @@ def serve(config: StationConfig) -> int:
 def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     """Run ``plan_name`` with ``params`` on the config's (serving) station: its devices fill
     the plan's device parameters (a CT is a fly scan with the station's position compare)."""
+    from bluesky.utils import RunEngineInterrupted
+
     from .beamline import build_station, connect_station, station_plans
     from .interactive.live_display import subscribe_terminal
     from .runtime.engine import make_run_engine
+    from .runtime.interrupts import EXIT_STATUS, pause_on_signals
     from .runtime.tiled_client import connect, endpoint
 
     known = station_plans()
@@ -202,7 +210,18 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
         engine = make_run_engine(config, connect(uri, api_key), publish=True, press=station.press)
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
-        uids = engine.run(plan.function(**arguments))
+        with pause_on_signals(engine.RE) as received:
+            try:
+                uids = engine.run(plan.function(**arguments))
+            except RunEngineInterrupted:
+                reason = f"{received[0]} to acq run"
+                aborted = engine.RE.abort(reason)
+                print(
+                    f"acq: {plan_name}: {reason}; run(s) {', '.join(aborted) or '(none open)'} "
+                    f"aborted, cell current off",
+                    file=sys.stderr,
+                )
+                return EXIT_STATUS[received[0]]
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     return 0
 

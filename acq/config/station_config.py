@@ -22,10 +22,18 @@ Example (the default, ``acq/config/stations/default.toml``)::
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from conventions.cell_geometry import active_mass_g, disc_area_cm2, max_pressure_MPa
 from conventions.impedance import DEFAULT_CIRCUIT
@@ -40,8 +48,36 @@ class ConfigError(ValueError):
     """A station config that cannot be used, with every problem listed."""
 
 
+#: Upper bounds on what a config may ask of an instrument or a wait: beyond them a value is
+#: a typo, and a wait that long would hang a plan for good.
+MAX_TIME_SCALE = 1e7
+MAX_WAIT_S = 86400.0
+
+
+def _inside(path: Path) -> Path:
+    """A path relative to ``station.data_dir`` that stays inside it."""
+    if path.is_absolute() or ".." in PurePosixPath(path.as_posix()).parts:
+        raise ValueError("must be a path inside station.data_dir (relative, no '..')")
+    return path
+
+
+def _http_uri(uri: str) -> str:
+    """Empty (the embedded server) or an http(s) URI with a host."""
+    parts = urlsplit(uri)
+    if uri and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise ValueError(f"must be an http:// or https:// URI with a host, not {uri!r}")
+    return uri
+
+
+#: A PV prefix: EPICS record-name characters only, not empty.
+PVPrefix = Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.\-]+$")]
+#: A TCP port a server listens on (0 is not one).
+Port = Annotated[int, Field(gt=0, le=65535)]
+
+
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every number finite: inf and NaN are refused by name like any out-of-range value.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StationSection(_Table):
@@ -49,11 +85,11 @@ class StationSection(_Table):
 
     name: str = "ssb-sim"
     #: PV prefix of the whole station; each instrument adds its own.
-    prefix: str = "SIM:"
+    prefix: PVPrefix = "SIM:"
     #: Root of everything written locally (detector frames, embedded Tiled, backups).
     data_dir: Path = Path("data")
     #: Experiment seconds per wall second of the instruments (1 for hardware).
-    time_scale: float = Field(default=1.0, gt=0)
+    time_scale: float = Field(default=1.0, gt=0, le=MAX_TIME_SCALE)
 
 
 class SampleSection(_Table):
@@ -99,28 +135,42 @@ class CellSection(_Table):
 class PressSection(_Table):
     """Stack-pressure cell (press + load cell + feedback)."""
 
-    prefix: str = "press:"
-    rating_MPa: float = Field(gt=0)
-    load_cell_range_N: float = Field(gt=0)
+    prefix: PVPrefix = "press:"
+    rating_MPa: float = Field(gt=0, le=10000)
+    load_cell_range_N: float = Field(gt=0, le=1e7)
     tolerance_MPa: float = Field(default=0.5, gt=0)
-    dwell_s: float = Field(default=1.0, ge=0)
-    settle_timeout_s: float = Field(default=120.0, gt=0)
+    dwell_s: float = Field(default=1.0, ge=0, le=MAX_WAIT_S)
+    settle_timeout_s: float = Field(default=120.0, gt=0, le=MAX_WAIT_S)
+
+    @model_validator(mode="after")
+    def _tolerance_below_rating(self) -> PressSection:
+        if self.tolerance_MPa >= self.rating_MPa:
+            raise ValueError(
+                f"tolerance_MPa {self.tolerance_MPa:g} must be below rating_MPa "
+                f"{self.rating_MPa:g}"
+            )
+        if self.dwell_s >= self.settle_timeout_s:
+            raise ValueError(
+                f"dwell_s {self.dwell_s:g} must be shorter than settle_timeout_s "
+                f"{self.settle_timeout_s:g} (no move could ever settle)"
+            )
+        return self
 
 
 class PotentiostatSection(_Table):
     """Potentiostat channel."""
 
-    prefix: str = "pstat:"
-    compliance_current_A: float = Field(default=0.01, gt=0)
-    compliance_voltage_V: float = Field(default=10.0, gt=0)
+    prefix: PVPrefix = "pstat:"
+    compliance_current_A: float = Field(default=0.01, gt=0, le=100)
+    compliance_voltage_V: float = Field(default=10.0, gt=0, le=1000)
 
 
 class TomographySection(_Table):
     """Tomography stage and detector."""
 
-    prefix: str = "tomo:"
-    #: Where the IOC writes frames, as the IOC sees it; relative to ``station.data_dir``.
-    frames_dir: Path = Path("frames")
+    prefix: PVPrefix = "tomo:"
+    #: Where the IOC writes frames, as the IOC sees it; inside ``station.data_dir``.
+    frames_dir: Annotated[Path, AfterValidator(_inside)] = Path("frames")
     #: Sample translation that takes the sample out of the beam for flat fields, mm.
     sample_out_mm: float = 5.0
 
@@ -128,7 +178,7 @@ class TomographySection(_Table):
 class TiledSection(_Table):
     """Where documents go. An empty ``uri`` means the embedded server under ``data_dir``."""
 
-    uri: str = ""
+    uri: Annotated[str, AfterValidator(_http_uri)] = ""
     #: API key of a remote server (for the embedded one, kept in ``data_dir/tiled/api_key``).
     api_key: str = ""
     #: Port of the embedded server on loopback (0: any free port).
@@ -140,8 +190,8 @@ class AnalysisSection(_Table):
     feeds the analysis worker (a `bluesky-0MQ-proxy` on loopback between two ports)."""
 
     circuit: str = Field(default=DEFAULT_CIRCUIT, min_length=1)
-    zmq_in_port: int = Field(default=5577, gt=0, le=65535)
-    zmq_out_port: int = Field(default=5578, gt=0, le=65535)
+    zmq_in_port: Port = 5577
+    zmq_out_port: Port = 5578
 
 
 class SimulationSection(_Table):
@@ -169,6 +219,21 @@ class StationConfig(_Table):
     tiled: TiledSection = TiledSection()
     analysis: AnalysisSection = AnalysisSection()
     simulation: SimulationSection | None = None
+
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> StationConfig:
+        ports = {
+            "analysis.zmq_in_port": self.analysis.zmq_in_port,
+            "analysis.zmq_out_port": self.analysis.zmq_out_port,
+        }
+        if not self.tiled.uri and self.tiled.port:
+            ports["tiled.port"] = self.tiled.port
+        taken: dict[int, str] = {}
+        for key, port in ports.items():
+            if port in taken:
+                raise ValueError(f"{key} and {taken[port]} are both port {port}")
+            taken[port] = key
+        return self
 
     @property
     def max_pressure_MPa(self) -> float:

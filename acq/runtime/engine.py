@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import bluesky.preprocessors as bpp
 import zmq
 from bluesky import RunEngine
 from bluesky.callbacks.zmq import Publisher
@@ -59,6 +61,27 @@ def _flush_at_stop(writer: BackgroundWriter) -> Callable[[str, dict], None]:
             )
 
     return flush
+
+
+def _abort_reason_kept(RE: RunEngine) -> Callable:
+    """A preprocessor putting the reason given to ``RE.abort(reason)`` into the stop document.
+
+    bluesky's `run_wrapper` closes an aborted run with ``exit_status`` alone: the reason is
+    kept on the RunEngine (``RE._reason``, which it otherwise uses only for runs it closes
+    itself), not on the `RequestAbort` thrown into the plan.
+    """
+
+    def keep_reason(msg: Msg) -> Msg:
+        if (
+            msg.command == "close_run"
+            and msg.kwargs.get("exit_status") == "abort"
+            and not msg.kwargs.get("reason")
+            and getattr(RE, "_reason", "")
+        ):
+            return msg._replace(kwargs={**msg.kwargs, "reason": RE._reason})
+        return msg
+
+    return functools.partial(bpp.msg_mutator, msg_proc=keep_reason)
 
 
 @dataclass
@@ -115,6 +138,7 @@ def make_run_engine(
     RE.md.update(config.metadata())
     RE.md["versions"] = package_versions(RECORDED_PACKAGES)
     RE.preprocessors.append(label_runs(press))
+    RE.preprocessors.append(_abort_reason_kept(RE))
     writer = None
     if client is not None:
         writer = tiled_writer(client["raw"], config.station.data_dir.resolve() / "backup")

@@ -100,7 +100,17 @@ class AnalysisWorkerProcess(ChildService):
         )
         analysis = self.config.analysis
         env = {**os.environ, TILED_API_KEY_VARIABLE: self.api_key or ""}
-        self.launch([proxy, str(analysis.zmq_in_port), str(analysis.zmq_out_port)], env)
+        # On loopback: bluesky-0MQ-proxy given bare ports binds every interface, unencrypted.
+        self.launch(
+            [
+                proxy,
+                "--in-address",
+                f"tcp://{zmq_address(analysis.zmq_in_port)}",
+                "--out-address",
+                f"tcp://{zmq_address(analysis.zmq_out_port)}",
+            ],
+            env,
+        )
         self.launch(
             [
                 sys.executable,

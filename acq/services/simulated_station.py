@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -121,14 +120,12 @@ class SimulatedStationProcess(ChildService):
         self.config.frames_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.parameters_path.write_text(json.dumps(self.parameters.as_dict()))
-        repeater = shutil.which("caproto-repeater") or str(
-            Path(sys.executable).with_name("caproto-repeater")
-        )
-        if Path(repeater).exists():
-            self.launch([repeater, "--quiet"])
-            # libca registers with the repeater at its first use and, finding none, tries to
-            # spawn EPICS's own caRepeater (not installed) and complains; let ours bind first.
-            wait_until_udp_bound(int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065")))
+        # libca registers with the repeater at its first use and, finding none, tries to spawn
+        # EPICS's own caRepeater (not installed) and complains; let ours bind first. Ours, not
+        # caproto-repeater, which never confirms libca's registration
+        # (`simulated_devices.repeater`).
+        self.launch([sys.executable, "-m", "simulated_devices.repeater"])
+        wait_until_udp_bound(int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065")))
         self.launch(self.command())
         self.wait_until(self._serving)
 

@@ -9,11 +9,12 @@ import pytest
 
 from acq.analysis.live import LiveAnalysis
 from acq.beamline import Station, build_station, connect_station
-from acq.config import StationConfig
+from acq.config import StationConfig, parse_config
 from acq.runtime.engine import make_run_engine
 from acq.runtime.streaming import BackgroundWriter
 from acq.runtime.tiled_client import connect
 from acq.services import EmbeddedTiled, SimulatedStationProcess, embedded_tiled
+from acq.services.ports import free_tcp_port
 from plans import pressure_series
 from tests.stations import small_station_config
 from tests.system import series_settings as settings
@@ -52,6 +53,17 @@ def tiled_server(station_config) -> EmbeddedTiled:
 def tiled_client(tiled_server):
     """A client of the session's Tiled server (``raw``, ``analysis``)."""
     return connect(tiled_server.uri, tiled_server.api_key)
+
+
+@pytest.fixture(scope="session")
+def session_config(station, station_config, tiled_server) -> StationConfig:
+    """The station's config, pointed at the session's Tiled (as a beamline's config names
+    its server) and at 0MQ ports of its own: what a command or session started beside the
+    served station uses."""
+    raw = station_config.model_dump(mode="json")
+    raw["tiled"].update(uri=tiled_server.uri, api_key=tiled_server.api_key)
+    raw["analysis"].update(zmq_in_port=free_tcp_port(), zmq_out_port=free_tcp_port())
+    return parse_config(raw)
 
 
 @dataclass

@@ -14,22 +14,10 @@ import numpy as np
 import pytest
 from bluesky.utils import RunEngineInterrupted
 
-from acq.config import StationConfig, parse_config
 from acq.interactive.ipython import beamline_namespace
-from acq.services.ports import free_tcp_port
 from conventions.pv_states import Switch, TechniqueState
 
 PAUSE_PRESSURE_MPA = 25.0
-
-
-@pytest.fixture(scope="module")
-def session_config(station, station_config, tiled_server) -> StationConfig:
-    """The station's config, pointed at the session's Tiled (as a beamline's config names
-    its server) and at 0MQ ports of its own."""
-    raw = station_config.model_dump(mode="json")
-    raw["tiled"].update(uri=tiled_server.uri, api_key=tiled_server.api_key)
-    raw["analysis"].update(zmq_in_port=free_tcp_port(), zmq_out_port=free_tcp_port())
-    return parse_config(raw)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -39,6 +40,27 @@ def _raw(**changes):
         ({"station__time_scale": 0}, "station.time_scale"),
         ({"cell__cell_type": "pouch"}, "cell.cell_type"),
         ({"sample__id": ""}, "sample.id"),
+        # what an operator could type by mistake, each refused by name (issue: bad input)
+        ({"station__time_scale": math.inf}, "station.time_scale"),
+        ({"station__time_scale": 1e12}, "station.time_scale"),
+        ({"press__tolerance_MPa": math.inf}, "press.tolerance_MPa"),
+        ({"press__tolerance_MPa": math.nan}, "press.tolerance_MPa"),
+        ({"press__dwell_s": math.inf}, "press.dwell_s"),
+        ({"press__rating_MPa": math.inf}, "press.rating_MPa"),
+        ({"press__load_cell_range_N": math.inf}, "press.load_cell_range_N"),
+        ({"potentiostat__compliance_current_A": math.inf}, "potentiostat.compliance_current_A"),
+        ({"potentiostat__compliance_voltage_V": -1}, "potentiostat.compliance_voltage_V"),
+        ({"press__tolerance_MPa": 500.0}, "press"),
+        ({"press__dwell_s": 500.0}, "press"),
+        ({"station__prefix": "SIM :"}, "station.prefix"),
+        ({"station__prefix": "SIM:\n"}, "station.prefix"),
+        ({"station__prefix": ""}, "station.prefix"),
+        ({"press__prefix": "press: x"}, "press.prefix"),
+        ({"tomography__frames_dir": "/etc"}, "tomography.frames_dir"),
+        ({"tomography__frames_dir": "../../../../etc/cron.d"}, "tomography.frames_dir"),
+        ({"tiled__uri": "not a url"}, "tiled.uri"),
+        ({"analysis__zmq_in_port": 8010}, "tiled.port"),
+        ({"analysis__zmq_out_port": 0}, "analysis.zmq_out_port"),
     ],
 )
 def test_bad_values_are_named(changes, named):

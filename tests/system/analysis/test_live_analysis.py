@@ -4,6 +4,7 @@ over 0MQ (a separate process), both writing analysis runs to the real Tiled serv
 from __future__ import annotations
 
 import numpy as np
+import psutil
 import pytest
 
 from acq.analysis.raw_run import RawRunError
@@ -63,8 +64,19 @@ def test_the_worker_analyses_runs_it_receives_over_0mq(
             run = wait_for_analysis(tiled_client["analysis"], uid, timeout_s=60)
         except TimeoutError:
             pytest.fail(f"no analysis from the worker; its log:\n{worker.log_tail()}")
+        listening = {
+            connection.laddr
+            for connection in psutil.net_connections(kind="tcp")
+            if connection.status == psutil.CONN_LISTEN
+            and connection.laddr.port
+            in (config.analysis.zmq_in_port, config.analysis.zmq_out_port)
+        }
     fit = run["eis_fit"].read()
     assert bool(fit["converged"].values[0])
+    # the document stream is served on loopback only (bluesky-0MQ-proxy binds every interface
+    # when given bare ports)
+    assert {address.ip for address in listening} == {"127.0.0.1"}
+    assert len(listening) == 2
 
 
 def test_replay_gives_the_live_numbers_in_a_new_analysis_run(
