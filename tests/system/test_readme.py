@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 #: README lines (by what they contain) this test does not run, and who does.
 NOT_RUN = {
-    "make demo": ".ci/run runs the demo itself, before the tests",
+    "make demo": ".ci/run runs the demo itself, before the tests, and checks its output",
     "make test": "the suite this test is part of",
     "benchmarks/": "measurements of minutes each, run by hand (their figures are in the README)",
 }
