@@ -24,6 +24,25 @@ from devices.press import PressureCell
 READ_TIMEOUT_S = 2.0
 
 
+#: Start-document keys a caller's ``md`` may not set: the station's (from its config, via the
+#: RunEngine's ``md``: station, sample, cell, simulation, software versions) and the plan's
+#: record of what it did (its name and arguments, the nominal stack pressure), which the
+#: analysis reads back.
+OWNED_KEYS = frozenset(
+    {
+        "station",
+        "sample",
+        "sample_description",
+        "cell",
+        "simulated",
+        "versions",
+        "pressure_MPa",
+        "plan_name",
+        "plan_args",
+    }
+)
+
+
 def plan_metadata(
     plan_name: str,
     plan_args: Mapping[str, Any],
@@ -44,7 +63,14 @@ def plan_metadata(
     plan_args
         Its arguments; devices are recorded by name.
     md
-        The caller's metadata, which wins over the plan's own keys.
+        The caller's metadata, which wins over the plan's own keys except those in
+        `OWNED_KEYS` (what the station and the plan record as fact).
+
+    Raises
+    ------
+    ValueError
+        If ``md`` sets one of `OWNED_KEYS` (before anything moves: plans build their metadata
+        before they open their run).
     detectors, motors
         What the plan reads and what it moves (recorded by name, as ``bluesky.plans.scan``
         records them).
@@ -56,6 +82,12 @@ def plan_metadata(
     extra
         Technique parameters and other keys (``technique``, ``pressure_MPa``…).
     """
+    owned = sorted(OWNED_KEYS & set(md or {}))
+    if owned:
+        raise ValueError(
+            f"{plan_name}: md may not set {', '.join(owned)}: the station config and the plan "
+            f"record them"
+        )
     standard: dict[str, Any] = {
         "detectors": [device.name for device in detectors],
         "motors": [device.name for device in motors],

@@ -5,10 +5,17 @@ every failure at once; `registry` is the one description of the station's plans 
 devices each takes, read by the command line, the queue server and replay alike.
 """
 
-from .registry import DeviceParameter, StationPlan, UnknownDevice, station_plans
+from .registry import (
+    BadPlanArguments,
+    DeviceParameter,
+    StationPlan,
+    UnknownDevice,
+    station_plans,
+)
 from .station import Station, StationConnectionError, build_station, close_devices, connect_station
 
 __all__ = [
+    "BadPlanArguments",
     "DeviceParameter",
     "Station",
     "StationConnectionError",

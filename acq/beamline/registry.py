@@ -29,6 +29,10 @@ class UnknownDevice(ValueError):
     """A plan argument names a device the station does not have."""
 
 
+class BadPlanArguments(ValueError):
+    """Plan arguments the plan does not take, or without one it needs."""
+
+
 @dataclass(frozen=True)
 class DeviceParameter:
     """A plan parameter that takes devices of the station.
@@ -92,6 +96,8 @@ class StationPlan:
         UnknownDevice
             If an argument names a device the station does not have, or the station has no
             device (or several) for a parameter it should fill.
+        BadPlanArguments
+            If an argument is not one of the plan's, or a required one is missing.
         """
         devices = station.devices()
         bound = dict(arguments)
@@ -108,6 +114,12 @@ class StationPlan:
                         f"devices for {name} ({', '.join(choices)}); name one"
                     )
                 bound[name] = devices[choices[0]]
+        try:
+            self.signature.bind(**bound)
+        except TypeError as error:
+            raise BadPlanArguments(
+                f"{self.name}: {error} (its parameters: {', '.join(self.signature.parameters)})"
+            ) from None
         return bound
 
 

@@ -22,7 +22,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..beamline import UnknownDevice, build_station, connect_station, station_plans
+from ..beamline import (
+    BadPlanArguments,
+    UnknownDevice,
+    build_station,
+    connect_station,
+    station_plans,
+)
 from ..config import parse_config
 from ..runtime.channel_access import loopback_environment
 from ..runtime.engine import make_run_engine
@@ -145,7 +151,7 @@ def rehearse(rehearsal: Rehearsal) -> list[str]:
         plan = station_plans()[rehearsal.plan_name]
         try:
             arguments = plan.bind(station, rehearsal.plan_args)
-        except UnknownDevice as error:
+        except (UnknownDevice, BadPlanArguments) as error:
             raise RehearsalError(str(error)) from None
         uids = engine.run(plan.function(**arguments, md=rehearsal.md))
         engine.flush()

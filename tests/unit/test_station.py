@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from bluesky.protocols import Flyable, Movable, Pausable, Readable, Stageable, Triggerable
 
-from acq.beamline import UnknownDevice, build_station, station_plans
+from acq.beamline import BadPlanArguments, UnknownDevice, build_station, station_plans
 from acq.config import SHIPPED_CONFIGS, load_config
 from conventions import data_keys
 from devices.position_compare import PositionCompare
@@ -75,3 +75,15 @@ def test_the_registry_knows_every_plan_and_fills_its_devices(fake_station):
     assert named["detectors"] == [fake_station.press]
     with pytest.raises(UnknownDevice, match="'presss' names no device"):
         plans["pressure_step"].bind(fake_station, {"press": "presss"})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [({"pressure_MPa": 25, "nonsense": 1}, "nonsense"), ({}, "pressure_MPa")],
+    ids=["unknown", "missing"],
+)
+def test_the_registry_refuses_arguments_the_plan_does_not_take(fake_station, arguments, named):
+    """What `acq run --param` passes is checked against the plan's signature, so a typo is one
+    line naming it (exit 2), not a TypeError from inside the RunEngine."""
+    with pytest.raises(BadPlanArguments, match=named):
+        station_plans()["pressure_step"].bind(fake_station, arguments, fill_optional=True)

@@ -62,3 +62,15 @@ def test_nothing_moves_before_the_pressure_is_checked(sim, fake_station):
     first_move = next(i for i, m in enumerate(messages) if m.command == "set")
     assert {m.command for m in messages[:first_move]} <= {"read", "checkpoint", "open_run"}
     assert commands(messages, "set")[0].args == (12.0,)
+
+
+@pytest.mark.parametrize(
+    "md",
+    [{"pressure_MPa": 100}, {"station": "fake"}, {"cell": {"diameter_mm": 10}}, {"sample": "x"}],
+    ids=["pressure", "station", "cell", "sample"],
+)
+def test_md_may_not_override_what_the_station_and_plan_record(sim, fake_station, md):
+    """``md={"pressure_MPa": 100}`` on a move to 25 MPa would falsify what the analysis reads."""
+    plan = pressure_step(fake_station.press, 25.0, md=md)
+    with pytest.raises(ValueError, match=f"md may not set {next(iter(md))}"):
+        sim.simulate_plan(plan)
