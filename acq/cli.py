@@ -192,7 +192,7 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     from bluesky.utils import RunEngineInterrupted
 
     from .beamline import build_station, connect_station, station_plans
-    from .interactive.live_display import subscribe_terminal
+    from .interactive.live_display import one_line_bluesky_log, subscribe_terminal
     from .runtime.engine import make_run_engine
     from .runtime.interrupts import EXIT_STATUS, pause_on_signals
     from .runtime.tiled_client import connect, endpoint
@@ -210,9 +210,12 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
         engine = make_run_engine(config, connect(uri, api_key), publish=True, press=station.press)
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
+        one_line_bluesky_log(caller_reports=True)  # main() prints the one line
         with pause_on_signals(engine.RE) as received:
             try:
                 uids = engine.run(plan.function(**arguments))
+            except (ValueError, KeyboardInterrupt):
+                raise  # refused input: main() says why, exit 2
             except RunEngineInterrupted:
                 reason = f"{received[0]} to acq run"
                 aborted = engine.RE.abort(reason)
@@ -222,6 +225,9 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
                     file=sys.stderr,
                 )
                 return EXIT_STATUS[received[0]]
+            except Exception as error:  # the run is closed ("fail") with it as its reason
+                print(f"acq: {plan_name} failed: {type(error).__name__}: {error}", file=sys.stderr)
+                return 1
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     return 0
 

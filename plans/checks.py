@@ -40,6 +40,15 @@ def count(name: str, value: object, minimum: int = 1) -> int:
     return int(value)
 
 
+def positive_at_most(name: str, value: object, high: float, unit: str = "") -> float:
+    """``value`` if ``0 < value ≤ high``: a wait or exposure with an upper bound, so that a
+    typo (1e9 s) is refused instead of hanging a plan for good."""
+    number = positive(name, value, unit)
+    if number > high:
+        raise ValueError(f"{name} = {value}{_unit(unit)} is above its limit {high:g}{_unit(unit)}")
+    return number
+
+
 def within(name: str, value: float, low: float, high: float, unit: str = "") -> float:
     """``value`` if ``low ≤ value ≤ high``."""
     number = finite(name, value, unit)

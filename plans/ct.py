@@ -29,6 +29,9 @@ from devices.tomography import TomographyDetector, TomographyStage
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
 
+#: Longest exposure of one frame, s.
+MAX_EXPOSURE_S = 60.0
+
 
 @dataclass(frozen=True)
 class CTSettings:
@@ -60,7 +63,7 @@ class CTSettings:
         checks.finite("stop_deg", self.stop_deg, "deg")
         if self.start_deg == self.stop_deg:
             raise ValueError("start_deg and stop_deg must differ")
-        checks.positive("exposure_s", self.exposure_s, "s")
+        checks.positive_at_most("exposure_s", self.exposure_s, MAX_EXPOSURE_S, "s")
         checks.count("num_darks", self.num_darks, minimum=0)
         checks.count("num_flats", self.num_flats, minimum=0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
@@ -23,3 +24,32 @@ def small_station_config(data_dir: Path, **overrides: dict) -> StationConfig:
     for section, values in overrides.items():
         raw.setdefault(section, {}).update(values)
     return parse_config(raw)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value))  # a TOML basic string is a JSON string
+
+
+def write_toml(config: StationConfig, path: Path) -> Path:
+    """``config`` as a station TOML file at ``path`` (what `acq --config` reads)."""
+    lines: list[str] = []
+
+    def table(name: str, values: dict) -> None:
+        scalars = {k: v for k, v in values.items() if not isinstance(v, dict) and v is not None}
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in scalars.items())
+        for key, value in values.items():
+            if isinstance(value, dict):
+                table(f"{name}.{key}", value)
+
+    for section, values in config.model_dump(mode="json").items():
+        if values is not None:
+            table(section, values)
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -140,11 +140,19 @@ ABORT_EXCEPTIONS = (RequestAbort, FailedPause, PlanHalt, asyncio.CancelledError)
 
 
 class OneLineRunEngineLog(logging.Filter):
-    """Drops bluesky's abort tracebacks; turns any other logged exception into one line."""
+    """Drops bluesky's abort tracebacks; turns any other logged exception into one line.
+
+    With ``caller_reports`` (a command that reports the exception a plan failed with itself,
+    as ``acq run`` does) the RunEngine's own line for it is dropped too.
+    """
+
+    def __init__(self, caller_reports: bool = False) -> None:
+        super().__init__()
+        self.caller_reports = caller_reports
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, ABORT_EXCEPTIONS):
+        if isinstance(error, ABORT_EXCEPTIONS) or (error is not None and self.caller_reports):
             return False
         if error is not None:
             record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
@@ -152,15 +160,19 @@ class OneLineRunEngineLog(logging.Filter):
         return True
 
 
-def one_line_bluesky_log() -> None:
-    """Show bluesky's warnings and errors as one line each on stderr (once per process)."""
+def one_line_bluesky_log(caller_reports: bool = False) -> None:
+    """Show bluesky's warnings and errors as one line each on stderr (once per process);
+    with ``caller_reports``, none for the exception a plan fails with (`OneLineRunEngineLog`)."""
     log = logging.getLogger("bluesky")
-    if any(isinstance(f, OneLineRunEngineLog) for h in log.handlers for f in h.filters):
-        return
+    for handler in log.handlers:
+        for existing in handler.filters:
+            if isinstance(existing, OneLineRunEngineLog):
+                existing.caller_reports = existing.caller_reports or caller_reports
+                return
     handler = logging.StreamHandler()
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    handler.addFilter(OneLineRunEngineLog())
+    handler.addFilter(OneLineRunEngineLog(caller_reports))
     log.addHandler(handler)
 
 
