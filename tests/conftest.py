@@ -58,6 +58,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         else:
             group = path.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
+    # The longest groups first, so that no worker starts one when the other is nearly done.
+    items.sort(key=lambda item: _start_order(Path(item.fspath).relative_to(TESTS)))
+
+
+def _start_order(path: Path) -> int:
+    return 0 if path.name in ALONE else 1 if path.parts[0] == "system" else 2
 
 
 @pytest.fixture

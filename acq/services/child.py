@@ -64,10 +64,13 @@ class ChildService:
         self, command: Sequence[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen:
         """Start one process of the service, its output appended to `log_path`."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.fresh_log and not self._processes:
             self.log_path.write_text("")
-        with open(self.log_path, "a") as log:
+        # Logs are the owner's only: they may show keys, paths and what was measured.
+        descriptor = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "a") as log:
             process = subprocess.Popen(
                 list(command),
                 stdout=log,

@@ -12,6 +12,7 @@ RunEngine (or the analysis) for the GIL, and its log is a file beside the catalo
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -63,8 +64,6 @@ class EmbeddedTiled(ChildService):
             str(self.directory / "files"),
             "-w",
             f"sqlite:///{self.directory / 'tables.db'}",
-            "--api-key",
-            self.api_key,
             "--host",
             "127.0.0.1",
             "--port",
@@ -93,7 +92,9 @@ class EmbeddedTiled(ChildService):
         (self.directory / "files").mkdir(parents=True, exist_ok=True)
         for directory in self.readable_dirs:
             directory.mkdir(parents=True, exist_ok=True)
-        self.launch(self.command())
+        # The key goes in the environment, not on the command line (any local user can read
+        # that in ps); the server's log, which then shows it, is the owner's only.
+        self.launch(self.command(), {**os.environ, "TILED_SINGLE_USER_API_KEY": self.api_key})
         self.wait_until(self._answers)
 
     def _answers(self) -> bool:
