@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import ophyd
 from ophyd import Device
+from ophyd.signal import EpicsSignalBase
 from ophyd.sim import make_fake_device
 
 from conventions import data_keys
@@ -26,6 +27,9 @@ from devices.tomography import TomographyDetector, TomographyStage
 from ..config import StationConfig
 
 D = TypeVar("D", bound=Device)
+
+#: Seconds an EPICS signal of the station gets to connect when it is first used.
+SIGNAL_CONNECTION_TIMEOUT_S = 5.0
 
 
 class StationConnectionError(RuntimeError):
@@ -153,7 +157,14 @@ def make_detector(config: StationConfig, *, fake: bool = False) -> TomographyDet
 
 def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     """Make every device of the station (not yet connected); with ``fake``, ophyd's fakes
-    of them (`ophyd.sim.make_fake_device`), for tests with no IOC."""
+    of them (`ophyd.sim.make_fake_device`), for tests with no IOC.
+
+    Every EPICS signal gets `SIGNAL_CONNECTION_TIMEOUT_S` to connect (ophyd's default, 1 s, is
+    short for a busy IOC host; areaDetector's trigger mixin connects ``cam.acquire`` as the
+    detector is made).
+    """
+    if not fake:
+        EpicsSignalBase.set_defaults(connection_timeout=SIGNAL_CONNECTION_TIMEOUT_S)
     return Station(
         config=config,
         press=make_press(config, fake=fake),
