@@ -34,8 +34,8 @@ TRACE_MARGIN_POINTS = 96
 DEFAULT_DURATION_FACTOR = 1.5
 #: Wall seconds between live trace events.
 DEFAULT_POLL_INTERVAL_S = 0.2
-#: Longest wall time between two reads of a running half cycle, s.
-MAX_POLL_INTERVAL_S = 60.0
+#: Shortest and longest wall time between two reads of a running half cycle, s.
+POLL_INTERVAL_LIMITS_S = (0.01, 60.0)
 
 
 class HalfCycleLabel(Device):
@@ -329,7 +329,7 @@ def galvanostatic_cycles(
         The run's uid.
     """
     checks.count("cycles", cycles)
-    checks.positive_at_most("poll_interval_s", poll_interval_s, MAX_POLL_INTERVAL_S, "s")
+    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
     settings = yield from half_cycle_settings(
         potentiostat,
         c_rate,
@@ -437,7 +437,7 @@ def critical_current_density(
     checks.positive("half_cycle_h", half_cycle_h, "h")
     checks.positive("capacity_mAh_cm2", capacity_mAh_cm2, "mAh/cm²")
     checks.positive("cutoff_V", cutoff_V, "V")
-    checks.positive_at_most("poll_interval_s", poll_interval_s, MAX_POLL_INTERVAL_S, "s")
+    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
     densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9) + 1)]
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
@@ -547,7 +547,7 @@ def lithium_inventory_cycling(
     checks.count("reference_cycles", reference_cycles)
     if reference_cycles >= max_cycles:
         raise ValueError("reference_cycles must be fewer than max_cycles")
-    checks.positive_at_most("poll_interval_s", poll_interval_s, MAX_POLL_INTERVAL_S, "s")
+    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
     settings = yield from half_cycle_settings(
         potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V, None, None, record_interval_s
     )

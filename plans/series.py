@@ -19,7 +19,7 @@ from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
 from .ct import CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
-from .cycling import MAX_POLL_INTERVAL_S, HalfCycleLabel, cycle, half_cycle_settings
+from .cycling import POLL_INTERVAL_LIMITS_S, HalfCycleLabel, cycle, half_cycle_settings
 from .eis import ImpedanceSettings, measure_eis
 from .metadata import checkpointed_run, plan_metadata
 from .pressure import check_pressures, settle_pressure, settling
@@ -90,7 +90,7 @@ def pressure_series(
         The uid of each pressure's run.
     """
     pressures = check_pressures(press, pressures_MPa)
-    checks.positive_at_most("poll_interval_s", poll_interval_s, MAX_POLL_INTERVAL_S, "s")
+    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
     eis = ImpedanceSettings(
         eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
     )

@@ -7,6 +7,7 @@ at once rather than stopping at the first; `Station.close` lets them go before t
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -155,6 +156,14 @@ def make_detector(config: StationConfig, *, fake: bool = False) -> TomographyDet
     )
 
 
+def _set_signal_defaults() -> None:
+    """ophyd takes signal defaults only before its first EPICS signal is made: the first
+    station of a process sets them; a later one finds them set."""
+    # RuntimeError once signals exist: made with the defaults an earlier station set.
+    with contextlib.suppress(RuntimeError):
+        EpicsSignalBase.set_defaults(connection_timeout=SIGNAL_CONNECTION_TIMEOUT_S)
+
+
 def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     """Make every device of the station (not yet connected); with ``fake``, ophyd's fakes
     of them (`ophyd.sim.make_fake_device`), for tests with no IOC.
@@ -164,7 +173,7 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     detector is made).
     """
     if not fake:
-        EpicsSignalBase.set_defaults(connection_timeout=SIGNAL_CONNECTION_TIMEOUT_S)
+        _set_signal_defaults()
     return Station(
         config=config,
         press=make_press(config, fake=fake),

@@ -92,7 +92,7 @@ def test_a_plan_number_is_refused_before_any_message_that_moves(sim, fake_statio
     low, high = {
         "pressure_step": (0.0, fake_station.config.max_pressure_MPa),
         "eis_sweep": (1e-4, 0.5),
-        "galvanostatic_cycles": (1e-300, 60.0),
+        "galvanostatic_cycles": (0.01, 60.0),
     }[plan]
     assert isinstance(value, (int, float)) and not isinstance(value, bool)
     assert math.isfinite(value) and low <= value <= high
