@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from acq.services.ports import tcp_port_free
 
 # The whole README takes ≈3.5 min on 2 cores, more beside other load.
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(900)]
@@ -153,16 +154,6 @@ def _assert_clean(where: str, output: str) -> None:
             pytest.fail(f"{where} printed {forbidden!r}:\n{_excerpt(output[max(at - 3000, 0) :])}")
 
 
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
 @pytest.fixture
 def newcomer(tmp_path):
     """A checkout-like directory (the repository's files linked, a fresh ``data/``) and the
@@ -170,7 +161,7 @@ def newcomer(tmp_path):
     venv = Path(sys.prefix)
     if not (venv / "bin" / "acq").exists():
         pytest.fail(f"{venv} has no `acq`: run the suite as the README does (make test)")
-    busy = [port for port in PORTS if _port_in_use(port)]
+    busy = [port for port in PORTS if not tcp_port_free(port)]
     if busy:
         pytest.fail(
             f"the README's commands use the default station's ports; in use: {busy} "
