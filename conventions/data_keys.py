@@ -50,3 +50,8 @@ ANGLE = f"{STAGE}_rotation"
 #: and the recorded cycling; the CT's darks, flats and projections.
 PRIMARY, EIS, TRACE, HALF_CYCLE = "primary", "eis", "trace", "half_cycle"
 DARK, FLAT, PROJECTION = "dark", "flat", "projection"
+
+#: A technique held at its stack pressure (`plans.pressure_hold`): one event when a suspender
+#: trips and one when the technique resumes, each with the press's readings and what happened.
+SUSPENSIONS = "suspensions"
+SUSPENSION_NOTE = "suspension"

@@ -32,6 +32,10 @@ class PressureRefused(RuntimeError):
     """The IOC did not accept a pressure setpoint."""
 
 
+class PressureUntrusted(RuntimeError):
+    """The load cell's pressure disagrees with its force over the stack's area."""
+
+
 class PressureCell(PVPositionerIsClose):
     """Press, load cell and feedback of one cell stack.
 
@@ -48,11 +52,18 @@ class PressureCell(PVPositionerIsClose):
     ``actuator``            ``m1``              mm     actuator motor record
     ``rating_MPa``          ``Rating``          MPa    pressure rating of the cell
     ``load_cell_range_N``   ``LoadCellRange``   N      load-cell full scale
+    ``tare_N``              ``Tare``            N      tare offset: ``Pressure`` is (force − tare)
+                                                       / area
+    ``tare_command``        ``TareCmd``                1: tare (only with the stack unloaded)
     ``error_message``       ``ErrorMsg``               the IOC's last refusal or fault
     ``release_command``     ``Stop``                   1: feedback off, actuator stopped
     ``tolerance_MPa``       (soft)              MPa    |pressure − setpoint| counted as settled
     ``dwell_s``             (soft)              s      how long it must stay settled (wall time)
     ``settle_timeout_s``    (soft)              s      give up settling after this (wall time)
+    ``hold_band_MPa``       (soft)              MPa    |pressure − target| a technique tolerates
+                                                       while it runs (`plans.pressure_hold`)
+    ``area_mm2``            (soft)              mm²    disc area of the stack: force / area is
+                                                       what ``Pressure`` must read
     ======================  ==================  =====  ==========================================
     """
 
@@ -64,11 +75,15 @@ class PressureCell(PVPositionerIsClose):
     actuator = Cpt(EpicsMotor, "m1", kind="normal")
     rating_MPa = Cpt(EpicsSignalRO, "Rating", kind="config")
     load_cell_range_N = Cpt(EpicsSignalRO, "LoadCellRange", kind="config")
+    tare_N = Cpt(EpicsSignalRO, "Tare", kind="config")
+    tare_command = Cpt(EpicsSignal, "TareCmd", kind="omitted", put_complete=True)
     error_message = Cpt(EpicsSignalRO, "ErrorMsg", kind="omitted", string=True, auto_monitor=False)
     release_command = Cpt(EpicsSignal, "Stop", kind="omitted", put_complete=True)
     tolerance_MPa = Cpt(Signal, value=0.5, kind="config")
     dwell_s = Cpt(Signal, value=1.0, kind="config")
     settle_timeout_s = Cpt(Signal, value=120.0, kind="config")
+    hold_band_MPa = Cpt(Signal, value=1.0, kind="config")
+    area_mm2 = Cpt(Signal, value=0.0, kind="config")
 
     def __init__(self, prefix: str = "", *, name: str, **kwargs: Any) -> None:
         self._lock = threading.RLock()
@@ -137,6 +152,58 @@ class PressureCell(PVPositionerIsClose):
             raise LimitError(
                 f"{self.name}: {pressure_MPa} MPa outside the cell's limits "
                 f"[{low}, {high}] MPa (rating / load-cell range)"
+            )
+
+    def load_cell_disagreement_MPa(
+        self, force_N: float | None = None, pressure_MPa: float | None = None
+    ) -> float:
+        """|force / area − pressure|, MPa: how far ``Pressure`` is from what the load cell's
+        force says (a tare taken under load offsets it by the tare over the area); NaN while
+        ``area_mm2`` is not set.
+
+        Parameters
+        ----------
+        force_N, pressure_MPa
+            The readings to compare, N and MPa (default: the last ones read).
+        """
+        area = self.area_mm2.get()
+        if not area > 0:
+            return math.nan
+        force = self.force_N.get() if force_N is None else force_N
+        pressure = self.readback.get() if pressure_MPa is None else pressure_MPa
+        return abs(force / area - pressure)
+
+    def check_load_cell(
+        self, force_N: float | None = None, pressure_MPa: float | None = None
+    ) -> None:
+        """Raise unless the pressure agrees with force / area within ``tolerance_MPa``.
+
+        Parameters
+        ----------
+        force_N, pressure_MPa
+            The readings to check, N and MPa (default: the last ones read).
+
+        Raises
+        ------
+        PressureUntrusted
+            Naming both readings (re-tare the load cell with the stack unloaded), or saying
+            that ``area_mm2`` is not set.
+        """
+        area = self.area_mm2.get()
+        if not area > 0:
+            raise PressureUntrusted(
+                f"{self.name}: area_mm2 is not set: the pressure cannot be checked against "
+                f"the load cell's force"
+            )
+        force = self.force_N.get() if force_N is None else force_N
+        pressure = self.readback.get() if pressure_MPa is None else pressure_MPa
+        disagreement = self.load_cell_disagreement_MPa(force, pressure)
+        if not disagreement <= self.tolerance_MPa.get():
+            raise PressureUntrusted(
+                f"{self.name}: Pressure reads {pressure:.2f} MPa but force / area is "
+                f"{force / area:.2f} MPa ({disagreement:.2f} MPa apart, more than "
+                f"±{self.tolerance_MPa.get()} MPa): a tare taken under load? Re-tare with the "
+                f"stack unloaded"
             )
 
     def move(

@@ -4,7 +4,10 @@ Each half cycle runs on the instrument to its first limit (cut-off voltage, time
 While it runs, the live voltage, current and charge stream as events in ``trace``; when it
 ends, one event in ``half_cycle`` holds the instrument's authoritative trace (time, voltage,
 current waveforms, NaN-padded to the buffer length), the capacity and the termination reason.
-Every plan switches the cell off however it ends.
+Every plan switches the cell off however it ends. Given the ``press``, every event records the
+stack pressure and the run is held at the pressure the feedback holds (`plans.pressure_hold`).
+A short circuit ends cycling at once, the cell off, the run closed ``fail`` with the reason
+(`CellShorted`); for `critical_current_density` it is the measured outcome.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from conventions import data_keys
 from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
 from conventions.pv_states import HalfCycleEnd, Technique, TechniqueState
 from devices.potentiostat import Potentiostat
+from devices.press import PressureCell
 
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
+from .pressure_hold import describe_suspenders, hold_target, holding_pressure, stack_readers
 from .safety import with_cell_off
 
 #: Spare points left in the trace buffer when the record interval is chosen automatically.
@@ -36,6 +41,10 @@ DEFAULT_DURATION_FACTOR = 1.5
 DEFAULT_POLL_INTERVAL_S = 0.2
 #: Shortest and longest wall time between two reads of a running half cycle, s.
 POLL_INTERVAL_LIMITS_S = (0.01, 60.0)
+
+
+class CellShorted(RuntimeError):
+    """The potentiostat ended a half cycle on a short circuit: cycling stops."""
 
 
 class HalfCycleLabel(Device):
@@ -147,6 +156,8 @@ def run_half_cycle(
 ) -> MsgGenerator[dict]:
     """Run one half cycle, streaming ``trace`` events, then one ``half_cycle`` event (no run).
 
+    ``detectors`` (e.g. the press) are read in every event of both streams.
+
     Returns
     -------
     dict
@@ -181,6 +192,7 @@ def run_half_cycle(
         potentiostat.current_A,
         potentiostat.charge_mAh,
         label,
+        *detectors,
     ]
     # A live event each poll interval until the instrument reports the technique ended:
     # waiting on the group returns as soon as it does, and a technique that fails raises
@@ -229,6 +241,11 @@ def cycle(
     -------
     dict
         The `run_half_cycle` results under ``"charge"`` and ``"discharge"``.
+
+    Raises
+    ------
+    CellShorted
+        As soon as a half cycle ends on a short circuit (no rest, no further half cycle).
     """
     order = (("charge", charge), ("discharge", charge.reversed()))
     results = {}
@@ -242,6 +259,11 @@ def cycle(
             poll_interval_s=poll_interval_s,
             detectors=detectors,
         )
+        if results[step]["termination_reason"] == HalfCycleEnd.SHORT_CIRCUIT:
+            raise CellShorted(
+                f"{potentiostat.name}: short circuit in cycle {cycle_index} ({step}); "
+                f"cycling stopped, cell off"
+            )
         yield from rest(potentiostat, rest_s)
     return results
 
@@ -279,6 +301,7 @@ def galvanostatic_cycles(
     potentiostat: Potentiostat,
     cycles: int = 1,
     *,
+    press: PressureCell | None = None,
     c_rate: float | None = None,
     current_density_mA_cm2: float | None = None,
     upper_cutoff_V: float = 3.68,
@@ -301,6 +324,9 @@ def galvanostatic_cycles(
         turn ``c_rate`` or ``current_density_mA_cm2`` into a current.
     cycles
         Number of charge + discharge cycles.
+    press
+        The stack's press: read in every event, and the run held at the pressure its
+        feedback holds (`plans.pressure_hold`).
     c_rate, current_density_mA_cm2
         Exactly one: the current as a C-rate (1/h) or as mA/cm².
     upper_cutoff_V, lower_cutoff_V
@@ -319,7 +345,7 @@ def galvanostatic_cycles(
     poll_interval_s
         Wall seconds between live ``trace`` events.
     detectors
-        Also read in every ``half_cycle`` event (e.g. ``[press]``).
+        Also read in every ``trace`` and ``half_cycle`` event.
     md
         Extra start-document metadata.
 
@@ -327,6 +353,11 @@ def galvanostatic_cycles(
     -------
     str
         The run's uid.
+
+    Raises
+    ------
+    CellShorted
+        When a half cycle ends on a short circuit (the run closes ``fail``).
     """
     checks.count("cycles", cycles)
     checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
@@ -341,9 +372,12 @@ def galvanostatic_cycles(
         record_interval_s,
     )
     checks.non_negative("rest_s", rest_s, "s")
+    readers = stack_readers(press, detectors)
+    target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {
         "potentiostat": potentiostat,
+        "press": press,
         "cycles": cycles,
         "c_rate": c_rate,
         "current_density_mA_cm2": current_density_mA_cm2,
@@ -360,9 +394,10 @@ def galvanostatic_cycles(
         "galvanostatic_cycles",
         arguments,
         md,
-        detectors=[potentiostat, *detectors],
+        detectors=[potentiostat, *readers],
         dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
         technique={"name": Technique.CP, "cycles": cycles, "rest_s": rest_s, **asdict(settings)},
+        suspenders=describe_suspenders(press, target_MPa),
     )
 
     @checkpointed_run(metadata)
@@ -376,15 +411,17 @@ def galvanostatic_cycles(
                 rest_s=rest_s,
                 charge_first=charge_first,
                 poll_interval_s=poll_interval_s,
-                detectors=detectors,
+                detectors=readers,
             )
 
-    return (yield from with_cell_off(inner(), potentiostat))
+    held = holding_pressure(inner(), press, target_MPa)
+    return (yield from with_cell_off(held, potentiostat))
 
 
 def critical_current_density(
     potentiostat: Potentiostat,
     *,
+    press: PressureCell | None = None,
     mode: str = "time",
     start_mA_cm2: float = 0.2,
     step_mA_cm2: float = 0.2,
@@ -405,6 +442,8 @@ def critical_current_density(
     ----------
     potentiostat
         The potentiostat channel (its ``electrode_area_cm2`` converts densities to currents).
+    press
+        As in `galvanostatic_cycles`.
     mode
         ``"time"``: each half cycle lasts ``half_cycle_h``; ``"capacity"``: each passes
         ``capacity_mAh_cm2``.
@@ -448,9 +487,12 @@ def critical_current_density(
         settings = HalfCycleSettings(current, cutoff_V, -cutoff_V, duration, capacity * (1 + 1e-6))
         check_half_cycle(potentiostat, settings)
         steps.append((density, settings))
+    readers = stack_readers(press, ())
+    target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {
         "potentiostat": potentiostat,
+        "press": press,
         "mode": mode,
         "start_mA_cm2": start,
         "step_mA_cm2": step,
@@ -464,14 +506,16 @@ def critical_current_density(
         "critical_current_density",
         arguments,
         md,
-        detectors=[potentiostat],
+        detectors=[potentiostat, *readers],
         dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
         technique={
             "name": "CCD",
             **arguments,
             "potentiostat": potentiostat.name,
+            "press": press.name if press is not None else None,
             "current_densities_mA_cm2": densities,
         },
+        suspenders=describe_suspenders(press, target_MPa),
     )
     outcome: dict[str, float | str | None] = {
         "critical_current_density_mA_cm2": None,
@@ -489,6 +533,7 @@ def critical_current_density(
                     cycle_index=index,
                     step=step_name,
                     poll_interval_s=poll_interval_s,
+                    detectors=readers,
                 )
                 if result["termination_reason"] == HalfCycleEnd.SHORT_CIRCUIT:
                     outcome.update(
@@ -501,13 +546,15 @@ def critical_current_density(
                 if outcome["failure"]:
                     return
 
-    outcome["uid"] = yield from with_cell_off(inner(), potentiostat)
+    held = holding_pressure(inner(), press, target_MPa)
+    outcome["uid"] = yield from with_cell_off(held, potentiostat)
     return outcome
 
 
 def lithium_inventory_cycling(
     potentiostat: Potentiostat,
     *,
+    press: PressureCell | None = None,
     c_rate: float = 0.1,
     retention: float = 0.8,
     max_cycles: int = 500,
@@ -523,6 +570,8 @@ def lithium_inventory_cycling(
 
     Parameters
     ----------
+    press
+        As in `galvanostatic_cycles`.
     c_rate
         Charge and discharge rate, 1/h.
     retention
@@ -541,6 +590,11 @@ def lithium_inventory_cycling(
     dict
         ``cycles`` run, ``end_of_life_cycle`` (first cycle below the threshold, or None),
         ``reference_capacity_mAh`` and ``uid``.
+
+    Raises
+    ------
+    CellShorted
+        When a half cycle ends on a short circuit (the run closes ``fail``).
     """
     checks.within("retention", retention, 0.0, 1.0)
     checks.count("max_cycles", max_cycles)
@@ -551,9 +605,12 @@ def lithium_inventory_cycling(
     settings = yield from half_cycle_settings(
         potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V, None, None, record_interval_s
     )
+    readers = stack_readers(press, ())
+    target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {
         "potentiostat": potentiostat,
+        "press": press,
         "c_rate": c_rate,
         "retention": retention,
         "max_cycles": max_cycles,
@@ -567,9 +624,10 @@ def lithium_inventory_cycling(
         "lithium_inventory_cycling",
         arguments,
         md,
-        detectors=[potentiostat],
+        detectors=[potentiostat, *readers],
         dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
         technique={"name": Technique.CP, "retention": retention, **asdict(settings)},
+        suspenders=describe_suspenders(press, target_MPa),
     )
     outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
 
@@ -584,6 +642,7 @@ def lithium_inventory_cycling(
                 cycle_index=index,
                 rest_s=rest_s,
                 poll_interval_s=poll_interval_s,
+                detectors=readers,
             )
             capacities.append(result["discharge"]["capacity_mAh"])
             outcome["cycles"] = index + 1
@@ -595,5 +654,6 @@ def lithium_inventory_cycling(
                 outcome["end_of_life_cycle"] = index
                 return
 
-    outcome["uid"] = yield from with_cell_off(inner(), potentiostat)
+    held = holding_pressure(inner(), press, target_MPa)
+    outcome["uid"] = yield from with_cell_off(held, potentiostat)
     return outcome

@@ -12,9 +12,11 @@ from ophyd import Device
 from conventions import data_keys
 from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_points
 from devices.potentiostat import Potentiostat
+from devices.press import PressureCell
 
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
+from .pressure_hold import describe_suspenders, hold_target, holding_pressure, stack_readers
 from .safety import with_cell_off
 
 
@@ -104,6 +106,7 @@ def measure_eis(
 def eis_sweep(
     potentiostat: Potentiostat,
     *,
+    press: PressureCell | None = None,
     start_frequency_Hz: float = 1e6,
     stop_frequency_Hz: float = 0.1,
     points_per_decade: int = 10,
@@ -117,6 +120,9 @@ def eis_sweep(
     ----------
     potentiostat
         The potentiostat channel.
+    press
+        The stack's press: read in the event, and the sweep held at the pressure its
+        feedback holds (`plans.pressure_hold`).
     start_frequency_Hz, stop_frequency_Hz
         Sweep range, Hz (within 1 mHz – 7 MHz).
     points_per_decade
@@ -124,7 +130,7 @@ def eis_sweep(
     amplitude_V
         AC amplitude, V.
     detectors
-        Also read in the event (e.g. ``[press]``).
+        Also read in the event.
     md
         Extra start-document metadata.
 
@@ -136,17 +142,26 @@ def eis_sweep(
     settings = ImpedanceSettings(
         start_frequency_Hz, stop_frequency_Hz, points_per_decade, amplitude_V
     )
+    readers = stack_readers(press, detectors)
+    target_MPa = (yield from hold_target(press)) if press is not None else None
     metadata = plan_metadata(
         "eis_sweep",
-        {"potentiostat": potentiostat, **asdict(settings), "detectors": list(detectors)},
+        {
+            "potentiostat": potentiostat,
+            "press": press,
+            **asdict(settings),
+            "detectors": list(detectors),
+        },
         md,
-        detectors=[potentiostat, *detectors],
+        detectors=[potentiostat, *readers],
         num_points=1,
         technique=settings.as_dict(),
+        suspenders=describe_suspenders(press, target_MPa),
     )
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
-        yield from measure_eis(potentiostat, settings, detectors, stream=data_keys.PRIMARY)
+        yield from measure_eis(potentiostat, settings, readers, stream=data_keys.PRIMARY)
 
-    return (yield from with_cell_off(inner(), potentiostat))
+    held = holding_pressure(inner(), press, target_MPa)
+    return (yield from with_cell_off(held, potentiostat))

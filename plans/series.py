@@ -19,10 +19,17 @@ from devices.tomography import TomographyDetector, TomographyStage
 
 from . import checks
 from .ct import CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
-from .cycling import POLL_INTERVAL_LIMITS_S, HalfCycleLabel, cycle, half_cycle_settings
+from .cycling import (
+    POLL_INTERVAL_LIMITS_S,
+    HalfCycleLabel,
+    HalfCycleSettings,
+    cycle,
+    half_cycle_settings,
+)
 from .eis import ImpedanceSettings, measure_eis
 from .metadata import checkpointed_run, plan_metadata
 from .pressure import check_pressures, settle_pressure, settling
+from .pressure_hold import check_load_cell, describe_suspenders, holding_pressure
 from .safety import cell_off
 
 DEFAULT_PRESSURES_MPA = (6.0, 12.0, 25.0, 50.0, 100.0)
@@ -62,8 +69,10 @@ def pressure_series(
     join them by pressure. Streams of each run: ``primary`` (the settled press), ``eis``,
     ``dark``, ``flat``, ``projection`` (frames by reference; with a fly scan also
     ``ct_conditions``), ``trace`` and ``half_cycle``.
-    Every argument is checked before the first pressure is applied; the cell is switched off
-    and the shutter closed however the series ends, and the press holds its last pressure.
+    Every argument, and the load cell, is checked before the first pressure is applied; the
+    spectrum and the cycles are held at each pressure (`plans.pressure_hold`); the cell is
+    switched off and the shutter closed however the series ends, and the press holds its last
+    pressure.
 
     Parameters
     ----------
@@ -90,6 +99,7 @@ def pressure_series(
         The uid of each pressure's run.
     """
     pressures = check_pressures(press, pressures_MPa)
+    yield from check_load_cell(press)
     checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
     eis = ImpedanceSettings(
         eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
@@ -165,6 +175,18 @@ def pressure_series(
 
     readers = [press, potentiostat, *([detector] if ct else [])]
 
+    def cycling(charge: HalfCycleSettings) -> MsgGenerator[None]:
+        for cycle_index in range(cycles):
+            yield from cycle(
+                potentiostat,
+                charge,
+                label,
+                cycle_index=cycle_index,
+                rest_s=rest_s,
+                poll_interval_s=poll_interval_s,
+                detectors=[press],
+            )
+
     def one_pressure(index: int, pressure: float) -> MsgGenerator[None]:
         metadata = plan_metadata(
             "pressure_series",
@@ -178,12 +200,14 @@ def pressure_series(
             series_length=len(pressures),
             pressure_MPa=pressure,
             technique=techniques,
+            suspenders=describe_suspenders(press, pressure),
         )
 
         @checkpointed_run(metadata)
         def inner() -> MsgGenerator[None]:
             yield from settle_pressure(press, pressure)
-            yield from measure_eis(potentiostat, eis, [press], stream=data_keys.EIS)
+            spectrum = measure_eis(potentiostat, eis, [press], stream=data_keys.EIS)
+            yield from holding_pressure(spectrum, press, pressure)
             if ct is not None:
                 yield from acquire_ct(
                     stage,
@@ -193,17 +217,8 @@ def pressure_series(
                     flyer=flyer,
                     projection_stream=data_keys.PROJECTION,
                 )
-            for cycle_index in range(cycles):
-                assert charge is not None  # set above whenever cycles > 0
-                yield from cycle(
-                    potentiostat,
-                    charge,
-                    label,
-                    cycle_index=cycle_index,
-                    rest_s=rest_s,
-                    poll_interval_s=poll_interval_s,
-                    detectors=[press],
-                )
+            if charge is not None:
+                yield from holding_pressure(cycling(charge), press, pressure)
 
         uids.append((yield from inner()))
 

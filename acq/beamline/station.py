@@ -20,6 +20,7 @@ from ophyd.signal import EpicsSignalBase
 from ophyd.sim import make_fake_device
 
 from conventions import data_keys
+from conventions.cell_geometry import disc_area_mm2
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
@@ -107,13 +108,16 @@ def _kind(device_class: type[D], fake: bool) -> type[D]:
 
 
 def make_press(config: StationConfig, *, fake: bool = False) -> PressureCell:
-    """The stack-pressure cell, with the config's tolerance, dwell and settle timeout."""
+    """The stack-pressure cell, with the config's tolerance, dwell, settle timeout and hold
+    band, and the cell's disc area."""
     press = _kind(PressureCell, fake)(
         config.station.prefix + config.press.prefix, name=data_keys.PRESS
     )
     press.tolerance_MPa.put(config.press.tolerance_MPa)
     press.dwell_s.put(config.press.dwell_s)
     press.settle_timeout_s.put(config.press.settle_timeout_s)
+    press.hold_band_MPa.put(config.press.hold_band_MPa)
+    press.area_mm2.put(disc_area_mm2(config.cell.diameter_mm))
     return press
 
 

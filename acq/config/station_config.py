@@ -141,6 +141,7 @@ class PressSection(_Table):
     tolerance_MPa: float = Field(default=0.5, gt=0)
     dwell_s: float = Field(default=1.0, ge=0, le=MAX_WAIT_S)
     settle_timeout_s: float = Field(default=120.0, gt=0, le=MAX_WAIT_S)
+    hold_band_MPa: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
     def _tolerance_below_rating(self) -> PressSection:
@@ -148,6 +149,12 @@ class PressSection(_Table):
             raise ValueError(
                 f"tolerance_MPa {self.tolerance_MPa:g} must be below rating_MPa "
                 f"{self.rating_MPa:g}"
+            )
+        if not self.tolerance_MPa <= self.hold_band_MPa < self.rating_MPa:
+            raise ValueError(
+                f"hold_band_MPa {self.hold_band_MPa:g} must be at least tolerance_MPa "
+                f"{self.tolerance_MPa:g} (a settled stack would suspend the technique) and "
+                f"below rating_MPa {self.rating_MPa:g}"
             )
         if self.dwell_s >= self.settle_timeout_s:
             raise ValueError(

@@ -130,11 +130,14 @@ def make_run_engine(
     ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document
     also goes to the config's 0MQ proxy, for the analysis worker (`acq.services.analysis_worker`).
     Every start document also carries its ``start_datetime`` and, given the ``press``, its
-    ``pressure_MPa`` (`plans.metadata.label_runs`).
+    ``pressure_MPa`` (`plans.metadata.label_runs`). Every run has an ``interruptions`` stream:
+    an event for each pause, resumption and suspension (bluesky's ``record_interruptions``).
     """
     RE = RunEngine(
         {}, scan_id_source=StationScanIds(config.station.data_dir.resolve() / SCAN_ID_FILE)
     )
+    # Pauses and suspensions (`plans.pressure_hold`) as events of each run's `interruptions`.
+    RE.record_interruptions = True
     RE.md.update(config.metadata())
     RE.md["versions"] = package_versions(RECORDED_PACKAGES)
     RE.preprocessors.append(label_runs(press))

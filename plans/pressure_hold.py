@@ -1,0 +1,180 @@
+"""Techniques held at their stack pressure by bluesky suspenders.
+
+While a technique runs at a stack pressure, a suspender watches the press
+(`SuspendWhenStackPressureLost`, a `bluesky.suspenders.SuspendWhenOutsideBand`):
+
+- the load-cell pressure must stay within target ± ``hold_band_MPa`` (not so with the feedback
+  switched off by a stray client, a cell that creeps or cracks);
+- and agree with force / disc area within ``tolerance_MPa`` (a tare taken under load reads low
+  by the tare over the area, and the feedback then presses the cell past its target to make up
+  for it).
+
+On a trip the RunEngine switches the cell off (each potentiostat technique pauses so), waits
+until the condition has cleared for the press's ``dwell_s``, and runs the interrupted technique
+again from its checkpoint: a half cycle or a spectrum starts again; what came before it is
+kept. The suspended interval is marked in the run's ``suspensions`` stream: an event when the
+suspender trips (``suspension`` says why) and one when the technique resumes, each with the
+press's readings (bluesky's own ``interruptions`` stream records the trip too, not the
+resumption). The suspenders are listed in the start document (``suspenders``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+from bluesky.suspenders import SuspenderBase, SuspendWhenOutsideBand
+from bluesky.utils import MsgGenerator
+from ophyd import Signal
+
+from conventions import data_keys
+from conventions.pv_states import Switch
+from devices.press import PressureCell
+
+
+class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
+    """bluesky's `SuspendWhenOutsideBand` on the load-cell pressure, that also suspends while
+    the pressure disagrees with force / disc area by more than ``tolerance_MPa``.
+
+    One suspender for both conditions: the RunEngine resumes once the suspender that suspended
+    it clears, and does not look again at another one that tripped meanwhile (a tare under
+    load first drops the reading out of the band, then the feedback brings it back while the
+    stack is pressed too hard).
+
+    Parameters
+    ----------
+    press
+        The press; its ``readback`` is watched, its ``force_N`` compared.
+    target_MPa, band_MPa
+        The band is ``target_MPa`` ± ``band_MPa``, MPa.
+    tolerance_MPa
+        Largest |force / area − pressure| trusted, MPa.
+    **kwargs
+        As for `bluesky.suspenders.SuspenderBase` (``sleep``, ``pre_plan``…).
+    """
+
+    def __init__(
+        self,
+        press: PressureCell,
+        target_MPa: float,
+        band_MPa: float,
+        tolerance_MPa: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(press.readback, target_MPa - band_MPa, target_MPa + band_MPa, **kwargs)
+        self.press = press
+        self.tolerance_MPa = tolerance_MPa
+
+    def _untrusted(self, pressure_MPa: float) -> bool:
+        disagreement = self.press.load_cell_disagreement_MPa(pressure_MPa=pressure_MPa)
+        return not disagreement <= self.tolerance_MPa
+
+    def _should_suspend(self, value: float) -> bool:
+        return super()._should_suspend(value) or self._untrusted(value)
+
+    def _should_resume(self, value: float) -> bool:
+        return super()._should_resume(value) and not self._untrusted(value)
+
+    def _get_justification(self) -> str:
+        if not self.tripped:
+            return ""
+        pressure = self.press.readback.get()
+        if not self._untrusted(pressure):
+            return super()._get_justification()
+        return (
+            f"{self.press.readback.name} = {pressure:.2f} MPa disagrees with force / area by "
+            f"{self.press.load_cell_disagreement_MPa():.2f} MPa (more than "
+            f"±{self.tolerance_MPa} MPa): re-tare the load cell with the stack unloaded"
+        )
+
+
+def check_load_cell(press: PressureCell) -> MsgGenerator[None]:
+    """Refuse a load cell whose pressure disagrees with its force over the disc area (reads).
+
+    Raises
+    ------
+    devices.press.PressureUntrusted
+        Naming both readings (before anything is energised).
+    """
+    press.check_load_cell((yield from bps.rd(press.force_N)), (yield from bps.rd(press.readback)))
+
+
+def hold_target(press: PressureCell) -> MsgGenerator[float | None]:
+    """The pressure a technique is held at: the feedback's setpoint, MPa (None with the
+    feedback off), once `check_load_cell` trusts the load cell."""
+    yield from check_load_cell(press)
+    if (yield from bps.rd(press.feedback)) != Switch.ON:
+        return None
+    return float((yield from bps.rd(press.setpoint)))
+
+
+def _note_suspension(
+    press: PressureCell, note: Signal, suspender: SuspenderBase, resumed: bool
+) -> MsgGenerator[None]:
+    """One ``suspensions`` event: what happened and the press's readings."""
+    text = "resumed" if resumed else f"suspended: {suspender._get_justification()}"
+    yield from bps.mv(note, text)
+    yield from bps.trigger_and_read([note, press], name=data_keys.SUSPENSIONS)
+
+
+def _marking(press: PressureCell, suspender: Callable[[], SuspenderBase]) -> dict[str, Any]:
+    """The ``pre_plan`` and ``post_plan`` that mark a suspender's interval in ``suspensions``
+    (``suspender`` returns it: the plans are made before it exists)."""
+    note = Signal(name=data_keys.SUSPENSION_NOTE, value="", kind="hinted")
+    return {
+        "pre_plan": lambda: _note_suspension(press, note, suspender(), resumed=False),
+        "post_plan": lambda: _note_suspension(press, note, suspender(), resumed=True),
+    }
+
+
+def pressure_suspender(press: PressureCell, target_MPa: float) -> SuspenderBase:
+    """The suspender that holds a technique at ``target_MPa`` (see the module's docstring)."""
+    band_MPa = press.hold_band_MPa.get()
+    suspender = SuspendWhenStackPressureLost(
+        press,
+        target_MPa,
+        band_MPa,
+        press.tolerance_MPa.get(),
+        sleep=press.dwell_s.get(),
+        tripped_message=f"stack pressure outside {target_MPa:g} ± {band_MPa:g} MPa",
+        **_marking(press, lambda: suspender),
+    )
+    return suspender
+
+
+def describe_suspenders(
+    press: PressureCell | None, target_MPa: float | None
+) -> list[dict[str, Any]]:
+    """What `holding_pressure` installs, for the start document (``suspenders``)."""
+    if press is None or target_MPa is None:
+        return []
+    band = press.hold_band_MPa.get()
+    return [
+        {
+            "suspender": SuspendWhenStackPressureLost.__name__,
+            "signal": press.readback.name,
+            "band_MPa": [target_MPa - band, target_MPa + band],
+            "load_cell_tolerance_MPa": press.tolerance_MPa.get(),
+            "area_mm2": press.area_mm2.get(),
+            "sleep_s": press.dwell_s.get(),
+        }
+    ]
+
+
+def holding_pressure(
+    plan: MsgGenerator[Any], press: PressureCell | None, target_MPa: float | None
+) -> MsgGenerator[Any]:
+    """Run ``plan`` with the `pressure_suspenders` for ``target_MPa`` installed (as it is
+    without a press or a target)."""
+    if press is None or target_MPa is None:
+        return (yield from plan)
+    return (yield from bpp.suspend_wrapper(plan, [pressure_suspender(press, target_MPa)]))
+
+
+def stack_readers(press: PressureCell | None, detectors: Sequence[Any]) -> list[Any]:
+    """``detectors`` with the press first (once), so each event records the stack pressure."""
+    if press is None:
+        return list(detectors)
+    return [press, *(device for device in detectors if device is not press)]

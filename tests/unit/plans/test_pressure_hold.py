@@ -1,0 +1,156 @@
+"""Techniques held at their stack pressure (`plans.pressure_hold`), with bluesky's
+RunEngineSimulator on the fake station: the suspenders installed around the run and listed in
+its start document, the stack pressure in every event, a load cell that disagrees with itself
+refused before anything is energised, and cycling stopped at a short circuit."""
+
+from __future__ import annotations
+
+from conventions import data_keys
+from conventions.pv_states import HalfCycleEnd, Switch
+from devices.press import PressureUntrusted
+from plans import eis_sweep, galvanostatic_cycles, pressure_series
+from plans.cycling import CellShorted
+from plans.pressure_hold import SuspendWhenStackPressureLost
+from tests.unit.plans.helpers import commands, start_of
+from tests.unit.plans.test_cycling import instrument
+
+TARGET_MPA = 25.0
+
+
+def loaded(sim, press, *, pressure_MPa: float = TARGET_MPA, tare_N: float = 0.0) -> None:
+    """The press holds ``TARGET_MPA`` with its feedback on; its load cell reads
+    ``pressure_MPa`` and the force that goes with it plus ``tare_N``."""
+    force_N = pressure_MPa * press.area_mm2.get() + tare_N
+    for signal, value in (
+        (press.feedback, Switch.ON),
+        (press.setpoint, TARGET_MPA),
+        (press.readback, pressure_MPa),
+        (press.force_N, force_N),
+    ):
+        signal.sim_put(value)
+        sim.add_read_handler_for(signal, value)
+
+
+def simulate_to_error(sim, plan, error_type: type[Exception]) -> tuple[list, list[Exception]]:
+    """The messages ``plan`` yields as ``sim`` runs it, and the ``error_type`` it raised."""
+    caught: list[Exception] = []
+
+    def catching():
+        try:
+            yield from plan
+        except error_type as error:
+            caught.append(error)
+
+    return sim.simulate_plan(catching()), caught
+
+
+def event_readers(messages, stream: str) -> list[set[str]]:
+    """For each event of ``stream``: the names of what it read."""
+    events, current = [], None
+    for message in messages:
+        if message.command == "create":
+            current = set() if message.kwargs["name"] == stream else None
+        elif message.command == "read" and current is not None:
+            current.add(message.obj.name)
+        elif message.command == "save" and current is not None:
+            events.append(current)
+            current = None
+    return events
+
+
+def test_cycling_with_the_press_is_held_at_its_pressure_and_records_it(sim, fake_station):
+    press, pstat = fake_station.press, fake_station.potentiostat
+    loaded(sim, press)
+    instrument(sim, pstat, polls=2, reason=HalfCycleEnd.UPPER_CUTOFF, voltage_V=[3.0, 3.7])
+    messages = sim.simulate_plan(galvanostatic_cycles(pstat, cycles=1, c_rate=0.01, press=press))
+    names = [m.command for m in messages]
+    (installed,) = commands(messages, "install_suspender")
+    suspender = installed.args[0]
+    assert isinstance(suspender, SuspendWhenStackPressureLost)
+    assert suspender._sig is press.readback
+    hold = press.hold_band_MPa.get()
+    assert (suspender._bot, suspender._top) == (TARGET_MPA - hold, TARGET_MPA + hold)
+    # Installed before the run opens and the cell is energised, removed after it closes.
+    assert names.index("install_suspender") < names.index("open_run") < names.index("trigger")
+    assert len(commands(messages, "remove_suspender")) == 1
+    assert names.index("close_run") < names.index("remove_suspender")
+    start = start_of(messages)
+    assert [s["suspender"] for s in start["suspenders"]] == ["SuspendWhenStackPressureLost"]
+    assert start["suspenders"][0]["band_MPa"] == [TARGET_MPA - hold, TARGET_MPA + hold]
+    assert start["plan_args"]["press"] == press.name
+    for stream in (data_keys.TRACE, data_keys.HALF_CYCLE):
+        readers = event_readers(messages, stream)
+        assert readers and all(press.name in read for read in readers), stream
+
+
+def test_without_the_feedback_nothing_is_held_but_the_pressure_is_recorded(sim, fake_station):
+    press, pstat = fake_station.press, fake_station.potentiostat
+    loaded(sim, press, pressure_MPa=0.0)
+    sim.add_read_handler_for(press.feedback, Switch.OFF)
+    messages = sim.simulate_plan(eis_sweep(pstat, press=press))
+    assert not commands(messages, "install_suspender")
+    assert start_of(messages)["suspenders"] == []
+    assert all(press.name in read for read in event_readers(messages, data_keys.PRIMARY))
+
+
+def test_a_tare_taken_under_load_is_refused_before_anything_is_energised(sim, fake_station):
+    press, pstat = fake_station.press, fake_station.potentiostat
+    # Tared at 25 MPa and pressed back to a reading of 25 MPa: 50 MPa on the stack.
+    loaded(sim, press, tare_N=TARGET_MPA * press.area_mm2.get())
+    series = pressure_series(
+        press, pstat, fake_station.tomo_stage, fake_station.detector, pressures_MPa=[6.0]
+    )
+    for plan in (galvanostatic_cycles(pstat, cycles=1, c_rate=0.01, press=press), series):
+        messages, caught = simulate_to_error(sim, plan, PressureUntrusted)
+        assert caught and "50.00 MPa" in str(caught[0])
+        assert not {"set", "trigger", "open_run"} & {m.command for m in messages}
+
+
+def test_the_suspender_trips_out_of_the_band_or_on_a_load_cell_disagreement(fake_station):
+    press = fake_station.press
+    area, tolerance = press.area_mm2.get(), press.tolerance_MPa.get()
+    suspender = SuspendWhenStackPressureLost(press, TARGET_MPA, 1.0, tolerance)
+    press.force_N.sim_put(TARGET_MPA * area)
+    assert not suspender._should_suspend(TARGET_MPA) and suspender._should_resume(TARGET_MPA)
+    press.force_N.sim_put((TARGET_MPA - 1.5) * area)
+    assert suspender._should_suspend(TARGET_MPA - 1.5)  # out of the band
+    press.force_N.sim_put(2 * TARGET_MPA * area)
+    assert suspender._should_suspend(TARGET_MPA)  # in the band, twice the force
+    assert not suspender._should_resume(TARGET_MPA)
+    press.force_N.sim_put((TARGET_MPA + 0.5 * tolerance) * area)
+    assert suspender._should_resume(TARGET_MPA)
+
+
+def test_a_pressure_series_holds_each_spectrum_and_cycling_at_its_pressure(sim, fake_station):
+    press, pstat = fake_station.press, fake_station.potentiostat
+    loaded(sim, press, pressure_MPa=0.0)
+    instrument(sim, pstat, polls=1, reason=HalfCycleEnd.LOWER_CUTOFF, voltage_V=[3.0, 2.5])
+    messages = sim.simulate_plan(
+        pressure_series(
+            press,
+            pstat,
+            fake_station.tomo_stage,
+            fake_station.detector,
+            pressures_MPa=[6.0, 12.0],
+            ct_num_projections=0,
+        )
+    )
+    bands = [(m.args[0]._bot, m.args[0]._top) for m in commands(messages, "install_suspender")]
+    hold = press.hold_band_MPa.get()
+    assert bands == [(p - hold, p + hold) for p in (6.0, 6.0, 12.0, 12.0)]  # EIS, cycling
+    names = [m.command for m in messages]
+    first_move = next(i for i, m in enumerate(messages) if m.obj is press and m.command == "set")
+    assert first_move < names.index("install_suspender")  # held once it has settled
+
+
+def test_a_short_circuit_stops_cycling_at_once_with_the_cell_off(sim, fake_station):
+    pstat = fake_station.potentiostat
+    instrument(sim, pstat, polls=1, reason=HalfCycleEnd.SHORT_CIRCUIT, voltage_V=[3.0, 0.01])
+    messages, caught = simulate_to_error(
+        sim, galvanostatic_cycles(pstat, cycles=3, c_rate=0.01, rest_s=60.0), CellShorted
+    )
+    assert caught and "cycle 0 (charge)" in str(caught[0])
+    assert len(commands(messages, "trigger", pstat.galvanostatic.name)) == 1  # no rest either
+    assert not commands(messages, "trigger", pstat.rest.name)
+    assert commands(messages, "set")[-1].obj is pstat.stop_command
+    assert commands(messages, "close_run")[0].kwargs["exit_status"] == "fail"
