@@ -4,14 +4,15 @@ While a technique runs at a stack pressure, a suspender watches the press
 (`SuspendWhenStackPressureLost`, a `bluesky.suspenders.SuspendWhenOutsideBand`):
 
 - the load-cell pressure must stay within target ± ``hold_band_MPa`` (not so with the feedback
-  switched off by a stray client, a cell that creeps or cracks);
+  switched off by a stray client, a cell that creeps or cracks), and be back within the press's
+  ``tolerance_MPa`` of it to resume;
 - and agree with force / disc area within ``tolerance_MPa`` (a tare taken under load reads low
   by the tare over the area, and the feedback then presses the cell past its target to make up
   for it).
 
 On a trip the RunEngine switches the cell off (each potentiostat technique pauses so), waits
-until the condition has cleared for the press's ``dwell_s``, and runs the interrupted technique
-again from its checkpoint: a half cycle or a spectrum starts again; what came before it is
+until the condition has cleared and then the press's ``dwell_s``, and runs the interrupted
+technique again from its checkpoint: a half cycle or a spectrum starts again; what came before it is
 kept. The suspended interval is marked in the run's ``suspensions`` stream: an event when the
 suspender trips (``suspension`` says why) and one when the technique resumes, each with the
 press's readings (bluesky's own ``interruptions`` stream records the trip too, not the
@@ -36,7 +37,10 @@ from devices.press import PressureCell
 
 class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
     """bluesky's `SuspendWhenOutsideBand` on the load-cell pressure, that also suspends while
-    the pressure disagrees with force / disc area by more than ``tolerance_MPa``.
+    the pressure disagrees with force / disc area by more than ``tolerance_MPa``, and resumes
+    once the pressure is back within ``tolerance_MPa`` of the target (the press's settling
+    tolerance, inside the band: a feedback loop coming back does not flap the technique in
+    and out at the band's edge).
 
     One suspender for both conditions: the RunEngine resumes once the suspender that suspended
     it clears, and does not look again at another one that tripped meanwhile (a tare under
@@ -50,7 +54,8 @@ class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
     target_MPa, band_MPa
         The band is ``target_MPa`` ± ``band_MPa``, MPa.
     tolerance_MPa
-        Largest |force / area − pressure| trusted, MPa.
+        Largest |force / area − pressure| trusted, and largest |pressure − target| resumed
+        at, MPa.
     **kwargs
         As for `bluesky.suspenders.SuspenderBase` (``sleep``, ``pre_plan``…).
     """
@@ -65,6 +70,7 @@ class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
     ) -> None:
         super().__init__(press.readback, target_MPa - band_MPa, target_MPa + band_MPa, **kwargs)
         self.press = press
+        self.target_MPa = target_MPa
         self.tolerance_MPa = tolerance_MPa
 
     def _untrusted(self, pressure_MPa: float) -> bool:
@@ -75,7 +81,8 @@ class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
         return super()._should_suspend(value) or self._untrusted(value)
 
     def _should_resume(self, value: float) -> bool:
-        return super()._should_resume(value) and not self._untrusted(value)
+        settled = abs(value - self.target_MPa) <= self.tolerance_MPa
+        return settled and not self._untrusted(value)
 
     def _get_justification(self) -> str:
         if not self.tripped:

@@ -84,6 +84,28 @@ def _abort_reason_kept(RE: RunEngine) -> Callable:
     return functools.partial(bpp.msg_mutator, msg_proc=keep_reason)
 
 
+def _drop_tolerating_rewind(RE: RunEngine) -> None:
+    """Let a plan drop an event bundle that a suspension already discarded.
+
+    A suspension landing between a ``create`` and its ``save`` rewinds the RunEngine's run
+    bundler to the last checkpoint at once, discarding the open bundle; the plan's generator
+    still sits inside ``trigger_and_read``. Resuming replays the bundle, but ``RE.abort()``
+    (Ctrl-C while suspended) throws into the generator, whose exception path sends ``drop``,
+    and bluesky's bundler refuses it (``IllegalMessageSequence``): the abort then fails
+    instead of closing the run (``tests/unit/test_run_engine.py``). Here a ``drop`` with no
+    bundle open drops nothing.
+    """
+    drop = RE._command_registry["drop"]
+
+    async def drop_if_bundling(msg: Msg) -> object:
+        bundler = RE._run_bundlers.get(msg.run)
+        if bundler is not None and not bundler.bundling:
+            return None
+        return await drop(msg)
+
+    RE.register_command("drop", drop_if_bundling)
+
+
 @dataclass
 class Engine:
     """A RunEngine, the Tiled writer subscribed to it (None when not streaming) and the 0MQ
@@ -138,6 +160,7 @@ def make_run_engine(
     )
     # Pauses and suspensions (`plans.pressure_hold`) as events of each run's `interruptions`.
     RE.record_interruptions = True
+    _drop_tolerating_rewind(RE)
     RE.md.update(config.metadata())
     RE.md["versions"] = package_versions(RECORDED_PACKAGES)
     RE.preprocessors.append(label_runs(press))

@@ -119,6 +119,10 @@ def test_the_suspender_trips_out_of_the_band_or_on_a_load_cell_disagreement(fake
     assert not suspender._should_resume(TARGET_MPA)
     press.force_N.sim_put((TARGET_MPA + 0.5 * tolerance) * area)
     assert suspender._should_resume(TARGET_MPA)
+    # Back in the band is not enough to resume: back within the settling tolerance is.
+    inside = TARGET_MPA - (1.0 + tolerance) / 2
+    press.force_N.sim_put(inside * area)
+    assert not suspender._should_suspend(inside) and not suspender._should_resume(inside)
 
 
 def test_a_pressure_series_holds_each_spectrum_and_cycling_at_its_pressure(sim, fake_station):
