@@ -12,11 +12,11 @@ While a technique runs at a stack pressure, a suspender watches the press
 
 On a trip the RunEngine switches the cell off (each potentiostat technique pauses so), waits
 until the condition has cleared and then the press's ``dwell_s``, and runs the interrupted
-technique again from its checkpoint: a half cycle or a spectrum starts again; what came before it is
-kept. The suspended interval is marked in the run's ``suspensions`` stream: an event when the
-suspender trips (``suspension`` says why) and one when the technique resumes, each with the
-press's readings (bluesky's own ``interruptions`` stream records the trip too, not the
-resumption). The suspenders are listed in the start document (``suspenders``).
+technique again from its checkpoint: a half cycle or a spectrum starts again; what came
+before it is kept. The suspended interval is marked in the run's ``suspensions`` stream: an
+event when the suspender trips (``suspension`` says why) and one when the technique resumes,
+each with the press's readings (bluesky's own ``interruptions`` stream records the trip too,
+not the resumption). The suspenders are listed in the start document (``suspenders``).
 """
 
 from __future__ import annotations
