@@ -9,12 +9,14 @@ beyond them in the IOC too.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 from caproto import ChannelType
-from caproto.server import PVGroup, pvproperty
+from caproto.server import pvproperty
 from caproto.server.records import MotorFields, register_record
 
 from .physics.clock import SimClock
+from .pvs import ReportingGroup
 
 TICK_S = 0.02
 #: Display precision of the position (``.PREC`` and the readbacks' precision), digits.
@@ -39,7 +41,7 @@ class SimulatedMotorFields(MotorFields):
         await self.parent.write_metadata(lower_ctrl_limit=value)
 
 
-class SimulatedMotor(PVGroup):
+class SimulatedMotor(ReportingGroup):
     """One motor record at the group's prefix, moving at ``.VELO`` in experiment time.
 
     A move runs at the ``.VELO`` of its start (as the motor record's); the readback is where
@@ -58,6 +60,12 @@ class SimulatedMotor(PVGroup):
     on_position
         Optional coroutine function called with (readback, experiment time at which the motor
         was there) at startup, at the start of every move and after every update.
+    ceiling
+        Optional function giving the highest position the hardware lets the motor reach now
+        (an interlock acting within the motion, however far a tick of the clock carries it).
+    on_ceiling
+        Coroutine function called with the commanded position when a move was stopped at the
+        ceiling (the motor is then done, at the ceiling).
     """
 
     motor = pvproperty(name="", value=0.0, record="motor", precision=PRECISION)
@@ -71,6 +79,8 @@ class SimulatedMotor(PVGroup):
         units: str,
         initial_position: float = 0.0,
         on_position=None,
+        ceiling: Callable[[], float] | None = None,
+        on_ceiling: Callable[[float], Awaitable[None]] | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -80,6 +90,8 @@ class SimulatedMotor(PVGroup):
         self.units = units
         self.initial_position = initial_position
         self.on_position = on_position
+        self.ceiling = ceiling
+        self.on_ceiling = on_ceiling
         self._target: float | None = None
         # (readback, experiment time, speed) at the start of the current move.
         self._move: tuple[float, float, float] = (initial_position, 0.0, velocity)
@@ -152,6 +164,12 @@ class SimulatedMotor(PVGroup):
             now = started + abs(distance) / velocity if velocity > 0 else now
         else:
             position = origin + math.copysign(travelled, distance)
+        commanded = self._target
+        stopped = self.ceiling is not None and position > self.ceiling()
+        if stopped:
+            assert self.ceiling is not None
+            position = self._target = self.ceiling()
+            await self.motor.write(position, verify_value=False)
         await fields.user_readback_value.write(position, timestamp=now)
         await fields.dial_readback_value.write(position, timestamp=now)
         if self.on_position is not None:
@@ -160,3 +178,5 @@ class SimulatedMotor(PVGroup):
             self._target = None
             await fields.motor_is_moving.write(0)
             await fields.done_moving_to_value.write(1)
+        if stopped and self.on_ceiling is not None:
+            await self.on_ceiling(commanded)

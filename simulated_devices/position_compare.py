@@ -30,11 +30,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from caproto import ChannelType
-from caproto.server import PVGroup, pvproperty
+from caproto.server import pvproperty
 
 from conventions.pv_states import Direction
 
 from .physics.clock import SimClock
+from .pvs import ReportingGroup
 
 #: Most pulses one arm can capture (length of ``PC_ENC1`` and ``PC_TIME``).
 MAX_PULSES = 20000
@@ -43,7 +44,7 @@ MAX_PULSES = 20000
 PulseTarget = Callable[[int, float, float], Awaitable[None]]
 
 
-class PositionCompareIOC(PVGroup):
+class PositionCompareIOC(ReportingGroup):
     """Pulses at ``PC_PULSE_START + i·PC_PULSE_STEP`` as the followed motor passes them.
 
     Parameters

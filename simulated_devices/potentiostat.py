@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 from caproto import ChannelType
-from caproto.server import PVGroup, pvproperty
+from caproto.server import pvproperty
 
 from conventions.cycling import TRACE_BUFFER_POINTS
 from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_frequencies_Hz
@@ -53,7 +53,7 @@ from conventions.pv_states import HalfCycleEnd, Outcome, Switch, Technique, Tech
 from .cell import SimulatedCell
 from .motor import TICK_S
 from .physics.electrochemistry import HalfCycleLimits
-from .pvs import message_pv
+from .pvs import ReportingGroup, message_pv
 
 #: Periods of the excitation measured at each EIS frequency.
 PERIODS_PER_FREQUENCY = 3
@@ -69,7 +69,7 @@ def _setpoint_pair(name: str, value: float, units: str, **kwargs):
     )
 
 
-class PotentiostatIOC(PVGroup):
+class PotentiostatIOC(ReportingGroup):
     """One potentiostat channel wired to the shared simulated cell.
 
     Parameters
@@ -250,17 +250,13 @@ class PotentiostatIOC(PVGroup):
             setpoint.putter = self._echo_putter
 
     async def _echo_putter(self, instance, value):
-        """Accept a setpoint (within its control limits) and echo it to its readback."""
-        low = getattr(instance, "lower_ctrl_limit", 0)
-        high = getattr(instance, "upper_ctrl_limit", 0)
-        if isinstance(value, (int, float)) and (low < high) and not low <= value <= high:
-            message = f"{instance.pvname}={value} refused: outside [{low}, {high}]"
-            await self.error_message.write(message)
-            raise ValueError(message)
+        """Accept a setpoint and echo it to its readback (caproto has refused one beyond its
+        control limits; the refusal is reported in ``ERR``)."""
         if isinstance(value, float) and not math.isfinite(value):
-            message = f"{instance.pvname}={value} refused: not a finite number"
-            await self.error_message.write(message)
-            raise ValueError(message)
+            raise ValueError("not a finite number")
+        if instance is self.cell_on_sp and value == Switch.ON:
+            # The cell is connected by a technique (START), never by itself.
+            raise ValueError("the cell is switched on by START, with a technique")
         await self._readback_of[instance].write(value)
         return value
 

@@ -19,28 +19,48 @@ PV                 unit  meaning
 ``LoadCellRange``  N     full scale of the load cell
 ``ErrorMsg``             last refusal or fault, empty when none
 ``Stop``                 write 1: feedback off and actuator stopped
+``Interlock``            Ok / Tripped (MAJOR alarm while tripped)
+``InterlockReset``       write 1: re-arm a tripped interlock (the feedback stays off)
 =================  ====  ===========================================================
+
+The interlock (`simulated_devices.interlock`): the actuator is stopped where the stack's
+force reaches the lower of the load cell's full scale and the rating over the disc area,
+whatever drives it (a move with the feedback off, the feedback itself); it then trips: the
+feedback goes off, the actuator backs off to hold the last setpoint (at most 90 % of the
+limit), ``ErrorMsg`` says why, ``Interlock``, ``Force`` and ``Pressure`` carry a MAJOR alarm
+and ``fb.FBON=On`` is refused until ``InterlockReset``. The feedback output is clamped below
+the limit, and ``fb.KI`` to `INTEGRAL_GAIN_RANGE` (its control limits).
 """
 
 from __future__ import annotations
 
 import math
+from enum import StrEnum
+from typing import ClassVar
 
 from caproto import AlarmSeverity, AlarmStatus, ChannelType
-from caproto.server import PVGroup, pvproperty
+from caproto.server import pvproperty
 
-from conventions.cell_geometry import disc_area_mm2, max_pressure_MPa
+from conventions.cell_geometry import disc_area_mm2
 from conventions.pv_states import Switch
 
 from .cell import SimulatedCell
+from .interlock import INTEGRAL_GAIN_RANGE, PressLimits
 from .motor import TICK_S, SimulatedMotor
-from .pvs import message_pv
+from .pvs import ReportingGroup, message_pv
 
 #: Position at which the rods touch the stack, mm.
 CONTACT_POSITION_MM = 1.0
 
 
-class PressIOC(PVGroup):
+class InterlockState(StrEnum):
+    """The press interlock (``Interlock``)."""
+
+    OK = "Ok"
+    TRIPPED = "Tripped"
+
+
+class PressIOC(ReportingGroup):
     """The press of one station, acting on the shared simulated cell.
 
     Parameters
@@ -59,8 +79,15 @@ class PressIOC(PVGroup):
         Standard deviation of the load-cell noise, N.
     """
 
+    # Alarms of their own (a group's PVs share one otherwise), set by `_update`.
     force = pvproperty(
-        name="Force", value=0.0, dtype=ChannelType.DOUBLE, read_only=True, units="N", precision=3
+        name="Force",
+        value=0.0,
+        dtype=ChannelType.DOUBLE,
+        read_only=True,
+        units="N",
+        precision=3,
+        alarm_group="load_cell",
     )
     pressure = pvproperty(
         name="Pressure",
@@ -69,6 +96,7 @@ class PressIOC(PVGroup):
         read_only=True,
         units="MPa",
         precision=3,
+        alarm_group="load_cell",
     )
     tare = pvproperty(name="Tare", value=0.0, units="N", read_only=True, precision=3)
     tare_command = pvproperty(name="TareCmd", value=0, dtype=ChannelType.INT)
@@ -80,13 +108,35 @@ class PressIOC(PVGroup):
     feedback_on = pvproperty(
         name="fb.FBON", value=Switch.OFF, enum_strings=list(Switch), dtype=ChannelType.ENUM
     )
-    integral_gain = pvproperty(name="fb.KI", value=0.5)
+    integral_gain = pvproperty(
+        name="fb.KI",
+        value=0.5,
+        lower_ctrl_limit=INTEGRAL_GAIN_RANGE[0],
+        upper_ctrl_limit=INTEGRAL_GAIN_RANGE[1],
+    )
     drive_low = pvproperty(name="fb.DRVL", value=0.0, units="mm", read_only=True)
     drive_high = pvproperty(name="fb.DRVH", value=3.0, units="mm", read_only=True)
     rating = pvproperty(name="Rating", value=0.0, units="MPa", read_only=True)
     load_cell_range = pvproperty(name="LoadCellRange", value=0.0, units="N", read_only=True)
     error_message = message_pv("ErrorMsg", "last refusal or fault; empty when none")
     stop = pvproperty(name="Stop", value=0, dtype=ChannelType.INT)
+    interlock = pvproperty(
+        name="Interlock",
+        value=InterlockState.OK,
+        enum_strings=list(InterlockState),
+        dtype=ChannelType.ENUM,
+        read_only=True,
+        alarm_group="interlock",
+    )
+    interlock_reset = pvproperty(name="InterlockReset", value=0, dtype=ChannelType.INT)
+
+    refusal_reasons: ClassVar[dict[str, str]] = {
+        "fb.VAL": "cell rating / load-cell range",
+        "fb.KI": "above 1 each update over-corrects and the loop oscillates",
+    }
+    #: Settings a stray client may not write while the station holds its lock
+    #: (`simulated_devices.access`).
+    locked_while_busy = ("fb.KI", "fb.FBON", "TareCmd")
 
     def __init__(
         self,
@@ -107,9 +157,8 @@ class PressIOC(PVGroup):
         self.stiffness = stiffness_N_per_mm15
         self.lag_s = lag_s
         self.noise_N = noise_N
-        self.max_setpoint_MPa = max_pressure_MPa(
-            rating_MPa, load_cell_range_N, cell.params.geometry.diameter_mm
-        )
+        self.limits = PressLimits(rating_MPa, load_cell_range_N, self.area_mm2)
+        self.max_setpoint_MPa = self.limits.limit_pressure_MPa
         self._true_force_N = 0.0
         self.actuator = SimulatedMotor(
             prefix=self.prefix + "m1",
@@ -118,6 +167,8 @@ class PressIOC(PVGroup):
             limits=(0.0, 3.0),
             velocity=0.05,
             units="mm",
+            ceiling=self._interlock_position_mm,
+            on_ceiling=self._trip,
         )
         self.pvdb.update(self.actuator.pvdb)
 
@@ -127,15 +178,39 @@ class PressIOC(PVGroup):
     def _position_for(self, force_N: float) -> float:
         return CONTACT_POSITION_MM + (max(force_N, 0.0) / self.stiffness) ** (2.0 / 3.0)
 
+    def _interlock_position_mm(self) -> float:
+        """Where the stack's force reaches the interlock's limit, mm."""
+        return self._position_for(self.limits.limit_force_N)
+
+    @property
+    def tripped(self) -> bool:
+        """Whether the interlock has tripped and not been reset."""
+        return self.interlock.value == InterlockState.TRIPPED
+
+    async def _trip(self, commanded_mm: float) -> None:
+        """The actuator was stopped at the force limit on its way to ``commanded_mm``."""
+        feedback = self.feedback_on.value == Switch.ON
+        cause = f"feedback on, KI={self.integral_gain.value:g}" if feedback else "feedback off"
+        await self.feedback_on.write(Switch.OFF)
+        await self.interlock.write(
+            InterlockState.TRIPPED, severity=AlarmSeverity.MAJOR_ALARM, status=AlarmStatus.STATE
+        )
+        await self.error_message.write(self.limits.trip_message(commanded_mm, cause))
+        hold = self._position_for(self.limits.hold_force_N(self.setpoint.value))
+        await self.actuator.motor.write(min(hold, self.actuator.position))
+
+    @interlock_reset.putter
+    async def interlock_reset(self, instance, value):
+        if value and self.tripped:
+            await self.interlock.write(
+                InterlockState.OK, severity=AlarmSeverity.NO_ALARM, status=AlarmStatus.NO_ALARM
+            )
+            await self.error_message.write("")
+        return 0
+
     @setpoint.putter
     async def setpoint(self, instance, value):
-        if not (math.isfinite(value) and 0.0 <= value <= self.max_setpoint_MPa):
-            message = (
-                f"setpoint {value} MPa refused: outside [0, {self.max_setpoint_MPa:.1f}]"
-                " MPa (cell rating / load-cell range)"
-            )
-            await self.error_message.write(message)
-            raise ValueError(message)
+        # Beyond the control limits (NaN included) caproto refuses before this runs.
         await self.error_message.write("")
         return value
 
@@ -180,12 +255,17 @@ class PressIOC(PVGroup):
         )
         timestamp = self.cell.clock.now()
         severity, status = AlarmSeverity.NO_ALARM, AlarmStatus.NO_ALARM
-        if measured >= self.load_cell_range_N:
+        if self.tripped:
+            severity, status = AlarmSeverity.MAJOR_ALARM, AlarmStatus.STATE
+        elif measured >= self.load_cell_range_N:
             severity, status = AlarmSeverity.MAJOR_ALARM, AlarmStatus.HIHI
         elif measured >= 0.9 * self.load_cell_range_N:
             severity, status = AlarmSeverity.MINOR_ALARM, AlarmStatus.HIGH
-        await self.force.write(measured, timestamp=timestamp, severity=severity, status=status)
-        await self.pressure.write(pressure, timestamp=timestamp, severity=severity, status=status)
+        # Unverified: caproto would replace this alarm with one of its own limit checks.
+        for pv, value in ((self.force, measured), (self.pressure, pressure)):
+            await pv.write(
+                value, timestamp=timestamp, severity=severity, status=status, verify_value=False
+            )
         await self.controlled_value.write(pressure, timestamp=timestamp)
         self.cell.set_pressure(self._true_force_N / self.area_mm2)
         if self.feedback_on.value == Switch.ON:
@@ -193,6 +273,8 @@ class PressIOC(PVGroup):
 
     @feedback_on.putter
     async def feedback_on(self, instance, value):
+        if value == Switch.ON and self.tripped:
+            raise ValueError("interlock tripped: write 1 to InterlockReset first")
         if value == Switch.ON:
             # Bumpless start: the integrator begins at the actuator's position.
             await self.output.write(self.actuator.position)
@@ -205,9 +287,9 @@ class PressIOC(PVGroup):
             return
         error_N = (self.setpoint.value - pressure_MPa) * self.area_mm2
         wanted_force_N = self._force_at(self.output.value) + self.integral_gain.value * error_N
-        target = min(
-            max(self._position_for(wanted_force_N), self.drive_low.value), self.drive_high.value
-        )
+        # Clamped to the drive limits, as epid's DRVL/DRVH, and below the interlock.
+        high = min(self.drive_high.value, self._interlock_position_mm())
+        target = min(max(self._position_for(wanted_force_N), self.drive_low.value), high)
         if self.setpoint.value <= 0.0:
             target = min(target, CONTACT_POSITION_MM)
         await self.output.write(target)

@@ -44,20 +44,21 @@ them while written.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 from caproto import ChannelType
-from caproto.server import PVGroup, pvproperty
+from caproto.server import pvproperty
 
 from conventions.pv_states import Shutter, TriggerMode
 
 from .cell import SimulatedCell
 from .motor import SimulatedMotor
 from .position_compare import PositionCompareIOC
-from .pvs import MESSAGE_LENGTH, message_pv
+from .pvs import MESSAGE_LENGTH, ReportingGroup, message_pv
 
 #: |samx| beyond which the sample is out of the beam, mm.
 SAMPLE_IN_BEAM_MM = 1.0
@@ -68,6 +69,31 @@ FRAMES_DATASET = "/entry/data/data"
 ANGLE_DATASET = "/entry/instrument/NDAttributes/RotationAngle_deg"
 #: asyn port names of the camera and the HDF5 plugin.
 CAM_PORT, HDF_PORT = "CAM", "HDF1"
+#: Longest exposure or frame period the camera takes, experiment seconds.
+MAX_EXPOSURE_S = 3600.0
+
+
+def _positive_time(value: float) -> str | None:
+    if isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= MAX_EXPOSURE_S:
+        return None
+    return f"must be > 0 and <= {MAX_EXPOSURE_S:g} s"
+
+
+def _at_least(minimum: int):
+    def check(value: int) -> str | None:
+        return None if value >= minimum else f"must be >= {minimum}"
+
+    return check
+
+
+#: Settings checked before they are echoed: suffix → why a value is refused (None: taken).
+_SETTING_CHECKS = {
+    "cam1:AcquireTime": _positive_time,
+    "cam1:AcquirePeriod": _positive_time,
+    "cam1:NumImages": _at_least(1),
+    "cam1:NumExposures": _at_least(1),
+    "HDF1:NumCapture": _at_least(0),
+}
 
 
 def _pair(name: str, value, **kwargs) -> tuple[pvproperty, pvproperty]:
@@ -92,7 +118,7 @@ def _readback(name: str, value, **kwargs) -> pvproperty:
     return pvproperty(name=name, value=value, read_only=True, **kwargs)
 
 
-class TomographyIOC(PVGroup):
+class TomographyIOC(ReportingGroup):
     """Rotation stage, sample translation, shutter and area detector of one station.
 
     Parameters
@@ -100,8 +126,13 @@ class TomographyIOC(PVGroup):
     cell
         The simulated cell (its phantom, projector and detector model make the frames).
     data_dir
-        Where relative ``FilePath`` values resolve (absolute paths are used as given).
+        The data directory: relative ``FilePath`` values resolve under it, and no file is
+        written outside it (a path or file name leading elsewhere is refused).
     """
+
+    #: Settings a stray client may not write while the station holds its lock
+    #: (`simulated_devices.access`).
+    locked_while_busy = ("Shutter", "HDF1:FilePath", "HDF1:FileName", "HDF1:FileTemplate")
 
     shutter, shutter_rbv = _enum_pair("Shutter", Shutter.CLOSED, list(Shutter))
     error_message = message_pv("ErrorMsg", "last fault; empty when none")
@@ -182,7 +213,7 @@ class TomographyIOC(PVGroup):
     def __init__(self, *args, cell: SimulatedCell, data_dir: Path, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.cell = cell
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()
         self.position_compare = PositionCompareIOC(
             prefix=self.prefix + "pc:",
             parent=self,
@@ -222,7 +253,12 @@ class TomographyIOC(PVGroup):
                     setting.putter = self._echo
 
     async def _echo(self, instance, value):
-        """Accept a setting and echo it exactly to its ``_RBV``."""
+        """Accept a setting (refusing one `_SETTING_CHECKS` refuses) and echo it exactly to
+        its ``_RBV``."""
+        check = _SETTING_CHECKS.get(instance.pvname[len(self.prefix) :])
+        why = check(value) if check is not None else None
+        if why is not None:
+            raise ValueError(why)
         await self._readback_of[instance].write(value)
         return value
 
@@ -331,6 +367,8 @@ class TomographyIOC(PVGroup):
     @file_path.putter
     async def file_path(self, instance, value):
         path = self._resolve(value)
+        if not path.is_relative_to(self.data_dir):
+            raise ValueError(f"outside the data directory {self.data_dir}")
         if self.create_directory_rbv.value != 0:
             try:
                 path.mkdir(parents=True, exist_ok=True)
@@ -357,8 +395,8 @@ class TomographyIOC(PVGroup):
         return value
 
     def _resolve(self, name: str) -> Path:
-        path = Path(name)
-        return path if path.is_absolute() else self.data_dir / path
+        """``name`` as an absolute path with no ``..`` or symbolic link left in it."""
+        return (self.data_dir / name).resolve()
 
     async def _open_file(self) -> None:
         name = self.file_template_rbv.value % (
@@ -367,6 +405,8 @@ class TomographyIOC(PVGroup):
             self.file_number_rbv.value,
         )
         path = self._resolve(name)
+        if not path.is_relative_to(self.data_dir):  # a file name or template leading out
+            raise ValueError(f"{path} is outside the data directory {self.data_dir}")
         if self.create_directory_rbv.value != 0:  # as areaDetector: create on open
             path.parent.mkdir(parents=True, exist_ok=True)
         await self.file_path_exists.write(int(path.parent.is_dir()))
