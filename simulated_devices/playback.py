@@ -39,7 +39,7 @@ from .physics.clock import SimClock
 from .physics.electrochemistry import HalfCycleLimits
 from .physics.parameters import CellParameters
 from .recording import Frames, HalfCycleTrace, Recording
-from .station import build_station, parse_arguments
+from .station import build_station, parse_arguments, serve_station
 
 #: Margin added to the largest recorded setpoint deviation to make the load cell's
 #: resolution, MPa.
@@ -309,8 +309,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     args, station_argv = parser.parse_known_args(argv)
     for key, value in LOOPBACK_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
-    from caproto.asyncio.server import run  # after the environment is set
-
     options, _ = parse_arguments(station_argv)
     cell = PlaybackCell(
         Recording.load(args.recording), options.parameters, SimClock(options.time_scale)
@@ -320,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"playback station {options.prefix!r}: {len(pvdb)} PVs from {args.recording}", flush=True
     )
-    run(pvdb, interfaces=["127.0.0.1"])
+    serve_station(options, pvdb)
 
 
 if __name__ == "__main__":

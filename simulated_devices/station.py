@@ -4,9 +4,13 @@ The three IOCs share one `SimulatedCell`, so the press's stack pressure reaches 
 potentiostat's spectra and the detector's frames. Run as::
 
     python -m simulated_devices --prefix SIM: --data-dir data/frames --time-scale 1e5 \
-        [--parameters cell.json] [--seed 0] [--rating-MPa 150] [--load-cell-range-N 500]
+        [--parameters cell.json] [--seed 0] [--rating-MPa 150] [--load-cell-range-N 500] \
+        [--ca-writer 'user@localhost' ...]
 
-Channel Access stays on loopback unless the caller's environment says otherwise.
+Channel Access stays on loopback unless the caller's environment says otherwise. Only the
+``--ca-writer`` clients (default: this user on this machine) may write, and while the
+station's lock (``<prefix>station:Lock``) is held, the settings a plan relies on are writable
+over the lock holder's connection only (`simulated_devices.access`).
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ from pathlib import Path
 
 from caproto.server import PVGroup
 
+from .access import StationAccess, check_writer_pattern
 from .cell import SimulatedCell
 from .loopback import LOOPBACK_SERVER_ENVIRONMENT
 from .physics.clock import SimClock
 from .physics.parameters import CellParameters
 from .potentiostat import PotentiostatIOC
 from .press import PressIOC
+from .station_lock import StationLockIOC
 from .tomography import TomographyIOC
+
+#: Prefix of the station's lock (`StationLockIOC`), after the station's prefix.
+LOCK_PREFIX = "station:"
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class StationOptions:
     load_cell_range_N: float = 500.0
     compliance_current_A: float = 0.01
     compliance_voltage_V: float = 10.0
+    #: ``"user@host"`` patterns of the clients that may write; empty: this user, this host.
+    writers: tuple[str, ...] = ()
 
 
 def build_station(
@@ -64,7 +75,7 @@ def build_station(
     -------
     cell, pvdb
         The simulated cell (for inspection, e.g. the phantom's truth) and the PV database
-        to pass to `caproto.server.run`.
+        to pass to `serve_station` (the station's lock included).
     """
     if cell is None:
         cell = SimulatedCell(options.parameters, SimClock(options.time_scale), options.seed)
@@ -85,10 +96,33 @@ def build_station(
             prefix=options.prefix + options.tomography_prefix, cell=cell, data_dir=options.data_dir
         ),
     ]
+    groups.append(StationLockIOC(prefix=options.prefix + LOCK_PREFIX))
     pvdb: dict = {}
     for group in groups:
         pvdb.update(group.pvdb)
     return cell, pvdb
+
+
+def locked_pv_names(options: StationOptions) -> list[str]:
+    """The PVs a stray client may not write while the station's lock is held."""
+    return [
+        options.prefix + group_prefix + suffix
+        for group_prefix, group in (
+            (options.press_prefix, PressIOC),
+            (options.tomography_prefix, TomographyIOC),
+        )
+        for suffix in group.locked_while_busy
+    ]
+
+
+def serve_station(options: StationOptions, pvdb: dict) -> None:
+    """Serve ``pvdb`` (from `build_station`) on loopback under the station's access rules,
+    until interrupted."""
+    from .secured_server import serve  # caproto's server reads the environment on import
+
+    access = StationAccess(options.writers, {pvdb[name] for name in locked_pv_names(options)})
+    lock = pvdb[options.prefix + LOCK_PREFIX + "Lock"].group
+    serve(pvdb, access, lock, interfaces=["127.0.0.1"])
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, bool]:
@@ -116,6 +150,15 @@ def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, 
     parser.add_argument("--load-cell-range-N", type=float, default=500.0)
     parser.add_argument("--compliance-current-A", type=float, default=0.01)
     parser.add_argument("--compliance-voltage-V", type=float, default=10.0)
+    parser.add_argument(
+        "--ca-writer",
+        action="append",
+        default=[],
+        type=_writer,
+        metavar="USER@HOST",
+        help="a client that may write (fnmatch patterns; repeat for more); default: "
+        "this user on this machine",
+    )
     parser.add_argument("--list-pvs", action="store_true", help="print the PVs and exit")
     args = parser.parse_args(argv)
     parameters = (
@@ -133,16 +176,22 @@ def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, 
         load_cell_range_N=args.load_cell_range_N,
         compliance_current_A=args.compliance_current_A,
         compliance_voltage_V=args.compliance_voltage_V,
+        writers=tuple(args.ca_writer),
     )
     return options, args.list_pvs
+
+
+def _writer(pattern: str) -> str:
+    try:
+        return check_writer_pattern(pattern)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a simulated station until interrupted."""
     for key, value in LOOPBACK_SERVER_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
-    from caproto.asyncio.server import run  # after the environment is set
-
     options, list_only = parse_arguments(argv)
     _, pvdb = build_station(options)
     if list_only:
@@ -153,4 +202,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{options.time_scale:g}, frames in {options.data_dir}",
         flush=True,
     )
-    run(pvdb, interfaces=["127.0.0.1"])
+    serve_station(options, pvdb)

@@ -212,6 +212,11 @@ class SimulationSection(_Table):
     seed: int = 0
     #: Overrides of `simulated_devices.physics.parameters.CellParameters`, by group.
     parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Channel Access clients that may write to the IOCs, ``"user@host"`` (fnmatch patterns;
+    #: ``localhost`` checked on the connection); empty: the user running them, this machine.
+    ca_writers: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(
+        default_factory=list
+    )
 
 
 class StationConfig(_Table):

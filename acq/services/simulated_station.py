@@ -107,6 +107,7 @@ class SimulatedStationProcess(ChildService):
             repr(c.potentiostat.compliance_current_A),
             "--compliance-voltage-V",
             repr(c.potentiostat.compliance_voltage_V),
+            *(arg for writer in c.simulation.ca_writers for arg in ("--ca-writer", writer)),
         ]
 
     def start(self) -> None:

@@ -1,0 +1,158 @@
+"""A caproto server that applies a station's access rules (`simulated_devices.access`).
+
+caproto asks a channel's ``ChannelData.check_access(hostname, username)`` for its rights when
+the channel is created and again at every write. The station's lock also depends on the
+connection (which client holds it), which ``check_access`` is not told, and a lock taken or
+released changes rights of channels already open; so the rules are applied where caproto
+calls ``check_access``, in the server's circuit, with the connection at hand:
+
+- a channel is created with the rights `StationAccess.rights` gives (an
+  ``AccessRightsResponse``, as caproto sends);
+- a write the rules refuse is answered ``ECA_NOWTACCESS`` and reported in
+  ``<prefix>station:ErrorMsg``;
+- when the lock is taken, released or its connection closes, every open channel of a locked
+  PV is told its new rights (an ``AccessRightsResponse``, as an EPICS IOC does when an ASG's
+  ``INP`` changes), so libca, pyepics and ophyd refuse the write before sending it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import caproto as ca
+from caproto import AccessRights
+from caproto.asyncio.server import Context, VirtualCircuit
+
+from .access import Client, StationAccess
+from .station_lock import StationLockIOC
+
+
+class SecuredCircuit(VirtualCircuit):
+    """A server circuit that applies the context's `StationAccess` (see the module)."""
+
+    context: SecuredContext
+
+    @property
+    def peer(self) -> Client:
+        """This connection as the access rules see it."""
+        host, port = self.circuit.address
+        return Client(self.client_username, self.client_hostname, (host, port))
+
+    async def _process_command(self, command):
+        if isinstance(command, ca.CreateChanRequest):
+            to_send = await super()._process_command(command)
+            try:
+                entry = self.context[command.name]
+            except KeyError:
+                return to_send
+            return [
+                ca.AccessRightsResponse(
+                    cid=message.cid, access_rights=self.context.rights(entry, self.peer)
+                )
+                if isinstance(message, ca.AccessRightsResponse)
+                else message
+                for message in to_send
+            ]
+        if isinstance(command, (ca.WriteRequest, ca.WriteNotifyRequest)):
+            chan, entry = self._get_db_entry_from_command(command)
+            why = self._refusal(entry, command)
+            if why is not None:
+                await self.context.report(f"{chan.name}: write by {self.peer} refused: {why}")
+                return [
+                    ca.ErrorResponse(
+                        command, chan.cid, status=ca.CAStatus.ECA_NOWTACCESS, error_message=why
+                    )
+                ]
+            to_send = await super()._process_command(command)
+            if entry is self.context.lock.lock:
+                await self.context.lock_changed()
+            return to_send
+        return await super()._process_command(command)
+
+    def _refusal(self, entry, command) -> str | None:
+        """Why the rules refuse this write, or None (taking or releasing the lock here, with
+        no await in between: no other write can interleave)."""
+        client = self.peer
+        access = self.context.access
+        if AccessRights.WRITE not in self.context.rights(entry, client):
+            return access.refusal(entry, client)
+        if entry is self.context.lock.lock and command.data[0] in (0, 1):
+            return access.take(client) if command.data[0] else access.release(client)
+        return None  # (a Lock value other than 0 or 1 is refused by its control limits)
+
+
+class SecuredContext(Context):
+    """caproto's asyncio server, applying ``access`` to every client.
+
+    Parameters
+    ----------
+    pvdb
+        The PV database, including ``lock``'s PVs.
+    access
+        The station's rules.
+    lock
+        The group serving the lock.
+    interfaces
+        Where to listen.
+    """
+
+    CircuitClass = SecuredCircuit
+
+    def __init__(
+        self, pvdb: dict, access: StationAccess, lock: StationLockIOC, interfaces: list[str]
+    ) -> None:
+        super().__init__(pvdb, interfaces)
+        self.access = access
+        self.lock = lock
+
+    def rights(self, entry, client: Client) -> AccessRights:
+        """``client``'s rights on ``entry``: caproto's own, narrowed by the rules."""
+        base = entry.check_access(client.host, client.user)
+        return self.access.rights(entry, client, base)
+
+    async def report(self, message: str) -> None:
+        """Publish a refused write in the lock group's ``ErrorMsg``."""
+        self.log.warning(message)
+        await self.lock.report(message)
+
+    async def lock_changed(self) -> None:
+        """Publish the lock's state and tell every client the rights it now has."""
+        holder = self.access.holder
+        await self.lock.lock.write(int(holder is not None), verify_value=False)
+        await self.lock.owner.write("" if holder is None else str(holder))
+        for circuit in list(self.circuits):
+            if not isinstance(circuit, SecuredCircuit) or not circuit.connected:
+                continue
+            updates = []
+            for chan in list(circuit.circuit.channels.values()):
+                if chan.states[ca.SERVER] is not ca.CONNECTED:
+                    continue
+                try:
+                    entry = self[chan.name]
+                except KeyError:
+                    continue
+                if entry in self.access.locked:
+                    rights = self.rights(entry, circuit.peer)
+                    updates.append(ca.AccessRightsResponse(cid=chan.cid, access_rights=rights))
+            if updates:
+                try:
+                    await circuit.send(*updates)
+                except Exception as error:  # a client gone meanwhile: its circuit closes
+                    self.log.info("access rights not sent to %s: %s", circuit.peer, error)
+
+    async def circuit_disconnected(self, circuit) -> None:
+        await super().circuit_disconnected(circuit)
+        if self.access.disconnected(circuit.circuit.address):
+            await self.report(f"lock released: its holder {circuit.peer} disconnected")
+            await self.lock_changed()
+
+
+def serve(pvdb: dict, access: StationAccess, lock: StationLockIOC, interfaces: list[str]) -> None:
+    """Serve ``pvdb`` under ``access`` until interrupted (as `caproto.asyncio.server.run`)."""
+
+    async def run() -> None:  # caproto's context is made in the loop it runs in
+        await SecuredContext(pvdb, access, lock, interfaces).run()
+
+    with contextlib.suppress(KeyboardInterrupt):  # as caproto's run
+        asyncio.run(run())

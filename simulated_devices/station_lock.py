@@ -1,0 +1,30 @@
+"""The station's lock: the PVs of `simulated_devices.access`'s second rule.
+
+Served by `simulated_devices.secured_server`, which decides who takes and releases it.
+"""
+
+from __future__ import annotations
+
+from caproto import ChannelType
+from caproto.server import pvproperty
+
+from .pvs import ReportingGroup, message_pv
+
+
+class StationLockIOC(ReportingGroup):
+    """The station's lock (under ``<prefix>station:``), held by one client connection.
+
+    =============  ==============================================================
+    PV             meaning
+    =============  ==============================================================
+    ``Lock``       write 1 to take the lock, 0 to release it; 1 while held
+    ``LockOwner``  who holds it: ``user@host (address:port)``; empty when free
+    ``ErrorMsg``   the last write the access rules refused, and why
+    =============  ==============================================================
+    """
+
+    lock = pvproperty(
+        name="Lock", value=0, dtype=ChannelType.INT, lower_ctrl_limit=0, upper_ctrl_limit=1
+    )
+    owner = message_pv("LockOwner", "who holds the lock; empty when free")
+    error_message = message_pv("ErrorMsg", "last write refused by the access rules")
