@@ -5,10 +5,12 @@
 `PlaybackStationProcess`   the same IOCs playing a recorded run back (replay)
 `EmbeddedTiled`            Tiled's server on the station's own catalog under ``data_dir/tiled``
 `AnalysisWorkerProcess`    bluesky's 0MQ proxy and the live-analysis worker behind it
+`Supervisor`               restarts a service whose process exits, within a budget
 =========================  ====================================================================
 
-`start_simulated_services` brings up what ``acq serve`` and ``acq demo`` serve. The queue
-server, a service too, has a room of its own (`acq.queue_server`).
+`start_simulated_services` brings up what ``acq serve``, ``acq queue`` and ``acq demo`` serve,
+under a `Supervisor`. The queue server, a service too, has a room of its own
+(`acq.queue_server`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .analysis_worker import AnalysisWorkerProcess
 from .child import ChildService, ServiceError, serve_until_interrupted
 from .playback_station import PlaybackStationProcess
 from .simulated_station import SimulatedStationProcess, simulation_parameters
+from .supervisor import Supervisor
 from .tiled_server import EmbeddedTiled, embedded_tiled
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "PlaybackStationProcess",
     "ServiceError",
     "SimulatedStationProcess",
+    "Supervisor",
     "embedded_tiled",
     "serve_until_interrupted",
     "simulation_parameters",
@@ -43,10 +47,12 @@ def start_simulated_services(
     config: StationConfig, stack: ExitStack
 ) -> tuple[Container, str, str]:
     """Start the simulated IOCs, the embedded Tiled server when the config names none, and
-    the analysis worker (with its 0MQ proxy).
+    the analysis worker (with its 0MQ proxy), under a `Supervisor` that restarts one whose
+    process exits.
 
-    All stop when ``stack`` closes. Channel Access must already point at loopback
-    (`acq.runtime.configure_channel_access`): the IOCs inherit this process's environment.
+    All stop when ``stack`` closes, the supervisor first. Channel Access must already point
+    at loopback (`acq.runtime.configure_channel_access`): the IOCs inherit this process's
+    environment.
 
     Returns
     -------
@@ -54,6 +60,7 @@ def start_simulated_services(
         A Tiled client with the ``raw`` and ``analysis`` containers, and where it points.
     """
     ioc = stack.enter_context(SimulatedStationProcess(config))
+    services: list[ChildService] = [ioc]
     print(
         f"simulated station {config.station.prefix!r} serving "
         f"(time scale {config.station.time_scale:g}; IOC log {ioc.log_path})",
@@ -63,6 +70,7 @@ def start_simulated_services(
         uri, api_key = config.tiled.uri, config.tiled.api_key
     else:
         server = stack.enter_context(embedded_tiled(config))
+        services.append(server)
         uri, api_key = server.uri, server.api_key
         print(
             f"embedded Tiled at {uri} (catalog under {server.directory}, API key in "
@@ -74,6 +82,14 @@ def start_simulated_services(
     print(
         f"analysis worker listening on the 0MQ proxy at port "
         f"{config.analysis.zmq_out_port} (log {worker.log_path})",
+        flush=True,
+    )
+    services.append(worker)
+    supervisor = stack.enter_context(Supervisor(services))
+    print(
+        f"supervising {', '.join(service.name for service in services)}: one that exits is "
+        f"restarted (up to {supervisor.max_restarts} times within "
+        f"{supervisor.window_s:.0f} s)",
         flush=True,
     )
     return client, uri, api_key

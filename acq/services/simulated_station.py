@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import ConfigError, StationConfig
-from .child import ChildService
+from .child import ChildService, stop_process
 from .ports import wait_until_udp_bound
 
 if TYPE_CHECKING:  # the physics is imported only when a simulated station is set up
@@ -71,6 +71,10 @@ class SimulatedStationProcess(ChildService):
 
     #: The module the IOCs run as (``python -m``).
     module = "simulated_devices"
+    restart_note = (
+        "same PV prefix and Channel Access port; the simulated cell starts again from its "
+        "initial state (press unloaded, setpoint 0 MPa, cell as assembled, simulated clock at 0)"
+    )
 
     def __init__(
         self, config: StationConfig, log_path: Path | None = None, name: str = "simulated IOCs"
@@ -127,6 +131,28 @@ class SimulatedStationProcess(ChildService):
         # (`simulated_devices.repeater`).
         self.launch([sys.executable, "-m", "simulated_devices.repeater"])
         wait_until_udp_bound(int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065")))
+        self._start_iocs()
+
+    def restart(self) -> None:
+        """Start the IOCs again; the repeater too only if it exited (clients registered with
+        a running one keep receiving the IOCs' beacons, which tell them to reconnect).
+
+        Raises
+        ------
+        ServiceError
+            If the IOCs exit or do not answer, with the tail of their log.
+        """
+        repeater = self._processes[0] if self._processes else None
+        if repeater is None or repeater.poll() is not None:
+            super().restart()
+            return
+        for process in reversed(self._processes[1:]):
+            stop_process(process)
+        self._processes = [repeater]
+        self.mark_restart_in_log()
+        self._start_iocs()
+
+    def _start_iocs(self) -> None:
         self.launch(self.command())
         self.wait_until(self._serving)
 

@@ -40,6 +40,8 @@ class EmbeddedTiled(ChildService):
     the owner only), so a later `acq serve` or `acq run` reaches the same catalog.
     """
 
+    restart_note = "same port and catalog: the runs it holds are kept"
+
     def __init__(self, data_dir: Path, readable_dirs: list[Path], port: int = 0) -> None:
         self.directory = Path(data_dir).resolve() / "tiled"
         super().__init__("Tiled server", self.directory / "server.log", fresh_log=False)
