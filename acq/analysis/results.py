@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import event_model
 import numpy as np
@@ -66,6 +66,9 @@ def write_analysis_run(
     callback: DocumentCallback,
     metadata: Mapping[str, Any],
     streams: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    exit_status: Literal["success", "fail"] = "success",
+    reason: str = "",
 ) -> str:
     """Emit one analysis run's documents to ``callback`` (e.g. a `TiledWriter`).
 
@@ -78,6 +81,9 @@ def write_analysis_run(
     streams
         Events by stream name; each event a mapping of data key to value (scalar, string,
         bool or array; None is stored as NaN). Every event of a stream has the same keys.
+    exit_status, reason
+        Of the stop document: an analysis that failed is a run with ``exit_status`` "fail",
+        the error as its ``reason`` and no streams.
 
     Returns
     -------
@@ -101,7 +107,7 @@ def write_analysis_run(
             callback(
                 "event", descriptor.compose_event(data=row, timestamps=dict.fromkeys(row, now))
             )
-    callback("stop", run.compose_stop())
+    callback("stop", run.compose_stop(exit_status=exit_status, reason=reason))
     return run.start_doc["uid"]
 
 

@@ -7,10 +7,8 @@ for the same software it holds the same numbers, since live and replay share
 
 from __future__ import annotations
 
-from ..analysis.live import analysis_metadata
-from ..analysis.pressure_point import analyse_raw_run
+from ..analysis.live import analyse_recorded_run
 from ..analysis.raw_run import RawRunError, finished_run
-from ..analysis.results import analysis_writer, write_analysis_run
 
 
 def replay_analysis(client, uid: str | int, circuit: str) -> str:
@@ -43,7 +41,4 @@ def replay_analysis(client, uid: str | int, circuit: str) -> str:
         raise RawRunError(
             f"run {uid!r} carries no cell metadata (start['cell']): nothing this analysis can use"
         )
-    point = analyse_raw_run(run, circuit)
-    return write_analysis_run(
-        analysis_writer(client["analysis"]), analysis_metadata(start, replay=True), point.streams()
-    )
+    return analyse_recorded_run(client, run, circuit, replay=True)

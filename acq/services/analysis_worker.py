@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def zmq_address(port: int) -> str:
 
 
 def serve(config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
-    """Analyse the documents the config's 0MQ proxy publishes until interrupted."""
+    """Analyse the documents the config's 0MQ proxy publishes until interrupted; once
+    subscribed, catch up on the finished runs that have no analysis yet (on a thread of its
+    own: documents keep arriving meanwhile)."""
     from bluesky.callbacks.zmq import RemoteDispatcher
 
     from ..analysis.live import LiveAnalysis
@@ -52,15 +55,17 @@ def serve(config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
     )
     dispatcher = RemoteDispatcher(zmq_address(config.analysis.zmq_out_port))
     dispatcher.subscribe(BackgroundWriter(analysis, name="live-analysis"))
-    # `start` connects and subscribes in its first loop step; report ready after that.
-    dispatcher.loop.call_later(
-        SUBSCRIBE_MARGIN_S,
-        lambda: print(
+
+    def subscribed() -> None:
+        print(
             f"{READY_LINE}: documents from {zmq_address(config.analysis.zmq_out_port)}, "
             f"results to {tiled_uri} ('analysis')",
             flush=True,
-        ),
-    )
+        )
+        threading.Thread(target=analysis.catch_up, name="catch-up", daemon=True).start()
+
+    # `start` connects and subscribes in its first loop step; report ready after that.
+    dispatcher.loop.call_later(SUBSCRIBE_MARGIN_S, subscribed)
     dispatcher.start()
 
 
@@ -74,8 +79,12 @@ class AnalysisWorkerProcess(ChildService):
     tiled_uri, api_key
         The Tiled server the results go to (the key reaches the worker in its environment).
 
-    The worker's log and the config it reads are under ``<data_dir>/services``.
+    The worker's log and the config it reads are under ``<data_dir>/services``. Started again
+    (`acq.services.supervisor.Supervisor`), the worker catches up on the runs it missed
+    (`acq.analysis.live.LiveAnalysis.catch_up`).
     """
+
+    restart_note = "the worker analyses the finished runs that have no analysis run yet"
 
     def __init__(self, config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
         services = config.station.data_dir.resolve() / "services"
@@ -111,6 +120,7 @@ class AnalysisWorkerProcess(ChildService):
             ],
             env,
         )
+        logged = self.log_path.stat().st_size  # a restart appends: look for a new READY_LINE
         self.launch(
             [
                 sys.executable,
@@ -123,7 +133,13 @@ class AnalysisWorkerProcess(ChildService):
             ],
             env,
         )
-        self.wait_until(lambda: READY_LINE in self.log_path.read_text())
+        self.wait_until(lambda: READY_LINE in self._log_since(logged))
+
+    def _log_since(self, offset: int) -> str:
+        """The log from byte ``offset`` on (a restart appends to it)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
