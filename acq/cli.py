@@ -8,7 +8,8 @@ demo
     PATH`` writes it as JSON too; ``--figure PATH`` the PNG).
 serve
     Start the simulated station's IOCs, the embedded Tiled server and the analysis worker;
-    stay up until Ctrl-C.
+    stay up until Ctrl-C, restarting one whose process exits (`acq.services.supervisor`: a
+    child that keeps exiting stops the station, exit status 1).
 ipython
     Open an IPython session on a station that is already serving (``acq serve`` or
     hardware): its devices, plans, ``RE`` (Tiled, analysis, live tables and plots, progress
@@ -191,7 +192,7 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     the plan's device parameters (a CT is a fly scan with the station's position compare)."""
     from bluesky.utils import RunEngineInterrupted
 
-    from .beamline import build_station, connect_station, station_plans
+    from .beamline import StationConnectionError, build_station, connect_station, station_plans
     from .interactive.live_display import one_line_bluesky_log, subscribe_terminal
     from .runtime.engine import make_run_engine
     from .runtime.interrupts import EXIT_STATUS, pause_on_signals
@@ -202,9 +203,14 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
         raise ValueError(f"no plan {plan_name!r}; the station's plans: {', '.join(known)}")
     plan = known[plan_name]
     with ExitStack() as stack:
-        station = build_station(config)
-        stack.callback(station.close)
-        connect_station(station)
+        try:
+            station = build_station(config)
+            stack.callback(station.close)
+            connect_station(station)
+        except StationConnectionError as error:
+            serving = " (is `acq serve` running for this config?)" if config.simulation else ""
+            print(f"acq: {error}{serving}", file=sys.stderr)
+            return 1
         arguments = plan.bind(station, params, fill_optional=True)
         uri, api_key = endpoint(config)
         engine = make_run_engine(config, connect(uri, api_key), publish=True, press=station.press)

@@ -175,17 +175,30 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     Every EPICS signal gets `SIGNAL_CONNECTION_TIMEOUT_S` to connect (ophyd's default, 1 s, is
     short for a busy IOC host; areaDetector's trigger mixin connects ``cam.acquire`` as the
     detector is made).
+
+    Raises
+    ------
+    StationConnectionError
+        If the detector's ``cam.acquire`` does not connect (the IOCs are down), naming on one
+        line every device whose PVs have not connected.
     """
     if not fake:
         _set_signal_defaults()
-    return Station(
-        config=config,
-        press=make_press(config, fake=fake),
-        potentiostat=make_potentiostat(config, fake=fake),
-        tomo_stage=make_tomo_stage(config, fake=fake),
-        detector=make_detector(config, fake=fake),
-        position_compare=make_position_compare(config, fake=fake),
-    )
+    press = make_press(config, fake=fake)
+    potentiostat = make_potentiostat(config, fake=fake)
+    tomo_stage = make_tomo_stage(config, fake=fake)
+    position_compare = make_position_compare(config, fake=fake)
+    try:  # last: it waits for cam.acquire, while the others' PVs connect
+        detector = make_detector(config, fake=fake)
+    except TimeoutError as error:
+        built = (press, potentiostat, tomo_stage, position_compare)
+        failures = [_not_connected(d.name, d, error) for d in built if not d.connected]
+        close_devices(built)
+        raise StationConnectionError(
+            "station devices did not connect: "
+            + "; ".join([*failures, f"{data_keys.DETECTOR} ({error})"])
+        ) from None
+    return Station(config, press, potentiostat, tomo_stage, detector, position_compare)
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:
@@ -194,13 +207,27 @@ def connect_station(station: Station, timeout_s: float = 10.0) -> None:
     Raises
     ------
     StationConnectionError
-        Listing each device that did not connect and why.
+        Naming, on one line, each device that did not connect and its PVs that did not.
     """
     failures = []
     for name, device in station.devices().items():
         try:
             device.wait_for_connection(timeout=timeout_s)
         except Exception as error:  # collect all, report together
-            failures.append(f"  {name} ({device.prefix}): {error}")
+            failures.append(_not_connected(name, device, error))
     if failures:
-        raise StationConnectionError("station devices did not connect:\n" + "\n".join(failures))
+        raise StationConnectionError(
+            f"station devices did not connect within {timeout_s:g} s: " + "; ".join(failures)
+        )
+
+
+def _not_connected(name: str, device: Device, error: Exception) -> str:
+    """A device that did not connect, for a one-line message: its PVs that did not."""
+    pvs = [
+        walk.item.pvname
+        for walk in device.walk_signals()
+        if isinstance(walk.item, EpicsSignalBase) and not walk.item.connected
+    ]
+    if not pvs:
+        return f"{name} ({error})"
+    return f"{name} ({len(pvs)} PVs, e.g. {pvs[0]})"

@@ -1,0 +1,238 @@
+"""``acq serve`` keeps its children up: a simulated IOC, the embedded Tiled server or the
+analysis worker killed is restarted (one line saying which, its exit status and its log) on
+the same PV prefix, port and catalog; the restarted worker analyses the run it missed; a
+child that keeps dying is given up on, and ``acq serve`` stops with one line and exit status
+1. ``acq run`` against a station that is down names what did not connect.
+
+``acq serve`` runs as a subprocess on a station of its own (PV prefix, Channel Access, Tiled
+and 0MQ ports); its children are found with psutil.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from acq.analysis.results import analysis_runs_of, wait_for_analysis
+from acq.cli import main
+from acq.config import StationConfig
+from acq.runtime.channel_access import loopback_environment
+from acq.runtime.tiled_client import connect, embedded_api_key
+from acq.services.ports import free_channel_access_port, free_tcp_port
+from tests.stations import small_station_config, write_toml
+
+ACQ = str(Path(sys.executable).with_name("acq"))
+#: Wall seconds ``acq serve`` gets to start its children, a child to be restarted, a plan to
+#: run (imports included, on a loaded machine).
+SERVE_TIMEOUT_S = 240.0
+RESTART_TIMEOUT_S = 120.0
+RUN_TIMEOUT_S = 180.0
+#: Command lines of the children, as psutil reports them.
+IOC = ("-m", "simulated_devices")
+TILED = ("serve", "catalog")
+WORKER = ("-m", "acq.services.analysis_worker")
+
+
+@dataclass
+class ServedStation:
+    """An ``acq serve`` subprocess and what the test needs to reach its station."""
+
+    config: StationConfig
+    config_file: Path
+    env: dict[str, str]
+    process: subprocess.Popen
+    lines: queue.Queue = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def child(self, command: tuple[str, ...]) -> psutil.Process:
+        """The running child of ``acq serve`` whose command line holds ``command``."""
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                cmdline = child.cmdline()
+                running = child.status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                continue
+            if running and any(
+                tuple(cmdline[i : i + len(command)]) == command for i in range(len(cmdline))
+            ):
+                return child
+        raise LookupError(f"no child {command} of acq serve")
+
+    def wait_for_line(self, *parts: str, timeout_s: float = RESTART_TIMEOUT_S) -> str:
+        """The next line of ``acq serve``'s output holding every one of ``parts``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                line = self.lines.get(timeout=1.0)
+            except queue.Empty:
+                if time.monotonic() < deadline and self.process.poll() is None:
+                    continue
+                raise AssertionError(
+                    f"acq serve said nothing with {parts} (exit status {self.process.poll()}); "
+                    f"it said:\n" + "\n".join(self.seen)
+                ) from None
+            self.seen.append(line)
+            if all(part in line for part in parts):
+                return line
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """``acq run ARGS`` against this station."""
+        return subprocess.run(
+            [ACQ, "run", *args, "--config", str(self.config_file)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+        )
+
+    def run_plan(self) -> str:
+        """A quick plan run against the station: its uid."""
+        done = self.run("pressure_step", "--param", "pressure_MPa=10")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        return done.stdout.split("run(s) ")[-1].split()[0]
+
+    def client(self):
+        """A client of the station's Tiled."""
+        return connect(
+            f"http://127.0.0.1:{self.config.tiled.port}",
+            embedded_api_key(self.config.station.data_dir),
+        )
+
+
+def _read_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+
+
+def _serve(directory: Path) -> ServedStation:
+    config = small_station_config(
+        directory,
+        tiled={"port": free_tcp_port()},
+        analysis={"zmq_in_port": free_tcp_port(), "zmq_out_port": free_tcp_port()},
+    )
+    config_file = write_toml(config, directory / "station.toml")
+    env = loopback_environment(free_channel_access_port())
+    process = subprocess.Popen(
+        [ACQ, "serve", "--config", str(config_file)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = ServedStation(config, config_file, env, process)
+    threading.Thread(target=_read_lines, args=(process.stdout, served.lines), daemon=True).start()
+    served.wait_for_line("Ctrl-C stops", timeout_s=SERVE_TIMEOUT_S)
+    return served
+
+
+def _stop(served: ServedStation) -> None:
+    try:
+        children = psutil.Process(served.process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGTERM)
+        try:
+            served.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            served.process.kill()
+    for child in children:  # none should be left; a test that fails may leave some
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``acq serve`` on a station of this module's own."""
+    station = _serve(tmp_path_factory.mktemp("served"))
+    yield station
+    _stop(station)
+
+
+def test_a_killed_ioc_is_restarted_on_its_prefix_and_the_next_run_works(served):
+    ioc = served.child(IOC)
+    ioc.kill()
+    line = served.wait_for_line("simulated IOCs", f"pid {ioc.pid}", "restarted")
+    assert "status -9 (SIGKILL)" in line
+    assert str(served.config.station.data_dir / "services" / "ioc.log") in line
+    assert "initial state" in line
+    assert served.child(IOC).pid != ioc.pid
+    served.run_plan()
+
+
+def test_a_run_the_killed_worker_missed_is_analysed_once_it_is_restarted(served):
+    analysis = served.client()["analysis"]
+    before = served.run_plan()
+    wait_for_analysis(analysis, before, RUN_TIMEOUT_S)
+    # acq serve stopped (SIGSTOP) while the worker is killed and a run made: the run is over
+    # before the worker can be restarted, whatever the machine's load.
+    worker = served.child(WORKER)
+    os.kill(served.process.pid, signal.SIGSTOP)
+    try:
+        worker.kill()
+        missed = served.run_plan()
+    finally:
+        os.kill(served.process.pid, signal.SIGCONT)
+    line = served.wait_for_line("analysis worker", f"pid {worker.pid}", "restarted")
+    assert "status -9 (SIGKILL)" in line and "analysis_worker.log" in line
+    caught_up = wait_for_analysis(analysis, missed, RUN_TIMEOUT_S)
+    assert caught_up.metadata["start"]["caught_up"] is True
+    assert caught_up.metadata["stop"]["exit_status"] == "success"
+    assert len(analysis_runs_of(analysis, before)) == 1  # not analysed again
+
+
+def test_a_killed_tiled_is_restarted_on_its_catalog(served):
+    uid = served.run_plan()
+    tiled = served.child(TILED)
+    tiled.kill()
+    line = served.wait_for_line("Tiled server", f"pid {tiled.pid}", "restarted")
+    assert "status -9 (SIGKILL)" in line and "server.log" in line
+    assert uid in served.client()["raw"]
+    served.run_plan()
+
+
+def test_a_child_that_keeps_exiting_is_given_up_on_and_serve_exits_1(tmp_path):
+    served = _serve(tmp_path)
+    try:
+        for restart in range(1, 4):
+            worker = served.child(WORKER)
+            worker.kill()
+            served.wait_for_line(f"pid {worker.pid}", f"restarted ({restart} of 3")
+        worker = served.child(WORKER)
+        children = psutil.Process(served.process.pid).children()
+        worker.kill()
+        line = served.wait_for_line(f"pid {worker.pid}")
+        assert served.process.wait(timeout=RESTART_TIMEOUT_S) == 1
+    finally:
+        _stop(served)
+    assert line.startswith("acq: analysis worker: ") and "given up" in line, line
+    assert "analysis_worker.log" in line
+    rest = list(served.lines.queue)
+    assert not [later for later in rest if later.startswith("acq:")], rest
+    assert "Traceback" not in "\n".join(served.seen + rest)
+    assert not [child for child in children if child.is_running()]  # all stopped
+
+
+def test_acq_run_against_a_station_that_is_down_names_what_did_not_connect(tmp_path, capfd):
+    config_file = write_toml(small_station_config(tmp_path), tmp_path / "station.toml")
+    status = main(
+        ["run", "pressure_step", "--param", "pressure_MPa=10", "--config", str(config_file)]
+    )
+    out, err = capfd.readouterr()
+    assert status == 1, out[-2000:] + err[-3000:]
+    assert "Traceback" not in out + err, err[-3000:]
+    (line,) = [line for line in err.splitlines() if line.startswith("acq:")]
+    assert "did not connect" in line
+    for device in ("press", "pstat", "tomo", "pc", "det"):
+        assert f" {device} (" in line
