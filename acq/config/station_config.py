@@ -201,6 +201,16 @@ class AnalysisSection(_Table):
     zmq_out_port: Port = 5578
 
 
+class QueueSection(_Table):
+    """Where ``acq queue``'s RE Manager keeps its queue and history."""
+
+    #: ``host:port`` of a Redis the site runs; empty: ``acq queue`` runs its own, on
+    #: loopback with append-only persistence under ``data_dir/queue/redis``.
+    redis_addr: str = Field(default="", pattern=r"^(|[A-Za-z0-9_.\-]+:[0-9]{1,5})$")
+    #: Port of its own Redis on 127.0.0.1.
+    redis_port: Port = 60635
+
+
 class SimulationSection(_Table):
     """Present for a simulated station: the IOCs are started from this config.
 
@@ -230,6 +240,7 @@ class StationConfig(_Table):
     tomography: TomographySection = TomographySection()
     tiled: TiledSection = TiledSection()
     analysis: AnalysisSection = AnalysisSection()
+    queue: QueueSection = QueueSection()
     simulation: SimulationSection | None = None
 
     @model_validator(mode="after")
@@ -240,6 +251,8 @@ class StationConfig(_Table):
         }
         if not self.tiled.uri and self.tiled.port:
             ports["tiled.port"] = self.tiled.port
+        if not self.queue.redis_addr:
+            ports["queue.redis_port"] = self.queue.redis_port
         taken: dict[int, str] = {}
         for key, port in ports.items():
             if port in taken:

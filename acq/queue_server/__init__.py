@@ -8,3 +8,6 @@ CONFIG_VARIABLE = "ACQ_STATION_CONFIG"
 #: Environment variable naming the Tiled server the startup module writes to (default: the
 #: config's).
 TILED_URI_VARIABLE = "ACQ_TILED_URI"
+#: The reason in the stop document of a run the queue's ``re_abort`` ends (the queue server's
+#: worker calls ``RE.abort()`` with none).
+QUEUE_ABORT_REASON = "aborted through the queue server (re_abort)"

@@ -1,13 +1,19 @@
 """The station's queue server: RE Manager on Redis, with bluesky-httpserver in front of it.
 
-`QueueServer` (a context manager) checks that Redis answers, writes the station config where
-the startup module (`acq.queue_server.startup`) finds it, generates the list of existing plans
-and devices with the queue server's own ``qserver-list-plans-devices``, starts
-``start-re-manager`` with that list, the user-group permissions of this package, the Redis
-address and key prefix and the 0MQ addresses, waits until it answers its status call, then
-starts ``start-bluesky-httpserver`` with a single-user API key. `serve_queue` is ``acq
-queue``: the station's services (for a simulated station: IOCs, embedded Tiled, analysis
-worker) and the queue server until Ctrl-C.
+`QueueServer` (a context manager) starts the station's own Redis with persistence
+(`acq.queue_server.redis_server`; or checks that the Redis the config names answers), writes
+the station config where the startup module (`acq.queue_server.startup`) finds it, generates
+the list of existing plans and devices with the queue server's own
+``qserver-list-plans-devices``, starts the RE Manager (`acq.queue_server.re_manager`:
+``start-re-manager`` refusing non-finite numbers) with that list, the user-group permissions
+of this package, the Redis address and key prefix, the 0MQ addresses and its CurveZMQ private
+key, waits until it answers its status call, then starts bluesky-httpserver
+(`acq.queue_server.http_server`) with a single-user API key. Keys go through the
+environment, never a command line (`acq.queue_server.keys`). Stopping it aborts a running
+plan (the run closes with exit_status "abort"), closes the worker environment and stops the
+manager before its processes are ended. `serve_queue` is ``acq queue``: the station's
+services (for a simulated station: IOCs, embedded Tiled, analysis worker) and the queue
+server until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +36,29 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..config import StationConfig
-from ..runtime.tiled_client import TILED_API_KEY_VARIABLE, kept_secret
-from ..services.child import ChildService, ServiceError, serve_until_interrupted
+from ..runtime.tiled_client import TILED_API_KEY_VARIABLE
+from ..services.child import ChildService, ServiceError
 from . import CONFIG_VARIABLE, TILED_URI_VARIABLE
+from .keys import (
+    API_KEY_VARIABLE,
+    ZMQ_PRIVATE_KEY_VARIABLE,
+    ZMQ_PUBLIC_KEY_VARIABLE,
+    http_api_key,
+    keys_directory,
+    zmq_key_pair,
+)
+from .redis_server import RedisServer
 
 #: The RE Manager's startup module.
 STARTUP_MODULE = "acq.queue_server.startup"
+#: The RE Manager and HTTP server as ``acq queue`` runs them (``python -m``).
+MANAGER_MODULE = "acq.queue_server.re_manager"
+HTTP_SERVER_MODULE = "acq.queue_server.http_server"
 #: Who may run which plans on which devices.
 PERMISSIONS_PATH = Path(__file__).with_name("user_group_permissions.yaml")
-#: Environment variable bluesky-httpserver reads its single-user API key from.
-API_KEY_VARIABLE = "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY"
+#: Wall seconds a running plan gets to pause and abort, and the environment to close, when
+#: the queue server stops.
+SHUTDOWN_TIMEOUT_S = 60.0
 #: Wall seconds Redis gets to answer a ping.
 REDIS_TIMEOUT_S = 2.0
 #: Wall seconds each of the list generator, the RE Manager and the HTTP server gets to be ready.
@@ -57,7 +78,10 @@ class QueueSettings:
     Parameters
     ----------
     redis_addr
-        Redis ``host:port``.
+        ``host:port`` of a Redis run by the site; empty: the station's own, started on
+        127.0.0.1 ``redis_port`` with persistence under ``<data_dir>/queue/redis``.
+    redis_port
+        Port of the station's own Redis.
     redis_name_prefix
         Prefix of the RE Manager's Redis keys (one per station sharing a Redis).
     zmq_control_port, zmq_info_port
@@ -66,7 +90,8 @@ class QueueSettings:
         Where bluesky-httpserver listens.
     """
 
-    redis_addr: str = "127.0.0.1:6379"
+    redis_addr: str = ""
+    redis_port: int = 60635
     redis_name_prefix: str = "qs_default"
     zmq_control_port: int = 60615
     zmq_info_port: int = 60625
@@ -120,20 +145,12 @@ def check_redis(addr: str, timeout_s: float = REDIS_TIMEOUT_S) -> None:
         client.close()
 
 
-def http_api_key(data_dir: Path) -> str:
-    """The HTTP server's single-user API key: ``$QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY``
-    if set, else one made once and kept in ``<data_dir>/queue/api_key`` (owner only)."""
-    if os.environ.get(API_KEY_VARIABLE):
-        return os.environ[API_KEY_VARIABLE]
-    return kept_secret(Path(data_dir).resolve() / "queue" / "api_key", 32)
-
-
 def _script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
 class QueueServer(ChildService):
-    """RE Manager and HTTP server of a station (a context manager).
+    """RE Manager and HTTP server of a station, and its Redis (a context manager).
 
     Parameters
     ----------
@@ -145,7 +162,8 @@ class QueueServer(ChildService):
         The Tiled server runs are written to.
 
     Files (the station config as the startup module reads it, the list of existing plans and
-    devices, the log) go to ``<data_dir>/queue``.
+    devices, the keys, the logs, the station's Redis data) go to ``<data_dir>/queue``
+    (owner-only).
     """
 
     def __init__(
@@ -155,32 +173,56 @@ class QueueServer(ChildService):
         tiled_uri: str,
         tiled_api_key: str | None,
     ) -> None:
-        self.directory = config.station.data_dir.resolve() / "queue"
+        self.directory = keys_directory(config.station.data_dir)
         super().__init__("queue server", self.directory / "queue_server.log")
         self.config = config
         self.settings = settings
         self.tiled_uri, self.tiled_api_key = tiled_uri, tiled_api_key
         self.api_key = http_api_key(config.station.data_dir)
+        self.zmq_keys = zmq_key_pair(config.station.data_dir)
         self.plans_devices_path = self.directory / "existing_plans_and_devices.yaml"
         self.config_path = self.directory / "station_config.json"
+        #: The station's own Redis, unless the settings name one.
+        self.redis = (
+            None
+            if settings.redis_addr
+            else RedisServer(self.directory / "redis", settings.redis_port)
+        )
+
+    @property
+    def redis_addr(self) -> str:
+        """``host:port`` of the Redis the RE Manager keeps its queue in."""
+        return self.redis.addr if self.redis is not None else self.settings.redis_addr
 
     def environment(self) -> dict[str, str]:
-        """Environment of the queue server's processes (station config, Tiled, API key)."""
+        """Environment of the list generator and the RE Manager (station config, Tiled, 0MQ
+        addresses and private key)."""
         return {
-            **os.environ,
+            **_without_keys(os.environ),
             CONFIG_VARIABLE: str(self.config_path),
             TILED_URI_VARIABLE: self.tiled_uri,
             TILED_API_KEY_VARIABLE: self.tiled_api_key or "",
+            ZMQ_PRIVATE_KEY_VARIABLE: self.zmq_keys.private,
+        }
+
+    def http_environment(self) -> dict[str, str]:
+        """Environment of the HTTP server (its API key, the manager's addresses and public
+        key)."""
+        return {
+            **_without_keys(os.environ),
             "QSERVER_ZMQ_CONTROL_ADDRESS": self.settings.zmq_control_addr,
             "QSERVER_ZMQ_INFO_ADDRESS": self.settings.zmq_info_addr,
+            ZMQ_PUBLIC_KEY_VARIABLE: self.zmq_keys.public,
             API_KEY_VARIABLE: self.api_key,
         }
 
     def manager_command(self) -> list[str]:
-        """The ``start-re-manager`` command line."""
+        """The RE Manager's command line (``start-re-manager``'s options, no key)."""
         s = self.settings
         return [
-            _script("start-re-manager"),
+            sys.executable,
+            "-m",
+            MANAGER_MODULE,
             "--startup-module",
             STARTUP_MODULE,
             "--existing-plans-devices",
@@ -188,7 +230,7 @@ class QueueServer(ChildService):
             "--user-group-permissions",
             str(PERMISSIONS_PATH),
             "--redis-addr",
-            s.redis_addr,
+            self.redis_addr,
             "--redis-name-prefix",
             s.redis_name_prefix,
             "--zmq-control-addr",
@@ -201,18 +243,43 @@ class QueueServer(ChildService):
             str(DEVICE_MAX_DEPTH),
         ]
 
+    def http_command(self) -> list[str]:
+        """The HTTP server's command line (``start-bluesky-httpserver``'s options, no key)."""
+        return [
+            sys.executable,
+            "-m",
+            HTTP_SERVER_MODULE,
+            "--host",
+            self.settings.http_host,
+            "--port",
+            str(self.settings.http_port),
+        ]
+
+    def manager_api(self, timeout_s: float = 5.0):
+        """A 0MQ client of the RE Manager, with its public key."""
+        from bluesky_queueserver_api.zmq import REManagerAPI
+
+        return REManagerAPI(
+            zmq_control_addr=self.settings.zmq_control_addr,
+            zmq_public_key=self.zmq_keys.public,
+            timeout_recv=timeout_s,
+        )
+
     def start(self) -> None:
-        """Check Redis, list the plans and devices, start the RE Manager and the HTTP server.
+        """Start (or check) Redis, list the plans and devices, start the RE Manager and the
+        HTTP server.
 
         Raises
         ------
         QueueServerError
-            If Redis does not answer or the plans and devices cannot be listed.
+            If the site's Redis does not answer or the plans and devices cannot be listed.
         ServiceError
-            If the RE Manager or the HTTP server fails or does not answer in time.
+            If Redis, the RE Manager or the HTTP server fails or does not answer in time.
         """
-        check_redis(self.settings.redis_addr)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.redis is not None:
+            self.redis.start()
+        else:
+            check_redis(self.settings.redis_addr)
         raw = self.config.model_dump(mode="json")
         raw["station"]["data_dir"] = str(self.config.station.data_dir.resolve())
         self.config_path.touch(mode=0o600)  # it may hold a remote Tiled's API key
@@ -220,17 +287,39 @@ class QueueServer(ChildService):
         self._list_plans_and_devices()
         self.launch(self.manager_command(), self.environment())
         self.wait_until(self._manager_answers, STARTUP_TIMEOUT_S)
-        self.launch(
-            [
-                _script("start-bluesky-httpserver"),
-                "--host",
-                self.settings.http_host,
-                "--port",
-                str(self.settings.http_port),
-            ],
-            self.environment(),
-        )
+        self.launch(self.http_command(), self.http_environment())
         self.wait_until(self._http_answers, STARTUP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """Abort a running plan, close the worker environment and stop the manager (each
+        through the manager's API, so the run closes and the cell is switched off by the
+        plan), then end the processes and Redis."""
+        if self._processes:
+            self._shut_down_manager()
+        super().stop()
+        if self.redis is not None:
+            self.redis.stop()
+
+    def _shut_down_manager(self) -> None:
+        api = self.manager_api()
+        try:
+            status = api.status()
+            if status["manager_state"] in ("executing_queue", "paused"):
+                if status["manager_state"] != "paused":
+                    api.re_pause(option="immediate")
+                    api.wait_for_idle_or_paused(timeout=SHUTDOWN_TIMEOUT_S)
+                if api.status()["manager_state"] == "paused":
+                    api.re_abort()
+                api.wait_for_idle(timeout=SHUTDOWN_TIMEOUT_S)
+            if api.status()["worker_environment_exists"]:
+                api.environment_close()
+                api.wait_for_idle(timeout=SHUTDOWN_TIMEOUT_S)
+            api.send_request(method="manager_stop", params={"option": "safe_on"})
+            self._processes[0].wait(timeout=SHUTDOWN_TIMEOUT_S)
+        except Exception as error:  # the processes are ended below either way
+            print(f"acq: the queue server did not shut down cleanly ({error})", file=sys.stderr)
+        finally:
+            api.close()
 
     def _list_plans_and_devices(self) -> None:
         command = [
@@ -251,6 +340,7 @@ class QueueServer(ChildService):
                 capture_output=True,
                 text=True,
                 timeout=STARTUP_TIMEOUT_S,
+                umask=0o077,  # the list it writes is the owner's only, as the rest here
             )
         except subprocess.TimeoutExpired:
             raise QueueServerError(
@@ -263,9 +353,7 @@ class QueueServer(ChildService):
             )
 
     def _manager_answers(self) -> bool:
-        from bluesky_queueserver_api.zmq import REManagerAPI
-
-        api = REManagerAPI(zmq_control_addr=self.settings.zmq_control_addr, timeout_recv=1.0)
+        api = self.manager_api(timeout_s=1.0)
         try:
             api.status()
             return True
@@ -286,14 +374,21 @@ class QueueServer(ChildService):
             return False
 
 
+def _without_keys(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` without the queue server's keys: each process gets only its own."""
+    keys = (API_KEY_VARIABLE, ZMQ_PRIVATE_KEY_VARIABLE, ZMQ_PUBLIC_KEY_VARIABLE)
+    return {name: value for name, value in environment.items() if name not in keys}
+
+
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``acq queue``."""
     defaults = QueueSettings()
     parser.add_argument(
         "--redis-addr",
-        default=defaults.redis_addr,
+        default=None,
         metavar="HOST:PORT",
-        help="Redis the RE Manager keeps its queue in (default %(default)s)",
+        help="a Redis of the site for the queue (default: the config's [queue] redis_addr, "
+        "else the station's own Redis on [queue] redis_port, persisted under data_dir/queue)",
     )
     parser.add_argument(
         "--redis-prefix", default=None, help="prefix of its Redis keys (default qs_<station name>)"
@@ -322,10 +417,11 @@ def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_arguments(args: argparse.Namespace, config: StationConfig) -> QueueSettings:
-    """`QueueSettings` from the options of `add_queue_arguments`."""
+    """`QueueSettings` from the options of `add_queue_arguments` and the config's ``[queue]``."""
     prefix = args.redis_prefix or "qs_" + re.sub(r"[^A-Za-z0-9_-]", "_", config.station.name)
     return QueueSettings(
-        redis_addr=args.redis_addr,
+        redis_addr=args.redis_addr or config.queue.redis_addr,
+        redis_port=config.queue.redis_port,
         redis_name_prefix=prefix,
         zmq_control_port=args.zmq_control_port,
         zmq_info_port=args.zmq_info_port,
@@ -335,23 +431,29 @@ def settings_from_arguments(args: argparse.Namespace, config: StationConfig) -> 
 
 
 def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
-    """``acq queue``: the station's services and its queue server until Ctrl-C.
+    """``acq queue``: the station's services and its queue server until Ctrl-C or SIGTERM.
 
     A simulated station gets its IOCs, the embedded Tiled (unless the config names one) and
     the analysis worker, as with ``acq serve``; a hardware station uses the config's Tiled and
-    the analysis worker already running for it.
+    the analysis worker already running for it. On Ctrl-C or SIGTERM a running plan is
+    aborted (its run closes with exit_status "abort", the cell switched off by the plan),
+    the worker environment closed, then everything stopped; further signals are ignored
+    meanwhile.
 
     Returns
     -------
     int
-        0 after Ctrl-C; 1 if Redis does not answer or a service cannot start.
+        128 + the signal's number after SIGINT (130) or SIGTERM (143); 1 if Redis does not
+        answer or a service cannot start or be kept up.
     """
     from ..runtime.tiled_client import endpoint
     from ..services import start_simulated_services
+    from ..services.child import serve_until_interrupted
 
     with ExitStack() as stack:
         try:
-            check_redis(settings.redis_addr)
+            if settings.redis_addr:
+                check_redis(settings.redis_addr)
             if config.simulation is not None:
                 _, uri, api_key = start_simulated_services(config, stack)
             else:
@@ -360,14 +462,55 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
         except (QueueServerError, ServiceError) as error:
             print(f"acq: {error}", file=sys.stderr)
             return 1
+        redis = (
+            f"the station's Redis {server.redis_addr} (persisted in {server.redis.directory})"
+            if server.redis is not None
+            else f"Redis {server.redis_addr}"
+        )
         print(
-            f"RE Manager: 0MQ control {settings.zmq_control_addr}, console output "
-            f"{settings.zmq_info_addr}; Redis {settings.redis_addr} (keys "
-            f"{settings.redis_name_prefix}*)\n"
+            f"RE Manager: 0MQ control {settings.zmq_control_addr} (CurveZMQ: clients need "
+            f"{ZMQ_PUBLIC_KEY_VARIABLE} from {server.zmq_keys.public_key_path}), console output "
+            f"{settings.zmq_info_addr}; {redis}, keys {settings.redis_name_prefix}*\n"
             f"HTTP server: {settings.http_uri} (API key in {server.directory / 'api_key'})\n"
-            f"log {server.log_path}\n"
-            f"Ctrl-C stops",
+            f"logs in {server.directory}\n"
+            f"Ctrl-C stops (a running plan is aborted first)",
             flush=True,
         )
-        serve_until_interrupted()
-        return 0
+        signals = _SignalRecorder()
+        try:
+            serve_until_interrupted()
+        except ServiceError as error:
+            print(f"acq: {error}", file=sys.stderr)
+            return 1
+        finally:
+            signum = signals.last()
+            for number in (signal.SIGINT, signal.SIGTERM):  # the shutdown is not interrupted
+                signal.signal(number, signal.SIG_IGN)
+        name = signal.Signals(signum).name if signum else "interrupt"
+        print(f"acq: {name}: stopping the queue server", file=sys.stderr, flush=True)
+    return 128 + (signum or signal.SIGINT)
+
+
+class _SignalRecorder:
+    """Which signal ended `serve_until_interrupted` (it returns without saying): Python's
+    wakeup file descriptor receives the number of every signal caught, whatever handler
+    the serving loop installs."""
+
+    def __init__(self) -> None:
+        self._read, write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(write, False)
+        self._write = write
+        signal.set_wakeup_fd(write)
+
+    def last(self) -> int | None:
+        """The last signal caught since construction (None if none), the recorder removed."""
+        signal.set_wakeup_fd(-1)
+        try:
+            received = os.read(self._read, 512)
+        except BlockingIOError:
+            received = b""
+        finally:
+            os.close(self._read)
+            os.close(self._write)
+        return received[-1] if received else None

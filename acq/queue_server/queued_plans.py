@@ -24,6 +24,10 @@ from collections.abc import Callable
 
 from bluesky_queueserver import parameter_annotation_decorator
 
+from conventions.impedance import FREQUENCY_RANGE_HZ
+from plans.ct import MAX_EXPOSURE_S
+from plans.cycling import POLL_INTERVAL_LIMITS_S
+
 from ..beamline import DeviceParameter, Station, StationPlan, station_plans
 from ..config import StationConfig
 
@@ -32,16 +36,25 @@ CCD_MODES = ("time", "capacity")
 
 
 def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
-    """``(min, max)`` of the plan parameters the station config limits, by parameter name.
+    """``(min, max)`` of the plan parameters, by parameter name (the same name means the same
+    quantity in every plan).
 
     Pressures in MPa (0 to the config's `max_pressure_MPa`), cut-off voltages in V (± the
-    potentiostat's compliance voltage), currents as C-rate in 1/h and as current density in mA/cm²
-    (up to the compliance current for the config's cell).
+    potentiostat's compliance voltage), currents as C-rate in 1/h and as current density in
+    mA/cm² (up to the compliance current for the config's cell), and the waits and exposures
+    within the plans' own bounds (`plans.cycling.POLL_INTERVAL_LIMITS_S`,
+    `plans.ct.MAX_EXPOSURE_S`), frequencies within the potentiostat's
+    (`conventions.impedance.FREQUENCY_RANGE_HZ`) and a retention within [0, 1]. NaN, which
+    passes any range check of the queue server, is refused by the station's RE Manager
+    (`acq.queue_server.re_manager`). The queue server's bounds are
+    inclusive: a value a plan refuses at a bound itself (an exposure of 0 s) passes
+    ``item_add`` and is refused when the plan starts, before anything moves.
     """
     pressure = (0.0, config.max_pressure_MPa)
     compliance_V = config.potentiostat.compliance_voltage_V
     compliance_mA = 1e3 * config.potentiostat.compliance_current_A
     density = (0.0, compliance_mA / config.cell.area_cm2)
+    exposure = (0.0, MAX_EXPOSURE_S)
     return {
         "pressure_MPa": pressure,
         "pressures_MPa": pressure,
@@ -53,6 +66,14 @@ def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
         "start_mA_cm2": density,
         "step_mA_cm2": density,
         "max_mA_cm2": density,
+        "poll_interval_s": POLL_INTERVAL_LIMITS_S,
+        "exposure_s": exposure,
+        "ct_exposure_s": exposure,
+        "start_frequency_Hz": FREQUENCY_RANGE_HZ,
+        "stop_frequency_Hz": FREQUENCY_RANGE_HZ,
+        "eis_start_frequency_Hz": FREQUENCY_RANGE_HZ,
+        "eis_stop_frequency_Hz": FREQUENCY_RANGE_HZ,
+        "retention": (0.0, 1.0),
     }
 
 

@@ -12,19 +12,21 @@ same station from the same config as ``acq run`` and the IPython session:
 - ``RE`` from `acq.runtime.make_run_engine`: the station metadata in every start document,
   documents to Tiled (``$ACQ_TILED_URI`` with the key in ``$TILED_API_KEY``, else the
   config's Tiled) and to the analysis worker's 0MQ proxy. Each run's documents are in Tiled
-  before the run ends, so before the queue server reports the plan finished;
+  before the run ends, so before the queue server reports the plan finished; a run the
+  queue's ``re_abort`` ends closes with exit_status "abort" and `QUEUE_ABORT_REASON`;
 - the plans of `plans`, annotated so that ``item_add`` checks device names, types and the
   config's limits (`acq.queue_server.queued_plans`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
 from acq.config import StationConfig, load_config, parse_config
-from acq.queue_server import CONFIG_VARIABLE, TILED_URI_VARIABLE
+from acq.queue_server import CONFIG_VARIABLE, QUEUE_ABORT_REASON, TILED_URI_VARIABLE
 from acq.runtime.channel_access import configure_channel_access
 
 
@@ -61,5 +63,7 @@ connect_station(_station)
 _engine = make_run_engine(_config, _tiled(_config), publish=True, press=_station.press)
 
 RE = _engine.RE
+_abort = RE.abort
+RE.abort = functools.partial(_abort, QUEUE_ABORT_REASON)  # type: ignore[method-assign]
 globals().update(_station.devices())
 globals().update(queue_plans(_config, _station))

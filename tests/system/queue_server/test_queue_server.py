@@ -1,22 +1,31 @@
 """The queue-server way in, against a real Redis: RE Manager with the station's startup module,
-plans validated at submission, pause/resume/stop, the HTTP server with its API key, and runs
-in Tiled and analysed by the worker.
+plans validated at submission, pause/resume/stop, the HTTP server with its API key, the 0MQ
+control port encrypted, the queue surviving Redis restarts and the queue server's own
+``manager_kill`` and ``environment_destroy``, and runs in Tiled and analysed by the worker.
 
-One RE Manager (and HTTP server) for the module, on ports of its own and a Redis key prefix of
-its own, in front of the session's simulated station, writing to a Tiled server of its own (so
-the session's catalog holds only what other tests expect). Redis must be running on
-127.0.0.1:6379 (CI starts it); without it every test here errors saying so.
+One RE Manager (and HTTP server, and the station's own persistent Redis) for the module, on
+ports of its own, in front of the session's simulated station, writing to a Tiled server of
+its own (so the session's catalog holds only what other tests expect).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import math
+import os
 import re
+import socket
+import stat
+import subprocess
+import sys
 import time
-import uuid
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
-import redis
+from bluesky_queueserver import CommTimeoutError
 from bluesky_queueserver_api import BPlan
 from bluesky_queueserver_api.http import REManagerAPI as HTTPManagerAPI
 from bluesky_queueserver_api.zmq import REManagerAPI
@@ -69,27 +78,25 @@ def analysis_worker(queue_config, queue_tiled):
 
 @pytest.fixture(scope="module")
 def queue_server(queue_config, simulated_station, queue_tiled):
-    """RE Manager and HTTP server of the session's station; their Redis keys removed after."""
+    """RE Manager, HTTP server and Redis of the session's station."""
     settings = QueueSettings(
-        redis_name_prefix=f"ssb_test_{uuid.uuid4().hex[:12]}",
+        redis_port=free_tcp_port(),
+        redis_name_prefix="qs_test",
         zmq_control_port=free_tcp_port(),
         zmq_info_port=free_tcp_port(),
         http_port=free_tcp_port(),
     )
-    try:
-        with QueueServer(queue_config, settings, queue_tiled.uri, queue_tiled.api_key) as server:
-            yield server
-    finally:
-        client = redis.Redis(host="127.0.0.1", port=6379)
-        for key in client.scan_iter(f"{settings.redis_name_prefix}*"):
-            client.delete(key)
-        client.close()
+    with QueueServer(queue_config, settings, queue_tiled.uri, queue_tiled.api_key) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def api(queue_server):
-    """A 0MQ client of the RE Manager."""
-    client = REManagerAPI(zmq_control_addr=queue_server.settings.zmq_control_addr)
+    """A 0MQ client of the RE Manager, with its public key."""
+    client = REManagerAPI(
+        zmq_control_addr=queue_server.settings.zmq_control_addr,
+        zmq_public_key=queue_server.zmq_keys.public,
+    )
     yield client
     client.close()
 
@@ -167,6 +174,67 @@ def test_item_add_refuses_unknown_devices_out_of_range_pressures_and_wrong_types
     assert idle_queue.queue_get()["items"] == []
     idle_queue.item_add(BPlan("pressure_step", "press", 25))  # a valid one is queued
     assert [item["name"] for item in idle_queue.queue_get()["items"]] == ["pressure_step"]
+
+
+#: Numbers each of the parameters below must refuse at ``item_add``, and what the refusal says.
+BAD_NUMBERS = {
+    "NaN": (math.nan, r"= nan: every number must be finite"),
+    "inf": (math.inf, r"Value inf is out of range|= inf: every number must be finite"),
+    "-1": (-1, r"Value -1 is out of range"),
+    "1e9": (1e9, r"Value 1000000000(\.0)? is out of range"),
+    "a string": ("ten", r"Input should be a valid number"),
+}
+#: A plan taking each parameter, given the value under test.
+NUMBER_PARAMETERS = {
+    "pressure_MPa": lambda value: BPlan("pressure_step", "press", pressure_MPa=value),
+    "c_rate": lambda value: BPlan("galvanostatic_cycles", "pstat", c_rate=value),
+    "poll_interval_s": lambda value: BPlan(
+        "galvanostatic_cycles", "pstat", c_rate=0.1, poll_interval_s=value
+    ),
+    "exposure_s": lambda value: BPlan("ct_scan", "tomo", "det", exposure_s=value),
+}
+
+
+def refusal_over_0mq(api: REManagerAPI, plan: BPlan) -> str:
+    with pytest.raises(api.RequestFailedError) as refused:
+        api.item_add(plan)
+    return str(refused.value)
+
+
+def refusal_over_http(queue_server, plan: BPlan) -> str:
+    """The message of an ``item_add`` over HTTP refused, the body written as ``curl`` would
+    send it (``NaN`` and ``Infinity`` as bare tokens: JSON clients refuse to write them):
+    the HTTP server's 400 for a body that is not JSON, else the RE Manager's refusal."""
+    response = httpx.post(
+        f"{queue_server.settings.http_uri}/api/queue/item/add",
+        content=json.dumps({"item": plan.to_dict()}),
+        headers={
+            "Authorization": f"ApiKey {queue_server.api_key}",
+            "Content-Type": "application/json",
+        },
+        timeout=30,
+    )
+    if response.status_code == 400:
+        return response.json()["detail"]
+    response.raise_for_status()
+    answer = response.json()
+    assert answer["success"] is False, answer
+    return answer["msg"]
+
+
+def test_item_add_refuses_nan_inf_negative_huge_and_mistyped_numbers_over_0mq_and_http(
+    idle_queue, queue_server
+):
+    for way in ("0MQ", "HTTP"):
+        for parameter, plan in NUMBER_PARAMETERS.items():
+            for case, (value, message) in BAD_NUMBERS.items():
+                text = (
+                    refusal_over_0mq(idle_queue, plan(value))
+                    if way == "0MQ"
+                    else refusal_over_http(queue_server, plan(value))
+                )
+                assert parameter in text and re.search(message, text), (way, parameter, case, text)
+    assert idle_queue.queue_get()["items"] == []
 
 
 def test_pause_resume_and_stop_through_the_api(environment):
@@ -284,3 +352,173 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
     except TimeoutError:
         pytest.fail(f"no analysis of a queued run; worker log:\n{analysis_worker.log_tail()}")
     assert analysis.metadata["start"]["raw_uid"] == series_uids[0]
+
+
+#: A C-rate whose half cycle takes a few wall seconds on the test station's clock.
+SLOW_C_RATE = 0.01
+
+
+def slow_cycle() -> BPlan:
+    return BPlan("galvanostatic_cycles", "pstat", cycles=1, c_rate=SLOW_C_RATE)
+
+
+def uids(items: list[dict]) -> list[str]:
+    return [item["item_uid"] for item in items]
+
+
+def test_the_queue_and_history_survive_a_redis_restart(environment, queue_server):
+    api = environment
+    api.item_add(BPlan("pressure_step", "press", 20))
+    api.queue_start()
+    api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)
+    for pressure in (21, 22, 23):
+        api.item_add(BPlan("pressure_step", "press", pressure))
+    queue, history = api.queue_get()["items"], api.history_get()["items"]
+    assert (len(queue), len(history)) == (3, 1)
+
+    queue_server.redis.stop()
+    queue_server.redis.start()  # the same data directory: its append-only file replayed
+
+    assert uids(api.queue_get()["items"]) == uids(queue)
+    assert uids(api.history_get()["items"]) == uids(history)
+    api.queue_start()
+    api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)
+    assert api.queue_get()["items"] == []
+    history = api.history_get()["items"]
+    assert [item["result"]["exit_status"] for item in history] == ["completed"] * 4
+
+
+def test_a_plan_running_across_a_redis_restart_completes_into_the_history(
+    environment, queue_server
+):
+    api = environment
+    api.item_add(slow_cycle())
+    api.item_add(BPlan("pressure_step", "press", 20))
+    api.queue_start()
+    wait_for_open_run(api)
+    queue_server.redis.stop()
+    queue_server.redis.start()
+    api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)  # not stuck in executing_queue
+    history = api.history_get()["items"]
+    assert [(item["name"], item["result"]["exit_status"]) for item in history] == [
+        ("galvanostatic_cycles", "completed"),
+        ("pressure_step", "completed"),
+    ]
+    assert len(history[0]["result"]["run_uids"]) == 1
+
+
+def wait_until_answering(queue_server, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not queue_server._manager_answers():
+        assert time.monotonic() < deadline, "the RE Manager was not restarted"
+        time.sleep(0.5)
+
+
+def test_after_manager_kill_the_restarted_manager_has_the_queue_and_runs_it(
+    environment, queue_server
+):
+    api = environment
+    for pressure in (21, 22):
+        api.item_add(BPlan("pressure_step", "press", pressure))
+    queue = uids(api.queue_get()["items"])
+    killer = queue_server.manager_api(timeout_s=1.0)
+    with pytest.raises((CommTimeoutError, killer.RequestTimeoutError)):  # it blocks for good
+        killer.send_request(method="manager_kill")
+    killer.close()
+    wait_until_answering(queue_server)  # the watchdog started a new manager process
+    status = api.status()
+    assert status["worker_environment_exists"] and status["manager_state"] == "idle"
+    assert uids(api.queue_get()["items"]) == queue
+    api.queue_start()
+    api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)
+    history = api.history_get()["items"]
+    assert [item["result"]["exit_status"] for item in history] == ["completed"] * 2
+
+
+def test_environment_destroy_mid_plan_puts_the_plan_back_and_records_the_failure(
+    environment, station
+):
+    api = environment
+    api.item_add(slow_cycle())
+    (queued,) = api.queue_get()["items"]
+    api.queue_start()
+    wait_for_open_run(api)
+    api.environment_destroy()
+    api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)
+    assert not api.status()["worker_environment_exists"]
+    (failed,) = api.history_get()["items"]
+    assert failed["result"]["exit_status"] == "failed"
+    assert "environment was destroyed" in failed["result"]["msg"]
+    (back,) = api.queue_get()["items"]  # at the front again, under a new uid
+    assert back["name"] == queued["name"] and back["kwargs"] == queued["kwargs"]
+    api.queue_clear()
+
+
+def test_the_control_port_answers_only_clients_with_the_public_key(queue_server, api):
+    assert "QSERVER_ZMQ_PUBLIC_KEY" not in os.environ
+    address = queue_server.settings.zmq_control_addr
+    plain = REManagerAPI(zmq_control_addr=address, timeout_recv=2.0)
+    with pytest.raises(plain.RequestTimeoutError):  # CurveZMQ: no answer without the key
+        plain.status()
+    plain.close()
+    assert api.status()["manager_state"] in ("idle", "executing_queue", "paused")
+
+    qserver = [str(Path(sys.executable).with_name("qserver")), "-a", address, "status"]
+    key = {"QSERVER_ZMQ_PUBLIC_KEY": queue_server.zmq_keys.public_key_path.read_text().strip()}
+    answered = subprocess.run(
+        qserver, env={**os.environ, **key}, capture_output=True, text=True, timeout=60
+    )
+    assert answered.returncode == 0 and "manager_state" in answered.stdout, answered.stderr
+    refused = subprocess.run(qserver, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+
+
+def service_processes(queue_server) -> list[psutil.Process]:
+    """Every live process of the queue server and its Redis, with their children (the
+    manager's watchdog, manager and worker processes; a manager the watchdog replaced after
+    ``manager_kill`` stays a zombie)."""
+    found = []
+    for popen in queue_server._processes + queue_server.redis._processes:
+        process = psutil.Process(popen.pid)
+        found += [process, *process.children(recursive=True)]
+    return [process for process in found if process.status() != psutil.STATUS_ZOMBIE]
+
+
+def uses_libca(process: psutil.Process) -> bool:
+    return any("libca.so" in mapped.path for mapped in process.memory_maps())
+
+
+def test_keys_are_on_no_command_line_in_no_log_and_every_listener_is_on_loopback(
+    environment, queue_server
+):
+    uri = queue_server.settings.http_uri
+    # A client passing the key in the query: uvicorn's access log must not keep it.
+    httpx.get(f"{uri}/api/status?api_key={queue_server.api_key}", timeout=10).raise_for_status()
+    keys = {
+        "HTTP API key": queue_server.api_key,
+        "0MQ private key": queue_server.zmq_keys.private,
+        "0MQ public key": queue_server.zmq_keys.public,
+    }
+    processes = service_processes(queue_server)
+    assert len(processes) >= 5  # Redis, watchdog, manager, worker, HTTP server
+    for process in processes:
+        command_line = " ".join(process.cmdline())
+        for name, key in keys.items():
+            assert key not in command_line, f"{name} on the command line of {process}"
+        for connection in process.net_connections(kind="inet"):
+            if connection.raddr or connection.laddr.ip in ("127.0.0.1", "::1"):
+                continue
+            # libca (the worker's Channel Access client) binds its search-reply socket to
+            # 0.0.0.0: EPICS base has no setting for it. Nothing else may be off loopback.
+            assert connection.type == socket.SOCK_DGRAM and uses_libca(process), (
+                process,
+                connection,
+            )
+    directory = queue_server.directory
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for path in directory.iterdir():  # the keys, logs, config; Redis's directory
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
+        if path.suffix == ".log":
+            text = path.read_text()
+            for name, key in keys.items():
+                assert key not in text, f"{name} in {path}"
