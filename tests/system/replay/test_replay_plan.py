@@ -27,8 +27,10 @@ def recordings(runs):
 
 
 def _count(run, stream: str) -> int:
-    """Events (or, for a fly scan's frames, stream data) in ``stream``."""
-    return run[stream][next(iter(run[stream]))].shape[0]
+    """Events (or, for a fly scan's frames, stream data) in ``stream`` (0 for a stream with
+    none: every run has an ``interruptions`` stream, empty unless it was interrupted)."""
+    columns = list(run[stream])
+    return run[stream][columns[0]].shape[0] if columns else 0
 
 
 def test_the_replay_is_a_new_run_marked_as_a_replay_of_its_source(runs):
