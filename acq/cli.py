@@ -213,7 +213,9 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
             return 1
         arguments = plan.bind(station, params, fill_optional=True)
         uri, api_key = endpoint(config)
-        engine = make_run_engine(config, connect(uri, api_key), publish=True, press=station.press)
+        engine = make_run_engine(
+            config, connect(uri, api_key), publish=True, press=station.press, lock=station.lock
+        )
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
         one_line_bluesky_log(caller_reports=True)  # main() prints the one line

@@ -24,6 +24,7 @@ from conventions.cell_geometry import disc_area_mm2
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
+from devices.station_lock import StationLock
 from devices.tomography import TomographyDetector, TomographyStage
 
 from ..config import StationConfig
@@ -48,6 +49,9 @@ class Station:
     tomo_stage: TomographyStage
     detector: TomographyDetector
     position_compare: PositionCompare
+    #: The IOCs' lock, held while a plan runs (the simulated IOCs serve it; None on hardware,
+    #: whose IOCs apply an access-security file instead: docs/pv_conventions.md).
+    lock: StationLock | None = None
 
     def devices(self) -> dict[str, Device]:
         """Every device by its name (the names plans and the queue server use)."""
@@ -62,9 +66,14 @@ class Station:
             )
         }
 
+    def connectable(self) -> dict[str, Device]:
+        """`devices` and the lock: everything with PVs to connect."""
+        lock = {self.lock.name: self.lock} if self.lock is not None else {}
+        return {**self.devices(), **lock}
+
     def close(self) -> None:
         """Drop every device's Channel Access connections and subscriptions (`close_devices`)."""
-        close_devices(self.devices().values())
+        close_devices(self.connectable().values())
 
 
 def close_devices(devices: Iterable[Device]) -> None:
@@ -119,6 +128,13 @@ def make_press(config: StationConfig, *, fake: bool = False) -> PressureCell:
     press.hold_band_MPa.put(config.press.hold_band_MPa)
     press.area_mm2.put(disc_area_mm2(config.cell.diameter_mm))
     return press
+
+
+def make_station_lock(config: StationConfig, *, fake: bool = False) -> StationLock | None:
+    """The lock of a simulated station's IOCs (None for hardware: see `Station.lock`)."""
+    if config.simulation is None:
+        return None
+    return _kind(StationLock, fake)(config.station.prefix + "station:", name="station_lock")
 
 
 def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentiostat:
@@ -188,17 +204,19 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     potentiostat = make_potentiostat(config, fake=fake)
     tomo_stage = make_tomo_stage(config, fake=fake)
     position_compare = make_position_compare(config, fake=fake)
+    lock = make_station_lock(config, fake=fake)
     try:  # last: it waits for cam.acquire, while the others' PVs connect
         detector = make_detector(config, fake=fake)
     except TimeoutError as error:
-        built = (press, potentiostat, tomo_stage, position_compare)
+        built: list[Device] = [press, potentiostat, tomo_stage, position_compare]
+        built += [lock] if lock is not None else []
         failures = [_not_connected(d.name, d, error) for d in built if not d.connected]
         close_devices(built)
         raise StationConnectionError(
             "station devices did not connect: "
             + "; ".join([*failures, f"{data_keys.DETECTOR} ({error})"])
         ) from None
-    return Station(config, press, potentiostat, tomo_stage, detector, position_compare)
+    return Station(config, press, potentiostat, tomo_stage, detector, position_compare, lock)
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:
@@ -210,7 +228,7 @@ def connect_station(station: Station, timeout_s: float = 10.0) -> None:
         Naming, on one line, each device that did not connect and its PVs that did not.
     """
     failures = []
-    for name, device in station.devices().items():
+    for name, device in station.connectable().items():
         try:
             device.wait_for_connection(timeout=timeout_s)
         except Exception as error:  # collect all, report together

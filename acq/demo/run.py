@@ -65,7 +65,9 @@ def run_demo(
         station = build_station(config)
         stack.callback(station.close)
         connect_station(station)
-        engine = make_run_engine(config, client, publish=True, press=station.press)
+        engine = make_run_engine(
+            config, client, publish=True, press=station.press, lock=station.lock
+        )
         stack.callback(engine.close)
         args = {**DEMO_PLAN_ARGS, **(plan_args or {})}
         started = time.monotonic()

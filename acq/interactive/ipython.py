@@ -76,7 +76,7 @@ def beamline_namespace(config: StationConfig, *, plots: bool = True) -> dict[str
     connect_station(station)
     uri, api_key = endpoint(config)
     client = connect(uri, api_key)
-    engine = make_run_engine(config, client, publish=True, press=station.press)
+    engine = make_run_engine(config, client, publish=True, press=station.press, lock=station.lock)
     RE = engine.RE
     bec = subscribe_terminal(RE, config.analysis.circuit)
     if plots:

@@ -60,7 +60,9 @@ def _tiled(config: StationConfig):
 
 _station = build_station(_config)
 connect_station(_station)
-_engine = make_run_engine(_config, _tiled(_config), publish=True, press=_station.press)
+_engine = make_run_engine(
+    _config, _tiled(_config), publish=True, press=_station.press, lock=_station.lock
+)
 
 RE = _engine.RE
 _abort = RE.abort

@@ -17,6 +17,7 @@ from tiled.client.container import Container
 
 from conventions.versions import package_versions
 from devices.press import PressureCell
+from devices.station_lock import StationLock
 from plans.metadata import label_runs
 
 from ..config import StationConfig
@@ -141,6 +142,7 @@ def make_run_engine(
     *,
     publish: bool = False,
     press: PressureCell | None = None,
+    lock: StationLock | None = None,
 ) -> Engine:
     """A RunEngine for ``config``'s station.
 
@@ -152,7 +154,9 @@ def make_run_engine(
     ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document
     also goes to the config's 0MQ proxy, for the analysis worker (`acq.services.analysis_worker`).
     Every start document also carries its ``start_datetime`` and, given the ``press``, its
-    ``pressure_MPa`` (`plans.metadata.label_runs`). Every run has an ``interruptions`` stream:
+    ``pressure_MPa`` (`plans.metadata.label_runs`). Given the station's ``lock``, every plan
+    holds it while it runs (staged around it: `devices.station_lock`), and one refused when
+    another process holds it. Every run has an ``interruptions`` stream:
     an event for each pause, resumption and suspension (bluesky's ``record_interruptions``).
     """
     RE = RunEngine(
@@ -165,6 +169,8 @@ def make_run_engine(
     RE.md["versions"] = package_versions(RECORDED_PACKAGES)
     RE.preprocessors.append(label_runs(press))
     RE.preprocessors.append(_abort_reason_kept(RE))
+    if lock is not None:
+        RE.preprocessors.append(functools.partial(bpp.stage_wrapper, devices=[lock]))
     writer = None
     if client is not None:
         writer = tiled_writer(client["raw"], config.station.data_dir.resolve() / "backup")

@@ -77,7 +77,7 @@ class SeriesRun:
 @pytest.fixture(scope="session")
 def pressure_series_run(station, station_config, tiled_client) -> SeriesRun:
     """`pressure_series` on the tiny station, streamed to Tiled and analysed in process."""
-    engine = make_run_engine(station_config, tiled_client, press=station.press)
+    engine = make_run_engine(station_config, tiled_client, press=station.press, lock=station.lock)
     analysis = LiveAnalysis(
         tiled_client, circuit=station_config.analysis.circuit, run_timeout_s=60
     )

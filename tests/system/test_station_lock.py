@@ -1,0 +1,70 @@
+"""A running plan holds the station's lock (`devices.station_lock`): another process can
+neither write the feedback switch nor start a plan of its own until the plan ends, and then
+the lock is free again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+from acq.runtime.engine import make_run_engine
+from conventions.pv_states import TechniqueState
+from plans import galvanostatic_cycles
+
+#: Wall seconds each condition gets to come about.
+WAIT_S = 60.0
+#: A half cycle of ≈500 h of experiment time (≈18 s on the test station's clock): the other
+#: processes start and are refused while it runs.
+C_RATE = 0.002
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_running_plan_keeps_other_processes_out(station, session_config, tmp_path):
+    press, pstat, lock = station.press, station.potentiostat, station.lock
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(session_config.model_dump(mode="json")))
+    seen: dict = {}
+
+    def while_it_runs() -> None:
+        deadline = time.monotonic() + WAIT_S
+        while pstat.state.get(use_monitor=False) != TechniqueState.RUNNING:
+            assert time.monotonic() < deadline, "the half cycle never started"
+            time.sleep(0.05)
+        seen["held"] = lock.held.get(use_monitor=False)
+        seen["owner"] = lock.owner.get(use_monitor=False)
+        seen["stray"] = _python(
+            "import epics\n"
+            f"pv = epics.PV({press.feedback.setpoint_pvname!r})\n"
+            "assert pv.wait_for_connection(10)\n"
+            "print('write access', pv.write_access)\n"
+        )
+        seen["second"] = _python(
+            "import json, sys\n"
+            "from acq.config import parse_config\n"
+            "from acq.cli import run_plan\n"
+            f"config = parse_config(json.load(open({str(config_file)!r})))\n"
+            "sys.exit(run_plan(config, 'pressure_step', {'pressure_MPa': 5.0}))\n"
+        )
+
+    checks = threading.Thread(target=while_it_runs, daemon=True)
+    checks.start()
+    engine = make_run_engine(session_config, press=press, lock=lock)
+    stops: list[dict] = []
+    engine.RE.subscribe(lambda name, doc: stops.append(doc), "stop")
+    engine.RE(galvanostatic_cycles(pstat, cycles=1, c_rate=C_RATE, press=press))
+    checks.join(WAIT_S)
+    assert seen["held"] == 1 and seen["owner"], seen
+    stray, second = seen["stray"], seen["second"]
+    assert "write access False" in stray.stdout, stray.stdout + stray.stderr
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "locked by" in second.stderr and "Traceback" not in second.stderr, second.stderr
+    assert [stop["exit_status"] for stop in stops] == ["success"]
+    assert lock.held.get(use_monitor=False) == 0
