@@ -1,6 +1,6 @@
 """A running plan holds the station's lock (`devices.station_lock`): another process can
-neither write the feedback switch nor start a plan of its own until the plan ends, and then
-the lock is free again."""
+neither write the feedback switch nor start a plan of its own while it runs, and once the
+plan is aborted the lock is free again."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ import sys
 import threading
 import time
 
+import pytest
+from bluesky.utils import RunEngineInterrupted
+
 from acq.runtime.engine import make_run_engine
 from conventions.pv_states import TechniqueState
 from plans import galvanostatic_cycles
 
 #: Wall seconds each condition gets to come about.
 WAIT_S = 60.0
-#: A half cycle of ≈500 h of experiment time (≈18 s on the test station's clock): the other
-#: processes start and are refused while it runs.
-C_RATE = 0.002
+#: Half cycles of ≈1000 h of experiment time (≈36 s each on the test station's clock), three
+#: cycles: the other processes start and are refused while they run, then the run is aborted.
+C_RATE = 0.001
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
@@ -53,18 +56,22 @@ def test_a_running_plan_keeps_other_processes_out(station, session_config, tmp_p
             f"config = parse_config(json.load(open({str(config_file)!r})))\n"
             "sys.exit(run_plan(config, 'pressure_step', {'pressure_MPa': 5.0}))\n"
         )
+        seen["held after"] = lock.held.get(use_monitor=False)
+        engine.RE.request_pause(defer=False)
 
-    checks = threading.Thread(target=while_it_runs, daemon=True)
-    checks.start()
     engine = make_run_engine(session_config, press=press, lock=lock)
     stops: list[dict] = []
     engine.RE.subscribe(lambda name, doc: stops.append(doc), "stop")
-    engine.RE(galvanostatic_cycles(pstat, cycles=1, c_rate=C_RATE, press=press))
+    checks = threading.Thread(target=while_it_runs, daemon=True)
+    checks.start()
+    with pytest.raises(RunEngineInterrupted):
+        engine.RE(galvanostatic_cycles(pstat, cycles=3, c_rate=C_RATE, press=press))
+    engine.RE.abort("test done")
     checks.join(WAIT_S)
-    assert seen["held"] == 1 and seen["owner"], seen
+    assert seen["held"] == 1 and seen["owner"] and seen["held after"] == 1, seen
     stray, second = seen["stray"], seen["second"]
     assert "write access False" in stray.stdout, stray.stdout + stray.stderr
     assert second.returncode == 1, second.stdout + second.stderr
     assert "locked by" in second.stderr and "Traceback" not in second.stderr, second.stderr
-    assert [stop["exit_status"] for stop in stops] == ["success"]
+    assert [stop["exit_status"] for stop in stops] == ["abort"]
     assert lock.held.get(use_monitor=False) == 0
