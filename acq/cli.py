@@ -26,6 +26,10 @@ queue
     Start the station's services (as ``serve`` for a simulated station) and its queue server:
     the RE Manager on Redis, building the station from the same config, and bluesky-httpserver
     with an API key in front of it; stay up until Ctrl-C.
+recover
+    Upload the runs kept in ``<data_dir>/backup`` (documents that did not reach Tiled) into the
+    config's Tiled, completing each partial run in place; a backup whose run is then complete
+    moves to ``backup/recovered/``. Running it again adds nothing.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-run the run's plan against devices playing back its readings",
     )
+    verbs.add_parser("recover", help="upload the runs kept in the backup into Tiled")
     session = verbs.add_parser("ipython", help="IPython session on a serving station")
     session.add_argument(
         "ipython_args", nargs=argparse.REMAINDER, help="arguments for IPython, after --"
@@ -148,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return replay(config, args.uid)
         if args.verb == "queue":
             return serve_queue(config, settings_from_arguments(args, config))
+        if args.verb == "recover":
+            from .runtime.recovery import recover
+
+            return recover(config)
         if args.verb == "demo":
             from .demo.run import run_demo
 
@@ -196,6 +205,7 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     from .interactive.live_display import one_line_bluesky_log, subscribe_terminal
     from .runtime.engine import make_run_engine
     from .runtime.interrupts import EXIT_STATUS, pause_on_signals
+    from .runtime.recovery import report_backed_up
     from .runtime.tiled_client import connect, endpoint
 
     known = station_plans()
@@ -216,6 +226,9 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
         engine = make_run_engine(
             config, connect(uri, api_key), publish=True, press=station.press, lock=station.lock
         )
+        assert engine.writer is not None  # streaming to Tiled
+        backed_up = engine.writer.backed_up  # runs whose documents went to the backup
+        stack.callback(report_backed_up, backed_up)  # once engine.close has written them all
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
         one_line_bluesky_log(caller_reports=True)  # main() prints the one line
@@ -236,6 +249,8 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
             except Exception as error:  # the run is closed ("fail") with it as its reason
                 print(f"acq: {plan_name} failed: {type(error).__name__}: {error}", file=sys.stderr)
                 return 1
+    if backed_up:  # not (all) in Tiled: the one line said so
+        return 1
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     return 0
 

@@ -5,6 +5,8 @@ Starts the simulated IOCs, an embedded Tiled (unless the config names a server) 
 analysis worker; runs `plans.pressure_series` with a fly-scan CT and accelerated cycling;
 reads every run and its analysis back from Tiled and prints what was measured and what the
 analysis found beside the simulator's truth, as tables, as JSON (optional) and as a figure.
+If documents of the series went to the backup instead of Tiled, it says so in one line (which
+runs, which files, that ``acq recover`` uploads them) and exits with status 1.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..analysis.results import wait_for_analysis
 from ..beamline import build_station, connect_station
 from ..config import StationConfig
 from ..runtime.engine import make_run_engine
+from ..runtime.recovery import report_backed_up
 from ..services import simulation_parameters, start_simulated_services
 from .summary import (
     add_capacity_ratios,
@@ -82,6 +85,9 @@ def run_demo(
             )
         )
         engine.flush()
+        assert engine.writer is not None  # streaming to Tiled
+        if report_backed_up(engine.writer.backed_up):  # not (all) in Tiled: nothing to read back
+            return 1
         acquired = time.monotonic() - started
         rows = [
             analysed_row(

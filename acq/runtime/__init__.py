@@ -4,7 +4,9 @@ Channel Access and Tiled settings every way in shares.
 =================  ===========================================================================
 `engine`           `make_run_engine`: the RunEngine of a station config (metadata, scan ids,
                    Tiled, the analysis worker's 0MQ stream)
-`streaming`        `BackgroundWriter`, `tiled_writer`: documents to Tiled off the RunEngine
+`streaming`        `BackgroundWriter`, `TiledBackgroundWriter`: documents to Tiled off the
+                   RunEngine, and which runs went to the backup instead
+`recovery`         `recover`: the backed-up runs uploaded into Tiled, each completed in place
 `scan_ids`         `StationScanIds`: scan ids per station across processes
 `tiled_client`     `endpoint`, `connect`: the station's Tiled and its containers
 `channel_access`   `configure_channel_access`: loopback Channel Access for a simulated station

@@ -22,7 +22,7 @@ from plans.metadata import label_runs
 
 from ..config import StationConfig
 from .scan_ids import SCAN_ID_FILE, StationScanIds
-from .streaming import BackgroundWriter, tiled_writer
+from .streaming import BackgroundWriter, TiledBackgroundWriter, backup_directory
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Engine:
     publisher feeding the analysis worker (None when not publishing)."""
 
     RE: RunEngine
-    writer: BackgroundWriter | None
+    writer: TiledBackgroundWriter | None
     publisher: Publisher | None = None
 
     def run(self, plan: Iterable[Msg]) -> tuple[str, ...]:
@@ -173,7 +173,7 @@ def make_run_engine(
         RE.preprocessors.append(functools.partial(bpp.stage_wrapper, devices=[lock]))
     writer = None
     if client is not None:
-        writer = tiled_writer(client["raw"], config.station.data_dir.resolve() / "backup")
+        writer = TiledBackgroundWriter(client["raw"], backup_directory(config.station.data_dir))
         RE.subscribe(writer)
         # After the writer, so it runs once the stop document is queued to it.
         RE.subscribe(_flush_at_stop(writer), "stop")
