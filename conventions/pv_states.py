@@ -25,6 +25,14 @@ class Shutter(StrEnum):
     OPEN = "Open"
 
 
+class InterlockState(StrEnum):
+    """The press interlock (``Interlock``): tripped by force beyond the load cell or pressure
+    beyond the rating, re-armed by ``InterlockReset``."""
+
+    OK = "Ok"
+    TRIPPED = "Tripped"
+
+
 class Technique(StrEnum):
     """The potentiostat's techniques (``TECH``): rest, impedance sweep, constant current."""
 

@@ -22,7 +22,7 @@ from ophyd.status import MoveStatus
 from ophyd.status import wait as status_wait
 from ophyd.utils.errors import LimitError
 
-from conventions.pv_states import Switch
+from conventions.pv_states import InterlockState, Switch
 
 #: Timeout of every put and get, wall seconds.
 PUT_TIMEOUT_S = 5.0
@@ -55,6 +55,9 @@ class PressureCell(PVPositionerIsClose):
     ``tare_N``              ``Tare``            N      tare offset: ``Pressure`` is (force − tare)
                                                        / area
     ``tare_command``        ``TareCmd``                1: tare (only with the stack unloaded)
+    ``interlock``           ``Interlock``              `InterlockState`: Tripped by force beyond
+                                                       the load cell or pressure beyond the rating
+    ``interlock_reset``     ``InterlockReset``         1: re-arm a tripped interlock
     ``error_message``       ``ErrorMsg``               the IOC's last refusal or fault
     ``release_command``     ``Stop``                   1: feedback off, actuator stopped
     ``tolerance_MPa``       (soft)              MPa    |pressure − setpoint| counted as settled
@@ -77,6 +80,8 @@ class PressureCell(PVPositionerIsClose):
     load_cell_range_N = Cpt(EpicsSignalRO, "LoadCellRange", kind="config")
     tare_N = Cpt(EpicsSignalRO, "Tare", kind="config")
     tare_command = Cpt(EpicsSignal, "TareCmd", kind="omitted", put_complete=True)
+    interlock = Cpt(EpicsSignalRO, "Interlock", kind="config", string=True)
+    interlock_reset = Cpt(EpicsSignal, "InterlockReset", kind="omitted", put_complete=True)
     error_message = Cpt(EpicsSignalRO, "ErrorMsg", kind="omitted", string=True, auto_monitor=False)
     release_command = Cpt(EpicsSignal, "Stop", kind="omitted", put_complete=True)
     tolerance_MPa = Cpt(Signal, value=0.5, kind="config")
@@ -248,6 +253,13 @@ class PressureCell(PVPositionerIsClose):
             self._moving = False
 
     def _setup_move(self, position: float) -> None:
+        if self.interlock.get(use_monitor=False, timeout=PUT_TIMEOUT_S) == InterlockState.TRIPPED:
+            message = self.error_message.get(use_monitor=False, timeout=PUT_TIMEOUT_S)
+            self._done_moving(success=False)
+            raise PressureRefused(
+                f"{self.name}: the press interlock is tripped ({message or 'no message'}); "
+                f"put 1 to {self.interlock_reset.pvname} once the cause is cleared"
+            )
         with self._lock:
             self._moving = True
         if self.feedback.get() != Switch.ON:

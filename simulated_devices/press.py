@@ -35,14 +35,13 @@ the limit, and ``fb.KI`` to `INTEGRAL_GAIN_RANGE` (its control limits).
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import ClassVar
 
 from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import pvproperty
 
 from conventions.cell_geometry import disc_area_mm2
-from conventions.pv_states import Switch
+from conventions.pv_states import InterlockState, Switch
 
 from .cell import SimulatedCell
 from .interlock import INTEGRAL_GAIN_RANGE, PressLimits
@@ -51,13 +50,6 @@ from .pvs import ReportingGroup, message_pv
 
 #: Position at which the rods touch the stack, mm.
 CONTACT_POSITION_MM = 1.0
-
-
-class InterlockState(StrEnum):
-    """The press interlock (``Interlock``)."""
-
-    OK = "Ok"
-    TRIPPED = "Tripped"
 
 
 class PressIOC(ReportingGroup):

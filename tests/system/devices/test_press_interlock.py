@@ -9,6 +9,7 @@ import epics
 import pytest
 
 from conventions.pv_states import Switch
+from devices.press import PressureRefused
 from tests.system.messages import read_message
 
 #: Wall seconds given to the simulated press to react (generous: the host is shared).
@@ -107,3 +108,16 @@ def test_refused_setpoint_says_why(station, bad):
     message = read_message(_press_pv(station, "ErrorMsg"))
     assert f"fb.VAL={bad!r} refused: outside [0, " in message
     assert "cell rating / load-cell range" in message
+
+
+def test_a_move_with_the_interlock_tripped_is_refused_at_once_saying_why(rearmed):
+    station = rearmed
+    press = station.press
+    press.set(20.0).wait(timeout=30)
+    epics.caput(_press_pv(station, "fb.FBON"), Switch.OFF, wait=True, timeout=5)
+    epics.caput(_press_pv(station, "m1"), 3.0, wait=True, timeout=5)
+    _wait_for(lambda: _get(station, "Interlock", as_string=True) == "Tripped")
+    with pytest.raises(PressureRefused, match=r"interlock is tripped.*InterlockReset"):
+        press.set(10.0)
+    press.interlock_reset.put(1, wait=True)
+    press.set(10.0).wait(timeout=30)

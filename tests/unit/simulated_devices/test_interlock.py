@@ -8,9 +8,8 @@ import math
 
 import pytest
 
-from conventions.pv_states import Switch
+from conventions.pv_states import InterlockState, Switch
 from simulated_devices.interlock import HOLD_FRACTION, PressLimits
-from simulated_devices.press import InterlockState
 from simulated_devices.station import StationOptions, build_station
 
 AREA_MM2 = math.pi * 0.25  # a 1 mm disc
