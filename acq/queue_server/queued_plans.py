@@ -112,11 +112,14 @@ def plan_annotation(plan: StationPlan, config: StationConfig, station: Station) 
 
 def queue_plan(plan: StationPlan, config: StationConfig, station: Station) -> Callable:
     """``plan`` with a resolved signature and the annotation of `plan_annotation` (same
-    name, docstring, arguments and result)."""
+    name, docstring, arguments and result); an optional device parameter not given takes the
+    station's device of its class, as ``acq run`` fills it (the press a technique records and
+    is held by, the position compare that makes a CT a fly scan)."""
 
     @functools.wraps(plan.function)
     def resolved(*args, **kwargs):
-        return (yield from plan.function(*args, **kwargs))
+        given = plan.signature.bind_partial(*args, **kwargs).arguments
+        return (yield from plan.function(**plan.bind(station, given, fill_optional=True)))
 
     resolved.__signature__ = plan.signature  # type: ignore[attr-defined]
     return parameter_annotation_decorator(plan_annotation(plan, config, station))(resolved)

@@ -346,6 +346,9 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
     ccd = raw[ccd_uid].metadata
     assert ccd["start"]["plan_name"] == "critical_current_density"
     assert ccd["stop"]["exit_status"] == "success"
+    # The station's press, filled in as acq run fills it: recorded and holding the run.
+    assert ccd["start"]["plan_args"]["press"] == "press"
+    assert len(raw[ccd_uid]["trace"]["press_pressure_MPa"].read()) > 0
 
     try:
         analysis = wait_for_analysis(queue_tiled_client["analysis"], series_uids[0], timeout_s=120)
