@@ -200,9 +200,7 @@ def _child(node: Any, key: str) -> Any | None:
 def _table_seq_nums(table: Any) -> set[int]:
     if "seq_num" not in table.columns:
         raise RecoveryError(f"{table.uri}: no seq_num column; cannot tell which rows it holds")
-    if not table.structure().npartitions or not table.read(["seq_num"]).shape[0]:
-        return set()
-    return set(table.read(["seq_num"])["seq_num"].tolist())
+    return set(table.read(["seq_num"])["seq_num"].tolist())  # (an empty table reads empty)
 
 
 def holdings(raw: Container, uid: str) -> Holdings | None:
