@@ -160,10 +160,21 @@ class OneLineRunEngineLog(logging.Filter):
         return True
 
 
+#: Loggers whose warnings and errors reach the terminal one line each: the RunEngine's, and
+#: TiledWriter's (it logs a traceback when a run goes to its backup instead of Tiled; `acq run`
+#: and `acq demo` then say which runs, and where their documents are).
+ONE_LINE_LOGGERS = ("bluesky", "bluesky_tiled_plugins")
+
+
 def one_line_bluesky_log(caller_reports: bool = False) -> None:
-    """Show bluesky's warnings and errors as one line each on stderr (once per process);
-    with ``caller_reports``, none for the exception a plan fails with (`OneLineRunEngineLog`)."""
-    log = logging.getLogger("bluesky")
+    """Show bluesky's and TiledWriter's warnings and errors as one line each on stderr (once
+    per process); with ``caller_reports``, none for the exception a plan fails with
+    (`OneLineRunEngineLog`)."""
+    for name in ONE_LINE_LOGGERS:
+        _one_line(logging.getLogger(name), caller_reports and name == "bluesky")
+
+
+def _one_line(log: logging.Logger, caller_reports: bool) -> None:
     for handler in log.handlers:
         for existing in handler.filters:
             if isinstance(existing, OneLineRunEngineLog):

@@ -21,6 +21,7 @@ from acq.interactive.live_display import (
     SpectrumLine,
     TraceTable,
     _progress_bar,
+    one_line_bluesky_log,
     subscribe_terminal,
 )
 
@@ -134,6 +135,32 @@ def test_an_abort_logs_no_traceback_and_a_failure_one_line():
     assert quiet.filter(failure)
     assert failure.exc_info is None
     assert failure.getMessage() == "Run aborted: TimeoutError: pressure did not hold"
+
+
+def test_a_run_tiled_refused_is_one_line_not_a_traceback():
+    one_line_bluesky_log(caller_reports=True)
+    (handler,) = [
+        handler
+        for handler in logging.getLogger("bluesky_tiled_plugins").handlers
+        if any(isinstance(f, OneLineRunEngineLog) for f in handler.filters)
+    ]
+    try:
+        raise ConnectionError("[Errno 111] Connection refused")
+    except ConnectionError:
+        record = logging.LogRecord(
+            "bluesky_tiled_plugins.writing.tiled_writer",
+            logging.ERROR,
+            __file__,
+            1,
+            "Primary callback TiledWriter failed while processing a 'event' document.",
+            (),
+            sys.exc_info(),
+        )
+    assert handler.filter(record)  # shown: the caller reports the plan's exception only
+    assert handler.format(record) == (
+        "Primary callback TiledWriter failed while processing a 'event' document.: "
+        "ConnectionError: [Errno 111] Connection refused"
+    )
 
 
 def test_progress_bars_only_for_what_reports_progress():
