@@ -303,16 +303,18 @@ class QueueServer(ChildService):
     def _shut_down_manager(self) -> None:
         api = self.manager_api()
         try:
-            status = api.status()
-            if status["manager_state"] in ("executing_queue", "paused"):
-                if status["manager_state"] != "paused":
-                    api.re_pause(option="immediate")
-                    api.wait_for_idle_or_paused(timeout=SHUTDOWN_TIMEOUT_S)
-                if api.status()["manager_state"] == "paused":
-                    api.re_abort()
+            if api.status()["re_state"] == "running":
+                api.re_pause(option="immediate")  # the technique stops: cell off
+                api.wait_for_idle_or_paused(timeout=SHUTDOWN_TIMEOUT_S)
+            if api.status()["re_state"] == "paused":
+                api.re_abort()  # the run closes with exit_status "abort"
                 api.wait_for_idle(timeout=SHUTDOWN_TIMEOUT_S)
-            if api.status()["worker_environment_exists"]:
-                api.environment_close()
+            status = api.status()
+            if status["worker_environment_exists"]:
+                if status["manager_state"] == "idle":
+                    api.environment_close()
+                else:  # a manager that cannot close it (stuck): end the worker
+                    api.environment_destroy()
                 api.wait_for_idle(timeout=SHUTDOWN_TIMEOUT_S)
             api.send_request(method="manager_stop", params={"option": "safe_on"})
             self._processes[0].wait(timeout=SHUTDOWN_TIMEOUT_S)
