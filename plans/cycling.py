@@ -30,7 +30,7 @@ from devices.press import PressureCell
 
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
-from .pressure_hold import describe_suspenders, hold_target, holding_pressure, stack_readers
+from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
 from .safety import with_cell_off
 
 #: Spare points left in the trace buffer when the record interval is chosen automatically.
@@ -401,6 +401,7 @@ def galvanostatic_cycles(
     )
 
     @checkpointed_run(metadata)
+    @held_at(press, target_MPa)
     def inner() -> MsgGenerator[None]:
         for index in range(cycles):
             yield from cycle(
@@ -414,8 +415,7 @@ def galvanostatic_cycles(
                 detectors=readers,
             )
 
-    held = holding_pressure(inner(), press, target_MPa)
-    return (yield from with_cell_off(held, potentiostat))
+    return (yield from with_cell_off(inner(), potentiostat))
 
 
 def critical_current_density(
@@ -523,6 +523,7 @@ def critical_current_density(
     }
 
     @checkpointed_run(metadata)
+    @held_at(press, target_MPa)
     def inner() -> MsgGenerator[None]:
         for index, (density, settings) in enumerate(steps):
             for step_name, half in (("plating", settings), ("stripping", settings.reversed())):
@@ -546,8 +547,7 @@ def critical_current_density(
                 if outcome["failure"]:
                     return
 
-    held = holding_pressure(inner(), press, target_MPa)
-    outcome["uid"] = yield from with_cell_off(held, potentiostat)
+    outcome["uid"] = yield from with_cell_off(inner(), potentiostat)
     return outcome
 
 
@@ -632,6 +632,7 @@ def lithium_inventory_cycling(
     outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
 
     @checkpointed_run(metadata)
+    @held_at(press, target_MPa)
     def inner() -> MsgGenerator[None]:
         capacities = []
         for index in range(max_cycles):
@@ -654,6 +655,5 @@ def lithium_inventory_cycling(
                 outcome["end_of_life_cycle"] = index
                 return
 
-    held = holding_pressure(inner(), press, target_MPa)
-    outcome["uid"] = yield from with_cell_off(held, potentiostat)
+    outcome["uid"] = yield from with_cell_off(inner(), potentiostat)
     return outcome

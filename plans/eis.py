@@ -16,7 +16,7 @@ from devices.press import PressureCell
 
 from . import checks
 from .metadata import checkpointed_run, plan_metadata
-from .pressure_hold import describe_suspenders, hold_target, holding_pressure, stack_readers
+from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
 from .safety import with_cell_off
 
 
@@ -160,8 +160,8 @@ def eis_sweep(
     )
 
     @checkpointed_run(metadata)
+    @held_at(press, target_MPa)
     def inner() -> MsgGenerator[None]:
         yield from measure_eis(potentiostat, settings, readers, stream=data_keys.PRIMARY)
 
-    held = holding_pressure(inner(), press, target_MPa)
-    return (yield from with_cell_off(held, potentiostat))
+    return (yield from with_cell_off(inner(), potentiostat))

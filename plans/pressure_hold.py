@@ -180,6 +180,12 @@ def holding_pressure(
     return (yield from bpp.suspend_wrapper(plan, [pressure_suspender(press, target_MPa)]))
 
 
+#: `holding_pressure` as a decorator of a run's body, inside its ``run_decorator``: the
+#: suspender is installed once the run is open and removed before it closes, so a suspension
+#: is always marked inside the run.
+held_at = bpp.make_decorator(holding_pressure)
+
+
 def stack_readers(press: PressureCell | None, detectors: Sequence[Any]) -> list[Any]:
     """``detectors`` with the press first (once), so each event records the stack pressure."""
     if press is None:

@@ -70,10 +70,10 @@ def test_cycling_with_the_press_is_held_at_its_pressure_and_records_it(sim, fake
     assert suspender._sig is press.readback
     hold = press.hold_band_MPa.get()
     assert (suspender._bot, suspender._top) == (TARGET_MPA - hold, TARGET_MPA + hold)
-    # Installed before the run opens and the cell is energised, removed after it closes.
-    assert names.index("install_suspender") < names.index("open_run") < names.index("trigger")
+    # Installed once the run is open, before the cell is energised; removed before it closes.
+    assert names.index("open_run") < names.index("install_suspender") < names.index("trigger")
     assert len(commands(messages, "remove_suspender")) == 1
-    assert names.index("close_run") < names.index("remove_suspender")
+    assert names.index("remove_suspender") < names.index("close_run")
     start = start_of(messages)
     assert [s["suspender"] for s in start["suspenders"]] == ["SuspendWhenStackPressureLost"]
     assert start["suspenders"][0]["band_MPa"] == [TARGET_MPA - hold, TARGET_MPA + hold]
