@@ -188,9 +188,12 @@ def _set_up_simulated(config: StationConfig) -> None:
 def serve(config: StationConfig) -> int:
     """Serve the simulated station and the embedded Tiled until Ctrl-C."""
     from .services import serve_until_interrupted, start_simulated_services
+    from .services.child import ignore_stop_signals, interrupt_on_stop_signals
 
+    interrupt_on_stop_signals()  # a SIGTERM while the services start stops them too
     with ExitStack() as stack:
         start_simulated_services(config, stack)
+        stack.callback(ignore_stop_signals)  # runs first: the services then stop in order
         print("Ctrl-C stops", flush=True)
         serve_until_interrupted()
         return 0

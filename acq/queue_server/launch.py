@@ -303,12 +303,14 @@ class QueueServer(ChildService):
     def _shut_down_manager(self) -> None:
         api = self.manager_api()
         try:
+            if api.status()["manager_state"] == "executing_queue":
+                api.queue_stop()  # no next item starts, whatever state the plan is in now
             if api.status()["re_state"] == "running":
                 api.re_pause(option="immediate")  # the technique stops: cell off
                 api.wait_for_idle_or_paused(timeout=SHUTDOWN_TIMEOUT_S)
             if api.status()["re_state"] == "paused":
                 api.re_abort()  # the run closes with exit_status "abort"
-                api.wait_for_idle(timeout=SHUTDOWN_TIMEOUT_S)
+            api.wait_for_idle(timeout=SHUTDOWN_TIMEOUT_S)  # the queue stopped, the plan ended
             status = api.status()
             if status["worker_environment_exists"]:
                 if status["manager_state"] == "idle":
@@ -450,7 +452,7 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
     """
     from ..runtime.tiled_client import endpoint
     from ..services import start_simulated_services
-    from ..services.child import serve_until_interrupted
+    from ..services.child import ignore_stop_signals, serve_until_interrupted
 
     with ExitStack() as stack:
         try:
@@ -486,8 +488,7 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
             return 1
         finally:
             signum = signals.last()
-            for number in (signal.SIGINT, signal.SIGTERM):  # the shutdown is not interrupted
-                signal.signal(number, signal.SIG_IGN)
+            ignore_stop_signals()  # the shutdown is not interrupted
         name = signal.Signals(signum).name if signum else "interrupt"
         print(f"acq: {name}: stopping the queue server", file=sys.stderr, flush=True)
     return 128 + (signum or signal.SIGINT)

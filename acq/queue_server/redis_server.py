@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from ..services.child import ChildService
+from ..services.child import ChildService, ServiceError
 
 #: Wall seconds a started Redis gets to answer a ping (it replays its append-only file first).
 REDIS_STARTUP_TIMEOUT_S = 60.0
@@ -43,9 +43,21 @@ class RedisServer(ChildService):
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        """The ``redis-server`` command line (no secret on it)."""
+        """The ``redis-server`` command line (no secret on it).
+
+        Raises
+        ------
+        ServiceError
+            If ``redis-server`` is not on ``PATH``.
+        """
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise ServiceError(
+                "redis-server not found on PATH: install Redis, or name a site Redis in the "
+                "config's [queue] redis_addr"
+            )
         return [
-            shutil.which("redis-server") or "redis-server",
+            executable,
             "--bind",
             "127.0.0.1",
             "--port",

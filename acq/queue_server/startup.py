@@ -20,7 +20,6 @@ same station from the same config as ``acq run`` and the IPython session:
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from pathlib import Path
@@ -66,6 +65,14 @@ _engine = make_run_engine(
 
 RE = _engine.RE
 _abort = RE.abort
-RE.abort = functools.partial(_abort, QUEUE_ABORT_REASON)  # type: ignore[method-assign]
+
+
+def _abort_with_reason(reason: str = "") -> object:
+    """`RE.abort`, with `QUEUE_ABORT_REASON` when no reason is given (the queue's worker
+    gives none)."""
+    return _abort(reason or QUEUE_ABORT_REASON)
+
+
+RE.abort = _abort_with_reason  # type: ignore[method-assign]
 globals().update(_station.devices())
 globals().update(queue_plans(_config, _station))

@@ -503,7 +503,9 @@ def _move_to_recovered(path: Path) -> Path:
 
 def recover(config: StationConfig) -> int:
     """``acq recover``: upload every backup of ``config``'s station into its Tiled; one line
-    per run. Exit status 0 when every backup is in Tiled (or there is none), 1 otherwise."""
+    per run. Exit status 0 when every backed-up run is whole in Tiled (or there is no backup),
+    1 otherwise (Tiled unreachable, a backup unreadable, a run still missing something or
+    without its stop document)."""
     backup_dir = backup_directory(config.station.data_dir)
     paths = backups(backup_dir)
     if not paths:
@@ -520,6 +522,8 @@ def recover(config: StationConfig) -> int:
         try:
             for result in recover_file(raw, path):
                 print(result.line())
+                if result.missing or not result.stopped:  # not (yet) whole in Tiled
+                    status = 1
         except (RecoveryError, httpx.HTTPError) as error:
             print(f"acq: {path}: not recovered ({error}); backup kept", file=sys.stderr)
             status = 1

@@ -200,6 +200,22 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def interrupt_on_stop_signals() -> None:
+    """Ctrl-C and SIGTERM raise `KeyboardInterrupt`, so the caller's cleanup stops its child
+    processes (SIGTERM's default would end this process and leave them running; SIGINT is
+    re-armed too: a shell that starts a command in the background, ``acq serve &``, has it
+    ignored). Call it before the services start."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def ignore_stop_signals() -> None:
+    """Ignore further Ctrl-C and SIGTERM: the shutdown under way stops every child in order
+    (a second Ctrl-C in it would leave the rest running)."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
+
+
 def process_label(process: subprocess.Popen) -> str:
     """A process as messages name it: its module (``python -m``) or program, and its pid."""
     args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
@@ -232,8 +248,7 @@ def withdraw_stop(error: ServiceError) -> bool:
 
 def serve_until_interrupted() -> None:
     """Block until Ctrl-C or SIGTERM (a service manager's stop, ``kill``), so the caller's
-    cleanup stops its child processes either way. SIGINT is re-armed too: a shell that
-    starts a command in the background (``acq serve &``) has it ignored.
+    cleanup stops its child processes either way (`interrupt_on_stop_signals`).
 
     Raises
     ------
@@ -241,8 +256,7 @@ def serve_until_interrupted() -> None:
         Given to `stop_serving` (a supervisor that gave up on a service), at once if it
         was given before this was called.
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_stop_signals()
     try:
         while not _serving_stopped.wait(1.0):
             pass

@@ -140,6 +140,9 @@ class Supervisor:
             except ServiceError as error:
                 why = f"could not be restarted ({error.summary})"
                 continue
+            except Exception as error:  # a port taken, a log unwritable: counted the same
+                why = f"could not be restarted ({type(error).__name__}: {error})"
+                continue
             note = f"; {service.restart_note}" if service.restart_note else ""
             self.report(
                 f"acq: {service.name}: {why}; restarted ({len(recent)} of {self.max_restarts} "
