@@ -94,11 +94,15 @@ class ChildService:
         descriptor = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "a") as log:
+            # A process group of its own: a terminal's Ctrl-C reaches this process only, which
+            # stops its children in order (a plan aborted first, then the services), instead
+            # of every child dying at once.
             process = subprocess.Popen(
                 list(command),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**(env or os.environ), "PYTHONUNBUFFERED": "1"},
+                process_group=0,
             )
         self._processes.append(process)
         return process

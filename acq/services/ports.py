@@ -29,7 +29,8 @@ def tcp_port_free(port: int) -> bool:
         return True
 
 
-def _udp_port_free(port: int) -> bool:
+def udp_port_free(port: int) -> bool:
+    """Whether nothing is bound to UDP ``port`` on loopback."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -53,8 +54,8 @@ def free_channel_access_port(attempts: int = 100) -> int:
             port = probe.getsockname()[1]
         if (
             port < 65535
-            and _udp_port_free(port)
-            and _udp_port_free(port + 1)
+            and udp_port_free(port)
+            and udp_port_free(port + 1)
             and (tcp_port_free(port))
         ):
             return port
@@ -64,5 +65,5 @@ def free_channel_access_port(attempts: int = 100) -> int:
 def wait_until_udp_bound(port: int, timeout_s: float = 5.0) -> None:
     """Return once something listens on loopback UDP ``port`` (or after ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _udp_port_free(port):
+    while time.monotonic() < deadline and udp_port_free(port):
         time.sleep(0.05)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..config import ConfigError, StationConfig
 from .child import ChildService, stop_process
-from .ports import wait_until_udp_bound
+from .ports import udp_port_free, wait_until_udp_bound
 
 if TYPE_CHECKING:  # the physics is imported only when a simulated station is set up
     from simulated_devices.physics.parameters import CellParameters
@@ -84,6 +84,8 @@ class SimulatedStationProcess(ChildService):
         self.config = config
         self.parameters = simulation_parameters(config)
         self.parameters_path = self.log_path.with_name(self.log_path.stem + "_parameters.json")
+        #: Whether the first process is a repeater of this service's own (see `start`).
+        self._own_repeater = False
 
     def command(self) -> list[str]:
         """The command line that starts the IOCs."""
@@ -129,8 +131,13 @@ class SimulatedStationProcess(ChildService):
         # EPICS's own caRepeater (not installed) and complains; let ours bind first. Ours, not
         # caproto-repeater, which never confirms libca's registration
         # (`simulated_devices.repeater`).
-        self.launch([sys.executable, "-m", "simulated_devices.repeater"])
-        wait_until_udp_bound(int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065")))
+        # One repeater per host and port, as EPICS's caRepeater: one already bound (another
+        # station's on this machine) serves these clients too.
+        port = int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065"))
+        self._own_repeater = udp_port_free(port)
+        if self._own_repeater:
+            self.launch([sys.executable, "-m", "simulated_devices.repeater"])
+            wait_until_udp_bound(port)
         self._start_iocs()
 
     def restart(self) -> None:
@@ -142,13 +149,14 @@ class SimulatedStationProcess(ChildService):
         ServiceError
             If the IOCs exit or do not answer, with the tail of their log.
         """
-        repeater = self._processes[0] if self._processes else None
-        if repeater is None or repeater.poll() is not None:
+        repeater = self._processes[0] if self._own_repeater and self._processes else None
+        if repeater is not None and repeater.poll() is not None:
             super().restart()
             return
-        for process in reversed(self._processes[1:]):
+        kept = [repeater] if repeater is not None else []
+        for process in reversed(self._processes[len(kept) :]):
             stop_process(process)
-        self._processes = [repeater]
+        self._processes = kept
         self.mark_restart_in_log()
         self._start_iocs()
 

@@ -18,7 +18,9 @@ from conventions.pv_states import TechniqueState
 from plans import galvanostatic_cycles
 
 #: Wall seconds each condition gets to come about.
-WAIT_S = 60.0
+WAIT_S = 120.0
+#: The stack pressure the plan runs at, MPa.
+HELD_MPA = 10.0
 #: Half cycles of ≈1000 h of experiment time (≈36 s each on the test station's clock), three
 #: cycles: the other processes start and are refused while they run, then the run is aborted.
 C_RATE = 0.001
@@ -37,28 +39,33 @@ def test_a_running_plan_keeps_other_processes_out(station, session_config, tmp_p
     seen: dict = {}
 
     def while_it_runs() -> None:
-        deadline = time.monotonic() + WAIT_S
-        while pstat.state.get(use_monitor=False) != TechniqueState.RUNNING:
-            assert time.monotonic() < deadline, "the half cycle never started"
-            time.sleep(0.05)
-        seen["held"] = lock.held.get(use_monitor=False)
-        seen["owner"] = lock.owner.get(use_monitor=False)
-        seen["stray"] = _python(
-            "import epics\n"
-            f"pv = epics.PV({press.feedback.setpoint_pvname!r})\n"
-            "assert pv.wait_for_connection(10)\n"
-            "print('write access', pv.write_access)\n"
-        )
-        seen["second"] = _python(
-            "import json, sys\n"
-            "from acq.config import parse_config\n"
-            "from acq.cli import run_plan\n"
-            f"config = parse_config(json.load(open({str(config_file)!r})))\n"
-            "sys.exit(run_plan(config, 'pressure_step', {'pressure_MPa': 5.0}))\n"
-        )
-        seen["held after"] = lock.held.get(use_monitor=False)
-        engine.RE.request_pause(defer=False)
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while pstat.state.get(use_monitor=False) != TechniqueState.RUNNING:
+                assert time.monotonic() < deadline, "the half cycle never started"
+                time.sleep(0.05)
+            seen["held"] = lock.held.get(use_monitor=False)
+            seen["owner"] = lock.owner.get(use_monitor=False)
+            seen["stray"] = _python(
+                "import epics\n"
+                f"pv = epics.PV({press.feedback.setpoint_pvname!r})\n"
+                "assert pv.wait_for_connection(10)\n"
+                "print('write access', pv.write_access)\n"
+            )
+            seen["second"] = _python(
+                "import json, sys\n"
+                "from acq.config import parse_config\n"
+                "from acq.cli import run_plan\n"
+                f"config = parse_config(json.load(open({str(config_file)!r})))\n"
+                "sys.exit(run_plan(config, 'pressure_step', {'pressure_MPa': 5.0}))\n"
+            )
+            seen["held after"] = lock.held.get(use_monitor=False)
+        except BaseException as error:  # reported below; the run is paused either way
+            seen["error"] = error
+        finally:
+            engine.RE.request_pause(defer=False)
 
+    press.move(HELD_MPA, timeout=60)  # settled: the plan is held at it from the start
     engine = make_run_engine(session_config, press=press, lock=lock)
     stops: list[dict] = []
     engine.RE.subscribe(lambda name, doc: stops.append(doc), "stop")
@@ -68,6 +75,7 @@ def test_a_running_plan_keeps_other_processes_out(station, session_config, tmp_p
         engine.RE(galvanostatic_cycles(pstat, cycles=3, c_rate=C_RATE, press=press))
     engine.RE.abort("test done")
     checks.join(WAIT_S)
+    assert "error" not in seen, seen
     assert seen["held"] == 1 and seen["owner"] and seen["held after"] == 1, seen
     stray, second = seen["stray"], seen["second"]
     assert "write access False" in stray.stdout, stray.stdout + stray.stderr
