@@ -37,6 +37,10 @@ TESTS = Path(__file__).parent
 #: Test files that run alone on a pytest-xdist worker of their own (`make test` runs two):
 #: they serve the default station's ports and take minutes.
 ALONE = ("test_readme.py",)
+#: System test files that serve a whole station of their own on this session's Channel Access
+#: ports: beside the session's station (same ports) their clients would not find their IOCs,
+#: so they run on the README's worker, which never starts the session's station.
+BESIDE_THE_README = ("test_acq_queue_signals.py",)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -53,6 +57,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
         if path.name in ALONE:
             group = path.stem
+        elif path.name in BESIDE_THE_README:
+            group = Path(ALONE[0]).stem
         elif tier == "system":
             group = "station"
         else:
@@ -63,7 +69,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _start_order(path: Path) -> int:
-    return 0 if path.name in ALONE else 1 if path.parts[0] == "system" else 2
+    if path.name in ALONE or path.name in BESIDE_THE_README:
+        return 0
+    return 1 if path.parts[0] == "system" else 2
 
 
 @pytest.fixture
