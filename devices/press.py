@@ -178,15 +178,14 @@ class PressureCell(PVPositionerIsClose):
         pressure = self.readback.get() if pressure_MPa is None else pressure_MPa
         return abs(force / area - pressure)
 
-    def check_load_cell(
-        self, force_N: float | None = None, pressure_MPa: float | None = None
-    ) -> None:
-        """Raise unless the pressure agrees with force / area within ``tolerance_MPa``.
+    def check_load_cell(self, force_N: float, pressure_MPa: float) -> None:
+        """Raise unless ``pressure_MPa`` agrees with ``force_N`` / area within
+        ``tolerance_MPa``.
 
         Parameters
         ----------
         force_N, pressure_MPa
-            The readings to check, N and MPa (default: the last ones read).
+            The load cell's readings, N and MPa.
 
         Raises
         ------
@@ -200,13 +199,11 @@ class PressureCell(PVPositionerIsClose):
                 f"{self.name}: area_mm2 is not set: the pressure cannot be checked against "
                 f"the load cell's force"
             )
-        force = self.force_N.get() if force_N is None else force_N
-        pressure = self.readback.get() if pressure_MPa is None else pressure_MPa
-        disagreement = self.load_cell_disagreement_MPa(force, pressure)
+        disagreement = self.load_cell_disagreement_MPa(force_N, pressure_MPa)
         if not disagreement <= self.tolerance_MPa.get():
             raise PressureUntrusted(
-                f"{self.name}: Pressure reads {pressure:.2f} MPa but force / area is "
-                f"{force / area:.2f} MPa ({disagreement:.2f} MPa apart, more than "
+                f"{self.name}: Pressure reads {pressure_MPa:.2f} MPa but force / area is "
+                f"{force_N / area:.2f} MPa ({disagreement:.2f} MPa apart, more than "
                 f"±{self.tolerance_MPa.get()} MPa): a tare taken under load? Re-tare with the "
                 f"stack unloaded"
             )

@@ -37,7 +37,13 @@ from redis.retry import Retry
 
 from ..config import StationConfig
 from ..runtime.tiled_client import TILED_API_KEY_VARIABLE
-from ..services.child import ChildService, ServiceError
+from ..services.child import (
+    STARTUP_TIMEOUT_S,
+    ChildService,
+    ServiceError,
+    ignore_stop_signals,
+    serve_until_interrupted,
+)
 from . import CONFIG_VARIABLE, TILED_URI_VARIABLE
 from .keys import (
     API_KEY_VARIABLE,
@@ -61,8 +67,6 @@ PERMISSIONS_PATH = Path(__file__).with_name("user_group_permissions.yaml")
 SHUTDOWN_TIMEOUT_S = 60.0
 #: Wall seconds Redis gets to answer a ping.
 REDIS_TIMEOUT_S = 2.0
-#: Wall seconds each of the list generator, the RE Manager and the HTTP server gets to be ready.
-STARTUP_TIMEOUT_S = 120.0
 #: Only top-level devices are listed: plans take whole devices.
 DEVICE_MAX_DEPTH = 1
 
@@ -452,7 +456,6 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
     """
     from ..runtime.tiled_client import endpoint
     from ..services import start_simulated_services
-    from ..services.child import ignore_stop_signals, serve_until_interrupted
 
     with ExitStack() as stack:
         try:
