@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -483,40 +482,12 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
             f"Ctrl-C stops (a running plan is aborted first)",
             flush=True,
         )
-        signals = _SignalRecorder()
         try:
-            serve_until_interrupted()
+            received = serve_until_interrupted()
         except ServiceError as error:
             print(f"acq: {error}", file=sys.stderr)
             return 1
         finally:
-            signum = signals.last()
             ignore_stop_signals()  # the shutdown is not interrupted
-        name = signal.Signals(signum).name if signum else "interrupt"
-        print(f"acq: {name}: stopping the queue server", file=sys.stderr, flush=True)
-    return 128 + (signum or signal.SIGINT)
-
-
-class _SignalRecorder:
-    """Which signal ended `serve_until_interrupted` (it returns without saying): Python's
-    wakeup file descriptor receives the number of every signal caught, whatever handler
-    the serving loop installs."""
-
-    def __init__(self) -> None:
-        self._read, write = os.pipe()
-        os.set_blocking(self._read, False)
-        os.set_blocking(write, False)
-        self._write = write
-        signal.set_wakeup_fd(write)
-
-    def last(self) -> int | None:
-        """The last signal caught since construction (None if none), the recorder removed."""
-        signal.set_wakeup_fd(-1)
-        try:
-            received = os.read(self._read, 512)
-        except BlockingIOError:
-            received = b""
-        finally:
-            os.close(self._read)
-            os.close(self._write)
-        return received[-1] if received else None
+        print(f"acq: {received.name}: stopping the queue server", file=sys.stderr, flush=True)
+    return 128 + received

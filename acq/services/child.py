@@ -201,7 +201,7 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signal.Signals(signum).name)  # as `acq.cli.main` reads it
 
 
 def interrupt_on_stop_signals() -> None:
@@ -250,9 +250,10 @@ def withdraw_stop(error: ServiceError) -> bool:
     return True
 
 
-def serve_until_interrupted() -> None:
+def serve_until_interrupted() -> signal.Signals:
     """Block until Ctrl-C or SIGTERM (a service manager's stop, ``kill``), so the caller's
-    cleanup stops its child processes either way (`interrupt_on_stop_signals`).
+    cleanup stops its child processes either way (`interrupt_on_stop_signals`); return the
+    signal that ended it.
 
     Raises
     ------
@@ -264,8 +265,8 @@ def serve_until_interrupted() -> None:
     try:
         while not _serving_stopped.wait(1.0):
             pass
-    except KeyboardInterrupt:
-        return
+    except KeyboardInterrupt as interrupt:
+        return signal.Signals[str(interrupt) or "SIGINT"]
     error = _stop_errors[0]
     withdraw_stop(error)
     raise error
