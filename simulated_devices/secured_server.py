@@ -12,16 +12,22 @@ calls ``check_access``, in the server's circuit, with the connection at hand:
   ``<prefix>station:ErrorMsg``;
 - when the lock is taken, released or its connection closes, every open channel of a locked
   PV is told its new rights (an ``AccessRightsResponse``, as an EPICS IOC does when an ASG's
-  ``INP`` changes), so libca, pyepics and ophyd refuse the write before sending it.
+  ``INP`` changes), so libca, pyepics and ophyd refuse the write before sending it;
+- when the lock's holder disconnects holding it (a plan's process killed, a queue worker's
+  environment destroyed), the station is put in its safe state: the context's
+  ``on_holder_lost`` writes are made (the potentiostat's ``STOP``: the cell at open circuit;
+  the press keeps holding its setpoint), as an ``OUT`` link from the lock record would on an
+  EPICS IOC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import caproto as ca
-from caproto import AccessRights
+from caproto import AccessRights, ChannelData
 from caproto.asyncio.server import Context, VirtualCircuit
 
 from .access import Client, StationAccess
@@ -95,16 +101,25 @@ class SecuredContext(Context):
         The group serving the lock.
     interfaces
         Where to listen.
+    on_holder_lost
+        The writes (PV, value) that put the station in its safe state when the lock's holder
+        disconnects holding it.
     """
 
     CircuitClass = SecuredCircuit
 
     def __init__(
-        self, pvdb: dict, access: StationAccess, lock: StationLockIOC, interfaces: list[str]
+        self,
+        pvdb: dict,
+        access: StationAccess,
+        lock: StationLockIOC,
+        interfaces: list[str],
+        on_holder_lost: Sequence[tuple[ChannelData, object]] = (),
     ) -> None:
         super().__init__(pvdb, interfaces)
         self.access = access
         self.lock = lock
+        self.on_holder_lost = list(on_holder_lost)
 
     def rights(self, entry, client: Client) -> AccessRights:
         """``client``'s rights on ``entry``: caproto's own, narrowed by the rules."""
@@ -144,15 +159,26 @@ class SecuredContext(Context):
     async def circuit_disconnected(self, circuit) -> None:
         await super().circuit_disconnected(circuit)
         if self.access.disconnected(circuit.circuit.address):
-            await self.report(f"lock released: its holder {circuit.peer} disconnected")
+            for entry, value in self.on_holder_lost:  # the putter runs (STOP: the cell off)
+                await entry.write(value)
+            await self.report(
+                f"lock released: its holder {circuit.peer} disconnected; station made safe"
+            )
             await self.lock_changed()
 
 
-def serve(pvdb: dict, access: StationAccess, lock: StationLockIOC, interfaces: list[str]) -> None:
-    """Serve ``pvdb`` under ``access`` until interrupted (as `caproto.asyncio.server.run`)."""
+def serve(
+    pvdb: dict,
+    access: StationAccess,
+    lock: StationLockIOC,
+    interfaces: list[str],
+    on_holder_lost: Sequence[tuple[ChannelData, object]] = (),
+) -> None:
+    """Serve ``pvdb`` under ``access`` until interrupted (as `caproto.asyncio.server.run`);
+    the arguments are `SecuredContext`'s."""
 
     async def run() -> None:  # caproto's context is made in the loop it runs in
-        await SecuredContext(pvdb, access, lock, interfaces).run()
+        await SecuredContext(pvdb, access, lock, interfaces, on_holder_lost).run()
 
     with contextlib.suppress(KeyboardInterrupt):  # as caproto's run
         asyncio.run(run())

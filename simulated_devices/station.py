@@ -117,12 +117,13 @@ def locked_pv_names(options: StationOptions) -> list[str]:
 
 def serve_station(options: StationOptions, pvdb: dict) -> None:
     """Serve ``pvdb`` (from `build_station`) on loopback under the station's access rules,
-    until interrupted."""
+    until interrupted; a lock holder lost while holding it leaves the cell at open circuit."""
     from .secured_server import serve  # caproto's server reads the environment on import
 
     access = StationAccess(options.writers, {pvdb[name] for name in locked_pv_names(options)})
     lock = pvdb[options.prefix + LOCK_PREFIX + "Lock"].group
-    serve(pvdb, access, lock, interfaces=["127.0.0.1"])
+    cell_off = (pvdb[options.prefix + options.potentiostat_prefix + "STOP"], 1)
+    serve(pvdb, access, lock, interfaces=["127.0.0.1"], on_holder_lost=[cell_off])
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> tuple[StationOptions, bool]:

@@ -14,7 +14,7 @@ import pytest
 from bluesky.utils import RunEngineInterrupted
 
 from acq.runtime.engine import make_run_engine
-from conventions.pv_states import TechniqueState
+from conventions.pv_states import Switch, TechniqueState
 from plans import galvanostatic_cycles
 
 #: Wall seconds each condition gets to come about.
@@ -29,6 +29,17 @@ C_RATE = 0.001
 def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+
+
+def _run_plan(config_file, plan: str, params: dict) -> str:
+    """Python code running ``plan`` as ``acq run`` does, with the station config's file."""
+    return (
+        "import json, sys\n"
+        "from acq.config import parse_config\n"
+        "from acq.cli import run_plan\n"
+        f"config = parse_config(json.load(open({str(config_file)!r})))\n"
+        f"sys.exit(run_plan(config, {plan!r}, {params!r}))\n"
     )
 
 
@@ -53,11 +64,7 @@ def test_a_running_plan_keeps_other_processes_out(station, session_config, tmp_p
                 "print('write access', pv.write_access)\n"
             )
             seen["second"] = _python(
-                "import json, sys\n"
-                "from acq.config import parse_config\n"
-                "from acq.cli import run_plan\n"
-                f"config = parse_config(json.load(open({str(config_file)!r})))\n"
-                "sys.exit(run_plan(config, 'pressure_step', {'pressure_MPa': 5.0}))\n"
+                _run_plan(config_file, "pressure_step", {"pressure_MPa": 5.0})
             )
             seen["held after"] = lock.held.get(use_monitor=False)
         except BaseException as error:  # reported below; the run is paused either way
@@ -83,3 +90,38 @@ def test_a_running_plan_keeps_other_processes_out(station, session_config, tmp_p
     assert "locked by" in second.stderr and "Traceback" not in second.stderr, second.stderr
     assert [stop["exit_status"] for stop in stops] == ["abort"]
     assert lock.held.get(use_monitor=False) == 0
+
+
+def test_a_killed_plan_leaves_the_cell_off_and_the_lock_free(station, session_config, tmp_path):
+    """SIGKILL (or a queue worker's environment destroyed) runs no code of the plan's: the
+    IOC, seeing the lock's holder disconnect, puts the cell at open circuit."""
+    pstat, lock = station.potentiostat, station.lock
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(session_config.model_dump(mode="json")))
+    plan = _run_plan(config_file, "galvanostatic_cycles", {"cycles": 1, "c_rate": C_RATE})
+    command = subprocess.Popen(
+        [sys.executable, "-c", plan], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while pstat.state.get(use_monitor=False) != TechniqueState.RUNNING:
+            assert command.poll() is None, "the plan ended before its half cycle started"
+            assert time.monotonic() < deadline, "the half cycle never started"
+            time.sleep(0.05)
+        assert pstat.cell_on.get(use_monitor=False) == Switch.ON
+        assert lock.held.get(use_monitor=False) == 1
+    finally:
+        killed = time.monotonic()
+        command.kill()
+    command.wait(10)
+    while pstat.cell_on.get(use_monitor=False) != Switch.OFF:
+        assert time.monotonic() - killed < 1.0, "the cell is still on 1 s after the kill"
+        time.sleep(0.02)
+    while lock.held.get(use_monitor=False) != 0:
+        assert time.monotonic() - killed < 1.0, "the lock is still held 1 s after the kill"
+        time.sleep(0.02)
+    assert "disconnected" in lock.error_message.get(use_monitor=False)
+    deadline = time.monotonic() + 10
+    while pstat.state.get(use_monitor=False) == TechniqueState.RUNNING:
+        assert time.monotonic() < deadline, "the technique still runs after the cell went off"
+        time.sleep(0.05)
