@@ -18,29 +18,11 @@ from bluesky.utils import Msg
 from ophyd import Device
 
 from conventions.pv_states import Switch
+from conventions.start_keys import owned_key_refusal
 from devices.press import PressureCell
 
 #: Timeout of the press reads `label_runs` makes, s.
 READ_TIMEOUT_S = 2.0
-
-
-#: Start-document keys a caller's ``md`` may not set: the station's (from its config, via the
-#: RunEngine's ``md``: station, sample, cell, simulation, software versions) and the plan's
-#: record of what it did (its name and arguments, the nominal stack pressure), which the
-#: analysis reads back.
-OWNED_KEYS = frozenset(
-    {
-        "station",
-        "sample",
-        "sample_description",
-        "cell",
-        "simulated",
-        "versions",
-        "pressure_MPa",
-        "plan_name",
-        "plan_args",
-    }
-)
 
 
 def plan_metadata(
@@ -64,13 +46,7 @@ def plan_metadata(
         Its arguments; devices are recorded by name.
     md
         The caller's metadata, which wins over the plan's own keys except those in
-        `OWNED_KEYS` (what the station and the plan record as fact).
-
-    Raises
-    ------
-    ValueError
-        If ``md`` sets one of `OWNED_KEYS` (before anything moves: plans build their metadata
-        before they open their run).
+        `conventions.start_keys.OWNED_KEYS` (what the station and the plan record as fact).
     detectors, motors
         What the plan reads and what it moves (recorded by name, as ``bluesky.plans.scan``
         records them).
@@ -81,13 +57,16 @@ def plan_metadata(
         other clients plot against them (``time`` of ``primary`` when empty).
     extra
         Technique parameters and other keys (``technique``, ``pressure_MPa``…).
+
+    Raises
+    ------
+    ValueError
+        If ``md`` sets one of `conventions.start_keys.OWNED_KEYS` (before anything moves:
+        plans build their metadata before they open their run).
     """
-    owned = sorted(OWNED_KEYS & set(md or {}))
-    if owned:
-        raise ValueError(
-            f"{plan_name}: md may not set {', '.join(owned)}: the station config and the plan "
-            f"record them"
-        )
+    refused = owned_key_refusal(plan_name, md)
+    if refused:
+        raise ValueError(refused)
     standard: dict[str, Any] = {
         "detectors": [device.name for device in detectors],
         "motors": [device.name for device in motors],

@@ -20,8 +20,9 @@ too; and its JSON decoder reads ``NaN`` and ``Infinity`` although JSON has neith
 hook for a validation of one's own, so `validate_plan` (the function the manager calls for
 ``item_add``/``item_update`` and the worker again before running an item) is wrapped: after
 the queue server's own checks pass, an item with a non-finite number anywhere in its
-arguments is refused with a message naming the parameter (`non_finite_argument`). No plan
-of the station takes one.
+arguments is refused with a message naming the parameter (`refused_argument`). No plan
+of the station takes one. So is an ``md`` that sets a start-document key the station owns
+(`conventions.start_keys`), which the plan would refuse only when it runs.
 
 Both replacements are installed when this module is imported, so they are in place in the
 manager and worker processes whether multiprocessing forks them or spawns them (a spawned
@@ -40,6 +41,8 @@ from bluesky_queueserver.manager.plan_queue_ops import PlanQueueOperations
 from bluesky_queueserver.manager.start_manager import start_manager
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+
+from conventions.start_keys import owned_key_refusal
 
 from .finite import non_finite_values, refusal
 
@@ -60,8 +63,9 @@ async def start_queue_operations(self: PlanQueueOperations) -> None:
     self._r_pool.set_retry(copy.deepcopy(REDIS_RETRY))
 
 
-def non_finite_argument(plan: Mapping[str, Any], description: Mapping[str, Any]) -> str:
-    """Which arguments of a queue item are NaN or ±inf, or ``""`` if none is.
+def refused_argument(plan: Mapping[str, Any], description: Mapping[str, Any]) -> str:
+    """Which arguments of a queue item are NaN or ±inf, or which start-document keys its
+    ``md`` sets that the station owns; ``""`` if none.
 
     Parameters
     ----------
@@ -81,11 +85,14 @@ def non_finite_argument(plan: Mapping[str, Any], description: Mapping[str, Any])
         for name, value in bound.arguments.items()
         for problem in non_finite_values(value, name)
     ]
-    return refusal(found) if found else ""
+    if found:
+        return refusal(found)
+    md = bound.arguments.get("md")
+    return owned_key_refusal(plan["name"], md) if isinstance(md, Mapping) else ""
 
 
 def validate_plan(plan: dict, *, allowed_plans: dict | None, allowed_devices: dict | None):
-    """`bluesky_queueserver.validate_plan`, then every number of the item finite.
+    """`bluesky_queueserver.validate_plan`, then `refused_argument`.
 
     Returns
     -------
@@ -96,7 +103,7 @@ def validate_plan(plan: dict, *, allowed_plans: dict | None, allowed_devices: di
         plan, allowed_plans=allowed_plans, allowed_devices=allowed_devices
     )
     if success and allowed_plans is not None:
-        problem = non_finite_argument(plan, allowed_plans[plan["name"]])
+        problem = refused_argument(plan, allowed_plans[plan["name"]])
         if problem:
             return False, f"Plan validation failed: {problem}\nPlan: {plan!r}"
     return success, message

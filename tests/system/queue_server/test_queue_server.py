@@ -166,6 +166,14 @@ def test_item_add_refuses_unknown_devices_out_of_range_pressures_and_wrong_types
             BPlan("critical_current_density", "pstat", mode="voltage"),
             r"mode\s+Input should be 'time' or 'capacity'",
         ),
+        "md setting the recorded pressure": (
+            BPlan("pressure_step", "press", 25, md={"pressure_MPa": 100}),
+            r"pressure_step: md may not set pressure_MPa",
+        ),
+        "md setting the station and cell": (
+            BPlan("eis_sweep", "pstat", md={"station": "fake", "cell": {"area_cm2": 9}}),
+            r"eis_sweep: md may not set cell, station",
+        ),
     }
     for case, (plan, message) in refusals.items():
         with pytest.raises(idle_queue.RequestFailedError) as refused:
