@@ -22,7 +22,7 @@ demo: $(STAMP)
 # Two workers (2 cores): the system tier on one, the README's walk-through on the other,
 # unit tests on whichever is free (tests/conftest.py assigns the groups).
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "unit and not slow" $(PYTEST_ARGS)

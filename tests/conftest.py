@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -41,6 +46,48 @@ ALONE = ("test_readme.py",)
 #: ports: beside the session's station (same ports) their clients would not find their IOCs,
 #: so they run on the README's worker, which never starts the session's station.
 BESIDE_THE_README = ("test_acq_queue_signals.py",)
+
+
+#: Environment variable naming the folder where each pytest-xdist worker's fatal errors go.
+FAULT_LOGS = "ACQ_TEST_FAULT_LOGS"
+_fault_log: IO[str] | None = None
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's faulthandler plugin, which writes to stderr
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker writes a fatal error's tracebacks (every thread's) to a
+    file of its own, which the controller prints when the worker goes down
+    (`pytest_testnodedown`): xdist itself reports only "node down: Not properly terminated"."""
+    global _fault_log
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        if getattr(config.option, "numprocesses", None):
+            os.environ[FAULT_LOGS] = tempfile.mkdtemp(prefix="acq-test-faults-")
+        return
+    folder = os.environ.get(FAULT_LOGS)
+    if folder:
+        _fault_log = open(Path(folder) / f"{worker}.log", "w")  # noqa: SIM115 (process-long)
+        faulthandler.enable(_fault_log, all_threads=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller removes the workers' fault logs (a crash's was printed already)."""
+    folder = os.environ.get(FAULT_LOGS)
+    if folder and os.environ.get("PYTEST_XDIST_WORKER") is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """Print what a crashed worker's faulthandler wrote (see `pytest_configure`)."""
+    folder = os.environ.get(FAULT_LOGS)
+    if not error or not folder:
+        return
+    log = Path(folder) / f"{node.gateway.id}.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    reporter = node.config.pluginmanager.getplugin("terminalreporter")
+    reporter.write_line(f"[{node.gateway.id}] fatal error log ({log}):")
+    reporter.write_line(text or "(empty: the worker died without a Python fatal error)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
