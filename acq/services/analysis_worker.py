@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
 import threading
 from collections.abc import Sequence
@@ -104,15 +103,14 @@ class AnalysisWorkerProcess(ChildService):
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.touch(mode=0o600)  # it may hold a remote Tiled's API key
         self.config_path.write_text(json.dumps(self.config.model_dump(mode="json")))
-        proxy = shutil.which("bluesky-0MQ-proxy") or str(
-            Path(sys.executable).with_name("bluesky-0MQ-proxy")
-        )
         analysis = self.config.analysis
         env = {**os.environ, TILED_API_KEY_VARIABLE: self.api_key or ""}
         # On loopback: bluesky-0MQ-proxy given bare ports binds every interface, unencrypted.
         self.launch(
             [
-                proxy,
+                sys.executable,
+                "-m",
+                "bluesky.commandline.zmq_proxy",  # bluesky-0MQ-proxy
                 "--in-address",
                 f"tcp://{zmq_address(analysis.zmq_in_port)}",
                 "--out-address",

@@ -21,6 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from .. import tethered
+from ..tethered import tethered_command
+
 #: Wall seconds a child gets to exit after SIGTERM before it is killed.
 TERMINATE_TIMEOUT_S = 10.0
 #: Wall seconds a service gets to answer its probe once started (imports included, on a
@@ -98,7 +101,7 @@ class ChildService:
             # stops its children in order (a plan aborted first, then the services), instead
             # of every child dying at once.
             process = subprocess.Popen(
-                list(command),
+                tethered_command(command, os.getpid()),  # ends once this process has gone
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**(env or os.environ), "PYTHONUNBUFFERED": "1"},
@@ -223,8 +226,12 @@ def ignore_stop_signals() -> None:
 def process_label(process: subprocess.Popen) -> str:
     """A process as messages name it: its module (``python -m``) or program, and its pid."""
     args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
-    program = args[args.index("-m") + 1] if "-m" in args[:-1] else Path(args[0]).name
-    return f"{program} (pid {process.pid})"
+    if "-m" not in args[:-1]:
+        return f"{Path(args[0]).name} (pid {process.pid})"
+    module_at = args.index("-m") + 1
+    if args[module_at] == tethered.__name__:  # ``-m acq.tethered PARENT_PID MODULE``
+        module_at += 2
+    return f"{args[module_at]} (pid {process.pid})"
 
 
 #: Set when serving must end because a service could not be kept up (`stop_serving`).

@@ -58,7 +58,9 @@ class EmbeddedTiled(ChildService):
         """The ``tiled serve catalog`` command line."""
         catalog = self.directory / "catalog.db"
         command = [
-            str(Path(sys.executable).with_name("tiled")),
+            sys.executable,
+            "-m",
+            "tiled",
             "serve",
             "catalog",
             str(catalog),

@@ -40,9 +40,9 @@ SERVE_TIMEOUT_S = 240.0
 RESTART_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 180.0
 #: Command lines of the children, as psutil reports them.
-IOC = ("-m", "simulated_devices")
+IOC = ("simulated_devices", "--prefix")
 TILED = ("serve", "catalog")
-WORKER = ("-m", "acq.services.analysis_worker")
+WORKER = ("acq.services.analysis_worker",)
 
 
 @dataclass
