@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from ophyd.device import Staged
 
 from acq.analysis.live import LiveAnalysis
 from acq.beamline import Station, build_station, connect_station
@@ -40,6 +41,19 @@ def station(simulated_station, station_config) -> Station:
     connect_station(built)
     yield built
     built.close()  # before the IOCs stop: no monitor may fire into torn-down devices
+
+
+@pytest.fixture(autouse=True)
+def _station_lock_released(request):
+    """After a test that used the session's station, its lock is released even if the test
+    failed with a RunEngine paused or running (its devices staged): the lock would otherwise
+    stay held by this process's connection, and every later plan be refused."""
+    yield
+    if "station" not in request.fixturenames:
+        return
+    lock = request.getfixturevalue("station").lock
+    if lock is not None and lock._staged == Staged.yes:
+        lock.unstage()
 
 
 @pytest.fixture(scope="session")
