@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from epics import ca
+from epics import pv as epics_pv
 from ophyd.device import Staged
 
 from acq.analysis.live import LiveAnalysis
@@ -44,16 +46,45 @@ def station(simulated_station, station_config) -> Station:
 
 
 @pytest.fixture(autouse=True)
-def _station_lock_released(request):
-    """After a test that used the session's station, its lock is released even if the test
-    failed with a RunEngine paused or running (its devices staged): the lock would otherwise
-    stay held by this process's connection, and every later plan be refused."""
+def _session_station_intact(request):
+    """After a test that used the session's station:
+
+    - its lock is released even if the test failed with a RunEngine paused or running (its
+      devices staged): the lock would otherwise stay held by this process's connection, and
+      every later plan be refused;
+    - every channel of its signals is still open: a test that clears one under it (a pyepics
+      ``PV`` of its own disconnected, see `tests.system.messages`) fails here, by name,
+      instead of the station's reads failing later and its teardown crashing the worker.
+    """
     yield
     if "station" not in request.fixturenames:
         return
-    lock = request.getfixturevalue("station").lock
-    if lock is not None and lock._staged == Staged.yes:
-        lock.unstage()
+    station = request.getfixturevalue("station")
+    if station.lock is not None and station.lock._staged == Staged.yes:
+        station.lock.unstage()
+    cleared = cleared_channels(station)
+    assert not cleared, f"the session station's channels broken: {', '.join(cleared)}"
+
+
+def cleared_channels(station: Station) -> list[str]:
+    """The station's signals whose pyepics PV is no longer the one pyepics hands out for its
+    name (the next station built would clear its channel), or whose channel is cleared."""
+    cleared = []
+    for device in station.connectable().values():
+        for walk in device.walk_signals():
+            signal = walk.item
+            read_pv, write_pv = (
+                getattr(signal, "_read_pv", None),
+                getattr(signal, "_write_pv", None),
+            )
+            for pv in (read_pv, write_pv if write_pv is not read_pv else None):
+                if pv is None:
+                    continue
+                if pv.chid is None or pv.chid.value not in ca._chid_cache:
+                    cleared.append(f"{signal.name} ({pv.pvname}: channel cleared)")
+                elif epics_pv._PVcache_.get(pv._cache_key) is not pv:
+                    cleared.append(f"{signal.name} ({pv.pvname}: dropped from pyepics' cache)")
+    return cleared
 
 
 @pytest.fixture(scope="session")
