@@ -113,6 +113,10 @@ class StationAccess:
         #: The connection holding the lock, if any.
         self.holder: Client | None = None
 
+    def holds(self, client: Client) -> bool:
+        """Whether ``client``'s connection holds the lock."""
+        return self.holder is not None and self.holder.address == client.address
+
     def _lock_allows(self, client: Client) -> bool:
         """Whether the lock is free or held over ``client``'s connection."""
         return self.holder is None or self.holder.address == client.address

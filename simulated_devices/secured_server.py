@@ -85,6 +85,8 @@ class SecuredCircuit(VirtualCircuit):
             return access.refusal(entry, client)
         if entry is self.context.lock.lock and command.data[0] in (0, 1):
             return access.take(client) if command.data[0] else access.release(client)
+        if entry is self.context.lock.tag and not access.holds(client):
+            return f"only the lock's holder tags it (lock held by {access.holder or 'nobody'})"
         return None  # (a Lock value other than 0 or 1 is refused by its control limits)
 
 
@@ -136,6 +138,8 @@ class SecuredContext(Context):
         holder = self.access.holder
         await self.lock.lock.write(int(holder is not None), verify_value=False)
         await self.lock.owner.write("" if holder is None else str(holder))
+        if holder is None:
+            await self.lock.tag.write("", verify_value=False)
         for circuit in list(self.circuits):
             if not isinstance(circuit, SecuredCircuit) or not circuit.connected:
                 continue

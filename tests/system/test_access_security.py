@@ -12,8 +12,10 @@ import epics
 import pytest
 from caproto import AccessRights
 from caproto.threading.client import Context
+from ophyd.device import Staged
 
 from conventions.pv_states import Shutter
+from devices.station_lock import StationLocked
 from tests.system.messages import read_message
 
 #: Wall seconds for an update to reach a client (generous: the host is shared).
@@ -141,3 +143,37 @@ def test_lock_goes_with_its_holder(station, client):
     _wait_for(lambda: epics.caget(_lock_pv(station), use_monitor=False) == 0)
     _wait_for(lambda: AccessRights.WRITE in tare.access_rights)
     assert "disconnected" in read_message(_lock_pv(station, "ErrorMsg"))
+
+
+def test_a_lock_taken_between_the_check_and_the_write_is_not_taken_for_ours(
+    station, client, monkeypatch
+):
+    """Another connection takes the lock after `StationLock.stage` found it free and before
+    its own write: the IOC refuses that write, which pyepics reports as done, and ``Lock``
+    reads 1 (the other's); the tag only the holder may write tells the station it is not."""
+    lock = station.lock
+    taken = client.get_pvs(_lock_pv(station))[0]
+    taken.wait_for_connection(timeout=ARRIVE_S)
+    taken.write([1], wait=True, timeout=5)
+    try:
+        _wait_for(lambda: lock.held.get(use_monitor=False) == 1)
+        reads = []
+        read_held = lock.held.get
+
+        def free_when_checked(*args, **kwargs):
+            reads.append(1)
+            return 0 if len(reads) == 1 else read_held(*args, **kwargs)
+
+        monkeypatch.setattr(lock.held, "get", free_when_checked)
+        with pytest.raises(StationLocked, match="locked by"):
+            lock.stage()
+        monkeypatch.undo()
+        assert lock._staged == Staged.no
+        assert lock.held.get(use_monitor=False) == 1  # still the other's
+    finally:
+        taken.write([0], wait=True, timeout=5)
+    _wait_for(lambda: lock.held.get(use_monitor=False) == 0)
+    lock.stage()  # free again: the station takes it, and its tag reads back
+    assert lock.tag.get(use_monitor=False)
+    lock.unstage()
+    assert lock.held.get(use_monitor=False) == 0 and lock.tag.get(use_monitor=False) == ""

@@ -111,9 +111,9 @@ def test_a_killed_plan_leaves_the_cell_off_and_the_lock_free(station, session_co
         assert pstat.cell_on.get(use_monitor=False) == Switch.ON
         assert lock.held.get(use_monitor=False) == 1
     finally:
-        killed = time.monotonic()
         command.kill()
     command.wait(10)
+    killed = time.monotonic()  # the process is gone: its connections are closed
     while pstat.cell_on.get(use_monitor=False) != Switch.OFF:
         assert time.monotonic() - killed < 1.0, "the cell is still on 1 s after the kill"
         time.sleep(0.02)
