@@ -37,6 +37,13 @@ def tethered_command(command: Sequence[str], parent_pid: int) -> list[str]:
     return command
 
 
+def tether_to(parent_pid: int) -> None:
+    """From now on, send this process SIGTERM once its parent is no longer ``parent_pid``
+    (a thread of its own; for a process started otherwise than by `tethered_command`, such
+    as the queue's RE worker, which the RE Manager starts)."""
+    threading.Thread(target=_watch, args=(parent_pid,), name="tether", daemon=True).start()
+
+
 def _watch(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(CHECK_INTERVAL_S)
@@ -46,7 +53,7 @@ def _watch(parent_pid: int) -> None:
 def main(argv: Sequence[str]) -> None:
     """Run ``MODULE`` as ``__main__`` with ``ARG ...``, watching for ``PARENT_PID`` to go."""
     parent_pid, module, *arguments = argv
-    threading.Thread(target=_watch, args=(int(parent_pid),), name="tether", daemon=True).start()
+    tether_to(int(parent_pid))
     sys.argv = [module, *arguments]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

@@ -72,7 +72,12 @@ class Station:
         return {**self.devices(), **lock}
 
     def close(self) -> None:
-        """Drop every device's Channel Access connections and subscriptions (`close_devices`)."""
+        """Release the lock if a plan left it taken (a RunEngine paused and abandoned in this
+        process: the lock goes with the process's connection, which other stations of the
+        process share), then drop every device's Channel Access connections and
+        subscriptions (`close_devices`)."""
+        if self.lock is not None:
+            self.lock.unstage()  # idempotent: nothing is written unless it is staged
         close_devices(self.connectable().values())
 
 

@@ -15,7 +15,8 @@ same station from the same config as ``acq run`` and the IPython session:
   before the run ends, so before the queue server reports the plan finished; a run the
   queue's ``re_abort`` ends closes with exit_status "abort" and `QUEUE_ABORT_REASON`;
 - the plans of `plans`, annotated so that ``item_add`` checks device names, types and the
-  config's limits (`acq.queue_server.queued_plans`).
+  config's limits (`acq.queue_server.queued_plans`);
+- the process tethered to the manager (`acq.tethered`): it ends once the manager has gone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from pathlib import Path
 from acq.config import StationConfig, load_config, parse_config
 from acq.queue_server import CONFIG_VARIABLE, QUEUE_ABORT_REASON, TILED_URI_VARIABLE
 from acq.runtime.channel_access import configure_channel_access
+from acq.tethered import tether_to
+
+# The RE worker ends with the RE Manager that started it (a manager killed would otherwise
+# leave it running, its plan holding the station's lock).
+tether_to(os.getppid())
 
 
 def _station_config() -> StationConfig:
