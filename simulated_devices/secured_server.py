@@ -45,6 +45,15 @@ class SecuredCircuit(VirtualCircuit):
         host, port = self.circuit.address
         return Client(self.client_username, self.client_hostname, (host, port))
 
+    async def _on_disconnect(self):
+        # The lock is released here, first: caproto calls this from whichever of the
+        # circuit's loops meets the closed connection, and when it is the subscription loop
+        # (a client gone while updates were being sent to it) the rest of caproto's handling
+        # is cut short (the loop cancels its own task) and `SecuredContext.circuit_disconnected`
+        # is never called: the lock would stay held by a connection that no longer exists.
+        await self.context.connection_closed(self)
+        await super()._on_disconnect()
+
     async def _process_command(self, command):
         if isinstance(command, ca.CreateChanRequest):
             to_send = await super()._process_command(command)
@@ -162,6 +171,11 @@ class SecuredContext(Context):
 
     async def circuit_disconnected(self, circuit) -> None:
         await super().circuit_disconnected(circuit)
+        await self.connection_closed(circuit)
+
+    async def connection_closed(self, circuit: SecuredCircuit) -> None:
+        """``circuit``'s connection has closed: if it held the lock, make the station safe
+        (`on_holder_lost`) and release the lock (once, however often it is told)."""
         if self.access.disconnected(circuit.circuit.address):
             for entry, value in self.on_holder_lost:  # the putter runs (STOP: the cell off)
                 await entry.write(value)
