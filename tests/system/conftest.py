@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pytest
 from epics import ca
 from epics import pv as epics_pv
-from ophyd.device import Staged
 
 from acq.analysis.live import LiveAnalysis
 from acq.beamline import Station, build_station, connect_station
@@ -60,8 +59,8 @@ def _session_station_intact(request):
     if "station" not in request.fixturenames:
         return
     station = request.getfixturevalue("station")
-    if station.lock is not None and station.lock._staged == Staged.yes:
-        station.lock.unstage()
+    if station.lock is not None:
+        station.lock.unstage()  # idempotent: nothing is written unless it is staged
     cleared = cleared_channels(station)
     assert not cleared, f"the session station's channels broken: {', '.join(cleared)}"
 

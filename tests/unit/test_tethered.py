@@ -3,6 +3,7 @@ as they would alone, and end once the command has gone, however it went."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -20,18 +21,14 @@ def test_a_tethered_module_runs_with_its_arguments_and_exit_status():
     command = tethered_command([sys.executable, "-m", "timeit", "-n", "1", "pass"], 1)
     assert command[1:4] == ["-m", "acq.tethered", "1"]
     ran = subprocess.run(
-        tethered_command(
-            [sys.executable, "-m", "timeit", "-n", "1", "pass"], psutil.Process().pid
-        ),
+        tethered_command([sys.executable, "-m", "timeit", "-n", "1", "pass"], os.getpid()),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert ran.returncode == 0 and "1 loop" in ran.stdout, ran.stderr
     failed = subprocess.run(
-        tethered_command(
-            [sys.executable, "-m", "json.tool", "/no/such/file"], psutil.Process().pid
-        ),
+        tethered_command([sys.executable, "-m", "json.tool", "/no/such/file"], os.getpid()),
         capture_output=True,
         text=True,
         timeout=60,
@@ -45,9 +42,7 @@ def test_a_program_that_is_not_a_python_module_is_left_as_it_is():
 
 def test_messages_name_the_module_not_the_tether():
     process = subprocess.Popen(
-        tethered_command(
-            [sys.executable, "-m", "timeit", "-n", "1", "pass"], psutil.Process().pid
-        ),
+        tethered_command([sys.executable, "-m", "timeit", "-n", "1", "pass"], os.getpid()),
         stdout=subprocess.DEVNULL,
     )
     process.wait(60)
