@@ -18,6 +18,22 @@ calls ``check_access``, in the server's circuit, with the connection at hand:
   ``on_holder_lost`` writes are made (the potentiostat's ``STOP``: the cell at open circuit;
   the press keeps holding its setpoint), as an ``OUT`` link from the lock record would on an
   EPICS IOC.
+
+It also keeps one client from stopping every other client's monitors, as an EPICS IOC (rsrv
+serves each client from its own queue) never lets it:
+
+- caproto's server hands every circuit its monitor updates from one loop, for all clients,
+  and drops a circuit's backlog when its queue is full; but the asyncio server's queue makes
+  that loop *wait* instead. A client that stops reading (``Ctrl-Z`` on an IPython session, a
+  process stopped in a debugger) filled its queue within seconds of image updates and from
+  then on no client had a monitor update: a press move never saw its pressure settle, a new
+  device's first monitor never came. Here a full queue is dropped (caproto's own "Critically
+  high EventAddResponse load" warning, in the IOC's log) and the others go on;
+- a circuit whose update loop ended while it is still connected (an error sending) is closed,
+  with the error in the IOC's log, instead of silently keeping its channels and no monitors:
+  the client reconnects and subscribes again, as it does after an IOC restart;
+- the rights sent to every client when the lock changes wait at most `SEND_TIMEOUT_S` for a
+  client that does not read.
 """
 
 from __future__ import annotations
@@ -33,11 +49,52 @@ from caproto.asyncio.server import Context, VirtualCircuit
 from .access import Client, StationAccess
 from .station_lock import StationLockIOC
 
+#: How long a message to one client (new access rights) may wait for it to read, s.
+SEND_TIMEOUT_S = 1.0
+
+
+class UpdateBacklog(asyncio.Queue):
+    """A circuit's queue of monitor updates that never makes the server wait.
+
+    caproto's server loop puts every update with ``await circuit.subscription_queue.put(…)``
+    and handles ``QueueFull`` by clearing the circuit's backlog (the slow client misses
+    updates, the others do not); `asyncio.Queue.put` would wait for room instead, stopping
+    that loop, and so every client's monitors, for as long as one client does not read.
+    """
+
+    async def put(self, item) -> None:
+        self.put_nowait(item)  # QueueFull when full: caproto drops this circuit's backlog
+
+    def clear(self) -> None:
+        """Drop everything queued (caproto's call on ``QueueFull``)."""
+        while not self.empty():
+            self.get_nowait()
+
 
 class SecuredCircuit(VirtualCircuit):
     """A server circuit that applies the context's `StationAccess` (see the module)."""
 
     context: SecuredContext
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.subscription_queue = UpdateBacklog(ca.MAX_TOTAL_SUBSCRIPTION_BACKLOG)
+
+    async def run(self) -> None:
+        await super().run()
+        if self._sub_task is not None:
+            self._sub_task.add_done_callback(self._update_loop_ended)
+
+    def _update_loop_ended(self, task: asyncio.Task) -> None:
+        if task.cancelled() or not self.connected:  # the connection closed: caproto's ending
+            return
+        self.log.error(
+            "monitor updates to %s stopped (%r): closing its connection; it will reconnect",
+            self.peer,
+            task.exception(),
+            exc_info=task.exception(),
+        )
+        self.client.close()  # the command loop then sees the connection closed and cleans up
 
     @property
     def peer(self) -> Client:
@@ -165,7 +222,13 @@ class SecuredContext(Context):
                     updates.append(ca.AccessRightsResponse(cid=chan.cid, access_rights=rights))
             if updates:
                 try:
-                    await circuit.send(*updates)
+                    await asyncio.wait_for(circuit.send(*updates), SEND_TIMEOUT_S)
+                except TimeoutError:  # still queued on its connection, for when it reads
+                    self.log.warning(
+                        "access rights to %s wait: it has not read for %g s",
+                        circuit.peer,
+                        SEND_TIMEOUT_S,
+                    )
                 except Exception as error:  # a client gone meanwhile: its circuit closes
                     self.log.info("access rights not sent to %s: %s", circuit.peer, error)
 

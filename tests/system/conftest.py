@@ -3,7 +3,9 @@ server, and one pressure series run through both, shared by the session."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from epics import ca
@@ -44,6 +46,23 @@ def station(simulated_station, station_config) -> Station:
     built.close()  # before the IOCs stop: no monitor may fire into torn-down devices
 
 
+#: What the session IOC's log says when it dropped a client's monitor updates or closed its
+#: connection (`simulated_devices.secured_server`): a client of the tests fell behind.
+DROPPED_UPDATES = ("Critically high EventAddResponse load", "monitor updates to")
+
+
+class SessionIOCWarning(UserWarning):
+    """The session's IOC dropped a client's monitor updates (its log's line)."""
+
+
+def _dropped_updates(log: Path, start: int) -> list[str]:
+    """The lines of ``log`` after byte ``start`` that name dropped updates."""
+    with log.open("rb") as text:
+        text.seek(start)
+        lines = text.read().decode(errors="replace").splitlines()
+    return [line for line in lines if any(mark in line for mark in DROPPED_UPDATES)]
+
+
 @pytest.fixture(autouse=True)
 def _session_station_intact(request):
     """After a test that used the session's station:
@@ -53,11 +72,19 @@ def _session_station_intact(request):
       every later plan be refused;
     - every channel of its signals is still open: a test that clears one under it (a pyepics
       ``PV`` of its own disconnected, see `tests.system.messages`) fails here, by name,
-      instead of the station's reads failing later and its teardown crashing the worker.
+      instead of the station's reads failing later and its teardown crashing the worker;
+    - a client whose monitor updates the IOC dropped meanwhile is reported (a
+      `SessionIOCWarning` with the IOC's line, in pytest's warnings summary).
     """
+    log = None
+    if "station" in request.fixturenames:
+        log = request.getfixturevalue("simulated_station").log_path
+        start = log.stat().st_size
     yield
-    if "station" not in request.fixturenames:
+    if log is None:
         return
+    for line in _dropped_updates(log, start):
+        warnings.warn(SessionIOCWarning(f"{request.node.nodeid}: IOC: {line}"), stacklevel=1)
     station = request.getfixturevalue("station")
     if station.lock is not None:
         station.lock.unstage()  # idempotent: nothing is written unless it is staged
