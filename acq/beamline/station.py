@@ -28,6 +28,7 @@ from devices.station_lock import StationLock
 from devices.tomography import TomographyDetector, TomographyStage
 
 from ..config import StationConfig
+from . import shared_pvs
 
 D = TypeVar("D", bound=Device)
 
@@ -94,6 +95,8 @@ def close_devices(devices: Iterable[Device]) -> None:
     for device in devices:
         for walk in device.walk_signals():
             walk.item.unsubscribe_all()
+            if isinstance(walk.item, EpicsSignalBase):
+                shared_pvs.detach(walk.item)  # the PVs other stations of the process use
     _finish_pending_callbacks()
     for device in devices:
         device.destroy()
