@@ -17,10 +17,16 @@ before it is kept. The suspended interval is marked in the run's ``suspensions``
 event when the suspender trips (``suspension`` says why) and one when the technique resumes,
 each with the press's readings (bluesky's own ``interruptions`` stream records the trip too,
 not the resumption). The suspenders are listed in the start document (``suspenders``).
+
+With the press's feedback off when the technique starts, nothing holds the pressure and no
+suspender is installed (``suspenders`` is empty; the feedback's state is in the press's
+configuration in every descriptor): the technique runs at whatever the stack is at, which
+`hold_target` says in a warning of the ``plans`` logger (one line at the terminal).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +39,8 @@ from ophyd import Signal
 from conventions import data_keys
 from conventions.pv_states import Switch
 from devices.press import PressureCell
+
+logger = logging.getLogger(__name__)
 
 
 class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
@@ -110,9 +118,16 @@ def check_load_cell(press: PressureCell) -> MsgGenerator[None]:
 
 def hold_target(press: PressureCell) -> MsgGenerator[float | None]:
     """The pressure a technique is held at: the feedback's setpoint, MPa (None with the
-    feedback off), once `check_load_cell` trusts the load cell."""
+    feedback off, said in a warning), once `check_load_cell` trusts the load cell."""
     yield from check_load_cell(press)
     if (yield from bps.rd(press.feedback)) != Switch.ON:
+        pressure_MPa = yield from bps.rd(press.readback)
+        logger.warning(
+            "%s: feedback off: the pressure (now %.2f MPa) is not held and no suspender "
+            "watches it; a pressure_step first holds it",
+            press.name,
+            pressure_MPa,
+        )
         return None
     return float((yield from bps.rd(press.setpoint)))
 

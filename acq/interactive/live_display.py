@@ -160,16 +160,17 @@ class OneLineRunEngineLog(logging.Filter):
         return True
 
 
-#: Loggers whose warnings and errors reach the terminal one line each: the RunEngine's, and
+#: Loggers whose warnings and errors reach the terminal one line each: the RunEngine's,
 #: TiledWriter's (it logs a traceback when a run goes to its backup instead of Tiled; `acq run`
-#: and `acq demo` then say which runs, and where their documents are).
-ONE_LINE_LOGGERS = ("bluesky", "bluesky_tiled_plugins")
+#: and `acq demo` then say which runs, and where their documents are), and the plans' (a
+#: technique that starts with the press's feedback off, `plans.pressure_hold`).
+ONE_LINE_LOGGERS = ("bluesky", "bluesky_tiled_plugins", "plans")
 
 
 def one_line_bluesky_log(caller_reports: bool = False) -> None:
-    """Show bluesky's and TiledWriter's warnings and errors as one line each on stderr (once
-    per process); with ``caller_reports``, none for the exception a plan fails with
-    (`OneLineRunEngineLog`)."""
+    """Show bluesky's, TiledWriter's and the plans' warnings and errors as one line each on
+    stderr (once per process); with ``caller_reports``, none for the exception a plan fails
+    with (`OneLineRunEngineLog`)."""
     for name in ONE_LINE_LOGGERS:
         _one_line(logging.getLogger(name), caller_reports and name == "bluesky")
 

@@ -5,6 +5,8 @@ refused before anything is energised, and cycling stopped at a short circuit."""
 
 from __future__ import annotations
 
+import logging
+
 from conventions import data_keys
 from conventions.pv_states import HalfCycleEnd, Switch
 from devices.press import PressureUntrusted
@@ -83,14 +85,22 @@ def test_cycling_with_the_press_is_held_at_its_pressure_and_records_it(sim, fake
         assert readers and all(press.name in read for read in readers), stream
 
 
-def test_without_the_feedback_nothing_is_held_but_the_pressure_is_recorded(sim, fake_station):
+def test_without_the_feedback_nothing_is_held_but_the_pressure_is_recorded_and_it_says_so(
+    sim, fake_station, caplog
+):
     press, pstat = fake_station.press, fake_station.potentiostat
-    loaded(sim, press, pressure_MPa=0.0)
+    loaded(sim, press, pressure_MPa=3.0)
     sim.add_read_handler_for(press.feedback, Switch.OFF)
-    messages = sim.simulate_plan(eis_sweep(pstat, press=press))
+    with caplog.at_level(logging.WARNING, logger="plans"):
+        messages = sim.simulate_plan(eis_sweep(pstat, press=press))
     assert not commands(messages, "install_suspender")
     assert start_of(messages)["suspenders"] == []
     assert all(press.name in read for read in event_readers(messages, data_keys.PRIMARY))
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert warning == (
+        f"{press.name}: feedback off: the pressure (now 3.00 MPa) is not held and no "
+        "suspender watches it; a pressure_step first holds it"
+    )
 
 
 def test_a_tare_taken_under_load_is_refused_before_anything_is_energised(sim, fake_station):
