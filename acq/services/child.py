@@ -21,8 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .. import tethered
-from ..tethered import tethered_command
+from ..tethered import tethered_command, tethered_program
 
 #: Wall seconds a child gets to exit after SIGTERM before it is killed.
 TERMINATE_TIMEOUT_S = 10.0
@@ -225,13 +224,8 @@ def ignore_stop_signals() -> None:
 
 def process_label(process: subprocess.Popen) -> str:
     """A process as messages name it: its module (``python -m``) or program, and its pid."""
-    args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
-    if "-m" not in args[:-1]:
-        return f"{Path(args[0]).name} (pid {process.pid})"
-    module_at = args.index("-m") + 1
-    if args[module_at] == tethered.__name__:  # ``-m acq.tethered PARENT_PID MODULE``
-        module_at += 2
-    return f"{args[module_at]} (pid {process.pid})"
+    program = tethered_program(process.args)  # type: ignore[arg-type]
+    return f"{Path(program[0]).name} (pid {process.pid})"
 
 
 #: Set when serving must end because a service could not be kept up (`stop_serving`).
