@@ -203,6 +203,18 @@ NUMBER_PARAMETERS = {
 }
 
 
+#: Values the queue server's inclusive ``min`` lets through and the plans refuse: 0 where a
+#: parameter must be positive, below 0 where it cannot be negative.
+OUT_OF_SIGN = {
+    "c_rate": BPlan("galvanostatic_cycles", "pstat", c_rate=0),
+    "exposure_s": BPlan("ct_scan", "tomo", "det", exposure_s=0.0),
+    "max_duration_s": BPlan("galvanostatic_cycles", "pstat", c_rate=0.1, max_duration_s=0),
+    "record_interval_s": BPlan(
+        "galvanostatic_cycles", "pstat", c_rate=0.1, record_interval_s=-1.0
+    ),
+}
+
+
 def refusal_over_0mq(api: REManagerAPI, plan: BPlan) -> str:
     with pytest.raises(api.RequestFailedError) as refused:
         api.item_add(plan)
@@ -230,7 +242,7 @@ def refusal_over_http(queue_server, plan: BPlan) -> str:
     return answer["msg"]
 
 
-def test_item_add_refuses_nan_inf_negative_huge_and_mistyped_numbers_over_0mq_and_http(
+def test_item_add_refuses_nan_inf_negative_zero_huge_and_mistyped_numbers_over_0mq_and_http(
     idle_queue, queue_server
 ):
     for way in ("0MQ", "HTTP"):
@@ -242,6 +254,17 @@ def test_item_add_refuses_nan_inf_negative_huge_and_mistyped_numbers_over_0mq_an
                     else refusal_over_http(queue_server, plan(value))
                 )
                 assert parameter in text and re.search(message, text), (way, parameter, case, text)
+        for parameter, plan in OUT_OF_SIGN.items():
+            text = (
+                refusal_over_0mq(idle_queue, plan)
+                if way == "0MQ"
+                else refusal_over_http(queue_server, plan)
+            )
+            assert re.search(rf"{parameter} = \S+: (must be positive|cannot be negative)", text), (
+                way,
+                parameter,
+                text,
+            )
     assert idle_queue.queue_get()["items"] == []
 
 
