@@ -80,9 +80,34 @@ class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
         self.press = press
         self.target_MPa = target_MPa
         self.tolerance_MPa = tolerance_MPa
+        #: The load cell's force as its monitor last delivered it, N (None: not installed).
+        self._force_N: float | None = None
+        self._force_token: int | None = None
+
+    def install(self, RE: Any, *, event_type: Any = None) -> None:
+        """Watch the force, then the pressure. Each pressure update is compared with the
+        force of the same load-cell reading: the IOC posts ``Force`` before ``Pressure``
+        (as a calc record fed by the load cell's ai processes after it), and both monitors
+        reach the suspender in order on ophyd's one monitor thread. A force read afresh
+        instead is newer than a pressure update that waited in the queue, and while the
+        feedback presses the stack back the two then differ by the ramp meanwhile: the
+        suspender tripped again on a trusted load cell."""
+        self._force_token = self.press.force_N.subscribe(self._force_changed, run=True)
+        super().install(RE, event_type=event_type)
+
+    def remove(self) -> None:
+        super().remove()
+        if self._force_token is not None:
+            self.press.force_N.unsubscribe(self._force_token)
+        self._force_token, self._force_N = None, None
+
+    def _force_changed(self, value: float, **kwargs: Any) -> None:
+        self._force_N = float(value)
 
     def _untrusted(self, pressure_MPa: float) -> bool:
-        disagreement = self.press.load_cell_disagreement_MPa(pressure_MPa=pressure_MPa)
+        disagreement = self.press.load_cell_disagreement_MPa(
+            force_N=self._force_N, pressure_MPa=pressure_MPa
+        )
         return not disagreement <= self.tolerance_MPa
 
     def _should_suspend(self, value: float) -> bool:

@@ -135,6 +135,30 @@ def test_the_suspender_trips_out_of_the_band_or_on_a_load_cell_disagreement(fake
     assert not suspender._should_suspend(inside) and not suspender._should_resume(inside)
 
 
+def test_installed_it_compares_each_pressure_with_the_force_of_the_same_reading(
+    fake_station, RE, monkeypatch
+):
+    # While the feedback presses the stack back, a pressure update that waited in the queue
+    # is older than a force read afresh: compared with it, a trusted load cell looked tared
+    # under load and the suspender tripped again (seen in CI).
+    press = fake_station.press
+    area = press.area_mm2.get()
+    suspender = SuspendWhenStackPressureLost(press, TARGET_MPA, 1.0, press.tolerance_MPa.get())
+    press.readback.sim_put(TARGET_MPA)
+    press.force_N.sim_put(TARGET_MPA * area)  # the reading the monitors delivered
+    suspender.install(RE)
+    try:
+        newer_N = (TARGET_MPA + 3.0) * area  # the stack 3 MPa further on, read afresh
+        monkeypatch.setattr(press.force_N, "get", lambda *args, **kwargs: newer_N)
+        suspender(TARGET_MPA, timestamp=0.0)
+        assert not suspender.tripped
+        press.force_N.sim_put(2 * TARGET_MPA * area)  # a tare under load: it still trips
+        suspender(TARGET_MPA, timestamp=0.0)
+        assert suspender.tripped
+    finally:
+        suspender.remove()
+
+
 def test_a_pressure_series_holds_each_spectrum_and_cycling_at_its_pressure(sim, fake_station):
     press, pstat = fake_station.press, fake_station.potentiostat
     loaded(sim, press, pressure_MPa=0.0)
