@@ -13,6 +13,8 @@ PV                 unit  meaning
 ``fb.VAL``         MPa   feedback setpoint; control limits = [0, min(rating, range/area)]
 ``fb.CVAL``        MPa   controlled value (the measured pressure)
 ``fb.OVAL``        mm    feedback output (actuator target), clamped to ``fb.DRVL/DRVH``
+``fb.ODEL``        mm    output deadband: the actuator is moved once ``fb.OVAL`` is further
+                         than this from its last target
 ``fb.FBON``              feedback Off/On
 ``fb.KI``          1     integral gain per update (fraction of the error corrected)
 ``Rating``         MPa   pressure rating of the cell
@@ -50,6 +52,12 @@ from .pvs import ReportingGroup, message_pv
 
 #: Position at which the rods touch the stack, mm.
 CONTACT_POSITION_MM = 1.0
+#: The feedback's output deadband (epid's ``ODEL``), mm: the actuator is sent a new position
+#: only when the output has moved further than this from the last one. Without it every
+#: update moved the actuator by a fraction of a micrometre, and each motor-record move ending
+#: (``DMOV`` 1, twice a tick) made every ophyd client read ``.TDIR`` and a limit switch on its
+#: monitor thread: 90 reads a second per client, which delayed every monitor under load.
+OUTPUT_DEADBAND_MM = 1e-3
 
 
 class PressIOC(ReportingGroup):
@@ -108,6 +116,9 @@ class PressIOC(ReportingGroup):
     )
     drive_low = pvproperty(name="fb.DRVL", value=0.0, units="mm", read_only=True)
     drive_high = pvproperty(name="fb.DRVH", value=3.0, units="mm", read_only=True)
+    output_deadband = pvproperty(
+        name="fb.ODEL", value=OUTPUT_DEADBAND_MM, units="mm", read_only=True, precision=5
+    )
     rating = pvproperty(name="Rating", value=0.0, units="MPa", read_only=True)
     load_cell_range = pvproperty(name="LoadCellRange", value=0.0, units="N", read_only=True)
     error_message = message_pv("ErrorMsg", "last refusal or fault; empty when none")
@@ -285,5 +296,5 @@ class PressIOC(ReportingGroup):
         if self.setpoint.value <= 0.0:
             target = min(target, CONTACT_POSITION_MM)
         await self.output.write(target)
-        if abs(target - self.actuator.position) > 1e-6:
+        if abs(target - self.actuator.motor.value) > self.output_deadband.value:
             await self.actuator.motor.write(target)
