@@ -11,6 +11,8 @@ IPython session rebuilding its namespace) then does the work of every station it
 on each monitor update; in the system tier press moves slowed tenfold, and the IOC's backlog
 for the process grew until it was dropped.
 
+`acq.beamline.station.close_devices` detaches every signal once the callbacks under way have
+run (one may have made a lazy signal meanwhile: a motor's ``.TDIR`` as a move ends).
 `detach` removes exactly the signal's own callbacks, by what ophyd registered: the index
 ``add_callback`` returned (``signal._monitors``) and the bound methods ophyd gave
 ``get_pv`` (``_pv_connected``, ``_pv_access_callback`` and their write-PV counterparts),

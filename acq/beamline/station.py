@@ -95,9 +95,13 @@ def close_devices(devices: Iterable[Device]) -> None:
     for device in devices:
         for walk in device.walk_signals():
             walk.item.unsubscribe_all()
-            if isinstance(walk.item, EpicsSignalBase):
-                shared_pvs.detach(walk.item)  # the PVs other stations of the process use
     _finish_pending_callbacks()
+    # From the PVs other stations of the process use, once the callbacks under way have run:
+    # one of them may have made a lazy signal (a motor's `.TDIR` when a move ends).
+    for device in devices:
+        for walk in device.walk_signals():
+            if isinstance(walk.item, EpicsSignalBase):
+                shared_pvs.detach(walk.item)
     for device in devices:
         device.destroy()
 
