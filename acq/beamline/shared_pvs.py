@@ -40,10 +40,10 @@ def detach(signal: EpicsSignalBase) -> None:
             pv.remove_callback(index)
             monitors[pv.pvname] = None
         pv.connection_callbacks = [
-            callback for callback in pv.connection_callbacks if _owner(callback) is not signal
+            callback for callback in pv.connection_callbacks if owner(callback) is not signal
         ]
         pv.access_callbacks = [
-            callback for callback in pv.access_callbacks if _owner(callback) is not signal
+            callback for callback in pv.access_callbacks if owner(callback) is not signal
         ]
 
 
@@ -55,6 +55,6 @@ def _pvs_of(signal: EpicsSignalBase) -> list[Any]:
     ]
 
 
-def _owner(callback: Any) -> object:
+def owner(callback: Any) -> object:
     """The object a callback is a bound method of, through ophyd's dispatcher wrapper."""
     return getattr(getattr(callback, "__wrapped__", callback), "__self__", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 from acq.beamline import build_station, connect_station
+from acq.beamline.shared_pvs import owner
 
 
 def _pvs(station) -> list:
@@ -30,10 +31,6 @@ def _callbacks(pvs) -> dict[str, int]:
     }
 
 
-def _owner(callback) -> object:
-    return getattr(getattr(callback, "__wrapped__", callback), "__self__", None)
-
-
 def _left_behind(pvs, closed) -> list[str]:
     """The callbacks on ``pvs`` bound to a signal of the ``closed`` station, named."""
     signals = {
@@ -50,9 +47,9 @@ def _left_behind(pvs, closed) -> list[str]:
             ("access", pv.access_callbacks),
         ):
             left += [
-                f"{signals[id(_owner(cb))]} ({pv.pvname}, {kind})"
+                f"{signals[id(owner(cb))]} ({pv.pvname}, {kind})"
                 for cb in found
-                if id(_owner(cb)) in signals
+                if id(owner(cb)) in signals
             ]
     return left
 
