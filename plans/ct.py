@@ -20,17 +20,13 @@ import numpy as np
 from bluesky.utils import MsgGenerator
 from ophyd import Device
 
-from conventions import data_keys
+from conventions import data_keys, plan_arguments
 from conventions.pv_states import Shutter
 from devices.position_compare import PositionCompare
 from devices.rotation_flyer import FlySpec, RotationFlyer
 from devices.tomography import TomographyDetector, TomographyStage
 
-from . import checks
 from .metadata import checkpointed_run, plan_metadata
-
-#: Longest exposure of one frame, s.
-MAX_EXPOSURE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -58,14 +54,14 @@ class CTSettings:
     num_flats: int = 10
 
     def __post_init__(self) -> None:
-        checks.count("num_projections", self.num_projections, minimum=2)
-        checks.finite("start_deg", self.start_deg, "deg")
-        checks.finite("stop_deg", self.stop_deg, "deg")
-        if self.start_deg == self.stop_deg:
-            raise ValueError("start_deg and stop_deg must differ")
-        checks.positive_at_most("exposure_s", self.exposure_s, MAX_EXPOSURE_S, "s")
-        checks.count("num_darks", self.num_darks, minimum=0)
-        checks.count("num_flats", self.num_flats, minimum=0)
+        plan_arguments.ct_settings(
+            self.num_projections,
+            self.start_deg,
+            self.stop_deg,
+            self.exposure_s,
+            self.num_darks,
+            self.num_flats,
+        )
 
     def angles_deg(self) -> np.ndarray:
         """Projection angles, degrees."""

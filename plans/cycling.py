@@ -22,13 +22,12 @@ from bluesky.utils import MsgGenerator, short_uid
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
 
-from conventions import data_keys
+from conventions import checks, data_keys, plan_arguments
 from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
 from conventions.pv_states import HalfCycleEnd, Technique, TechniqueState
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 
-from . import checks
 from .metadata import checkpointed_run, plan_metadata
 from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
 from .safety import with_cell_off
@@ -39,8 +38,6 @@ TRACE_MARGIN_POINTS = 96
 DEFAULT_DURATION_FACTOR = 1.5
 #: Wall seconds between live trace events.
 DEFAULT_POLL_INTERVAL_S = 0.2
-#: Shortest and longest wall time between two reads of a running half cycle, s.
-POLL_INTERVAL_LIMITS_S = (0.01, 60.0)
 
 
 class CellShorted(RuntimeError):
@@ -83,28 +80,15 @@ class HalfCycleSettings:
         checks.finite("current_A", self.current_A, "A")
         if self.current_A == 0:
             raise ValueError("current_A must not be 0 for a galvanostatic half cycle")
-        checks.finite("upper_cutoff_V", self.upper_cutoff_V, "V")
-        checks.finite("lower_cutoff_V", self.lower_cutoff_V, "V")
-        if not self.lower_cutoff_V < self.upper_cutoff_V:
-            raise ValueError(
-                f"lower_cutoff_V ({self.lower_cutoff_V} V) must be below "
-                f"upper_cutoff_V ({self.upper_cutoff_V} V)"
-            )
-        checks.positive("max_duration_s", self.max_duration_s, "s")
-        checks.non_negative("max_capacity_mAh", self.max_capacity_mAh, "mAh")
+        plan_arguments.cutoff_window(self.upper_cutoff_V, self.lower_cutoff_V)
+        plan_arguments.half_cycle_limits(
+            self.max_duration_s, self.max_capacity_mAh, self.record_interval_s
+        )
         if self.record_interval_s == 0:
             object.__setattr__(
                 self,
                 "record_interval_s",
                 self.max_duration_s / (TRACE_BUFFER_POINTS - TRACE_MARGIN_POINTS),
-            )
-        checks.positive("record_interval_s", self.record_interval_s, "s")
-        if self.max_duration_s / self.record_interval_s + 2 > TRACE_BUFFER_POINTS:
-            raise ValueError(
-                f"max_duration_s {self.max_duration_s:g} s at record_interval_s "
-                f"{self.record_interval_s:g} s overflows the {TRACE_BUFFER_POINTS}-point trace "
-                f"buffer; raise record_interval_s to at least "
-                f"{self.max_duration_s / (TRACE_BUFFER_POINTS - 2):.3g} s"
             )
 
     def reversed(self) -> HalfCycleSettings:
@@ -131,14 +115,11 @@ def current_from_rate(
 ) -> MsgGenerator[float]:
     """Current of a C-rate or a current density for the potentiostat's cell, A (reads the
     cell's nominal capacity or area from the potentiostat)."""
-    if (c_rate is None) == (current_density_mA_cm2 is None):
-        raise ValueError("give exactly one of c_rate and current_density_mA_cm2")
+    plan_arguments.rate(c_rate, current_density_mA_cm2)
     if c_rate is not None:
-        checks.positive("c_rate", c_rate, "1/h")
         capacity = yield from bps.rd(potentiostat.nominal_capacity_mAh)
         checks.positive("the cell's nominal_capacity_mAh", capacity, "mAh")
         return c_rate * capacity * 1e-3
-    checks.positive("current_density_mA_cm2", current_density_mA_cm2, "mA/cm²")
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     checks.positive("the cell's electrode_area_cm2", area, "cm²")
     return current_density_mA_cm2 * area * 1e-3
@@ -359,8 +340,18 @@ def galvanostatic_cycles(
     CellShorted
         When a half cycle ends on a short circuit (the run closes ``fail``).
     """
-    checks.count("cycles", cycles)
-    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
+    plan_arguments.galvanostatic_cycles(
+        cycles=cycles,
+        c_rate=c_rate,
+        current_density_mA_cm2=current_density_mA_cm2,
+        upper_cutoff_V=upper_cutoff_V,
+        lower_cutoff_V=lower_cutoff_V,
+        rest_s=rest_s,
+        max_duration_s=max_duration_s,
+        max_capacity_mAh=max_capacity_mAh,
+        record_interval_s=record_interval_s,
+        poll_interval_s=poll_interval_s,
+    )
     settings = yield from half_cycle_settings(
         potentiostat,
         c_rate,
@@ -371,7 +362,6 @@ def galvanostatic_cycles(
         max_capacity_mAh,
         record_interval_s,
     )
-    checks.non_negative("rest_s", rest_s, "s")
     readers = stack_readers(press, detectors)
     target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
@@ -466,17 +456,18 @@ def critical_current_density(
         ``critical_current_density_mA_cm2`` (None if no failure up to ``max_mA_cm2``),
         ``failure`` (``"short_circuit"``, ``"voltage_collapse"`` or None) and ``uid``.
     """
-    if mode not in ("time", "capacity"):
-        raise ValueError(f"mode must be 'time' or 'capacity', got {mode!r}")
-    start = checks.positive("start_mA_cm2", start_mA_cm2, "mA/cm²")
-    step = checks.positive("step_mA_cm2", step_mA_cm2, "mA/cm²")
-    top = checks.positive("max_mA_cm2", max_mA_cm2, "mA/cm²")
-    if top < start:
-        raise ValueError(f"max_mA_cm2 ({top}) is below start_mA_cm2 ({start})")
-    checks.positive("half_cycle_h", half_cycle_h, "h")
-    checks.positive("capacity_mAh_cm2", capacity_mAh_cm2, "mAh/cm²")
-    checks.positive("cutoff_V", cutoff_V, "V")
-    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
+    plan_arguments.critical_current_density(
+        mode=mode,
+        start_mA_cm2=start_mA_cm2,
+        step_mA_cm2=step_mA_cm2,
+        max_mA_cm2=max_mA_cm2,
+        half_cycle_h=half_cycle_h,
+        capacity_mAh_cm2=capacity_mAh_cm2,
+        cutoff_V=cutoff_V,
+        collapse_fraction=collapse_fraction,
+        poll_interval_s=poll_interval_s,
+    )
+    start, step, top = float(start_mA_cm2), float(step_mA_cm2), float(max_mA_cm2)
     densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9) + 1)]
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
@@ -596,12 +587,17 @@ def lithium_inventory_cycling(
     CellShorted
         When a half cycle ends on a short circuit (the run closes ``fail``).
     """
-    checks.within("retention", retention, 0.0, 1.0)
-    checks.count("max_cycles", max_cycles)
-    checks.count("reference_cycles", reference_cycles)
-    if reference_cycles >= max_cycles:
-        raise ValueError("reference_cycles must be fewer than max_cycles")
-    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
+    plan_arguments.lithium_inventory_cycling(
+        c_rate=c_rate,
+        retention=retention,
+        max_cycles=max_cycles,
+        reference_cycles=reference_cycles,
+        upper_cutoff_V=upper_cutoff_V,
+        lower_cutoff_V=lower_cutoff_V,
+        rest_s=rest_s,
+        record_interval_s=record_interval_s,
+        poll_interval_s=poll_interval_s,
+    )
     settings = yield from half_cycle_settings(
         potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V, None, None, record_interval_s
     )

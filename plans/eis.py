@@ -9,12 +9,11 @@ import bluesky.plan_stubs as bps
 from bluesky.utils import MsgGenerator
 from ophyd import Device
 
-from conventions import data_keys
-from conventions.impedance import FREQUENCY_RANGE_HZ, MAX_SPECTRUM_POINTS, sweep_points
+from conventions import data_keys, plan_arguments
+from conventions.impedance import sweep_points
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 
-from . import checks
 from .metadata import checkpointed_run, plan_metadata
 from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
 from .safety import with_cell_off
@@ -45,18 +44,12 @@ class ImpedanceSettings:
     amplitude_V: float = 0.01
 
     def __post_init__(self) -> None:
-        low, high = FREQUENCY_RANGE_HZ
-        checks.within("start_frequency_Hz", self.start_frequency_Hz, low, high, "Hz")
-        checks.within("stop_frequency_Hz", self.stop_frequency_Hz, low, high, "Hz")
-        if self.start_frequency_Hz == self.stop_frequency_Hz:
-            raise ValueError("start_frequency_Hz and stop_frequency_Hz must differ")
-        checks.count("points_per_decade", self.points_per_decade)
-        checks.within("amplitude_V", self.amplitude_V, 1e-4, 0.5, "V")
-        if self.num_points > MAX_SPECTRUM_POINTS:
-            raise ValueError(
-                f"{self.num_points} frequencies exceed the potentiostat's "
-                f"{MAX_SPECTRUM_POINTS}; use fewer points per decade"
-            )
+        plan_arguments.impedance_sweep(
+            self.start_frequency_Hz,
+            self.stop_frequency_Hz,
+            self.points_per_decade,
+            self.amplitude_V,
+        )
 
     @property
     def num_points(self) -> int:

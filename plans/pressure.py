@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import bluesky.plan_stubs as bps
 from bluesky.utils import MsgGenerator
 
-from conventions import data_keys
+from conventions import data_keys, plan_arguments
 from devices.press import PressureCell
 
 from .metadata import checkpointed_run, plan_metadata
@@ -22,8 +22,6 @@ def check_pressures(press: PressureCell, pressures_MPa: Iterable[float]) -> list
         For a non-number, NaN, negative or above-rating pressure, naming it.
     """
     values = list(pressures_MPa)
-    if not values:
-        raise ValueError("at least one stack pressure is needed")
     for value in values:
         press.check_value(value)
     return [float(value) for value in values]
@@ -65,6 +63,7 @@ def pressure_step(
     str
         The run's uid.
     """
+    plan_arguments.pressure_step(pressure_MPa=pressure_MPa)
     (pressure_MPa,) = check_pressures(press, [pressure_MPa])
     criterion = yield from settling(press)
     metadata = plan_metadata(

@@ -10,17 +10,15 @@ import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 from bluesky.utils import MsgGenerator
 
-from conventions import data_keys
+from conventions import data_keys, plan_arguments
 from conventions.pv_states import Shutter, Technique
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
-from . import checks
 from .ct import CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
 from .cycling import (
-    POLL_INTERVAL_LIMITS_S,
     HalfCycleLabel,
     HalfCycleSettings,
     cycle,
@@ -98,13 +96,31 @@ def pressure_series(
     list of str
         The uid of each pressure's run.
     """
+    plan_arguments.pressure_series(
+        pressures_MPa=pressures_MPa,
+        eis_start_frequency_Hz=eis_start_frequency_Hz,
+        eis_stop_frequency_Hz=eis_stop_frequency_Hz,
+        eis_points_per_decade=eis_points_per_decade,
+        eis_amplitude_V=eis_amplitude_V,
+        ct_num_projections=ct_num_projections,
+        ct_start_deg=ct_start_deg,
+        ct_stop_deg=ct_stop_deg,
+        ct_exposure_s=ct_exposure_s,
+        ct_num_darks=ct_num_darks,
+        ct_num_flats=ct_num_flats,
+        cycles=cycles,
+        c_rate=c_rate,
+        upper_cutoff_V=upper_cutoff_V,
+        lower_cutoff_V=lower_cutoff_V,
+        rest_s=rest_s,
+        record_interval_s=record_interval_s,
+        poll_interval_s=poll_interval_s,
+    )
     pressures = check_pressures(press, pressures_MPa)
     yield from check_load_cell(press)
-    checks.within("poll_interval_s", poll_interval_s, *POLL_INTERVAL_LIMITS_S, "s")
     eis = ImpedanceSettings(
         eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
     )
-    checks.count("ct_num_projections", ct_num_projections, minimum=0)
     ct = None
     flyer = ct_flyer(stage, detector, position_compare, data_keys.PROJECTION)
     if ct_num_projections:
@@ -117,8 +133,6 @@ def pressure_series(
             ct_num_flats,
         )
         yield from check_ct(stage, ct, flyer)
-    checks.count("cycles", cycles, minimum=0)
-    checks.non_negative("rest_s", rest_s, "s")
     charge = None
     if cycles:
         charge = yield from half_cycle_settings(

@@ -25,14 +25,10 @@ from collections.abc import Callable
 from bluesky_queueserver import parameter_annotation_decorator
 
 from conventions.impedance import FREQUENCY_RANGE_HZ
-from plans.ct import MAX_EXPOSURE_S
-from plans.cycling import POLL_INTERVAL_LIMITS_S
+from conventions.plan_arguments import CCD_MODES, MAX_EXPOSURE_S, POLL_INTERVAL_LIMITS_S
 
 from ..beamline import DeviceParameter, Station, StationPlan, station_plans
 from ..config import StationConfig
-
-#: Values of ``critical_current_density``'s ``mode`` (the only plan parameter of that name).
-CCD_MODES = ("time", "capacity")
 
 
 def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
@@ -42,13 +38,12 @@ def parameter_limits(config: StationConfig) -> dict[str, tuple[float, float]]:
     Pressures in MPa (0 to the config's `max_pressure_MPa`), cut-off voltages in V (± the
     potentiostat's compliance voltage), currents as C-rate in 1/h and as current density in
     mA/cm² (up to the compliance current for the config's cell), and the waits and exposures
-    within the plans' own bounds (`plans.cycling.POLL_INTERVAL_LIMITS_S`,
-    `plans.ct.MAX_EXPOSURE_S`), frequencies within the potentiostat's
+    within the plans' own bounds (`conventions.plan_arguments.POLL_INTERVAL_LIMITS_S`,
+    `~conventions.plan_arguments.MAX_EXPOSURE_S`), frequencies within the potentiostat's
     (`conventions.impedance.FREQUENCY_RANGE_HZ`) and a retention within [0, 1]. NaN, which
     passes any range check of the queue server, is refused by the station's RE Manager
-    (`acq.queue_server.re_manager`). The queue server's bounds are
-    inclusive: a value a plan refuses at a bound itself (an exposure of 0 s) passes
-    ``item_add`` and is refused when the plan starts, before anything moves.
+    (`acq.queue_server.re_manager`), as is any argument the plan's own check refuses
+    (`conventions.plan_arguments`: an exposure of 0 s, which the inclusive bounds pass).
     """
     pressure = (0.0, config.max_pressure_MPa)
     compliance_V = config.potentiostat.compliance_voltage_V

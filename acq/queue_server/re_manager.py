@@ -21,10 +21,11 @@ hook for a validation of one's own, so `validate_plan` (the function the manager
 ``item_add``/``item_update`` and the worker again before running an item) is wrapped: after
 the queue server's own checks pass, an item with a non-finite number anywhere in its
 arguments is refused with a message naming the parameter (`refused_argument`). No plan
-of the station takes one. So are a parameter that must be positive given 0 or less, one
-that cannot be negative given less than 0 (`conventions.plan_parameters`: the queue server's
-``min`` is inclusive), and an ``md`` that sets a start-document key the station owns
-(`conventions.start_keys`), all of which the plan would refuse only when it runs.
+of the station takes one. So is any item the plan's own check of its arguments refuses
+(`conventions.plan_arguments`: a value out of its sign, a count below its plan's minimum,
+cut-offs the wrong way round, both or neither of a C-rate and a current density), and an
+``md`` that sets a start-document key the station owns (`conventions.start_keys`), all of
+which the plan would refuse only when it runs.
 
 Both replacements are installed when this module is imported, so they are in place in the
 manager and worker processes whether multiprocessing forks them or spawns them (a spawned
@@ -44,7 +45,7 @@ from bluesky_queueserver.manager.start_manager import start_manager
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from conventions.plan_parameters import sign_refusal
+from conventions.plan_arguments import argument_refusal
 from conventions.start_keys import owned_key_refusal
 
 from .finite import non_finite_values, refusal
@@ -67,8 +68,9 @@ async def start_queue_operations(self: PlanQueueOperations) -> None:
 
 
 def refused_argument(plan: Mapping[str, Any], description: Mapping[str, Any]) -> str:
-    """Which arguments of a queue item are NaN or ±inf, or out of their sign's range, or
-    which start-document keys its ``md`` sets that the station owns; ``""`` if none.
+    """Which arguments of a queue item are NaN or ±inf, or refused by the plan's check of its
+    arguments, or which start-document keys its ``md`` sets that the station owns; ``""`` if
+    none.
 
     Parameters
     ----------
@@ -83,6 +85,7 @@ def refused_argument(plan: Mapping[str, Any], description: Mapping[str, Any]) ->
         plan_kwargs=plan.get("kwargs", {}),
         plan_parameters=description,
     )
+    bound.apply_defaults()  # the plan's check sees what the plan will run with
     found = [
         problem
         for name, value in bound.arguments.items()
@@ -90,9 +93,9 @@ def refused_argument(plan: Mapping[str, Any], description: Mapping[str, Any]) ->
     ]
     if found:
         return refusal(found)
-    out_of_range = sign_refusal(bound.arguments)
-    if out_of_range:
-        return out_of_range
+    refused = argument_refusal(plan["name"], bound.arguments)
+    if refused:
+        return refused
     md = bound.arguments.get("md")
     return owned_key_refusal(plan["name"], md) if isinstance(md, Mapping) else ""
 

@@ -203,14 +203,47 @@ NUMBER_PARAMETERS = {
 }
 
 
-#: Values the queue server's inclusive ``min`` lets through and the plans refuse: 0 where a
-#: parameter must be positive, below 0 where it cannot be negative.
+#: Values the queue server's inclusive ``min`` lets through and the plans' checks of their
+#: arguments refuse (`conventions.plan_arguments`): 0 where a parameter must be positive,
+#: below 0 where it cannot be negative.
 OUT_OF_SIGN = {
     "c_rate": BPlan("galvanostatic_cycles", "pstat", c_rate=0),
     "exposure_s": BPlan("ct_scan", "tomo", "det", exposure_s=0.0),
     "max_duration_s": BPlan("galvanostatic_cycles", "pstat", c_rate=0.1, max_duration_s=0),
     "record_interval_s": BPlan(
         "galvanostatic_cycles", "pstat", c_rate=0.1, record_interval_s=-1.0
+    ),
+}
+
+
+#: Arguments each in range but refused together by the plan's check, and what it says.
+REFUSED_TOGETHER = {
+    "both rates": (
+        BPlan("galvanostatic_cycles", "pstat", c_rate=0.1, current_density_mA_cm2=0.1),
+        "give exactly one of c_rate and current_density_mA_cm2",
+    ),
+    "no rate": (BPlan("galvanostatic_cycles", "pstat"), "give exactly one of c_rate"),
+    "cut-offs reversed": (
+        BPlan("galvanostatic_cycles", "pstat", c_rate=0.1, lower_cutoff_V=4.0),
+        r"lower_cutoff_V \(4.0 V\) must be below upper_cutoff_V \(3.68 V\)",
+    ),
+    "no cycles": (
+        BPlan("galvanostatic_cycles", "pstat", c_rate=0.1, cycles=0),
+        "cycles must be an integer ≥ 1",
+    ),
+    "a trace beyond the buffer": (
+        BPlan(
+            "galvanostatic_cycles", "pstat", c_rate=0.1, max_duration_s=1e6, record_interval_s=1
+        ),
+        "overflows the",
+    ),
+    "a staircase going down": (
+        BPlan("critical_current_density", "pstat", start_mA_cm2=2.0, max_mA_cm2=1.0),
+        r"max_mA_cm2 \(1.0\) is below start_mA_cm2 \(2.0\)",
+    ),
+    "a series with too few projections": (
+        BPlan("pressure_series", *SERIES_DEVICES, ct_num_projections=1),
+        "num_projections must be an integer ≥ 2",
     ),
 }
 
@@ -242,7 +275,7 @@ def refusal_over_http(queue_server, plan: BPlan) -> str:
     return answer["msg"]
 
 
-def test_item_add_refuses_nan_inf_negative_zero_huge_and_mistyped_numbers_over_0mq_and_http(
+def test_item_add_refuses_nan_inf_negative_zero_huge_mistyped_and_inconsistent_arguments(
     idle_queue, queue_server
 ):
     for way in ("0MQ", "HTTP"):
@@ -260,11 +293,18 @@ def test_item_add_refuses_nan_inf_negative_zero_huge_and_mistyped_numbers_over_0
                 if way == "0MQ"
                 else refusal_over_http(queue_server, plan)
             )
-            assert re.search(rf"{parameter} = \S+: (must be positive|cannot be negative)", text), (
+            assert re.search(rf"{parameter} (must be positive|cannot be negative)", text), (
                 way,
                 parameter,
                 text,
             )
+        for case, (plan, message) in REFUSED_TOGETHER.items():
+            text = (
+                refusal_over_0mq(idle_queue, plan)
+                if way == "0MQ"
+                else refusal_over_http(queue_server, plan)
+            )
+            assert re.search(message, text), (way, case, text)
     assert idle_queue.queue_get()["items"] == []
 
 

@@ -49,7 +49,7 @@ def positive_at_most(name: str, value: object, high: float, unit: str = "") -> f
     return number
 
 
-def within(name: str, value: float, low: float, high: float, unit: str = "") -> float:
+def within(name: str, value: object, low: float, high: float, unit: str = "") -> float:
     """``value`` if ``low ≤ value ≤ high``."""
     number = finite(name, value, unit)
     if not low <= number <= high:
