@@ -10,6 +10,8 @@ from __future__ import annotations
 
 #: Names of the station's devices (also the names users pass to plans in the queue server).
 PRESS, POTENTIOSTAT, STAGE, DETECTOR, POSITION_COMPARE = "press", "pstat", "tomo", "det", "pc"
+#: Name of the beam monitor (the storage ring's current a CT waits for).
+BEAM = "beam"
 #: Name of the soft device that labels cycling events with the cycle number and step.
 CYCLE_LABEL = "cycle"
 
@@ -17,6 +19,8 @@ CYCLE_LABEL = "cycle"
 PRESS_SETPOINT = f"{PRESS}_setpoint_MPa"
 PRESS_FORCE = f"{PRESS}_force_N"
 PRESS_PRESSURE = f"{PRESS}_pressure_MPa"
+#: The ring current, recorded with every CT frame of a step scan (around a fly scan), mA.
+BEAM_CURRENT = f"{BEAM}_current_mA"
 
 #: One impedance spectrum: waveforms padded past ``SPECTRUM_POINTS`` valid points.
 SPECTRUM_FREQUENCY = f"{POTENTIOSTAT}_eis_frequency_Hz"
@@ -47,9 +51,11 @@ FRAME = f"{DETECTOR}_image"
 ANGLE = f"{STAGE}_rotation"
 
 #: Streams of a run (`plans`): the primary readings; a pressure series' spectrum; the live
-#: and the recorded cycling; the CT's darks, flats and projections.
+#: and the recorded cycling; the CT's darks, flats and projections, and the readings taken
+#: before and after a fly pass.
 PRIMARY, EIS, TRACE, HALF_CYCLE = "primary", "eis", "trace", "half_cycle"
 DARK, FLAT, PROJECTION = "dark", "flat", "projection"
+CT_CONDITIONS = "ct_conditions"
 
 #: A technique held at its stack pressure (`plans.pressure_hold`): one event when a suspender
 #: trips and one when the technique resumes, each with the press's readings and what happened.

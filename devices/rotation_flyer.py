@@ -158,6 +158,7 @@ class RotationFlyer:
         self._resources: list[event_model.ComposeStreamResourceBundle] | None = None
         self._collected = 0
         self._end_deg = 0.0
+        self._abandoned = False
 
     @property
     def image_key(self) -> str:
@@ -196,6 +197,7 @@ class RotationFlyer:
         rotation.check_value(start)
         rotation.check_value(end)
         self._spec, self._resources, self._collected = spec, None, 0
+        self._abandoned = False
         for signal in (
             cam.num_images_counter,
             cam.trigger_mode,
@@ -299,6 +301,10 @@ class RotationFlyer:
         return result
 
     def _finish_pass(self, done: StatusBase, result: DeviceStatus) -> None:
+        if self._abandoned:  # to be flown again: its frames are nobody's
+            if not result.done:
+                result.set_finished()
+            return
         try:
             error = done.exception()
             if error is not None:
@@ -389,6 +395,13 @@ class RotationFlyer:
         self.position_compare.disarm.put(1)
         self.stage.rotation.stop(success=success)
         self._restore_settings()
+
+    def abandon(self) -> None:
+        """Stop the pass under way so that it can be flown again (a suspension replays it
+        from `prepare`): its `complete` status finishes, its frames unchecked, instead of
+        failing the replayed pass that waits on the same group."""
+        self._abandoned = True
+        self.stop()
 
     # -- helpers ---------------------------------------------------------------------------
     def _check_frames(self) -> None:

@@ -22,10 +22,12 @@ from ophyd import Device
 
 from conventions import data_keys, plan_arguments
 from conventions.pv_states import Shutter
+from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.rotation_flyer import FlySpec, RotationFlyer
 from devices.tomography import TomographyDetector, TomographyStage
 
+from .beam_wait import describe_beam_suspender, waiting_for_beam
 from .metadata import checkpointed_run, plan_metadata
 
 
@@ -110,16 +112,19 @@ def _frames(
     detector: TomographyDetector, readables: Sequence[Device], count: int, stream: str
 ) -> MsgGenerator[None]:
     """``count`` single-frame events in ``stream``, the detector staged around them (each
-    stream has a file, and a Resource, of its own)."""
+    stream has a file, and a Resource, of its own); a checkpoint before each frame, and one
+    once the file is closed (where a suspension goes back to)."""
     if count == 0:
         return
 
     @bpp.stage_decorator([detector])
     def frames() -> MsgGenerator[None]:
         for _ in range(count):
+            yield from bps.checkpoint()
             yield from bps.trigger_and_read([detector, *readables], name=stream)
 
     yield from frames()
+    yield from bps.checkpoint()
 
 
 def ct_flyer(
@@ -134,23 +139,65 @@ def ct_flyer(
     return RotationFlyer(stage, detector, position_compare, stream=stream)
 
 
-def fly_projections(flyer: RotationFlyer, settings: CTSettings) -> MsgGenerator[None]:
-    """The projections as one continuous-rotation pass into ``flyer.stream``; on any failure
-    the camera, the position compare and the rotation are stopped."""
-    detector = flyer.detector
+class FlyPass:
+    """One fly pass of the projections, which a suspension (the beam lost) flies again.
 
-    @bpp.stage_decorator([detector])  # before prepare: the pass's HDF5 file is open
-    def fly() -> MsgGenerator[None]:
-        yield from bps.prepare(flyer, settings.fly_spec(), wait=True)
-        yield from bps.declare_stream(flyer, name=flyer.stream, collect=True)
-        yield from bps.kickoff(flyer, wait=True)
-        yield from bps.complete(flyer, wait=True)
-        yield from bps.collect(flyer, name=flyer.stream)
+    A pass cannot go on from where it stopped: the rotation is at speed and the camera
+    counts pulses. The RunEngine, on resuming, replays every message since the last
+    checkpoint but never a ``stage``: staging the detector (opening the pass's HDF5 file)
+    clears the checkpoint, so a suspended pass is replayed from its ``prepare``, from the
+    run-up. `interrupted` (the beam suspender's ``pre_plan``) makes that replay a clean pass:
+    it abandons the pass (`RotationFlyer.abandon`: stopped, its ``complete`` finished
+    unchecked, as the replay waits on the same group) and has the HDF5 plugin close the
+    pass's file and open the next one (``Capture`` 0 then 1; the file number increments), so
+    the replayed pass's frames, and the StreamResource its collect writes, are a file of
+    their own. The frames of the stopped pass stay in theirs, referenced by no document. The
+    replayed ``declare_stream`` makes a second descriptor of the stream, with the same data
+    keys, which Tiled takes as the same stream.
+    """
 
-    def stop_flyer(error: Exception) -> MsgGenerator[None]:
-        yield from bps.stop(flyer)
+    def __init__(self, flyer: RotationFlyer, settings: CTSettings) -> None:
+        self.flyer, self.settings = flyer, settings
+        #: The pass's file is open (between its stage and its unstage).
+        self.under_way = False
 
-    yield from bpp.contingency_wrapper(fly(), except_plan=stop_flyer)
+    def plan(self) -> MsgGenerator[None]:
+        """The projections as one continuous-rotation pass into ``flyer.stream``; on any
+        failure the camera, the position compare and the rotation are stopped."""
+        flyer, detector = self.flyer, self.flyer.detector
+
+        def fly() -> MsgGenerator[None]:
+            yield from bps.stage(detector)  # before prepare: the pass's HDF5 file is open
+            # From here a suspension replays the pass (the stage cleared the checkpoint).
+            self.under_way = True
+            yield from bps.prepare(flyer, self.settings.fly_spec(), wait=True)
+            yield from bps.declare_stream(flyer, name=flyer.stream, collect=True)
+            yield from bps.kickoff(flyer, wait=True)
+            yield from bps.complete(flyer, wait=True)
+            yield from bps.collect(flyer, name=flyer.stream)
+
+        def close() -> MsgGenerator[None]:
+            if self.under_way:
+                self.under_way = False
+                yield from bps.unstage(detector)
+
+        def stop_flyer(error: Exception) -> MsgGenerator[None]:
+            yield from bps.stop(flyer)
+
+        yield from bpp.contingency_wrapper(fly(), except_plan=stop_flyer, final_plan=close)
+        yield from bps.checkpoint()
+
+    def interrupted(self) -> MsgGenerator[None] | None:
+        """What a suspension does first: stop the pass under way and start the next file
+        (None when no pass is under way). The pass stays under way: the RunEngine replays it
+        into that file when the suspension ends."""
+        return self._stop() if self.under_way else None
+
+    def _stop(self) -> MsgGenerator[None]:
+        self.flyer.abandon()
+        hdf = self.flyer.detector.hdf1
+        yield from bps.mv(hdf.capture, 0)
+        yield from bps.mv(hdf.capture, 1)
 
 
 def step_projections(
@@ -165,10 +212,12 @@ def step_projections(
     @bpp.stage_decorator([detector])
     def steps() -> MsgGenerator[None]:
         for angle in settings.angles_deg():
+            yield from bps.checkpoint()  # a suspension takes this projection again
             yield from bps.mv(stage.rotation, float(angle))
             yield from bps.trigger_and_read([detector, stage.rotation, *detectors], name=stream)
 
     yield from steps()
+    yield from bps.checkpoint()
 
 
 def acquire_ct(
@@ -178,6 +227,7 @@ def acquire_ct(
     detectors: Sequence[Device] = (),
     *,
     flyer: RotationFlyer | None = None,
+    beam: BeamMonitor | None = None,
     projection_stream: str = data_keys.PRIMARY,
 ) -> MsgGenerator[None]:
     """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
@@ -185,26 +235,39 @@ def acquire_ct(
 
     With a ``flyer`` (see `ct_flyer`) the projections are a fly scan into the flyer's stream,
     and ``detectors`` are read before and after it in stream ``ct_conditions``; without, a
-    step scan reading ``detectors`` with every projection. Leaves the shutter closed and the
+    step scan reading ``detectors`` with every projection. With a ``beam`` monitor, the CT
+    waits for the beam (`plans.beam_wait`), and the ring current is read with every dark,
+    flat and step projection (and in ``ct_conditions``). Leaves the shutter closed and the
     sample in the beam.
     """
-    sample_in_mm, sample_out_mm = yield from sample_positions(stage)
-    yield from bps.mv(detector.cam.acquire_time, settings.exposure_s, detector.cam.num_images, 1)
-    yield from bps.mv(stage.shutter, Shutter.CLOSED)
-    yield from _frames(detector, [stage.rotation], settings.num_darks, data_keys.DARK)
-    yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
-    yield from bps.mv(stage.shutter, Shutter.OPEN)
-    yield from _frames(detector, [stage.rotation], settings.num_flats, data_keys.FLAT)
-    yield from bps.mv(stage.sample_x, sample_in_mm)
-    if flyer is None:
-        yield from step_projections(stage, detector, settings, detectors, projection_stream)
-    else:
-        if detectors:
-            yield from bps.trigger_and_read(detectors, name="ct_conditions")
-        yield from fly_projections(flyer, settings)
-        if detectors:
-            yield from bps.trigger_and_read(detectors, name="ct_conditions")
-    yield from bps.mv(stage.shutter, Shutter.CLOSED)
+    beam_readers = [beam] if beam is not None else []
+    conditions = [*detectors, *beam_readers]
+    fly_pass = FlyPass(flyer, settings) if flyer is not None else None
+
+    def scan() -> MsgGenerator[None]:
+        yield from bps.checkpoint()  # a suspension goes back no further than here
+        sample_in_mm, sample_out_mm = yield from sample_positions(stage)
+        cam = detector.cam
+        yield from bps.mv(cam.acquire_time, settings.exposure_s, cam.num_images, 1)
+        yield from bps.mv(stage.shutter, Shutter.CLOSED)
+        frame_readers = [stage.rotation, *beam_readers]
+        yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
+        yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
+        yield from bps.mv(stage.shutter, Shutter.OPEN)
+        yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT)
+        yield from bps.mv(stage.sample_x, sample_in_mm)
+        if fly_pass is None:
+            yield from step_projections(stage, detector, settings, conditions, projection_stream)
+        else:
+            if conditions:
+                yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
+            yield from fly_pass.plan()
+            if conditions:
+                yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
+        yield from bps.mv(stage.shutter, Shutter.CLOSED)
+
+    interrupted = fly_pass.interrupted if fly_pass is not None else None
+    yield from waiting_for_beam(scan(), beam, interrupted)
 
 
 def ct_scan(
@@ -218,6 +281,7 @@ def ct_scan(
     num_darks: int = 10,
     num_flats: int = 10,
     position_compare: PositionCompare | None = None,
+    beam: BeamMonitor | None = None,
     detectors: Sequence[Device] = (),
     md: dict | None = None,
 ) -> MsgGenerator[str]:
@@ -241,6 +305,9 @@ def ct_scan(
     position_compare
         When given, the projections are a fly scan triggered by this unit (continuous
         rotation); else a step scan.
+    beam
+        The ring current: the CT waits, suspended, while the beam is down
+        (`plans.beam_wait`), and records the current with its frames.
     detectors
         Also read with every projection of a step scan, or before and after a fly scan
         (stream ``ct_conditions``), e.g. ``[press]``.
@@ -263,19 +330,21 @@ def ct_scan(
             "detector": detector,
             **asdict(settings),
             "position_compare": position_compare,
+            "beam": beam,
             "detectors": list(detectors),
         },
         md,
-        detectors=[detector, *detectors],
+        detectors=[detector, *detectors, *([beam] if beam is not None else [])],
         motors=[stage.rotation],
         num_points=num_projections,
         dimensions=[([stage.rotation.name], data_keys.PRIMARY)],
         technique={**settings.as_dict(), **geometry},
+        suspenders=describe_beam_suspender(beam),
     )
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
-        yield from acquire_ct(stage, detector, settings, detectors, flyer=flyer)
+        yield from acquire_ct(stage, detector, settings, detectors, flyer=flyer, beam=beam)
 
     return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, Shutter.CLOSED)))
 

@@ -12,11 +12,13 @@ from bluesky.utils import MsgGenerator
 
 from conventions import data_keys, plan_arguments
 from conventions.pv_states import Shutter, Technique
+from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
 from devices.tomography import TomographyDetector, TomographyStage
 
+from .beam_wait import describe_beam_suspender
 from .ct import CTSettings, acquire_ct, check_ct, ct_flyer, ct_geometry
 from .cycling import (
     HalfCycleLabel,
@@ -40,6 +42,7 @@ def pressure_series(
     detector: TomographyDetector,
     *,
     position_compare: PositionCompare | None = None,
+    beam: BeamMonitor | None = None,
     pressures_MPa: Sequence[float] = DEFAULT_PRESSURES_MPA,
     eis_start_frequency_Hz: float = 1e6,
     eis_stop_frequency_Hz: float = 0.1,
@@ -78,6 +81,8 @@ def pressure_series(
         The station's instruments.
     position_compare
         The position-compare unit that makes the CT a fly scan (step scan without one).
+    beam
+        The ring current the CT waits for (`plans.beam_wait`) and records.
     pressures_MPa
         Stack pressures in the order applied, MPa.
     eis_start_frequency_Hz, eis_stop_frequency_Hz, eis_points_per_decade, eis_amplitude_V
@@ -151,6 +156,7 @@ def pressure_series(
         "stage": stage,
         "detector": detector,
         "position_compare": position_compare,
+        "beam": beam,
         "pressures_MPa": pressures,
         **{f"eis_{k}": v for k, v in asdict(eis).items()},
         "ct_num_projections": ct_num_projections,
@@ -187,7 +193,7 @@ def pressure_series(
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     uids: list[str] = []
 
-    readers = [press, potentiostat, *([detector] if ct else [])]
+    readers = [press, potentiostat, *([detector] if ct else []), *([beam] if ct and beam else [])]
 
     def cycling(charge: HalfCycleSettings) -> MsgGenerator[None]:
         for cycle_index in range(cycles):
@@ -214,7 +220,10 @@ def pressure_series(
             series_length=len(pressures),
             pressure_MPa=pressure,
             technique=techniques,
-            suspenders=describe_suspenders(press, pressure),
+            suspenders=[
+                *describe_suspenders(press, pressure),
+                *(describe_beam_suspender(beam) if ct is not None else []),
+            ],
         )
 
         @checkpointed_run(metadata)
@@ -229,6 +238,7 @@ def pressure_series(
                     ct,
                     [press],
                     flyer=flyer,
+                    beam=beam,
                     projection_stream=data_keys.PROJECTION,
                 )
             if charge is not None:

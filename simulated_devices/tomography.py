@@ -10,6 +10,8 @@ PV                          unit   meaning
 ``rot``                     deg    rotation stage (motor record)
 ``samx``                    mm     sample translation; |samx| > `SAMPLE_IN_BEAM_MM`: out
 ``Shutter`` ``Shutter_RBV``        Closed / Open
+``BeamCurrent_RBV``         mA     the storage ring's current, as the beamline reads it
+``BeamCurrent``             mA     simulation only: sets the ring current (a beam dump: 0)
 ``cam1:Acquire[_RBV]``             busy: 1 acquires ``NumImages`` frames (1 in Single mode)
 ``cam1:AcquireTime[_RBV]``  s      exposure per frame (experiment time)
 ``cam1:NumImages[_RBV]``           frames per acquisition
@@ -34,7 +36,9 @@ PV                          unit   meaning
 
 Frames: shutter closed → dark; sample out of the beam → flat; else a projection of the cell's
 phantom at the rotation's readback (Internal) or at the pulse's latched position (External:
-a fly scan; the simulated frame has no motion blur). ``Acquire`` = 0 stops an acquisition.
+a fly scan; the simulated frame has no motion blur). The flux scales with the ring current
+over `NOMINAL_BEAM_CURRENT_MA` (no beam: frames as dark as with the shutter closed).
+``Acquire`` = 0 stops an acquisition.
 
 Files are HDF5 with the frames at ``/entry/data/data`` (N, Y, X) uint16 and each frame's
 rotation angle at `ANGLE_DATASET`, opened for SWMR and flushed per frame so Tiled can read
@@ -71,12 +75,22 @@ ANGLE_DATASET = "/entry/instrument/NDAttributes/RotationAngle_deg"
 CAM_PORT, HDF_PORT = "CAM", "HDF1"
 #: Longest exposure or frame period the camera takes, experiment seconds.
 MAX_EXPOSURE_S = 3600.0
+#: The storage ring's current the frames' flux is modelled at, mA.
+NOMINAL_BEAM_CURRENT_MA = 400.0
+#: Highest ring current the simulation takes, mA.
+MAX_BEAM_CURRENT_MA = 1000.0
 
 
 def _positive_time(value: float) -> str | None:
     if isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= MAX_EXPOSURE_S:
         return None
     return f"must be > 0 and <= {MAX_EXPOSURE_S:g} s"
+
+
+def _ring_current(value: float) -> str | None:
+    if math.isfinite(value) and 0 <= value <= MAX_BEAM_CURRENT_MA:
+        return None
+    return f"must be >= 0 and <= {MAX_BEAM_CURRENT_MA:g} mA"
 
 
 def _at_least(minimum: int):
@@ -93,6 +107,7 @@ _SETTING_CHECKS = {
     "cam1:NumImages": _at_least(1),
     "cam1:NumExposures": _at_least(1),
     "HDF1:NumCapture": _at_least(0),
+    "BeamCurrent": _ring_current,
 }
 
 
@@ -136,6 +151,9 @@ class TomographyIOC(ReportingGroup):
 
     shutter, shutter_rbv = _enum_pair("Shutter", Shutter.CLOSED, list(Shutter))
     error_message = message_pv("ErrorMsg", "last fault; empty when none")
+    beam_current, beam_current_rbv = _pair(
+        "BeamCurrent", NOMINAL_BEAM_CURRENT_MA, units="mA", precision=1
+    )
 
     acquire, acquire_rbv = _pair("cam1:Acquire", 0, dtype=ChannelType.INT)
     acquire_time, acquire_time_rbv = _pair("cam1:AcquireTime", 0.05, units="s", precision=4)
@@ -333,11 +351,12 @@ class TomographyIOC(ReportingGroup):
 
     def _frame(self, angle_deg: float) -> np.ndarray:
         model = self.cell.detector
-        if self.shutter_rbv.value != Shutter.OPEN:
+        beam = self.beam_current_rbv.value / NOMINAL_BEAM_CURRENT_MA
+        if self.shutter_rbv.value != Shutter.OPEN or beam <= 0:
             return model.dark()
         if abs(self.sample_x.position) > SAMPLE_IN_BEAM_MM:
-            return model.flat()
-        return model.projection(self.cell.projector().project(angle_deg))
+            return model.flat(beam)
+        return model.projection(self.cell.projector().project(angle_deg), beam)
 
     async def _take_frame(self, angle_deg: float) -> None:
         if self._file is None:

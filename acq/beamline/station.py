@@ -21,6 +21,7 @@ from ophyd.sim import make_fake_device
 
 from conventions import data_keys
 from conventions.cell_geometry import disc_area_mm2
+from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
@@ -50,6 +51,7 @@ class Station:
     tomo_stage: TomographyStage
     detector: TomographyDetector
     position_compare: PositionCompare
+    beam: BeamMonitor
     #: The IOCs' lock, held while a plan runs (the simulated IOCs serve it; None on hardware,
     #: whose IOCs apply an access-security file instead: docs/pv_conventions.md).
     lock: StationLock | None = None
@@ -64,6 +66,7 @@ class Station:
                 self.tomo_stage,
                 self.detector,
                 self.position_compare,
+                self.beam,
             )
         }
 
@@ -179,6 +182,15 @@ def make_position_compare(config: StationConfig, *, fake: bool = False) -> Posit
     )
 
 
+def make_beam_monitor(config: StationConfig, *, fake: bool = False) -> BeamMonitor:
+    """The ring current, with the config's threshold and resume delay for a CT."""
+    tomography = config.tomography
+    beam = _kind(BeamMonitor, fake)(tomography.beam_pv(config.station.prefix), name=data_keys.BEAM)
+    beam.min_current_mA.put(tomography.min_beam_current_mA)
+    beam.resume_delay_s.put(tomography.beam_resume_delay_s)
+    return beam
+
+
 def make_detector(config: StationConfig, *, fake: bool = False) -> TomographyDetector:
     """The area detector writing HDF5 frames under the station's frames directory."""
     return _kind(TomographyDetector, fake)(
@@ -216,11 +228,12 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     potentiostat = make_potentiostat(config, fake=fake)
     tomo_stage = make_tomo_stage(config, fake=fake)
     position_compare = make_position_compare(config, fake=fake)
+    beam = make_beam_monitor(config, fake=fake)
     lock = make_station_lock(config, fake=fake)
     try:  # last: it waits for cam.acquire, while the others' PVs connect
         detector = make_detector(config, fake=fake)
     except TimeoutError as error:
-        built: list[Device] = [press, potentiostat, tomo_stage, position_compare]
+        built: list[Device] = [press, potentiostat, tomo_stage, position_compare, beam]
         built += [lock] if lock is not None else []
         failures = [_not_connected(d.name, d, error) for d in built if not d.connected]
         close_devices(built)
@@ -228,7 +241,7 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
             "station devices did not connect: "
             + "; ".join([*failures, f"{data_keys.DETECTOR} ({error})"])
         ) from None
-    return Station(config, press, potentiostat, tomo_stage, detector, position_compare, lock)
+    return Station(config, press, potentiostat, tomo_stage, detector, position_compare, beam, lock)
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:

@@ -180,6 +180,18 @@ class TomographySection(_Table):
     frames_dir: Annotated[Path, AfterValidator(_inside)] = Path("frames")
     #: Sample translation that takes the sample out of the beam for flat fields, mm.
     sample_out_mm: float = 5.0
+    #: The storage ring's current, a whole PV name (a facility's, e.g.
+    #: ``SR:C03-BI{DCCT:1}I:Real-I``); empty: the tomography IOC's ``BeamCurrent_RBV``
+    #: (what the simulated station serves).
+    beam_current_pv: str = Field(default="", pattern=r"^\S*$")
+    #: A CT waits, suspended, while the ring current is below this, mA (0: never).
+    min_beam_current_mA: float = Field(default=10.0, ge=0, le=10000)
+    #: Wall seconds the beam must be back before a suspended CT goes on.
+    beam_resume_delay_s: float = Field(default=2.0, ge=0, le=MAX_WAIT_S)
+
+    def beam_pv(self, station_prefix: str) -> str:
+        """The ring current's PV name for a station whose PV prefix is ``station_prefix``."""
+        return self.beam_current_pv or station_prefix + self.prefix + "BeamCurrent_RBV"
 
 
 class TiledSection(_Table):

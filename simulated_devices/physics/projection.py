@@ -197,22 +197,33 @@ class DetectorModel:
         """Dark frame (beam off): Poisson dark counts plus readout noise, uint16."""
         return self._to_uint16(self._dark_noise())
 
-    def flat(self) -> np.ndarray:
-        """Flat (open-beam) frame: Poisson(I0·gain) + dark, uint16."""
-        return self._to_uint16(self._rng.poisson(self.photons * self.gain) + self._dark_noise())
+    def flat(self, beam_fraction: float = 1.0) -> np.ndarray:
+        """Flat (open-beam) frame: Poisson(I0·gain·beam_fraction) + dark, uint16.
 
-    def projection(self, line_integrals: np.ndarray) -> np.ndarray:
-        """Sample frame: Poisson(I0·gain·exp(−line integrals)) + dark, uint16.
+        Parameters
+        ----------
+        beam_fraction
+            Incident flux over its nominal value (the storage ring's current over its
+            nominal current; 0: no beam, a dark frame).
+        """
+        mean = self.photons * self.gain * beam_fraction
+        return self._to_uint16(self._rng.poisson(mean) + self._dark_noise())
+
+    def projection(self, line_integrals: np.ndarray, beam_fraction: float = 1.0) -> np.ndarray:
+        """Sample frame: Poisson(I0·gain·beam_fraction·exp(−line integrals)) + dark, uint16.
 
         Parameters
         ----------
         line_integrals
             Dimensionless Σ μ·Δx per pixel, shape `frame_shape` (`ParallelBeamProjector`).
+        beam_fraction
+            As in `flat`.
         """
         if line_integrals.shape != self.frame_shape:
             raise ValueError(
                 f"line integrals of shape {line_integrals.shape}, detector frame "
                 f"is {self.frame_shape}"
             )
-        mean = self.photons * self.gain * np.exp(-np.asarray(line_integrals, dtype=np.float64))
+        transmission = np.exp(-np.asarray(line_integrals, dtype=np.float64))
+        mean = self.photons * self.gain * beam_fraction * transmission
         return self._to_uint16(self._rng.poisson(mean) + self._dark_noise())

@@ -9,6 +9,7 @@ from bluesky.protocols import Flyable, Movable, Pausable, Readable, Stageable, T
 from acq.beamline import BadPlanArguments, UnknownDevice, build_station, station_plans
 from acq.config import SHIPPED_CONFIGS, load_config
 from conventions import data_keys
+from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
@@ -27,8 +28,13 @@ def test_every_shipped_config_builds_a_station_of_its_named_devices(path):
         data_keys.STAGE,
         data_keys.DETECTOR,
         data_keys.POSITION_COMPARE,
+        data_keys.BEAM,
     ]
     assert all(device.prefix.startswith(config.station.prefix) for device in devices.values())
+    beam = station.beam
+    assert isinstance(beam, BeamMonitor) and isinstance(beam, Readable)
+    assert beam.current_mA.name == data_keys.BEAM_CURRENT
+    assert beam.min_current_mA.get() == config.tomography.min_beam_current_mA
     press, pstat = station.press, station.potentiostat
     assert isinstance(press, PressureCell) and isinstance(press, Movable)
     assert isinstance(press, Readable)
@@ -64,10 +70,12 @@ def test_the_registry_knows_every_plan_and_fills_its_devices(fake_station):
         "stage",
         "detector",
         "position_compare",
+        "beam",
     }
     bound = series.bind(fake_station, {"pressures_MPa": [6]}, fill_optional=True)
     assert bound["press"] is fake_station.press
     assert bound["position_compare"] is fake_station.position_compare
+    assert bound["beam"] is fake_station.beam
     assert "position_compare" not in series.bind(fake_station, {})
     named = plans["eis_sweep"].bind(
         fake_station, {"potentiostat": "pstat", "detectors": ["press"]}

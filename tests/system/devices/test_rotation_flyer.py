@@ -13,7 +13,7 @@ import pytest
 from bluesky.utils import FailedStatus
 
 from devices.rotation_flyer import FlyScanError, FlySpec, RotationFlyer
-from plans.ct import CTSettings, fly_projections
+from plans.ct import CTSettings, FlyPass
 
 
 def frames_of(documents) -> np.ndarray:
@@ -34,7 +34,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def fly(RE, flyer, settings):
     """One fly pass in its own run; returns the documents."""
     RE.documents.clear()
-    RE(bpp.run_wrapper(fly_projections(flyer, settings)))
+    RE(bpp.run_wrapper(FlyPass(flyer, settings).plan()))
     return RE.documents
 
 
