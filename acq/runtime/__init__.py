@@ -7,7 +7,8 @@ Channel Access and Tiled settings every way in shares.
 `streaming`        `BackgroundWriter`, `TiledBackgroundWriter`: documents to Tiled off the
                    RunEngine, and which runs went to the backup instead
 `open_runs`        `OpenRunJournal`: an entry per open run, locked by its process while it lives
-`recovery`         `recover`: the backed-up runs uploaded into Tiled, each completed in place
+`recovery`         `recover`: runs whose process died closed, and the backed-up runs uploaded
+                   into Tiled, each completed in place
 `scan_ids`         `StationScanIds`: scan ids per station across processes
 `tiled_client`     `endpoint`, `connect`: the station's Tiled and its containers
 `channel_access`   `configure_channel_access`: loopback Channel Access for a simulated station
