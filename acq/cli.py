@@ -27,9 +27,11 @@ queue
     the RE Manager on Redis, building the station from the same config, and bluesky-httpserver
     with an API key in front of it; stay up until Ctrl-C.
 recover
-    Upload the runs kept in ``<data_dir>/backup`` (documents that did not reach Tiled) into the
-    config's Tiled, completing each partial run in place; a backup whose run is then complete
-    moves to ``backup/recovered/``. Running it again adds nothing.
+    Close ("fail", saying why) each run whose process died before closing it (its entry in
+    ``<data_dir>/open_runs``), then upload the runs kept in ``<data_dir>/backup`` (documents
+    that did not reach Tiled) into the config's Tiled, completing each partial run in place; a
+    backup whose run is then complete moves to ``backup/recovered/``. Running it again adds
+    nothing.
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-run the run's plan against devices playing back its readings",
     )
-    verbs.add_parser("recover", help="upload the runs kept in the backup into Tiled")
+    verbs.add_parser(
+        "recover", help="close runs whose process died; upload the runs kept in the backup"
+    )
     session = verbs.add_parser("ipython", help="IPython session on a serving station")
     session.add_argument(
         "ipython_args", nargs=argparse.REMAINDER, help="arguments for IPython, after --"

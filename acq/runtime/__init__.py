@@ -6,7 +6,9 @@ Channel Access and Tiled settings every way in shares.
                    Tiled, the analysis worker's 0MQ stream)
 `streaming`        `BackgroundWriter`, `TiledBackgroundWriter`: documents to Tiled off the
                    RunEngine, and which runs went to the backup instead
-`recovery`         `recover`: the backed-up runs uploaded into Tiled, each completed in place
+`open_runs`        `OpenRunJournal`: an entry per open run, locked by its process while it lives
+`recovery`         `recover`: runs whose process died closed, and the backed-up runs uploaded
+                   into Tiled, each completed in place
 `scan_ids`         `StationScanIds`: scan ids per station across processes
 `tiled_client`     `endpoint`, `connect`: the station's Tiled and its containers
 `channel_access`   `configure_channel_access`: loopback Channel Access for a simulated station

@@ -21,6 +21,7 @@ from devices.station_lock import StationLock
 from plans.metadata import label_runs
 
 from ..config import StationConfig
+from .open_runs import OpenRunJournal, open_runs_directory
 from .scan_ids import SCAN_ID_FILE, StationScanIds
 from .streaming import BackgroundWriter, TiledBackgroundWriter, backup_directory
 
@@ -50,13 +51,20 @@ RECORDED_PACKAGES = (
 )
 
 
-def _flush_at_stop(writer: BackgroundWriter) -> Callable[[str, dict], None]:
-    """A ``stop``-document callback that waits until ``writer`` has written the whole run."""
+def _flush_at_stop(
+    writer: BackgroundWriter, journal: OpenRunJournal
+) -> Callable[[str, dict], None]:
+    """A ``stop``-document callback that waits until ``writer`` has written the whole run, then
+    removes the run's entry from ``journal``: an entry stays (locked until the process ends,
+    then closed by ``acq recover``) unless the stop document is known to be written."""
 
     def flush(name: str, doc: dict) -> None:
-        if not writer.flush(FLUSH_AT_STOP_TIMEOUT_S):
+        if writer.flush(FLUSH_AT_STOP_TIMEOUT_S):
+            journal(name, doc)
+        else:
             logger.error(
-                "run %s: documents still queued for Tiled after %s s",
+                "run %s: documents still queued for Tiled after %s s; its entry in the "
+                "journal of open runs is kept",
                 doc["run_start"],
                 FLUSH_AT_STOP_TIMEOUT_S,
             )
@@ -151,7 +159,9 @@ def make_run_engine(
     (`acq.runtime.scan_ids`). With ``client`` (a Tiled client holding the ``raw``
     container) documents stream to ``raw`` off the acquisition thread, with a local backup
     under ``<data_dir>/backup``, and a run ends once all its documents are written: what
-    ``RE(...)`` returns can be read back at once (``db[uid]``). With ``publish`` every document
+    ``RE(...)`` returns can be read back at once (``db[uid]``); each run is in the journal of
+    open runs under ``<data_dir>/open_runs`` until then (`acq.runtime.open_runs`), so that
+    ``acq recover`` closes it if its process dies first. With ``publish`` every document
     also goes to the config's 0MQ proxy, for the analysis worker (`acq.services.analysis_worker`).
     Every start document also carries its ``start_datetime`` and, given the ``press``, its
     ``pressure_MPa`` (`plans.metadata.label_runs`). Given the station's ``lock``, every plan
@@ -173,10 +183,13 @@ def make_run_engine(
         RE.preprocessors.append(functools.partial(bpp.stage_wrapper, devices=[lock]))
     writer = None
     if client is not None:
+        journal = OpenRunJournal(open_runs_directory(config.station.data_dir))
+        # Before the writer: every run of which Tiled or the backup holds anything has an entry.
+        RE.subscribe(journal, "start")
         writer = TiledBackgroundWriter(client["raw"], backup_directory(config.station.data_dir))
         RE.subscribe(writer)
         # After the writer, so it runs once the stop document is queued to it.
-        RE.subscribe(_flush_at_stop(writer), "stop")
+        RE.subscribe(_flush_at_stop(writer, journal), "stop")
     publisher = None
     if publish:
         publisher = Publisher(f"127.0.0.1:{config.analysis.zmq_in_port}")

@@ -1,4 +1,5 @@
-"""Runs kept in the backup uploaded into Tiled, each completed in place (``acq recover``).
+"""Runs whose process died closed, and runs kept in the backup uploaded into Tiled, each
+completed in place (``acq recover``).
 
 How a run gets there. bluesky-tiled-plugins' `TiledWriter` (`acq.runtime.streaming`) wraps the
 writer of each run in its `_ConditionalBackup`: once a write to Tiled fails, Tiled is abandoned
@@ -31,12 +32,28 @@ same for what was registered, extended by what was not), the stop document and T
 notes go into the run's metadata, streams are closed. A later descriptor of a stream already
 recorded in its ``_config_updates`` is not recorded twice. Nothing already in Tiled is deleted.
 TiledWriter's default batch size is used (rows written in bulk at the stop document, as it
-advises for migrations); a backup without a stop document (a run still open, or whose process
-died) is written a row at a time, as it would have been live.
+advises for migrations); a backup without a stop document (a run still open) is written a row
+at a time, as it would have been live.
 
 A backup is moved to ``backup/recovered/`` once Tiled holds all of it (`missing` is empty: the
 run, every stream, every event's row and as many rows in each of a stream's arrays as events
 carried it, and the stop document); never deleted. Recovering again adds nothing.
+
+Runs whose process died. A process killed mid-run (SIGKILL, the OOM killer, a queue
+environment destroyed) emits no stop document: its run would stay open in Tiled, or in its
+backup, for ever. Every run has an entry in the journal of open runs while it is open, locked
+by its process (`acq.runtime.open_runs`). First, `close_open_runs` closes the run of each entry
+whose lock is free (its process gone) with a stop document that says what happened:
+``exit_status`` "fail"; a ``reason`` naming the process (pid, host) and saying that ``acq
+recover`` closed the run from what was recorded of it; the ``time`` of the last document
+recorded (the start, a descriptor, an event); ``num_events`` counting the events recorded of
+each stream. A run with a backup gets it appended to its backup (a last line cut short by the
+kill, not a document, is cut off first), which is then uploaded as above and so moves to
+``recovered/`` as a complete run; a run in Tiled alone gets it into its metadata, where
+TiledWriter puts a stop document (``update_metadata(metadata={"stop": ...},
+drop_revision=True)``). The entry is then removed; so is one whose run has a stop document
+already (its process died after writing it) or was recorded nowhere. An entry whose lock is
+held (its run still going) is left as it is. Closing again adds nothing.
 """
 
 from __future__ import annotations
@@ -45,9 +62,11 @@ import dataclasses
 import json
 import shutil
 import sys
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,13 +74,14 @@ import httpx
 import pyarrow
 from bluesky_tiled_plugins import TiledWriter
 from bluesky_tiled_plugins.writing.tiled_writer import BATCH_SIZE
-from event_model import unpack_event_page
+from event_model import DocumentNames, schema_validators, unpack_event_page
 from event_model.documents import EventPage
 from tiled.client.container import Container
 
 from ..analysis.results import ALL_ARRAYS_AS_ZARR
 from ..config import StationConfig
-from .streaming import BackedUpRun, backup_directory
+from .open_runs import OpenRun, journal_entries, open_runs_directory, read_entry
+from .streaming import BackedUpRun, backup_directory, backup_file
 from .tiled_client import connect, endpoint
 
 #: Folder of the backup directory that recovered backups are moved to.
@@ -134,6 +154,12 @@ class BackupRun:
             )
         return rows
 
+    def last_time(self) -> float:
+        """Time of the last document of the run that has one (the start, a descriptor, an
+        event), s since the epoch."""
+        descriptors = (doc["time"] for doc in self.descriptors().values())
+        return max([self.start["time"], *descriptors, *(doc["time"] for doc in self.events())])
+
     def external_keys(self) -> dict[str, set[str]]:
         """By stream, the data keys whose data is in external files."""
         external: dict[str, set[str]] = defaultdict(set)
@@ -179,6 +205,8 @@ class StreamHoldings:
 
     seq_nums: frozenset[int] = frozenset()
     rows: Mapping[str, int] = field(default_factory=dict)
+    #: Time of its last document Tiled holds (a descriptor, an event), s since the epoch.
+    last_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -197,10 +225,14 @@ def _child(node: Any, key: str) -> Any | None:
         return None
 
 
-def _table_seq_nums(table: Any) -> set[int]:
+def _table_events(table: Any) -> tuple[set[int], list[float]]:
+    """The seq_nums and times of the events an ``internal`` table holds."""
     if "seq_num" not in table.columns:
         raise RecoveryError(f"{table.uri}: no seq_num column; cannot tell which rows it holds")
-    return set(table.read(["seq_num"])["seq_num"].tolist())  # (an empty table reads empty)
+    columns = [column for column in ("seq_num", "time") if column in table.columns]
+    read = table.read(columns)  # (an empty table reads empty)
+    times = read["time"].tolist() if "time" in read else []
+    return set(read["seq_num"].tolist()), times
 
 
 def holdings(raw: Container, uid: str) -> Holdings | None:
@@ -212,12 +244,20 @@ def holdings(raw: Container, uid: str) -> Holdings | None:
     for name, stream in run.base.items():
         seq_nums: set[int] = set()
         rows = {}
+        # The stream's descriptors' times (TiledWriter's metadata of the stream), its events'.
+        times = [
+            doc["time"]
+            for doc in (stream.metadata, *stream.metadata.get("_config_updates", []))
+            if "time" in doc
+        ]
         for key, node in stream.base.items():
             if key.startswith("internal") and node.structure_family == "table":
-                seq_nums |= _table_seq_nums(node)
+                table_seq_nums, table_times = _table_events(node)
+                seq_nums |= table_seq_nums
+                times += table_times
             elif node.structure_family == "array":
                 rows[key] = node.shape[0]
-        streams[name] = StreamHoldings(frozenset(seq_nums), rows)
+        streams[name] = StreamHoldings(frozenset(seq_nums), rows, max(times, default=None))
     return Holdings(streams, run.metadata.get("stop"))
 
 
@@ -360,7 +400,7 @@ class _ResumedTable:
 
     def __init__(self, node: Any) -> None:
         self._node = node
-        self._seq_nums = _table_seq_nums(node)
+        self._seq_nums, _ = _table_events(node)
 
     def __getattr__(self, name: str) -> Any:
         if name not in self._READS:  # a way of writing this class does not know: fail loudly
@@ -444,7 +484,7 @@ class RunRecovery:
         elif not self.stopped:
             where = (
                 "no stop document in its backup (the run is still open, or its process "
-                f"died); backup kept in {self.path}"
+                f"died with no entry in the journal of open runs); backup kept in {self.path}"
             )
         else:
             where = f"complete in Tiled; backup kept in {self.path} (another run in it is not)"
@@ -501,24 +541,153 @@ def _move_to_recovered(path: Path) -> Path:
     return target
 
 
+# --- runs whose process died (`acq.runtime.open_runs`) --------------------------------------
+
+
+def closing_stop(run: OpenRun, num_events: Mapping[str, int], time_s: float, where: str) -> dict:
+    """The stop document of ``run``, whose process ended without closing it, from what
+    ``where`` recorded of it.
+
+    Parameters
+    ----------
+    run
+        The run's entry in the journal of open runs.
+    num_events
+        The events recorded of the run, by stream (every stream of a descriptor).
+    time_s
+        Time of the last document recorded of the run, s since the epoch.
+    where
+        What holds the run, in words (``"Tiled"``, ``"its backup"``).
+    """
+    stop = {
+        "uid": str(uuid.uuid4()),
+        "run_start": run.uid,
+        "time": time_s,
+        "exit_status": "fail",
+        "reason": (
+            f"the acquisition process ({run.writer}) ended without closing the run; "
+            f"`acq recover` closed it from what {where} recorded of it (time: that of the "
+            "last document recorded; num_events: the events recorded)"
+        ),
+        "num_events": dict(num_events),
+    }
+    schema_validators[DocumentNames.stop].validate(stop)
+    return stop
+
+
+def append_stop(path: Path, stop: dict) -> None:
+    """Append ``stop`` to the backup file ``path``, on a line of its own.
+
+    A last line cut short (its process killed as it wrote it: not a document, which
+    `read_backup` leaves out) is cut off first; a last document without its line end gets one.
+    """
+    with path.open("rb+") as backup:
+        text = backup.read()
+        end, line_end = text.rfind(b"\n") + 1, b""
+        try:
+            json.loads(text[end:])
+            end, line_end = len(text), b"\n"  # a whole document
+        except ValueError:  # nothing after the last line end, or a line cut short
+            pass
+        backup.seek(end)
+        backup.truncate()
+        backup.write(line_end + json.dumps({"name": "stop", "doc": stop}).encode() + b"\n")
+
+
+def close_orphaned(raw: Container, backup_dir: Path, run: OpenRun) -> str:
+    """Close ``run``, whose process ended without closing it, with a stop document from what
+    was recorded of it: appended to its backup if it has one (then uploaded with the backup),
+    else put into its metadata in ``raw`` as TiledWriter puts it there; what was done, in words.
+
+    Raises
+    ------
+    RecoveryError
+        If its backup cannot be read, or holds a later run after it.
+    httpx.HTTPError
+        If Tiled fails.
+    """
+    path = backup_file(backup_dir, {"uid": run.uid})  # (named from the start's uid alone)
+    in_backup = read_backup(path) if path.exists() else []
+    backup = next((each for each in in_backup if each.uid == run.uid), None)
+    ended = f"its process ({run.writer}) ended without closing it"
+    if backup is not None:
+        if backup.stop is not None:
+            return "its stop document is in its backup already"
+        if backup is not in_backup[-1]:
+            raise RecoveryError(f"{path}: a later run follows it there")
+        counted = {name: len(seq_nums) for name, seq_nums in backup.seq_nums().items()}
+        stop = closing_stop(run, counted, backup.last_time(), "its backup")
+        append_stop(path, stop)
+        return f"{ended}; {_closed(stop)} in its backup {path}"
+    held = holdings(raw, run.uid)
+    if held is None:
+        return f"{ended}, before anything of it was recorded (not in Tiled, no backup)"
+    if held.stop is not None:
+        return "its stop document is in Tiled already"
+    counted = {name: len(stream.seq_nums) for name, stream in held.streams.items()}
+    times = [stream.last_time for stream in held.streams.values() if stream.last_time is not None]
+    stop = closing_stop(run, counted, max([run.start_time, *times]), "Tiled")
+    raw[run.uid].update_metadata(metadata={"stop": stop}, drop_revision=True)
+    return f"{ended}; {_closed(stop)} in Tiled"
+
+
+def _closed(stop: dict) -> str:
+    events = _count(sum(stop["num_events"].values()), "event")
+    return f'closed "fail" ({events}, its last document at {_local_time(stop["time"])})'
+
+
+def _local_time(time_s: float) -> str:
+    return datetime.fromtimestamp(time_s).isoformat(sep=" ", timespec="seconds")
+
+
+def close_open_runs(raw: Container, journal_dir: Path, backup_dir: Path) -> bool:
+    """Close every run in the journal of open runs under ``journal_dir`` whose process is gone
+    (`close_orphaned`) and remove its entry; one line per entry. Whether none is left open
+    (still open in a live process, or not closed: the error says why, on stderr)."""
+    all_closed = True
+    for path in journal_entries(journal_dir):
+        try:
+            with read_entry(path) as entry:
+                if entry is None:  # its run closed meanwhile
+                    continue
+                run = entry.run
+                label = f"{run.uid} (scan {run.scan_id})"
+                if entry.writer_alive:
+                    started = _local_time(run.start_time)
+                    print(f"{label}: still open ({run.writer}, started {started}); left open")
+                    all_closed = False
+                    continue
+                print(f"{label}: {close_orphaned(raw, backup_dir, run)}; journal entry removed")
+                path.unlink()
+        except (RecoveryError, ValueError, httpx.HTTPError) as error:
+            print(f"acq: {path}: not closed ({error}); journal entry kept", file=sys.stderr)
+            all_closed = False
+    return all_closed
+
+
 def recover(config: StationConfig) -> int:
-    """``acq recover``: upload every backup of ``config``'s station into its Tiled; one line
-    per run. Exit status 0 when every backed-up run is whole in Tiled (or there is no backup),
-    1 otherwise (Tiled unreachable, a backup unreadable, a run still missing something or
-    without its stop document)."""
-    backup_dir = backup_directory(config.station.data_dir)
-    paths = backups(backup_dir)
-    if not paths:
-        print(f"no backups under {backup_dir}: nothing to recover")
+    """``acq recover``: close every run whose process ended without closing it
+    (`close_open_runs`), then upload every backup of ``config``'s station into its Tiled; one
+    line per run. Exit status 0 when every run is closed and every backed-up run whole in Tiled
+    (or there is nothing to do), 1 otherwise (Tiled unreachable, a backup or journal entry
+    unreadable, a run still open in a live process, still missing something or without its
+    stop document)."""
+    data_dir = config.station.data_dir
+    backup_dir, journal_dir = backup_directory(data_dir), open_runs_directory(data_dir)
+    if not backups(backup_dir) and not journal_entries(journal_dir):
+        print(f"no backups under {backup_dir}, no open runs in {journal_dir}: nothing to recover")
         return 0
     uri, api_key = endpoint(config)
     try:
         raw = connect(uri, api_key)["raw"]
     except httpx.HTTPError as error:
-        print(f"acq: cannot reach Tiled at {uri} ({error}); backups kept", file=sys.stderr)
+        print(
+            f"acq: cannot reach Tiled at {uri} ({error}); backups and open runs kept",
+            file=sys.stderr,
+        )
         return 1
-    status = 0
-    for path in paths:
+    status = 0 if close_open_runs(raw, journal_dir, backup_dir) else 1
+    for path in backups(backup_dir):
         try:
             for result in recover_file(raw, path):
                 print(result.line())

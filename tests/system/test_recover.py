@@ -1,8 +1,11 @@
 """Tiled killed mid-run: the run's documents go to the backup, the command says so, and
-``acq recover`` completes the partial run in place, document by document, idempotently.
+``acq recover`` completes the partial run in place, document by document, idempotently. The
+process running a run killed mid-run: ``acq recover`` closes the run ("fail") from what Tiled or
+its backup recorded of it, once.
 
-Each test kills a Tiled server of its own (SIGKILL, as a crash or an OOM killer would) on a
-catalog under its own data directory, restarts it on the same catalog and port, and recovers.
+Each test of a Tiled kill kills a Tiled server of its own (SIGKILL, as a crash or an OOM
+killer would) on a catalog under its own data directory, restarts it on the same catalog and
+port, and recovers; each test of a process killed kills it (SIGKILL) with its run open.
 TiledWriter's client retries a dead server for ``TILED_RETRY_TIMEOUT`` (45 s by default):
 set to 2 s here, so a run gives up on it sooner (what it does then is unchanged).
 """
@@ -14,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,12 +33,14 @@ from tiled.client import utils as tiled_client_utils
 from acq.analysis.results import ALL_ARRAYS_AS_ZARR
 from acq.config import StationConfig, parse_config
 from acq.runtime.engine import make_run_engine
+from acq.runtime.open_runs import open_runs_directory
 from acq.runtime.recovery import RECOVERED_DIRNAME, recover, recover_file
 from acq.runtime.streaming import backup_directory, backup_file
 from acq.runtime.tiled_client import connect
 from acq.services import EmbeddedTiled
 from conventions.pv_states import TechniqueState
 from plans import galvanostatic_cycles, pressure_step
+from tests.open_run_writer import open_run_writer
 from tests.stations import write_toml
 
 #: Seconds TiledWriter's client keeps retrying a dead server (``TILED_RETRY_TIMEOUT``).
@@ -272,10 +278,16 @@ def test_acq_run_across_a_tiled_kill_says_where_its_documents_are_and_fails(
 
 
 @pytest.fixture(scope="module")
-def handmade_raw(tmp_path_factory):
+def handmade_tiled(tmp_path_factory):
     """A Tiled server for the runs made by hand."""
     with EmbeddedTiled(tmp_path_factory.mktemp("handmade"), []) as server:
-        yield connect(server.uri, server.api_key)["raw"]
+        yield server
+
+
+@pytest.fixture
+def handmade_raw(handmade_tiled):
+    """The ``raw`` container of `handmade_tiled`."""
+    return connect(handmade_tiled.uri, handmade_tiled.api_key)["raw"]
 
 
 def handmade_run(events: int) -> list[tuple[str, dict]]:
@@ -361,13 +373,150 @@ def test_a_run_tiled_never_saw_is_written_whole(handmade_raw, tmp_path):
     assert_tiled_holds(handmade_raw, documents)
 
 
-def test_a_backup_without_a_stop_document_is_uploaded_and_kept(handmade_raw, tmp_path):
-    documents = handmade_run(events=4)[:-1]  # the process died before the run closed
-    path = write_backup(tmp_path / "run.jsonl", documents)
-    (result,) = recover_file(handmade_raw, path)
-    assert result.moved_to is None and path.exists()
-    assert "no stop document" in result.line()
-    table = handmade_raw[documents[0][1]["uid"]].base["primary"].base["internal"].read()
-    assert list(table["seq_num"]) == [1, 2, 3, 4]
-    (again,) = recover_file(handmade_raw, path)
-    assert str(again.added) == "nothing"
+def backed_up(data_dir: Path, documents: list[tuple[str, dict]]) -> Path:
+    """``documents`` in the backup under ``data_dir``, in the file TiledWriter names."""
+    backup_dir = backup_directory(data_dir)
+    backup_dir.mkdir(parents=True)
+    return write_backup(backup_file(backup_dir, documents[0][1]), documents)
+
+
+def test_a_backup_without_a_stop_document_whose_process_lives_is_uploaded_and_kept(
+    station_config, handmade_tiled, handmade_raw, tmp_path, capsys
+):
+    config = own_station_config(station_config, tmp_path, handmade_tiled)
+    documents = handmade_run(events=4)[:-1]  # the run still open in a live process
+    uid = documents[0][1]["uid"]
+    path = backed_up(tmp_path, documents)
+    with open_run_writer(open_runs_directory(tmp_path), documents[0][1]) as writer:
+        assert recover(config) == 1
+        still_open, uploaded = capsys.readouterr().out.splitlines()
+        assert still_open.startswith(f"{uid} (scan None): still open (pid {writer.pid} on ")
+        assert still_open.endswith("; left open")
+        assert uploaded.startswith(f"{uid} (scan None): added ")
+        assert "no stop document in its backup" in uploaded and path.exists()
+        table = handmade_raw[uid].base["primary"].base["internal"].read()
+        assert list(table["seq_num"]) == [1, 2, 3, 4]
+        assert "stop" not in handmade_raw[uid].metadata
+        assert recover(config) == 1
+        assert "nothing to add" in capsys.readouterr().out.splitlines()[1]
+        assert list(open_runs_directory(tmp_path).glob("*.json"))  # its entry left as it was
+
+
+def test_a_backup_without_a_stop_document_whose_process_died_is_closed_and_uploaded(
+    station_config, handmade_tiled, handmade_raw, tmp_path, capsys
+):
+    config = own_station_config(station_config, tmp_path, handmade_tiled)
+    documents = handmade_run(events=6)[:-1]
+    uid = documents[0][1]["uid"]
+    partly_written(handmade_raw, documents)  # Tiled died mid-run: the rest went to the backup
+    path = backed_up(tmp_path, documents)
+    with path.open("a") as backup:  # then the process was killed as it wrote a line
+        backup.write('{"name": "event_page", "doc": {"uid"')
+    with open_run_writer(open_runs_directory(tmp_path), documents[0][1]) as writer:
+        pass  # killed as the block ends
+    assert recover(config) == 0
+    closed, uploaded = capsys.readouterr().out.splitlines()
+    assert closed.startswith(
+        f"{uid} (scan None): its process (pid {writer.pid} on {socket.gethostname()}) ended "
+        f'without closing it; closed "fail" (6 events, its last document at '
+    )
+    assert closed.endswith(f"in its backup {path}; journal entry removed")
+    moved = path.parent / RECOVERED_DIRNAME / path.name
+    assert uploaded == (
+        f"{uid} (scan None): added 3 events, the stop document; complete in Tiled; backup "
+        f"moved to {moved}"
+    )
+    stop = handmade_raw[uid].metadata["stop"]
+    event_model.schema_validators[event_model.DocumentNames.stop].validate(stop)
+    assert (stop["run_start"], stop["exit_status"]) == (uid, "fail")
+    assert stop["reason"].startswith(
+        f"the acquisition process (pid {writer.pid} on {socket.gethostname()}) ended without "
+        "closing the run; `acq recover` closed it from what its backup recorded of it"
+    )
+    assert stop["num_events"] == {"primary": 6}
+    assert stop["time"] == documents[-1][1]["time"]  # the last event's
+    assert_tiled_holds(handmade_raw, [*documents, ("stop", stop)])
+    last_line = moved.read_text().splitlines()[-1]  # after the documents, the fragment cut off
+    assert json.loads(last_line) == {"name": "stop", "doc": stop}
+    assert read_backup_documents(moved) == [*documents, ("stop", stop)]
+    assert list(open_runs_directory(tmp_path).iterdir()) == []
+
+    assert recover(config) == 0  # nothing left to do
+    assert "nothing to recover" in capsys.readouterr().out
+    assert handmade_raw[uid].metadata["stop"] == stop
+
+
+def read_backup_documents(path: Path) -> list[tuple[str, dict]]:
+    """Every line of the backup file ``path``, as documents."""
+    return [(entry["name"], entry["doc"]) for entry in map(json.loads, path.open())]
+
+
+def test_acq_run_killed_mid_run_is_closed_fail_in_tiled_by_recover(
+    station, station_config, pressed_cell, tmp_path
+):
+    pstat = station.potentiostat
+    with EmbeddedTiled(tmp_path, [station_config.frames_dir]) as tiled_server:
+        config = own_station_config(station_config, tmp_path, tiled_server)
+        config_file = write_toml(config, tmp_path / "station.toml")
+        acq = [sys.executable, "-m", "acq.cli"]
+        run = ["run", "galvanostatic_cycles", "--config", str(config_file)]
+        parameters = ["--param", f"c_rate={SLOW_C_RATE}", "--param", "poll_interval_s=0.05"]
+        command = subprocess.Popen(
+            [*acq, *run, *parameters], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while pstat.state.get(use_monitor=False) != TechniqueState.RUNNING:
+                assert command.poll() is None, "acq run ended before its half cycle started"
+                assert time.monotonic() < deadline, "the half cycle never started"
+                time.sleep(0.05)
+            time.sleep(1.0)  # some trace events into Tiled
+        finally:
+            command.kill()
+        command.wait(10)
+        deadline = time.monotonic() + 10  # the IOC switches the cell off, frees the lock
+
+        def left_running() -> bool:
+            running = pstat.state.get(use_monitor=False) == TechniqueState.RUNNING
+            return running or bool(station.lock.held.get(use_monitor=False))
+
+        while left_running():
+            assert time.monotonic() < deadline, "the killed run's technique or lock is left"
+            time.sleep(0.05)
+        (entry,) = open_runs_directory(tmp_path).glob("*.json")
+        uid = entry.stem
+        raw = connect(tiled_server.uri, tiled_server.api_key)["raw"]
+        assert "stop" not in raw[uid].metadata
+        assert not list(backup_directory(tmp_path).glob("*.jsonl"))  # all went to Tiled
+
+        recover_command = [*acq, "recover", "--config", str(config_file)]
+        first = subprocess.run(recover_command, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stderr[-3000:]
+        (line,) = first.stdout.splitlines()
+        writer = f"pid {command.pid} on {socket.gethostname()}"
+        assert line.startswith(f"{uid} (scan {raw[uid].metadata['start']['scan_id']}): ")
+        assert f"its process ({writer}) ended without closing it; closed " in line
+        assert line.endswith("in Tiled; journal entry removed")
+        held = raw[uid]
+        stop = held.metadata["stop"]
+        event_model.schema_validators[event_model.DocumentNames.stop].validate(stop)
+        assert (stop["run_start"], stop["exit_status"]) == (uid, "fail")
+        assert stop["reason"].startswith(
+            f"the acquisition process ({writer}) ended without closing the run; `acq recover` "
+            "closed it from what Tiled recorded of it"
+        )
+        assert set(stop["num_events"]) == set(held.base)
+        times = [held.metadata["start"]["time"]]
+        for name, count in stop["num_events"].items():
+            stream = held.base[name].base
+            times.append(stream.metadata["time"])
+            table = stream["internal"].read() if "internal" in stream else None
+            assert count == (0 if table is None else len(table)), name
+            times += [] if table is None else list(table["time"])
+        assert stop["num_events"]["trace"] > 0
+        assert stop["time"] == max(times)  # the last document's
+        assert not list(open_runs_directory(tmp_path).iterdir())
+
+        second = subprocess.run(recover_command, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0 and "nothing to recover" in second.stdout, second.stderr
+        assert raw[uid].metadata["stop"] == stop

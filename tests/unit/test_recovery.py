@@ -11,6 +11,7 @@ import event_model
 import pytest
 
 from acq.cli import main
+from acq.runtime.open_runs import open_runs_directory
 from acq.runtime.recovery import (
     RECOVERED_DIRNAME,
     Added,
@@ -19,6 +20,7 @@ from acq.runtime.recovery import (
     RunRecovery,
     StreamHoldings,
     added,
+    append_stop,
     backups,
     missing,
     read_backup,
@@ -77,6 +79,21 @@ def test_a_backup_that_is_not_one_is_refused_naming_the_line(tmp_path):
         read_backup(headless)
 
 
+def test_a_stop_document_goes_on_a_line_of_its_own_after_the_last_whole_document(tmp_path):
+    documents = a_run(2, stop=False)
+    whole = write_lines(tmp_path / "whole.jsonl", documents)
+    cut_short = write_lines(tmp_path / "cut.jsonl", documents, tail='{"name": "event_pa')
+    unended = write_lines(tmp_path / "unended.jsonl", documents)
+    unended.write_text(unended.read_text().removesuffix("\n"))  # killed before its line end
+    stop = {"uid": "s", "run_start": documents[0][1]["uid"], "time": 1.0, "exit_status": "fail"}
+    for path in (whole, cut_short, unended):
+        append_stop(path, stop)
+        (run,) = read_backup(path)
+        read = [[name, doc] for name, doc in run.documents]
+        assert read == [*json.loads(json.dumps(documents)), ["stop", stop]], path.name
+        assert len(path.read_text().splitlines()) == len(documents) + 1, path.name
+
+
 def read_backup_of(documents, directory: Path) -> list:
     return read_backup(write_lines(directory / "b.jsonl", documents))
 
@@ -133,8 +150,8 @@ def test_each_run_gets_one_line_saying_what_was_added_and_where_its_backup_is(tm
         RunRecovery("u", 7, path, some, [], None, stopped=False)
         .line()
         .endswith(
-            f"no stop document in its backup (the run is still open, or its process died); "
-            f"backup kept in {path}"
+            "no stop document in its backup (the run is still open, or its process died with "
+            f"no entry in the journal of open runs); backup kept in {path}"
         )
     )
     assert (
@@ -168,10 +185,13 @@ def test_backups_are_the_files_named_as_tiledwriter_names_them_not_the_recovered
     assert backups(backup_dir) == [path]
 
 
-def test_acq_recover_with_no_backups_says_so_without_reaching_tiled(config, tmp_path, capsys):
+def test_acq_recover_with_no_backups_or_open_runs_says_so_without_reaching_tiled(
+    config, tmp_path, capsys
+):
     # The config's Tiled is not serving: nothing is asked of it when there is nothing to do.
     assert main(["recover", "--config", str(write_toml(config, tmp_path / "s.toml"))]) == 0
     assert capsys.readouterr().out == (
-        f"no backups under {backup_directory(config.station.data_dir)}: nothing to recover\n"
+        f"no backups under {backup_directory(config.station.data_dir)}, no open runs in "
+        f"{open_runs_directory(config.station.data_dir)}: nothing to recover\n"
     )
     assert recover(config) == 0
