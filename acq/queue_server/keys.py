@@ -17,6 +17,7 @@ their command line, and are never printed: ``acq queue`` names the files instead
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,12 @@ ZMQ_PRIVATE_KEY_VARIABLE = "QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER"
 #: Environment variable the 0MQ clients (qserver, REManagerAPI, the HTTP server) read the
 #: manager's public key from.
 ZMQ_PUBLIC_KEY_VARIABLE = "QSERVER_ZMQ_PUBLIC_KEY"
+
+
+def without_keys(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` without the queue server's keys: each process gets only its own."""
+    keys = (API_KEY_VARIABLE, ZMQ_PRIVATE_KEY_VARIABLE, ZMQ_PUBLIC_KEY_VARIABLE)
+    return {name: value for name, value in environment.items() if name not in keys}
 
 
 def keys_directory(data_dir: Path) -> Path:

@@ -8,12 +8,29 @@ the list of existing plans and devices with the queue server's own
 ``start-re-manager`` refusing non-finite numbers) with that list, the user-group permissions
 of this package, the Redis address and key prefix, the 0MQ addresses and its CurveZMQ private
 key, waits until it answers its status call, then starts bluesky-httpserver
-(`acq.queue_server.http_server`) with a single-user API key. Keys go through the
-environment, never a command line (`acq.queue_server.keys`). Stopping it aborts a running
-plan (the run closes with exit_status "abort"), closes the worker environment and stops the
-manager before its processes are ended. `serve_queue` is ``acq queue``: the station's
-services (for a simulated station: IOCs, embedded Tiled, analysis worker) and the queue
-server until Ctrl-C or SIGTERM.
+(`acq.queue_server.http_process`) with a single-user API key. Keys go through the
+environment, never a command line (`acq.queue_server.keys`). Stopping it stops the queue,
+aborts a running plan (the run closes with exit_status "abort"), closes the worker
+environment and stops the manager before its processes are ended, then the HTTP server, then
+Redis. `serve_queue` is ``acq queue``: the station's services (for a simulated station: IOCs,
+embedded Tiled, analysis worker) and the queue server until Ctrl-C or SIGTERM.
+
+Supervision under ``acq queue`` (`acq.services.supervisor`, `QueueServer.services`):
+
+- the HTTP server is a service of its own (`acq.queue_server.http_process`): it keeps no
+  state, and is restarted alone, the manager and a running plan untouched;
+- the station's own Redis is restarted on its port and data directory: the queue and history
+  come back from its append-only file, and the manager's Redis commands retry meanwhile
+  (`acq.queue_server.re_manager.REDIS_RETRY`). A site's Redis named in the config is the
+  site's to keep up: not watched;
+- the RE Manager's top process, ``start-re-manager``'s watchdog, restarts a manager process
+  that dies or stops answering, itself. The watchdog is not restarted when it exits: the
+  manager process and RE worker it started are its children, not ours; killed, it leaves
+  the manager running, still answering on the 0MQ control port with the queue in Redis, and
+  the worker (tethered to it, `acq.queue_server.startup`) ending its plan. A new watchdog
+  beside them would be a second manager of the same station, possibly mid plan. So its exit
+  stops the station (`ChildService.no_restart_reason`): one line, then the shutdown as at
+  Ctrl-C, which reaches the manager it left through the 0MQ API.
 """
 
 from __future__ import annotations
@@ -24,12 +41,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -43,22 +58,23 @@ from ..services.child import (
     ignore_stop_signals,
     serve_until_interrupted,
 )
+from ..services.supervisor import Supervisor
 from . import CONFIG_VARIABLE, TILED_URI_VARIABLE
+from .http_process import HTTPServerProcess
 from .keys import (
-    API_KEY_VARIABLE,
     ZMQ_PRIVATE_KEY_VARIABLE,
     ZMQ_PUBLIC_KEY_VARIABLE,
     http_api_key,
     keys_directory,
+    without_keys,
     zmq_key_pair,
 )
 from .redis_server import RedisServer
 
 #: The RE Manager's startup module.
 STARTUP_MODULE = "acq.queue_server.startup"
-#: The RE Manager and HTTP server as ``acq queue`` runs them (``python -m``).
+#: The RE Manager as ``acq queue`` runs it (``python -m``).
 MANAGER_MODULE = "acq.queue_server.re_manager"
-HTTP_SERVER_MODULE = "acq.queue_server.http_server"
 #: Who may run which plans on which devices.
 PERMISSIONS_PATH = Path(__file__).with_name("user_group_permissions.yaml")
 #: Wall seconds a running plan gets to pause and abort, and the environment to close, when
@@ -153,7 +169,11 @@ def _script(name: str) -> str:
 
 
 class QueueServer(ChildService):
-    """RE Manager and HTTP server of a station, and its Redis (a context manager).
+    """RE Manager of a station, with its HTTP server and its Redis (a context manager).
+
+    The service's process is the RE Manager's watchdog (the top process of
+    ``start-re-manager``); the HTTP server (`http`) and the station's own Redis (`redis`)
+    are services of their own, started and stopped with it.
 
     Parameters
     ----------
@@ -169,6 +189,12 @@ class QueueServer(ChildService):
     (owner-only).
     """
 
+    #: Why its watchdog is not restarted (the module's "Supervision").
+    no_restart_reason = (
+        "start-re-manager's watchdog restarts a dead manager itself; a new one beside the "
+        "manager and worker this one may have left would be a second manager of the station"
+    )
+
     def __init__(
         self,
         config: StationConfig,
@@ -177,7 +203,7 @@ class QueueServer(ChildService):
         tiled_api_key: str | None,
     ) -> None:
         self.directory = keys_directory(config.station.data_dir)
-        super().__init__("queue server", self.directory / "queue_server.log")
+        super().__init__("RE Manager", self.directory / "re_manager.log")
         self.config = config
         self.settings = settings
         self.tiled_uri, self.tiled_api_key = tiled_uri, tiled_api_key
@@ -191,6 +217,21 @@ class QueueServer(ChildService):
             if settings.redis_addr
             else RedisServer(self.directory / "redis", settings.redis_port)
         )
+        self.http = HTTPServerProcess(
+            self.directory / "http_server.log",
+            host=settings.http_host,
+            port=settings.http_port,
+            zmq_control_addr=settings.zmq_control_addr,
+            zmq_info_addr=settings.zmq_info_addr,
+            zmq_public_key=self.zmq_keys.public,
+            api_key=self.api_key,
+        )
+
+    @property
+    def services(self) -> list[ChildService]:
+        """What ``acq queue``'s supervisor watches: the HTTP server, the station's own Redis
+        (not a site's) and the RE Manager's watchdog (never restarted)."""
+        return [self.http, *([self.redis] if self.redis is not None else []), self]
 
     @property
     def redis_addr(self) -> str:
@@ -201,22 +242,11 @@ class QueueServer(ChildService):
         """Environment of the list generator and the RE Manager (station config, Tiled, 0MQ
         addresses and private key)."""
         return {
-            **_without_keys(os.environ),
+            **without_keys(os.environ),
             CONFIG_VARIABLE: str(self.config_path),
             TILED_URI_VARIABLE: self.tiled_uri,
             TILED_API_KEY_VARIABLE: self.tiled_api_key or "",
             ZMQ_PRIVATE_KEY_VARIABLE: self.zmq_keys.private,
-        }
-
-    def http_environment(self) -> dict[str, str]:
-        """Environment of the HTTP server (its API key, the manager's addresses and public
-        key)."""
-        return {
-            **_without_keys(os.environ),
-            "QSERVER_ZMQ_CONTROL_ADDRESS": self.settings.zmq_control_addr,
-            "QSERVER_ZMQ_INFO_ADDRESS": self.settings.zmq_info_addr,
-            ZMQ_PUBLIC_KEY_VARIABLE: self.zmq_keys.public,
-            API_KEY_VARIABLE: self.api_key,
         }
 
     def manager_command(self) -> list[str]:
@@ -244,18 +274,6 @@ class QueueServer(ChildService):
             "ON",
             "--device-max-depth",
             str(DEVICE_MAX_DEPTH),
-        ]
-
-    def http_command(self) -> list[str]:
-        """The HTTP server's command line (``start-bluesky-httpserver``'s options, no key)."""
-        return [
-            sys.executable,
-            "-m",
-            HTTP_SERVER_MODULE,
-            "--host",
-            self.settings.http_host,
-            "--port",
-            str(self.settings.http_port),
         ]
 
     def manager_api(self, timeout_s: float = 5.0):
@@ -290,16 +308,16 @@ class QueueServer(ChildService):
         self._list_plans_and_devices()
         self.launch(self.manager_command(), self.environment())
         self.wait_until(self._manager_answers, STARTUP_TIMEOUT_S)
-        self.launch(self.http_command(), self.http_environment())
-        self.wait_until(self._http_answers, STARTUP_TIMEOUT_S)
+        self.http.start()
 
     def stop(self) -> None:
-        """Abort a running plan, close the worker environment and stop the manager (each
-        through the manager's API, so the run closes and the cell is switched off by the
-        plan), then end the processes and Redis."""
+        """Stop the queue, abort a running plan, close the worker environment and stop the
+        manager (each through the manager's API, so the run closes and the cell is switched
+        off by the plan), then end its processes, the HTTP server and Redis."""
         if self._processes:
             self._shut_down_manager()
         super().stop()
+        self.http.stop()
         if self.redis is not None:
             self.redis.stop()
 
@@ -369,23 +387,6 @@ class QueueServer(ChildService):
         finally:
             api.close()
 
-    def _http_answers(self) -> bool:
-        try:
-            httpx.get(
-                f"{self.settings.http_uri}/api/status",
-                timeout=1.0,
-                headers={"Authorization": f"ApiKey {self.api_key}"},
-            ).raise_for_status()
-            return True
-        except httpx.HTTPError:
-            return False
-
-
-def _without_keys(environment: Mapping[str, str]) -> dict[str, str]:
-    """``environment`` without the queue server's keys: each process gets only its own."""
-    keys = (API_KEY_VARIABLE, ZMQ_PRIVATE_KEY_VARIABLE, ZMQ_PUBLIC_KEY_VARIABLE)
-    return {name: value for name, value in environment.items() if name not in keys}
-
 
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``acq queue``."""
@@ -445,7 +446,9 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
     the analysis worker already running for it. On Ctrl-C or SIGTERM a running plan is
     aborted (its run closes with exit_status "abort", the cell switched off by the plan),
     the worker environment closed, then everything stopped; further signals are ignored
-    meanwhile.
+    meanwhile. The HTTP server and the station's own Redis are restarted when they exit, and
+    the RE Manager's watchdog exiting stops the station (the module's "Supervision"): a
+    `Supervisor`, stopped before the services it watches.
 
     Returns
     -------
@@ -478,7 +481,17 @@ def serve_queue(config: StationConfig, settings: QueueSettings) -> int:
             f"{ZMQ_PUBLIC_KEY_VARIABLE} from {server.zmq_keys.public_key_path}), console output "
             f"{settings.zmq_info_addr}; {redis}, keys {settings.redis_name_prefix}*\n"
             f"HTTP server: {settings.http_uri} (API key in {server.directory / 'api_key'})\n"
-            f"logs in {server.directory}\n"
+            f"logs in {server.directory}",
+            flush=True,
+        )
+        supervisor = stack.enter_context(Supervisor(server.services))
+        restarted = [service.name for service in server.services if not service.no_restart_reason]
+        site_redis = "" if server.redis is not None else f" ({redis} is the site's to keep up)"
+        print(
+            f"supervising {', '.join(restarted)}{site_redis}: one that exits is restarted (up "
+            f"to {supervisor.max_restarts} times within {supervisor.window_s:.0f} s); the RE "
+            f"Manager's watchdog restarts a manager that dies, and if the watchdog itself "
+            f"exits the station stops\n"
             f"Ctrl-C stops (a running plan is aborted first)",
             flush=True,
         )

@@ -5,7 +5,9 @@ it (re)starts; it keeps no copy on disk itself. A Redis that keeps nothing on di
 queue and history when it restarts, so the station's own Redis persists every write to an
 append-only file (``appendfsync always``: a queue changes a few times a minute, and an
 operation the manager was told succeeded is on disk) under ``<data_dir>/queue/redis``
-(owner-only), and listens on 127.0.0.1 only.
+(owner-only), and listens on 127.0.0.1 only. Under ``acq queue`` it is restarted when it
+exits (`acq.queue_server.launch`), on the same port and directory; the manager's Redis client
+retries meanwhile (`acq.queue_server.re_manager.REDIS_RETRY`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ class RedisServer(ChildService):
     port
         TCP port on 127.0.0.1.
     """
+
+    restart_note = (
+        "the queue and history come back from its append-only file; the RE Manager's Redis "
+        "commands retry meanwhile"
+    )
 
     def __init__(self, directory: Path, port: int) -> None:
         self.directory = Path(directory).resolve()

@@ -66,6 +66,9 @@ class ChildService:
 
     #: What a restart means for the service's users, for the supervisor's line.
     restart_note = ""
+    #: Why a supervisor must not restart the service (empty: it may): a process of it that
+    #: exits then stops the station at once, the supervisor's line saying why.
+    no_restart_reason = ""
 
     def __init__(self, name: str, log_path: Path, *, fresh_log: bool = True) -> None:
         self.name = name

@@ -1,14 +1,16 @@
 """Supervision: a service whose process exits is restarted, within a budget.
 
 ``acq serve``, ``acq queue`` and ``acq demo`` run their services (simulated IOCs, embedded
-Tiled, analysis worker and its 0MQ proxy) under a `Supervisor`, a thread that polls their
-processes. When one exits, the supervisor restarts its service on the same ports, catalog and
-PV prefix and says so in one line on stderr (which process, its exit status, its log). A
-service that exits more than `MAX_RESTARTS` times within `RESTART_WINDOW_S` (or cannot be
-started again) is given up on: `acq.services.child.stop_serving` makes
-`serve_until_interrupted` raise, so the command stops every other service and exits non-zero
-with one line; a block that does not serve (``acq demo``) gets the error when the
-supervisor's context ends.
+Tiled, analysis worker and its 0MQ proxy; under ``acq queue`` also the queue's HTTP server and
+its own Redis) under a `Supervisor`, a thread that polls their processes. When one exits, the
+supervisor restarts its service on the same ports, catalog and PV prefix and says so in one
+line on stderr (which process, its exit status, its log). A service that exits more than
+`MAX_RESTARTS` times within `RESTART_WINDOW_S` (or cannot be started again) is given up on:
+`acq.services.child.stop_serving` makes `serve_until_interrupted` raise, so the command stops
+every other service and exits non-zero with one line; a block that does not serve
+(``acq demo``) gets the error when the supervisor's context ends. A service that must not be
+restarted at all (`ChildService.no_restart_reason`: the RE Manager's watchdog,
+`acq.queue_server.launch`) is given up on the first time it exits.
 
 Written here rather than taken from a process manager (supervisord, systemd): the services
 are children of the command that uses them, share its environment (Channel Access ports)
@@ -121,18 +123,19 @@ class Supervisor:
     def _restart(self, service: ChildService, exited: subprocess.Popen) -> bool:
         """Restart ``service`` after ``exited`` ended; False once it is given up on."""
         why = f"{process_label(exited)} exited with {exit_description(exited)}"
+        if service.no_restart_reason:
+            self._give_up(service, f"{why}: not restarted ({service.no_restart_reason})")
+            return False
         recent = self._restarts[id(service)]
         while True:
             now = time.monotonic()
             while recent and now - recent[0] > self.window_s:
                 recent.popleft()
             if len(recent) >= self.max_restarts:
-                self.failure = ServiceError(
-                    f"{service.name}: {why}, after {len(recent)} restarts within "
-                    f"{self.window_s:.0f} s: given up, the station stops (log "
-                    f"{service.log_path})"
+                self._give_up(
+                    service,
+                    f"{why}, after {len(recent)} restarts within {self.window_s:.0f} s: given up",
                 )
-                stop_serving(self.failure)
                 return False
             recent.append(now)
             try:
@@ -149,3 +152,10 @@ class Supervisor:
                 f"restarts allowed within {self.window_s:.0f} s){note}; log {service.log_path}"
             )
             return True
+
+    def _give_up(self, service: ChildService, why: str) -> None:
+        """Stop serving (`stop_serving`): ``service`` is not restarted, for ``why``."""
+        self.failure = ServiceError(
+            f"{service.name}: {why}, the station stops (log {service.log_path})"
+        )
+        stop_serving(self.failure)

@@ -1,6 +1,6 @@
 """The supervisor of a command's services, over a service of one real process: a process that
-exits is restarted and reported in one line; one that keeps exiting is given up on, which
-ends serving with the supervisor's error."""
+exits is restarted and reported in one line; one that keeps exiting, or one that must not be
+restarted, is given up on, which ends serving with the supervisor's error."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import time
 
 import pytest
 
-from acq.services.child import ChildService, ServiceError, serve_until_interrupted
+from acq.services.child import (
+    ChildService,
+    ServiceError,
+    process_label,
+    serve_until_interrupted,
+)
 from acq.services.supervisor import Supervisor
 
 
@@ -80,3 +85,29 @@ def test_a_block_that_does_not_serve_gets_the_error_when_it_ends(tmp_path):
             while supervisor.failure is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
+
+
+class Unrestartable(Sleeper):
+    """A service whose restart would do harm."""
+
+    no_restart_reason = "a restart would start a second one"
+
+
+def test_a_service_that_must_not_be_restarted_stops_serving_the_first_time_it_exits(tmp_path):
+    lines: list[str] = []
+    with Unrestartable("unrestartable", tmp_path / "unrestartable.log") as service:
+        supervisor = Supervisor([service], poll_interval_s=0.05, report=lines.append)
+        with pytest.raises(ServiceError) as given_up, supervisor:
+            (process,) = service.processes
+            process.kill()
+            deadline = time.monotonic() + 60
+            while supervisor.failure is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert service.processes == [process]  # not started again
+    assert lines == []
+    assert str(given_up.value) == (
+        f"unrestartable: {process_label(process)} exited with status -9 "
+        f"(SIGKILL): not restarted (a restart would start a second one), the station stops "
+        f"(log {tmp_path / 'unrestartable.log'})"
+    )

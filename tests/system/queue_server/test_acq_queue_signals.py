@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
-import time
 
 import psutil
 import pytest
@@ -28,6 +25,7 @@ from acq.services import embedded_tiled
 from acq.services.ports import free_tcp_port
 from conventions.pv_states import Switch, TechniqueState
 from tests.stations import small_station_config, write_toml
+from tests.system.queue_server.acq_queue import acq_queue
 
 #: A half cycle of ≈500 h of experiment time: ≈18 s on the test station's clock.
 SLOW_C_RATE = 0.002
@@ -58,14 +56,6 @@ def off_loopback(root: psutil.Process) -> list[str]:
     return found
 
 
-def wait_for(condition, timeout_s: float, what: str, command: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert command.poll() is None, f"acq queue exited with {command.returncode}"
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_to_acq_queue_aborts_the_running_plan_with_the_cell_off_then_stops(
     signum, tmp_path
@@ -76,63 +66,39 @@ def test_a_signal_to_acq_queue_aborts_the_running_plan_with_the_cell_off_then_st
         queue={"redis_port": free_tcp_port()},
     )
     config_path = write_toml(config, tmp_path / "station.toml")
-    control_port = free_tcp_port()
-    queue_options = ["--zmq-control-port", str(control_port)]
-    queue_options += ["--zmq-info-port", str(free_tcp_port())]
-    queue_options += ["--http-port", str(free_tcp_port())]
-    output = (tmp_path / "stdout.txt").open("w+")
-    command = subprocess.Popen(
-        [sys.executable, "-m", "acq.cli", "queue", "--config", str(config_path), *queue_options],
-        cwd=tmp_path,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     queue = config.station.data_dir / "queue"
-    api = None
-    pstat = make_potentiostat(config)
-    try:
-        wait_for(
-            lambda: "Ctrl-C stops" in (tmp_path / "stdout.txt").read_text(),
-            STARTUP_TIMEOUT_S,
-            "acq queue did not start",
-            command,
-        )
+    with acq_queue(config_path, tmp_path, STARTUP_TIMEOUT_S) as served:
         api = REManagerAPI(
-            zmq_control_addr=f"tcp://127.0.0.1:{control_port}",
+            zmq_control_addr=served.zmq_control_addr,
             zmq_public_key=(queue / "zmq_public_key").read_text().strip(),
         )
-        api.environment_open()
-        api.wait_for_idle(timeout=180)
-        api.item_add(BPlan("galvanostatic_cycles", "pstat", cycles=1, c_rate=SLOW_C_RATE))
-        api.queue_start()
-        pstat.wait_for_connection(timeout=30)
-        wait_for(
-            lambda: pstat.state.get(use_monitor=False) == TechniqueState.RUNNING,
-            120,
-            "the half cycle never started",
-            command,
-        )
-        assert pstat.cell_on.get(use_monitor=False) == Switch.ON
-        assert off_loopback(psutil.Process(command.pid)) == []
+        pstat = make_potentiostat(config)
+        try:
+            api.environment_open()
+            api.wait_for_idle(timeout=180)
+            api.item_add(BPlan("galvanostatic_cycles", "pstat", cycles=1, c_rate=SLOW_C_RATE))
+            api.queue_start()
+            pstat.wait_for_connection(timeout=30)
+            served.wait_for(
+                lambda: pstat.state.get(use_monitor=False) == TechniqueState.RUNNING,
+                120,
+                "the half cycle never started",
+            )
+            assert pstat.cell_on.get(use_monitor=False) == Switch.ON
+            assert off_loopback(psutil.Process(served.process.pid)) == []
 
-        command.send_signal(signum)
-        wait_for(
-            lambda: pstat.cell_on.get(use_monitor=False) == Switch.OFF,
-            60,
-            "the cell is still on",
-            command,
-        )
-        command.wait(timeout=180)
-    finally:
-        if api is not None:
+            served.process.send_signal(signum)
+            served.wait_for(
+                lambda: pstat.cell_on.get(use_monitor=False) == Switch.OFF,
+                60,
+                "the cell is still on",
+            )
+            served.process.wait(timeout=180)
+        finally:
             api.close()
-        pstat.destroy()
-        if command.poll() is None:
-            command.kill()
-            command.wait()
-    text = (tmp_path / "stdout.txt").read_text()
-    assert command.returncode == 128 + signum, text[-3000:]
+            pstat.destroy()
+    text = served.stdout() + served.stderr()
+    assert served.process.returncode == 128 + signum, text[-3000:]
     assert f"{signal.Signals(signum).name}: stopping the queue server" in text
     assert "Traceback" not in text, text[-3000:]
     for key_file in ("api_key", "zmq_private_key", "zmq_public_key"):

@@ -548,11 +548,15 @@ def test_the_control_port_answers_only_clients_with_the_public_key(queue_server,
 
 
 def service_processes(queue_server) -> list[psutil.Process]:
-    """Every live process of the queue server and its Redis, with their children (the
-    manager's watchdog, manager and worker processes; a manager the watchdog replaced after
-    ``manager_kill`` stays a zombie)."""
+    """Every live process of the queue server, its HTTP server and its Redis, with their
+    children (the manager's watchdog, manager and worker processes; a manager the watchdog
+    replaced after ``manager_kill`` stays a zombie)."""
     found = []
-    for popen in queue_server._processes + queue_server.redis._processes:
+    for popen in [
+        *queue_server.processes,
+        *queue_server.http.processes,
+        *queue_server.redis.processes,
+    ]:
         process = psutil.Process(popen.pid)
         found += [process, *process.children(recursive=True)]
     return [process for process in found if process.status() != psutil.STATUS_ZOMBIE]
