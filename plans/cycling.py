@@ -21,6 +21,7 @@ import numpy as np
 from bluesky.utils import MsgGenerator, short_uid
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
+from ophyd.utils.errors import LimitError
 
 from conventions import checks, data_keys, plan_arguments
 from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
@@ -96,8 +97,22 @@ class HalfCycleSettings:
         return replace(self, current_A=-self.current_A)
 
 
-def check_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings) -> None:
-    """Raise (before anything is energised) if the instrument would refuse ``settings``.
+def check_half_cycle(
+    potentiostat: Potentiostat,
+    settings: HalfCycleSettings,
+    *,
+    current: str,
+    cutoffs: tuple[str, str] = ("upper_cutoff_V", "lower_cutoff_V"),
+) -> None:
+    """Raise (before anything is energised) if the instrument would refuse ``settings``,
+    naming the plan's parameter the value came from, in its unit.
+
+    Parameters
+    ----------
+    current
+        Where the current comes from, as the user gave it (``"c_rate = 2 1/h"``).
+    cutoffs
+        What the plan calls the upper and lower cut-off.
 
     Raises
     ------
@@ -105,24 +120,40 @@ def check_half_cycle(potentiostat: Potentiostat, settings: HalfCycleSettings) ->
         For a current or cut-off beyond the potentiostat's compliance.
     """
     gal = potentiostat.galvanostatic
-    gal.current_A.check_value(settings.current_A)
-    gal.upper_cutoff_V.check_value(settings.upper_cutoff_V)
-    gal.lower_cutoff_V.check_value(settings.lower_cutoff_V)
+    upper, lower = cutoffs
+    for signal, value, given, unit, scale in (
+        (gal.current_A, settings.current_A, current, "mA", 1e3),
+        (gal.upper_cutoff_V, settings.upper_cutoff_V, upper, "V", 1.0),
+        (gal.lower_cutoff_V, settings.lower_cutoff_V, lower, "V", 1.0),
+    ):
+        try:
+            signal.check_value(value)
+        except LimitError:
+            low, high = (scale * limit for limit in signal.limits)
+            raise LimitError(
+                f"{given} is {scale * value:.4g} {unit}, beyond the potentiostat's compliance "
+                f"[{low:g}, {high:g}] {unit}"
+            ) from None
 
 
 def current_from_rate(
     potentiostat: Potentiostat, c_rate: float | None, current_density_mA_cm2: float | None
-) -> MsgGenerator[float]:
+) -> MsgGenerator[tuple[float, str]]:
     """Current of a C-rate or a current density for the potentiostat's cell, A (reads the
-    cell's nominal capacity or area from the potentiostat)."""
+    cell's nominal capacity or area from the potentiostat), and how it was given, in words
+    (``"c_rate = 2 1/h for the cell's 1.57 mAh"``)."""
     plan_arguments.rate(c_rate, current_density_mA_cm2)
     if c_rate is not None:
         capacity = yield from bps.rd(potentiostat.nominal_capacity_mAh)
         checks.positive("the cell's nominal_capacity_mAh", capacity, "mAh")
-        return c_rate * capacity * 1e-3
+        return (
+            c_rate * capacity * 1e-3,
+            f"c_rate = {c_rate:g} 1/h for the cell's {capacity:.4g} mAh",
+        )
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     checks.positive("the cell's electrode_area_cm2", area, "cm²")
-    return current_density_mA_cm2 * area * 1e-3
+    given = f"current_density_mA_cm2 = {current_density_mA_cm2:g} mA/cm² at {area:.4g} cm²"
+    return current_density_mA_cm2 * area * 1e-3, given
 
 
 def run_half_cycle(
@@ -262,7 +293,7 @@ def half_cycle_settings(
     """The checked limits of a charge at a C-rate or current density (reads the cell's
     characteristics from the potentiostat; the time limit defaults to
     `DEFAULT_DURATION_FACTOR` × its nominal duration)."""
-    current = yield from current_from_rate(potentiostat, c_rate, current_density_mA_cm2)
+    current, given = yield from current_from_rate(potentiostat, c_rate, current_density_mA_cm2)
     if max_duration_s is None:
         nominal_h = (yield from bps.rd(potentiostat.nominal_capacity_mAh)) * 1e-3 / current
         max_duration_s = DEFAULT_DURATION_FACTOR * 3600.0 * nominal_h
@@ -274,7 +305,7 @@ def half_cycle_settings(
         max_capacity_mAh or 0.0,
         record_interval_s or 0.0,
     )
-    check_half_cycle(potentiostat, settings)
+    check_half_cycle(potentiostat, settings, current=given)
     return settings
 
 
@@ -472,11 +503,18 @@ def critical_current_density(
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
     for density in densities:
-        current = yield from current_from_rate(potentiostat, None, density)
+        current, _ = yield from current_from_rate(potentiostat, None, density)
         duration = half_cycle_h * 3600.0 if mode == "time" else capacity_mAh_cm2 / density * 3600.0
         capacity = 0.0 if mode == "time" else capacity_mAh_cm2 * area
         settings = HalfCycleSettings(current, cutoff_V, -cutoff_V, duration, capacity * (1 + 1e-6))
-        check_half_cycle(potentiostat, settings)
+        check_half_cycle(
+            potentiostat,
+            settings,
+            current=(
+                f"max_mA_cm2 = {top:g} mA/cm² (its step at {density:g} mA/cm², at {area:.4g} cm²)"
+            ),
+            cutoffs=("cutoff_V", "-cutoff_V"),
+        )
         steps.append((density, settings))
     readers = stack_readers(press, ())
     target_MPa = (yield from hold_target(press)) if press is not None else None

@@ -80,6 +80,42 @@ def test_cycling_beyond_compliance_or_the_buffer_is_refused_before_anything_is_e
         sim.simulate_plan(galvanostatic_cycles(pstat, c_rate=float("inf")))
 
 
+@pytest.mark.parametrize(
+    "plan, arguments, message",
+    [
+        (
+            galvanostatic_cycles,
+            {"c_rate": 1e3},
+            r"^c_rate = 1000 1/h for the cell's [\d.]+ mAh is [\d.]+ mA, beyond the "
+            r"potentiostat's compliance \[-10, 10\] mA$",
+        ),
+        (
+            galvanostatic_cycles,
+            {"current_density_mA_cm2": 1e4},
+            r"^current_density_mA_cm2 = 10000 mA/cm² at [\d.]+ cm² is [\d.]+ mA, beyond",
+        ),
+        (
+            galvanostatic_cycles,
+            {"c_rate": 0.1, "upper_cutoff_V": 20.0},
+            r"^upper_cutoff_V is 20 V, beyond the potentiostat's compliance \[-10, 10\] V$",
+        ),
+        (
+            critical_current_density,
+            {"max_mA_cm2": 1e4, "step_mA_cm2": 5e3},
+            r"^max_mA_cm2 = 10000 mA/cm² \(its step at [\d.]+ mA/cm², at [\d.]+ cm²\) is "
+            r"[\d.]+ mA, beyond the potentiostat's compliance",
+        ),
+        (critical_current_density, {"cutoff_V": 12.0}, r"^cutoff_V is 12 V, beyond"),
+    ],
+)
+def test_a_limit_beyond_compliance_is_refused_in_the_parameter_and_unit_given(
+    sim, fake_station, plan, arguments, message
+):
+    with pytest.raises(LimitError, match=message):
+        sim.simulate_plan(plan(fake_station.potentiostat, **arguments))
+    assert not fake_station.potentiostat.galvanostatic.current_A.get()
+
+
 def test_a_failing_half_cycle_still_switches_the_cell_off(sim, fake_station):
     plan = galvanostatic_cycles(fake_station.potentiostat, cycles=1, c_rate=0.01)
     messages = run_until(
