@@ -41,7 +41,7 @@ import json
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -239,9 +239,14 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
         stack.callback(engine.close)
         subscribe_terminal(engine.RE, config.analysis.circuit)
         one_line_bluesky_log(caller_reports=True)  # main() prints the one line
+        returned: list = []  # what the plan returns (a CCD, an end-of-life cycle)
+
+        def keeping_result(plan_messages):
+            returned.append((yield from plan_messages))
+
         with pause_on_signals(engine.RE) as received:
             try:
-                uids = engine.run(plan.function(**arguments))
+                uids = engine.run(keeping_result(plan.function(**arguments)))
             except (ValueError, KeyboardInterrupt):
                 raise  # refused input: main() says why, exit 2
             except RunEngineInterrupted:
@@ -259,7 +264,18 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     if backed_up:  # not (all) in Tiled: the one line said so
         return 1
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
+    for line in result_lines(returned[0] if returned else None, uids):
+        print(line)
     return 0
+
+
+def result_lines(result: object, uids: Sequence[str]) -> list[str]:
+    """What a plan returned besides its runs' uids, a line per item (``  key = value``)."""
+    if isinstance(result, Mapping):
+        return [f"  {key} = {value}" for key, value in result.items() if value not in uids]
+    if result is None or result in uids or result == list(uids):
+        return []
+    return [f"  returned {result}"]
 
 
 def replay(config: StationConfig, uid: str | int) -> int:

@@ -30,7 +30,7 @@ def config_file(session_config, tmp_path_factory):
         ("pressure_step", ["pressure_MPa=25", 'md={"pressure_MPa": 100}'], "pressure_MPa"),
         ("pressure_step", ["pressure_MPa=25", 'md={"station": "fake"}'], "station"),
         # refused by the current's limits (the potentiostat's compliance), before the cell is on
-        ("galvanostatic_cycles", ["cycles=1", "c_rate=1e9"], "current_A: value"),
+        ("galvanostatic_cycles", ["cycles=1", "c_rate=1e9"], "c_rate = 1e+09 1/h for the cell"),
         ("galvanostatic_cycles", ["cycles=1", "c_rate=0.1", "poll_interval_s=1e9"], "poll"),
         ("ct_scan", ["num_projections=11", "exposure_s=1e9"], "exposure_s"),
     ],
