@@ -330,8 +330,11 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> StationConfig
     try:
         return StationConfig.model_validate(raw)
     except ValidationError as error:
+        # A check across sections has no location: its message names the keys.
         problems = "\n".join(
-            f"  {'.'.join(str(part) for part in problem['loc']) or '(top)'}: {problem['msg']}"
+            f"  {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            if problem["loc"]
+            else f"  {problem['msg']}"
             for problem in error.errors()
         )
         raise ConfigError(f"station config {source} is invalid:\n{problems}") from None

@@ -36,20 +36,35 @@ def simulation_parameters(config: StationConfig) -> CellParameters:
     Raises
     ------
     ConfigError
-        If the config has no ``[simulation]`` table, or a parameter there is unknown or of
-        the wrong type (naming it).
+        If the config has no ``[simulation]`` table, or a parameter there is unknown, of the
+        wrong type, not physical (a negative conductivity, an efficiency above 1) or
+        contradicts ``[cell]`` (naming its dotted key).
     """
     from simulated_devices.physics.parameters import CellParameters
 
     if config.simulation is None:
         raise ConfigError("this station config has no [simulation] table: it drives hardware")
-    tables = {group: dict(values) for group, values in config.simulation.parameters.items()}
-    geometry = tables.setdefault("geometry", {})
-    for key in CELL_GEOMETRY_KEYS:
-        geometry.setdefault(key, getattr(config.cell, key))
-    chemistry = tables.setdefault("electrochemistry", {})
-    chemistry.setdefault("cell_type", config.cell.cell_type)
-    chemistry.setdefault("specific_capacity_mAh_g", config.cell.specific_capacity_mAh_g)
+    tables = {
+        group: dict(values) if isinstance(values, dict) else values
+        for group, values in config.simulation.parameters.items()
+    }
+    from_cell = {
+        "geometry": CELL_GEOMETRY_KEYS,
+        "electrochemistry": ("cell_type", "specific_capacity_mAh_g"),
+    }
+    for group, keys in from_cell.items():
+        table = tables.setdefault(group, {})
+        if not isinstance(table, dict):
+            continue  # refused by name below
+        for key in keys:
+            given = table.setdefault(key, getattr(config.cell, key))
+            if given != getattr(config.cell, key):
+                raise ConfigError(
+                    f"station config: simulation.parameters.{group}.{key} = {given!r} "
+                    f"contradicts cell.{key} = {getattr(config.cell, key)!r}: [cell] describes "
+                    f"the cell to both the simulator and the analysis; leave it out of "
+                    f"[simulation]"
+                )
     try:
         return CellParameters.from_mapping(tables)
     except ValueError as error:

@@ -239,7 +239,7 @@ class CellParameters:
                 )
             default = groups[group_name].default_factory()  # type: ignore[operator]
             if not isinstance(group_values, Mapping):
-                raise ValueError(f"simulation.{group_name} must be a table")
+                raise ValueError(f"simulation.parameters.{group_name} must be a table")
             overrides[group_name] = _replace_checked(default, group_values, group_name)
         return cls(**overrides)
 
@@ -254,12 +254,96 @@ class CellParameters:
         }
 
 
+#: Parameters that are fractions of a whole, in [0, 1].
+FRACTIONS = frozenset(
+    {
+        "active_mass_fraction",
+        "porosity_uncompressed",
+        "electrode_porosity_limit",
+        "electrolyte_porosity_at_reference",
+        "active_fraction_uncompressed",
+        "active_fraction_at_transition",
+        "contact_rate_low",
+        "contact_rate_high",
+        "accessible_fraction_at_low_pressure",
+        "accessible_fraction_saturated",
+        "lithium_loss_per_cycle",
+        "flat_field_nonuniformity",
+    }
+)
+#: Parameters in (0, 1]: an efficiency, a CPE's exponent.
+UP_TO_ONE = frozenset(
+    {"coulombic_efficiency", "bulk_cpe_n", "grain_boundary_cpe_n", "charge_transfer_cpe_n"}
+)
+#: Parameters that may be 0 (none of it) but not below.
+NON_NEGATIVE = frozenset(
+    {
+        "series_resistance_ohm",
+        "grain_boundary_asr_ohm_cm2",
+        "warburg_sigma_ohm_s05",
+        "dark_counts",
+        "attenuation_void_per_cm",
+        "contact_loss_rate_per_h",
+        "bulk_activation_energy_eV",
+        "grain_boundary_activation_energy_eV",
+        "charge_transfer_activation_energy_eV",
+        "particle_diameter_spread",
+        "pressure_exponent",
+        "asperity_exponent",
+    }
+)
+#: Parameters any finite value of which is physical (voltages, a curvature).
+ANY_FINITE = frozenset({"ocv_discharged_V", "ocv_charged_V", "curvature"})
+#: Parameters that may be infinite (``"inf"``: unlimited).
+MAY_BE_INFINITE = frozenset({"n_to_p_ratio"})
+#: Every other number must be > 0 (a size, mass, density, conductivity, pressure, rate...).
+
+#: Units by the end of a parameter's name.
+_UNITS = (
+    ("_ohm_cm2", "Ω·cm²"),
+    ("_ohm_s05", "Ω·s^-1/2"),
+    ("_ohm", "Ω"),
+    ("_S_cm", "S/cm"),
+    ("_g_cm3", "g/cm³"),
+    ("_mAh_g", "mAh/g"),
+    ("_mA_cm2", "mA/cm²"),
+    ("_keV", "keV"),
+    ("_eV", "eV"),
+    ("_MPa", "MPa"),
+    ("_per_cm", "1/cm"),
+    ("_per_h", "1/h"),
+    ("_mm", "mm"),
+    ("_mg", "mg"),
+    ("_um", "µm"),
+    ("_K", "K"),
+    ("_V", "V"),
+)
+
+
+def physical_range_refusal(name: str, value: float | int) -> str | None:
+    """Why ``value`` is not physical for the parameter ``name`` (None if it is), its unit
+    named."""
+    unit = next((f" {unit}" for suffix, unit in _UNITS if name.endswith(suffix)), "")
+    if math.isnan(value) or (math.isinf(value) and name not in MAY_BE_INFINITE):
+        return f"must be a finite number{unit}"
+    if name in ANY_FINITE:
+        return None
+    if name in FRACTIONS:
+        return None if 0 <= value <= 1 else "must be a fraction, in [0, 1]"
+    if name in UP_TO_ONE:
+        return None if 0 < value <= 1 else "must be in (0, 1]"
+    if name in NON_NEGATIVE:
+        return None if value >= 0 else f"cannot be negative (in{unit or ' its unit'})"
+    return None if value > 0 else f"must be positive{f' (in{unit})' if unit else ''}"
+
+
 def _replace_checked(default: Any, values: Mapping[str, Any], group_name: str) -> Any:
     known = {f.name: f for f in dataclasses.fields(default)}
     for key, value in values.items():
         if key not in known:
             raise ValueError(
-                f"unknown parameter simulation.{group_name}.{key}; expected one of {sorted(known)}"
+                f"unknown parameter simulation.parameters.{group_name}.{key}; expected one of "
+                f"{sorted(known)}"
             )
         expected = type(getattr(default, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -268,10 +352,18 @@ def _replace_checked(default: Any, values: Mapping[str, Any], group_name: str) -
             continue
         if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
             raise ValueError(
-                f"simulation.{group_name}.{key} must be {expected.__name__}, got {value!r}"
+                f"simulation.parameters.{group_name}.{key} must be {expected.__name__}, got "
+                f"{value!r}"
             )
     converted = {
         key: (float(value) if type(getattr(default, key)) is float else value)
         for key, value in values.items()
     }
+    for key, value in converted.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            why = physical_range_refusal(key, value)
+            if why is not None:
+                raise ValueError(
+                    f"simulation.parameters.{group_name}.{key} = {values[key]!r}: {why}"
+                )
     return dataclasses.replace(default, **converted)

@@ -80,7 +80,8 @@ def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, caps
     command line does so first, with one line, for any verb."""
     raw = _raw()
     raw["simulation"]["parameters"] = {"circuit": {"no_such_thing": 1.0}}
-    with pytest.raises(ConfigError, match=re.escape("simulation.circuit.no_such_thing")):
+    dotted = "simulation.parameters.circuit.no_such_thing"
+    with pytest.raises(ConfigError, match=re.escape(dotted)):
         simulation_parameters(parse_config(raw))
     path = tmp_path / "station.toml"
     path.write_text(
@@ -89,7 +90,64 @@ def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, caps
     )
     assert main(["run", "eis_sweep", "--config", str(path)]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "simulation.circuit.no_such_thing" in error
+    assert error.count("\n") == 1 and dotted in error
+
+
+@pytest.mark.parametrize(
+    "group, key, value, named",
+    [
+        ("circuit", "bulk_conductivity_S_cm", -1e-3, "must be positive (in S/cm)"),
+        ("circuit", "bulk_conductivity_S_cm", 0.0, "must be positive (in S/cm)"),
+        ("circuit", "charge_transfer_cpe_n", 1.2, "must be in (0, 1]"),
+        ("electrochemistry", "coulombic_efficiency", 1.2, "must be in (0, 1]"),
+        ("electrochemistry", "lithium_loss_per_cycle", 1.5, "must be a fraction, in [0, 1]"),
+        ("electrochemistry", "n_to_p_ratio", -1.0, "must be positive"),
+        ("electrochemistry", "accessible_fraction_saturated", 1.3, "must be a fraction"),
+        ("circuit", "series_resistance_ohm", -5.0, "cannot be negative (in Ω)"),
+        ("imaging", "diameter_voxels", 0, "must be positive"),
+        ("circuit", "bulk_conductivity_S_cm", math.nan, "must be a finite number S/cm"),
+    ],
+)
+def test_an_unphysical_simulation_parameter_is_named_with_its_unit(group, key, value, named):
+    raw = _raw()
+    raw["simulation"]["parameters"] = {group: {key: value}}
+    with pytest.raises(ConfigError) as refused:
+        simulation_parameters(parse_config(raw))
+    assert f"simulation.parameters.{group}.{key} = {value!r}: {named}" in str(refused.value)
+
+
+def test_unlimited_lithium_and_a_zero_series_resistance_are_physical():
+    raw = _raw()
+    raw["simulation"]["parameters"] = {
+        "electrochemistry": {"n_to_p_ratio": "inf"},
+        "circuit": {"series_resistance_ohm": 0.0},
+    }
+    parameters = simulation_parameters(parse_config(raw))
+    assert math.isinf(parameters.electrochemistry.n_to_p_ratio)
+
+
+@pytest.mark.parametrize(
+    "group, key, value",
+    [
+        ("geometry", "diameter_mm", 12.0),
+        ("geometry", "electrode_mass_mg", 3.0),
+        ("electrochemistry", "cell_type", "symmetric"),
+    ],
+)
+def test_a_simulation_parameter_contradicting_the_cell_is_refused_by_name(group, key, value):
+    raw = _raw()
+    raw["simulation"]["parameters"] = {group: {key: value}}
+    with pytest.raises(ConfigError, match=re.escape(f"simulation.parameters.{group}.{key} = ")):
+        simulation_parameters(parse_config(raw))
+    raw["simulation"]["parameters"] = {group: {key: raw["cell"][key]}}  # agreeing: taken
+    simulation_parameters(parse_config(raw))
+
+
+def test_a_check_across_sections_is_reported_without_a_made_up_location():
+    with pytest.raises(ConfigError) as refused:
+        parse_config(_raw(analysis__zmq_in_port=8010))
+    assert "(top)" not in str(refused.value)
+    assert "tiled.port" in str(refused.value)
 
 
 def test_unreadable_files(tmp_path):

@@ -139,7 +139,7 @@ def test_another_cell_is_another_parameter_set():
     "bad, message",
     [
         ({"nonsense": {}}, "unknown simulation parameter group"),
-        ({"circuit": {"R_typo": 1.0}}, "unknown parameter simulation.circuit.R_typo"),
+        ({"circuit": {"R_typo": 1.0}}, "unknown parameter simulation.parameters.circuit.R_typo"),
         ({"circuit": {"bulk_conductivity_S_cm": "fast"}}, "must be float"),
         ({"imaging": {"diameter_voxels": 64.5}}, "must be int"),
     ],
