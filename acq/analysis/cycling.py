@@ -7,6 +7,7 @@ voltage, current; NaN-padded to the buffer length), its capacity and termination
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -184,6 +185,52 @@ def capacity_knee(discharge_mAh: Sequence[float]) -> int | None:
     return best
 
 
+#: Retention at which a cell is at its end of life (as `lithium_inventory_cycling` stops).
+END_OF_LIFE_RETENTION = 0.8
+#: Fewest cycles a capacity knee is looked for in (`capacity_knee`).
+KNEE_MIN_CYCLES = 6
+
+
+def retention_summary(
+    discharge_mAh: Sequence[float],
+    cycle_indices: Sequence[int],
+    *,
+    end_of_life: float = END_OF_LIFE_RETENTION,
+) -> dict[str, float | int | bool]:
+    """What a paper reports of a cycling run: the capacity knee and the first cycle below
+    ``end_of_life`` retention, each with whether it was found (an explicit "none", not NaN).
+
+    Parameters
+    ----------
+    discharge_mAh
+        Discharge capacity of each cycle, in order, mAh.
+    cycle_indices
+        The cycles' indices (the knee and the end of life are named by them).
+    end_of_life
+        Retention (of the largest of the first 3 cycles) that ends the cell's life.
+
+    Returns
+    -------
+    dict
+        ``capacity_knee_found`` and ``capacity_knee_cycle`` (NaN if none; only with
+        `KNEE_MIN_CYCLES` cycles or more), ``end_of_life_found`` and ``end_of_life_cycle``
+        (first cycle below ``end_of_life``, NaN if none), ``final_retention``.
+    """
+    retention = capacity_retention(discharge_mAh)
+    below = np.flatnonzero(retention < end_of_life)
+    summary: dict[str, float | int | bool] = {
+        "end_of_life_retention": end_of_life,
+        "end_of_life_found": bool(below.size),
+        "end_of_life_cycle": int(cycle_indices[below[0]]) if below.size else math.nan,
+        "final_retention": float(retention[-1]),
+    }
+    if len(discharge_mAh) >= KNEE_MIN_CYCLES:
+        knee = capacity_knee(discharge_mAh)
+        summary["capacity_knee_found"] = knee is not None
+        summary["capacity_knee_cycle"] = int(cycle_indices[knee]) if knee is not None else math.nan
+    return summary
+
+
 @dataclass(frozen=True)
 class SymmetricCellFailure:
     """How a symmetric Li | SSE | Li cell failed, if it did.
@@ -208,7 +255,8 @@ class SymmetricCellFailure:
     failed_cycle_index: int | None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """As recorded: no failure is ``"none"``, explicitly."""
+        return {**asdict(self), "failure": self.failure or "none"}
 
 
 def classify_symmetric_failure(

@@ -20,7 +20,13 @@ from conventions.cell_geometry import active_mass_g, layer_thickness_um
 from conventions.impedance import DEFAULT_CIRCUIT
 
 from .ct import CTAnalysis, analyse_ct
-from .cycling import HalfCycle, classify_symmetric_failure, cycle_metrics, pair_cycles
+from .cycling import (
+    HalfCycle,
+    classify_symmetric_failure,
+    cycle_metrics,
+    pair_cycles,
+    retention_summary,
+)
 from .eis_fit import EISFit, fit_spectrum
 from .raw_run import ct_frames, half_cycles, spectra
 
@@ -177,6 +183,12 @@ class PressurePointAnalysis:
                 discharge_capacity_mAh=cycles[-1]["discharge_capacity_mAh"],
                 discharge_capacity_mAh_g=cycles[-1]["discharge_capacity_mAh_g"],
                 coulombic_efficiency=cycles[-1]["coulombic_efficiency"],
+            )
+            row.update(
+                retention_summary(
+                    [cycle["discharge_capacity_mAh"] for cycle in cycles],
+                    [int(cycle["cycle_index"]) for cycle in cycles],
+                )
             )
         return row
 

@@ -14,6 +14,7 @@ from acq.analysis.cycling import (
     classify_symmetric_failure,
     cycle_metrics,
     pair_cycles,
+    retention_summary,
 )
 from simulated_devices.cell import SimulatedCell
 from simulated_devices.physics.clock import SimClock
@@ -117,6 +118,28 @@ def test_capacity_knee_of_a_limited_lithium_cell_is_found():
     assert retention[knee - 3] > 0.97 and retention[-1] < 0.9
 
 
+def test_the_retention_summary_names_the_knee_and_the_end_of_life_of_a_limited_lithium_cell():
+    cell = cell_at(50.0, n_to_p_ratio=0.5, lithium_loss_per_cycle=0.04)
+    pairs = pair_cycles(full_cycles(cell, 36, c_rate=0.1))
+    discharge = [d.capacity_mAh for _, d in pairs]
+    indices = [c.cycle_index for c, _ in pairs]
+    summary = retention_summary(discharge, indices)
+    assert summary["capacity_knee_found"] is True
+    assert summary["capacity_knee_cycle"] == indices[capacity_knee(discharge)]
+    retention = capacity_retention(discharge)
+    assert summary["end_of_life_found"] is True
+    first_below = int(np.flatnonzero(retention < 0.8)[0])
+    assert summary["end_of_life_cycle"] == indices[first_below] > summary["capacity_knee_cycle"]
+    assert summary["final_retention"] == pytest.approx(retention[-1])
+
+
+def test_a_cell_that_holds_its_capacity_has_no_knee_and_no_end_of_life_explicitly():
+    summary = retention_summary([1.0, 0.999, 0.998, 0.997, 0.996, 0.995, 0.994], range(7))
+    assert summary["capacity_knee_found"] is False and math.isnan(summary["capacity_knee_cycle"])
+    assert summary["end_of_life_found"] is False and math.isnan(summary["end_of_life_cycle"])
+    assert "capacity_knee_found" not in retention_summary([1.0, 0.9, 0.7], range(3))
+
+
 def test_no_knee_while_capacity_holds():
     assert capacity_knee([1.0, 0.999, 0.998, 0.997, 0.996, 0.995, 0.994, 0.993]) is None
 
@@ -154,4 +177,5 @@ def test_contact_loss_is_told_apart_from_a_short():
     halves = symmetric_staircase(healthy, [0.2] * 10)
     failure = classify_symmetric_failure(halves, healthy.params.geometry.area_cm2)
     assert failure.failure is None
+    assert failure.as_dict()["failure"] == "none"  # recorded explicitly, not as NaN
     assert abs(failure.polarisation_growth_per_cycle) < 0.001
