@@ -64,6 +64,8 @@ class HalfCycleEnd(StrEnum):
     TIME_LIMIT = "time_limit"
     CAPACITY_LIMIT = "capacity_limit"
     SHORT_CIRCUIT = "short_circuit"
+    #: The voltage reached the instrument's compliance: it could not drive the current.
+    COMPLIANCE = "compliance"
     STOPPED = "stopped"
     ERROR = "error"
 

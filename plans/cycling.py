@@ -33,6 +33,9 @@ from .metadata import checkpointed_run, plan_metadata
 from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
 from .safety import with_cell_off
 
+#: How a CCD half cycle ends when its interface is blocked: at a cut-off, or at the
+#: instrument's compliance.
+BLOCKED_ENDS = (HalfCycleEnd.UPPER_CUTOFF, HalfCycleEnd.LOWER_CUTOFF, HalfCycleEnd.COMPLIANCE)
 #: Spare points left in the trace buffer when the record interval is chosen automatically.
 TRACE_MARGIN_POINTS = 96
 #: Default time limit of a half cycle, in units of its nominal duration (capacity / current).
@@ -485,7 +488,8 @@ def critical_current_density(
     -------
     dict
         ``critical_current_density_mA_cm2`` (None if no failure up to ``max_mA_cm2``),
-        ``failure`` (``"short_circuit"``, ``"voltage_collapse"`` or None) and ``uid``.
+        ``failure`` (``"short_circuit"``, ``"voltage_collapse"``, ``"blocked"``: a half cycle
+        ended at ±cutoff_V or the compliance; or None) and ``uid``.
     """
     plan_arguments.critical_current_density(
         mode=mode,
@@ -573,6 +577,10 @@ def critical_current_density(
                     outcome.update(
                         critical_current_density_mA_cm2=density, failure="voltage_collapse"
                     )
+                elif result["termination_reason"] in BLOCKED_ENDS:
+                    # Plating or stripping could not go on within ±cutoff_V (or the
+                    # instrument's compliance): the interface is blocked, a failure too.
+                    outcome.update(critical_current_density_mA_cm2=density, failure="blocked")
                 if outcome["failure"]:
                     return
 

@@ -32,7 +32,8 @@ PV                               unit   meaning
 ``CP:Capacity``                  mAh    capacity passed in the half cycle
 ``CP:Reason``                           why the half cycle ended
 ``ComplianceCurrent``            A      |current| limit (control limits of the current)
-``ComplianceVoltage``            V      |voltage| limit (control limits of the cut-offs)
+``ComplianceVoltage``            V      |voltage| limit (control limits of the cut-offs; the
+                                        output stops there: ``CP:Reason`` compliance)
 ``SEQ``                                 count of finished techniques
 ``STATUS`` ``ERR``                      Ok/Error of the last technique and its message
 ===============================  =====  ================================================
@@ -369,6 +370,7 @@ class PotentiostatIOC(ReportingGroup):
                 max_duration_s=self.cp_duration.value,
                 max_capacity_mAh=self.cp_capacity_limit.value or math.inf,
                 record_interval_s=self.cp_record_interval.value,
+                compliance_voltage_V=self.compliance_voltage_V,
             )
         else:
             limits = HalfCycleLimits(

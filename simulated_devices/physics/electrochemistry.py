@@ -233,6 +233,10 @@ class HalfCycleLimits:
         Capacity limit, mAh (``inf`` for none).
     record_interval_s
         Interval between recorded points, experiment seconds.
+    compliance_voltage_V
+        The instrument's output limit, V: a cell that would need more to carry the current
+        (a blocked interface) holds the voltage at it, and the half cycle ends (``compliance``),
+        as a potentiostat's output does.
     """
 
     current_A: float
@@ -241,6 +245,7 @@ class HalfCycleLimits:
     max_duration_s: float
     max_capacity_mAh: float
     record_interval_s: float
+    compliance_voltage_V: float = math.inf
 
 
 class HalfCycle:
@@ -286,7 +291,7 @@ class HalfCycle:
         self.capacity_mAh = 0.0
         self.reason: str | None = None
         self._times = [0.0]
-        self._voltages = [cell.voltage_V(limits.current_A)]
+        self._voltages = [self._measured(cell.voltage_V(limits.current_A))]
         self._since_record_s = 0.0
 
     @property
@@ -332,15 +337,24 @@ class HalfCycle:
             self.capacity_mAh += abs(limits.current_A) * dt / 3.6
             voltage = self.cell.voltage_V(limits.current_A)
             self.reason = self._reason(voltage)
+            voltage = self._measured(voltage)
             if self.done or self._since_record_s >= limits.record_interval_s - 1e-9:
                 self._times.append(self.elapsed_s)
                 self._voltages.append(voltage)
                 self._since_record_s = 0.0
 
+    def _measured(self, voltage_V: float) -> float:
+        """What the instrument measures of the cell's voltage: no more than its output can
+        reach (its compliance)."""
+        compliance = self.limits.compliance_voltage_V
+        return max(-compliance, min(voltage_V, compliance))
+
     def _reason(self, voltage_V: float) -> HalfCycleEnd | None:
         limits = self.limits
         if self.cell.shorted and limits.current_A:
             return HalfCycleEnd.SHORT_CIRCUIT
+        if abs(voltage_V) >= limits.compliance_voltage_V and limits.current_A:
+            return HalfCycleEnd.COMPLIANCE
         # Cut-offs apply in the direction the current drives the voltage; at rest, both.
         if voltage_V >= limits.upper_cutoff_V and limits.current_A >= 0:
             return HalfCycleEnd.UPPER_CUTOFF

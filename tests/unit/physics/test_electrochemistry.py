@@ -211,3 +211,19 @@ def test_same_seed_same_trace():
         cell = cell_at(25.0, seed=3)
         traces.append(run(cell, c_rate_current_A(cell, 0.01)).voltage_V)
     np.testing.assert_array_equal(*traces)
+
+
+def test_a_current_the_cell_cannot_carry_within_the_compliance_ends_there():
+    """A blocked symmetric cell (a huge interface ASR) at 5 µA: the instrument's output stops at
+    its 10 V compliance, which it records, and ends the half cycle there (not at 65 V)."""
+    params = CellParameters.from_mapping(
+        {"electrochemistry": {"cell_type": "symmetric", "interface_asr_ohm_cm2": 1e7}}
+    )
+    cell = cell_at(25.0, params)
+    limits = HalfCycleLimits(5e-6, 50.0, -50.0, HOUR_S, math.inf, 10.0, compliance_voltage_V=10.0)
+    half = HalfCycle(cell, limits, max_points=4096)
+    while not half.done:
+        half.advance(2000.0)
+    assert half.reason == "compliance"
+    assert np.nanmax(np.abs(half.voltage_V)) <= 10.0
+    assert half.voltage_V[-1] == pytest.approx(10.0)

@@ -154,6 +154,22 @@ def test_the_staircase_steps_the_current_density_in_both_modes(sim, fake_station
     assert durations == pytest.approx([0.5 / 0.2 * 3600] * 2 + [0.5 / 0.4 * 3600] * 2)
 
 
+@pytest.mark.parametrize(
+    "reason", [HalfCycleEnd.UPPER_CUTOFF, HalfCycleEnd.LOWER_CUTOFF, HalfCycleEnd.COMPLIANCE]
+)
+def test_a_half_cycle_ended_at_a_cutoff_or_the_compliance_is_a_blocked_failure(
+    sim, fake_station, reason
+):
+    pstat = fake_station.potentiostat
+    instrument(sim, pstat, polls=1, reason=reason, voltage_V=[0.05, 5.0])
+    messages = sim.simulate_plan(
+        critical_current_density(pstat, start_mA_cm2=0.2, step_mA_cm2=0.2, max_mA_cm2=1.0)
+    )
+    assert sim.return_value["failure"] == "blocked"
+    assert sim.return_value["critical_current_density_mA_cm2"] == pytest.approx(0.2)
+    assert len(commands(messages, "set", "pstat_galvanostatic_current_A")) == 1
+
+
 def test_the_staircase_stops_at_the_first_short(sim, fake_station):
     pstat = fake_station.potentiostat
     instrument(sim, pstat, polls=1, reason=HalfCycleEnd.SHORT_CIRCUIT, voltage_V=[0.05, 0.04, 0.0])
