@@ -123,7 +123,9 @@ class PlaybackDetector:
     """The recorded frames in place of the detector model (uint16 frames of `frame_shape`).
 
     Darks and flats come back in their recorded order (round again if more are asked for);
-    `projection` returns the frame `PlaybackProjector` picked, unchanged.
+    `projection` returns the frame `PlaybackProjector` picked, unchanged. Frames are as the
+    recording's beam made them: a ``beam_fraction`` is taken (the tomography IOC's ring
+    current) but not applied, and no beam at all gives the recorded darks.
     """
 
     def __init__(self, frames: Frames | None) -> None:
@@ -145,11 +147,11 @@ class PlaybackDetector:
         """The next recorded dark frame."""
         return self._next("darks")
 
-    def flat(self) -> np.ndarray:
+    def flat(self, beam_fraction: float = 1.0) -> np.ndarray:
         """The next recorded flat frame."""
         return self._next("flats")
 
-    def projection(self, frame: np.ndarray) -> np.ndarray:
+    def projection(self, frame: np.ndarray, beam_fraction: float = 1.0) -> np.ndarray:
         """The recorded projection `PlaybackProjector.project` returned."""
         return frame
 

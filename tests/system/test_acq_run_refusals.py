@@ -22,9 +22,9 @@ def config_file(session_config, tmp_path_factory):
 @pytest.mark.parametrize(
     ("plan", "params", "named"),
     [
-        ("pressure_step", ["pressure_MPa=NaN"], "pressure must be finite"),
+        ("pressure_step", ["pressure_MPa=NaN"], "pressure_MPa must be a finite number"),
         ("pressure_step", ["pressure_MPa=1e9"], "outside the cell's limits"),
-        ("pressure_step", ["pressure_MPa=-1"], "pressure cannot be negative"),
+        ("pressure_step", ["pressure_MPa=-1"], "pressure_MPa cannot be negative"),
         ("pressure_step", ["pressure_MPa=25", "nonsense=1"], "nonsense"),
         ("pressure_step", [], "pressure_MPa"),
         ("pressure_step", ["pressure_MPa=25", 'md={"pressure_MPa": 100}'], "pressure_MPa"),
