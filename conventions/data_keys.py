@@ -60,4 +60,7 @@ CT_CONDITIONS = "ct_conditions"
 #: A technique held at its stack pressure (`plans.pressure_hold`): one event when a suspender
 #: trips and one when the technique resumes, each with the press's readings and what happened.
 SUSPENSIONS = "suspensions"
+#: A CT waiting for the beam before a frame (`plans.beam_wait.beam_gate`): one event when the
+#: wait starts and one when it ends, each with the ring current.
+BEAM_WAITS = "beam_waits"
 SUSPENSION_NOTE = "suspension"

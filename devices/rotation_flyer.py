@@ -158,7 +158,7 @@ class RotationFlyer:
         self._resources: list[event_model.ComposeStreamResourceBundle] | None = None
         self._collected = 0
         self._end_deg = 0.0
-        self._abandoned = False
+        self._completion: DeviceStatus | None = None
 
     @property
     def image_key(self) -> str:
@@ -197,7 +197,6 @@ class RotationFlyer:
         rotation.check_value(start)
         rotation.check_value(end)
         self._spec, self._resources, self._collected = spec, None, 0
-        self._abandoned = False
         for signal in (
             cam.num_images_counter,
             cam.trigger_mode,
@@ -255,6 +254,7 @@ class RotationFlyer:
             raise FlyScanError(f"{self.name}: kickoff() before complete")
         cam, spec, motion = self.detector.cam, self._spec, self._motion
         result = DeviceStatus(self)
+        self._completion = result
         watchdog: list[threading.Timer] = []
         lock = threading.Lock()
 
@@ -301,9 +301,7 @@ class RotationFlyer:
         return result
 
     def _finish_pass(self, done: StatusBase, result: DeviceStatus) -> None:
-        if self._abandoned:  # to be flown again: its frames are nobody's
-            if not result.done:
-                result.set_finished()
+        if result.done:  # abandoned: to be flown again, its frames nobody's
             return
         try:
             error = done.exception()
@@ -398,9 +396,10 @@ class RotationFlyer:
 
     def abandon(self) -> None:
         """Stop the pass under way so that it can be flown again (a suspension replays it
-        from `prepare`): its `complete` status finishes, its frames unchecked, instead of
+        from `prepare`): its `complete` status finishes now, its frames unchecked, instead of
         failing the replayed pass that waits on the same group."""
-        self._abandoned = True
+        if self._completion is not None and not self._completion.done:
+            self._completion.set_finished()
         self.stop()
 
     # -- helpers ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from devices.position_compare import PositionCompare
 from devices.rotation_flyer import FlySpec, RotationFlyer
 from devices.tomography import TomographyDetector, TomographyStage
 
-from .beam_wait import describe_beam_suspender, waiting_for_beam
+from .beam_wait import beam_gate, describe_beam_suspender, waiting_for_beam
 from .metadata import checkpointed_run, plan_metadata
 
 
@@ -109,17 +109,23 @@ def check_ct(
 
 
 def _frames(
-    detector: TomographyDetector, readables: Sequence[Device], count: int, stream: str
+    detector: TomographyDetector,
+    readables: Sequence[Device],
+    count: int,
+    stream: str,
+    beam: BeamMonitor | None = None,
 ) -> MsgGenerator[None]:
     """``count`` single-frame events in ``stream``, the detector staged around them (each
-    stream has a file, and a Resource, of its own); a checkpoint before each frame, and one
-    once the file is closed (where a suspension goes back to)."""
+    stream has a file, and a Resource, of its own); with a ``beam``, each frame waits for it
+    (`plans.beam_wait.beam_gate`). A checkpoint before each frame, and one once the file is
+    closed: a pause goes back no further."""
     if count == 0:
         return
 
     @bpp.stage_decorator([detector])
     def frames() -> MsgGenerator[None]:
         for _ in range(count):
+            yield from beam_gate(beam)
             yield from bps.checkpoint()
             yield from bps.trigger_and_read([detector, *readables], name=stream)
 
@@ -195,9 +201,12 @@ class FlyPass:
 
     def _stop(self) -> MsgGenerator[None]:
         self.flyer.abandon()
-        hdf = self.flyer.detector.hdf1
-        yield from bps.mv(hdf.capture, 0)
-        yield from bps.mv(hdf.capture, 1)
+        detector = self.flyer.detector
+        # Until the camera has ended the stopped acquisition: one that is still winding down
+        # would refuse the replayed pass's start, or take its frames.
+        yield from bps.mv(detector.cam.acquire, 0)
+        yield from bps.mv(detector.hdf1.capture, 0)
+        yield from bps.mv(detector.hdf1.capture, 1)
 
 
 def step_projections(
@@ -206,14 +215,17 @@ def step_projections(
     settings: CTSettings,
     detectors: Sequence[Device],
     stream: str,
+    beam: BeamMonitor | None = None,
 ) -> MsgGenerator[None]:
-    """The projections as a step scan: move, then one frame per angle, with ``detectors``."""
+    """The projections as a step scan: move, then one frame per angle, with ``detectors``;
+    with a ``beam``, each frame waits for it (`plans.beam_wait.beam_gate`)."""
 
     @bpp.stage_decorator([detector])
     def steps() -> MsgGenerator[None]:
         for angle in settings.angles_deg():
-            yield from bps.checkpoint()  # a suspension takes this projection again
+            yield from bps.checkpoint()  # a pause takes this projection again
             yield from bps.mv(stage.rotation, float(angle))
+            yield from beam_gate(beam)
             yield from bps.trigger_and_read([detector, stage.rotation, *detectors], name=stream)
 
     yield from steps()
@@ -236,16 +248,16 @@ def acquire_ct(
     With a ``flyer`` (see `ct_flyer`) the projections are a fly scan into the flyer's stream,
     and ``detectors`` are read before and after it in stream ``ct_conditions``; without, a
     step scan reading ``detectors`` with every projection. With a ``beam`` monitor, the CT
-    waits for the beam (`plans.beam_wait`), and the ring current is read with every dark,
-    flat and step projection (and in ``ct_conditions``). Leaves the shutter closed and the
-    sample in the beam.
+    takes no flat or projection while the beam is down (`plans.beam_wait`: each flat and step
+    projection waits, a fly pass is suspended and flown again), and the ring current is read
+    with every dark, flat and step projection (and in ``ct_conditions``). Leaves the shutter
+    closed and the sample in the beam.
     """
     beam_readers = [beam] if beam is not None else []
     conditions = [*detectors, *beam_readers]
     fly_pass = FlyPass(flyer, settings) if flyer is not None else None
 
     def scan() -> MsgGenerator[None]:
-        yield from bps.checkpoint()  # a suspension goes back no further than here
         sample_in_mm, sample_out_mm = yield from sample_positions(stage)
         cam = detector.cam
         yield from bps.mv(cam.acquire_time, settings.exposure_s, cam.num_images, 1)
@@ -254,20 +266,22 @@ def acquire_ct(
         yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
         yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
         yield from bps.mv(stage.shutter, Shutter.OPEN)
-        yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT)
+        yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT, beam)
         yield from bps.mv(stage.sample_x, sample_in_mm)
         if fly_pass is None:
-            yield from step_projections(stage, detector, settings, conditions, projection_stream)
+            yield from step_projections(
+                stage, detector, settings, conditions, projection_stream, beam
+            )
         else:
             if conditions:
                 yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
-            yield from fly_pass.plan()
+            yield from beam_gate(beam)
+            yield from waiting_for_beam(fly_pass.plan(), beam, fly_pass.interrupted)
             if conditions:
                 yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
         yield from bps.mv(stage.shutter, Shutter.CLOSED)
 
-    interrupted = fly_pass.interrupted if fly_pass is not None else None
-    yield from waiting_for_beam(scan(), beam, interrupted)
+    yield from scan()
 
 
 def ct_scan(

@@ -40,15 +40,18 @@ from conventions import data_keys
 from conventions.pv_states import Switch
 from devices.press import PressureCell
 
+from .suspender_trip import TripOnABusyLoop
+
 logger = logging.getLogger(__name__)
 
 
-class SuspendWhenStackPressureLost(SuspendWhenOutsideBand):
+class SuspendWhenStackPressureLost(TripOnABusyLoop, SuspendWhenOutsideBand):
     """bluesky's `SuspendWhenOutsideBand` on the load-cell pressure, that also suspends while
     the pressure disagrees with force / disc area by more than ``tolerance_MPa``, and resumes
     once the pressure is back within ``tolerance_MPa`` of the target (the press's settling
     tolerance, inside the band: a feedback loop coming back does not flap the technique in
-    and out at the band's edge).
+    and out at the band's edge). It trips however busy the RunEngine's loop is
+    (`plans.suspender_trip`).
 
     One suspender for both conditions: the RunEngine resumes once the suspender that suspended
     it clears, and does not look again at another one that tripped meanwhile (a tare under

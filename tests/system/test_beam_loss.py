@@ -1,8 +1,8 @@
-"""The beam goes mid CT, over real Channel Access: the ring current the simulated IOC serves
-(``BeamCurrent``) is dropped to 0 while frames are being taken, and brought back a second
-later. The CT suspends, waits, and goes on: every frame an event refers to was taken with the
-beam (none as dark as the darks), each angle once, and the run ends "success" with the
-suspension recorded."""
+"""The beam goes, over real Channel Access: the ring current the simulated IOC serves
+(``BeamCurrent``) is dropped to 0 and brought back later. A step CT waits before its frames
+(``beam_waits``); a fly CT is suspended mid pass and flies it again. Either way every frame an
+event refers to was taken with the beam (none as dark as the darks), each angle once, Tiled
+reads every stream's frames, and the run ends "success"."""
 
 from __future__ import annotations
 
@@ -90,16 +90,17 @@ def in_stream(documents, stream: str) -> list[dict]:
     return [d for n, d in documents if n == "event" and d["descriptor"] in descriptors]
 
 
-def test_a_step_ct_waits_for_the_beam_and_takes_the_frame_again(RE, station, beam_setpoint):
-    RE.record_interruptions = True
+def test_a_step_ct_takes_no_frame_while_the_beam_is_down(RE, station, beam_setpoint, tiled_client):
+    RE.subscribe(TiledWriter(tiled_client["raw"], batch_size=1))
     stage, detector = station.tomo_stage, station.detector
     projections = 7
+    caput(beam_setpoint, 0.0, wait=True)  # down as the CT starts: its first flat waits
 
-    def dump_after_the_third(name: str, doc: dict) -> None:
-        if name == "event" and doc["seq_num"] == 3 and doc["data"].get(data_keys.ANGLE, 0) > 0:
-            beam_dump(beam_setpoint)
+    def back_once_waiting(name: str, doc: dict) -> None:
+        if doc["name"] == data_keys.BEAM_WAITS:
+            threading.Timer(DOWN_S, caput, (beam_setpoint, NOMINAL_MA), {"wait": True}).start()
 
-    RE.subscribe(dump_after_the_third, "event")
+    RE.subscribe(back_once_waiting, "descriptor")
     RE(
         ct_scan(
             stage,
@@ -114,18 +115,24 @@ def test_a_step_ct_waits_for_the_beam_and_takes_the_frame_again(RE, station, bea
     documents = RE.documents
     (stop,) = [doc for name, doc in documents if name == "stop"]
     assert stop["exit_status"] == "success", stop
-    interruptions = [e["data"]["interruption"] for e in in_stream(documents, "interruptions")]
-    assert len(interruptions) == 1 and "the beam is down" in interruptions[0], interruptions
+    waits = in_stream(documents, data_keys.BEAM_WAITS)
+    floor = station.beam.min_current_mA.get()
+    assert [e["data"][data_keys.BEAM_CURRENT] >= floor for e in waits] == [False, True]
+    first_flat = min(e["time"] for e in in_stream(documents, data_keys.FLAT))
+    assert waits[1]["time"] < first_flat  # no flat before the beam was back
     primary = in_stream(documents, data_keys.PRIMARY)
     assert [e["seq_num"] for e in primary] == list(range(1, projections + 1))
-    angles = [e["data"][data_keys.ANGLE] for e in primary]
-    np.testing.assert_allclose(angles, np.linspace(0.0, 180.0, projections), atol=1e-3)
-    floor = station.beam.min_current_mA.get()
     assert all(e["data"][data_keys.BEAM_CURRENT] >= floor for e in primary)
     dark = max(referenced_means(documents, data_keys.DARK))
-    lit = referenced_means(documents, data_keys.PRIMARY)
-    assert len(lit) == projections
+    lit = referenced_means(documents, data_keys.PRIMARY) + referenced_means(
+        documents, data_keys.FLAT
+    )
+    assert len(lit) == projections + 2
     assert min(lit) > 2 * dark, (lit, dark)
+    # Tiled reads every stream's frames: each file holds as many frames as events refer to.
+    run = tiled_client["raw"][stop["run_start"]]
+    for stream, count in ((data_keys.DARK, 2), (data_keys.FLAT, 2), (data_keys.PRIMARY, 7)):
+        assert run[stream][data_keys.FRAME].read().shape[0] == count
     assert stage.shutter.get() == "Closed"
 
 
@@ -176,7 +183,10 @@ def test_a_fly_ct_stops_its_pass_and_flies_it_again_with_the_beam(
     assert conditions and all(data_keys.BEAM_CURRENT in e["data"] for e in conditions)
     assert stage.shutter.get() == "Closed"
     assert detector.cam.acquire.get(use_monitor=False) == 0
-    # Tiled reads the replayed pass's file: every projection, each lit.
-    frames = tiled_client["raw"][stop["run_start"]]["primary"][data_keys.FRAME].read()
+    # Tiled reads the replayed pass's file: every projection, each lit; and the darks, flats.
+    run = tiled_client["raw"][stop["run_start"]]
+    frames = run["primary"][data_keys.FRAME].read()
     assert frames.shape[0] == projections
     assert frames.reshape(projections, -1).mean(axis=1).min() > 2 * dark
+    assert run[data_keys.DARK][data_keys.FRAME].read().shape[0] == 1
+    assert run[data_keys.FLAT][data_keys.FRAME].read().shape[0] == 1

@@ -51,6 +51,10 @@ def publish_limits(station: Station, config: StationConfig) -> None:
         motor.user_readback.alarm_severity = 0
 
 
+#: The storage ring's current of the fake station, mA.
+NOMINAL_BEAM_CURRENT_MA = 400.0
+
+
 @pytest.fixture
 def config(tmp_path) -> StationConfig:
     """The default station's config, data under the test's own directory."""
@@ -60,11 +64,12 @@ def config(tmp_path) -> StationConfig:
 @pytest.fixture
 def fake_station(config) -> Station:
     """Every device of the station as ophyd's fakes, limits published, the press holding
-    with its feedback on and the potentiostat idle."""
+    with its feedback on, the potentiostat idle and the beam up."""
     station = build_station(config, fake=True)
     publish_limits(station, config)
     station.press.feedback.sim_put(Switch.ON)
     station.potentiostat.state.sim_put(TechniqueState.STOPPED)
+    station.beam.current_mA.sim_put(NOMINAL_BEAM_CURRENT_MA)
     return station
 
 
@@ -88,4 +93,5 @@ def sim(fake_station) -> RunEngineSimulator:
             if type(signal) is Signal:  # soft: a value held in the device, no PV
                 simulator.add_read_handler_for(signal, signal.get())
     simulator.add_read_handler_for(fake_station.potentiostat.state, TechniqueState.STOPPED)
+    simulator.add_read_handler_for(fake_station.beam.current_mA, NOMINAL_BEAM_CURRENT_MA)
     return simulator
