@@ -311,11 +311,12 @@ def pressure_series(
             ct_num_darks,
             ct_num_flats,
         )
-    checks.non_negative("rest_s", rest_s, "s")
     if checks.count("cycles", cycles, minimum=0):
         cycling(
             c_rate, None, upper_cutoff_V, lower_cutoff_V, rest_s, None, None, record_interval_s
         )
+    else:
+        checks.non_negative("rest_s", rest_s, "s")
 
 
 #: Each plan's check, by the plan's name.

@@ -257,31 +257,26 @@ def acquire_ct(
     conditions = [*detectors, *beam_readers]
     fly_pass = FlyPass(flyer, settings) if flyer is not None else None
 
-    def scan() -> MsgGenerator[None]:
-        sample_in_mm, sample_out_mm = yield from sample_positions(stage)
-        cam = detector.cam
-        yield from bps.mv(cam.acquire_time, settings.exposure_s, cam.num_images, 1)
-        yield from bps.mv(stage.shutter, Shutter.CLOSED)
-        frame_readers = [stage.rotation, *beam_readers]
-        yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
-        yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
-        yield from bps.mv(stage.shutter, Shutter.OPEN)
-        yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT, beam)
-        yield from bps.mv(stage.sample_x, sample_in_mm)
-        if fly_pass is None:
-            yield from step_projections(
-                stage, detector, settings, conditions, projection_stream, beam
-            )
-        else:
-            if conditions:
-                yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
-            yield from beam_gate(beam)
-            yield from waiting_for_beam(fly_pass.plan(), beam, fly_pass.interrupted)
-            if conditions:
-                yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
-        yield from bps.mv(stage.shutter, Shutter.CLOSED)
-
-    yield from scan()
+    sample_in_mm, sample_out_mm = yield from sample_positions(stage)
+    cam = detector.cam
+    yield from bps.mv(cam.acquire_time, settings.exposure_s, cam.num_images, 1)
+    yield from bps.mv(stage.shutter, Shutter.CLOSED)
+    frame_readers = [stage.rotation, *beam_readers]
+    yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
+    yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
+    yield from bps.mv(stage.shutter, Shutter.OPEN)
+    yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT, beam)
+    yield from bps.mv(stage.sample_x, sample_in_mm)
+    if fly_pass is None:
+        yield from step_projections(stage, detector, settings, conditions, projection_stream, beam)
+    else:
+        if conditions:
+            yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
+        yield from beam_gate(beam)
+        yield from waiting_for_beam(fly_pass.plan(), beam, fly_pass.interrupted)
+        if conditions:
+            yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
+    yield from bps.mv(stage.shutter, Shutter.CLOSED)
 
 
 def ct_scan(

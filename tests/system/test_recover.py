@@ -54,6 +54,20 @@ PRESSURE_MPA = 25.0
 SLOW_C_RATE = 0.004
 
 
+#: The ``acq`` command, as this interpreter runs it.
+ACQ = (sys.executable, "-m", "acq.cli")
+
+
+def slow_cycling_command(config_file: Path) -> list[str]:
+    """``acq run`` of one `SLOW_C_RATE` half cycle on the station of ``config_file``."""
+    return [
+        *ACQ,
+        *("run", "galvanostatic_cycles"),
+        *("--config", str(config_file)),
+        *("--param", f"c_rate={SLOW_C_RATE}", "--param", "poll_interval_s=0.05"),
+    ]
+
+
 def own_station_config(station_config: StationConfig, data_dir: Path, tiled: EmbeddedTiled):
     """The session station's config with data (backup, scan ids) under ``data_dir`` and
     documents to ``tiled``."""
@@ -227,12 +241,9 @@ def test_acq_run_across_a_tiled_kill_says_where_its_documents_are_and_fails(
     with EmbeddedTiled(tmp_path, [station_config.frames_dir]) as tiled_server:
         config = own_station_config(station_config, tmp_path, tiled_server)
         config_file = write_toml(config, tmp_path / "station.toml")
-        acq = [sys.executable, "-m", "acq.cli"]
-        run = ["run", "galvanostatic_cycles", "--config", str(config_file)]
-        parameters = ["--param", f"c_rate={SLOW_C_RATE}", "--param", "poll_interval_s=0.05"]
         environment = {**os.environ, "TILED_RETRY_TIMEOUT": str(RETRY_TIMEOUT_S)}
         command = subprocess.Popen(
-            [*acq, *run, *parameters],
+            slow_cycling_command(config_file),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -259,7 +270,7 @@ def test_acq_run_across_a_tiled_kill_says_where_its_documents_are_and_fails(
     assert "container 'raw'" not in stdout  # no claim that the run is in Tiled
 
     with EmbeddedTiled(tmp_path, [station_config.frames_dir], port=tiled_server.port) as again:
-        recover_command = [*acq, "recover", "--config", str(config_file)]
+        recover_command = [*ACQ, "recover", "--config", str(config_file)]
         first = subprocess.run(recover_command, capture_output=True, text=True, timeout=120)
         assert first.returncode == 0, first.stderr[-3000:]
         (line,) = first.stdout.splitlines()
@@ -458,11 +469,8 @@ def test_acq_run_killed_mid_run_is_closed_fail_in_tiled_by_recover(
     with EmbeddedTiled(tmp_path, [station_config.frames_dir]) as tiled_server:
         config = own_station_config(station_config, tmp_path, tiled_server)
         config_file = write_toml(config, tmp_path / "station.toml")
-        acq = [sys.executable, "-m", "acq.cli"]
-        run = ["run", "galvanostatic_cycles", "--config", str(config_file)]
-        parameters = ["--param", f"c_rate={SLOW_C_RATE}", "--param", "poll_interval_s=0.05"]
         command = subprocess.Popen(
-            [*acq, *run, *parameters], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            slow_cycling_command(config_file), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             deadline = time.monotonic() + 60
@@ -489,7 +497,7 @@ def test_acq_run_killed_mid_run_is_closed_fail_in_tiled_by_recover(
         assert "stop" not in raw[uid].metadata
         assert not list(backup_directory(tmp_path).glob("*.jsonl"))  # all went to Tiled
 
-        recover_command = [*acq, "recover", "--config", str(config_file)]
+        recover_command = [*ACQ, "recover", "--config", str(config_file)]
         first = subprocess.run(recover_command, capture_output=True, text=True, timeout=120)
         assert first.returncode == 0, first.stderr[-3000:]
         (line,) = first.stdout.splitlines()
