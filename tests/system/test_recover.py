@@ -462,6 +462,16 @@ def read_backup_documents(path: Path) -> list[tuple[str, dict]]:
     return [(entry["name"], entry["doc"]) for entry in map(json.loads, path.open())]
 
 
+def trace_rows_in_tiled(raw, journal_dir: Path) -> bool:
+    """Whether Tiled holds a ``trace`` event of the run open in the journal (rather than a
+    fixed wait, which a loaded machine outlasts)."""
+    entries = list(journal_dir.glob("*.json"))
+    if not entries or entries[0].stem not in raw or "trace" not in raw[entries[0].stem]:
+        return False
+    stream = raw[entries[0].stem]["trace"].base
+    return "internal" in stream and len(stream["internal"].read(["seq_num"])) > 0
+
+
 def test_acq_run_killed_mid_run_is_closed_fail_in_tiled_by_recover(
     station, station_config, pressed_cell, tmp_path
 ):
@@ -478,7 +488,11 @@ def test_acq_run_killed_mid_run_is_closed_fail_in_tiled_by_recover(
                 assert command.poll() is None, "acq run ended before its half cycle started"
                 assert time.monotonic() < deadline, "the half cycle never started"
                 time.sleep(0.05)
-            time.sleep(1.0)  # some trace events into Tiled
+            raw = connect(tiled_server.uri, tiled_server.api_key)["raw"]
+            while not trace_rows_in_tiled(raw, open_runs_directory(tmp_path)):
+                assert command.poll() is None, "acq run ended before a trace event reached Tiled"
+                assert time.monotonic() < deadline, "no trace event reached Tiled"
+                time.sleep(0.1)
         finally:
             command.kill()
         command.wait(10)
@@ -493,7 +507,6 @@ def test_acq_run_killed_mid_run_is_closed_fail_in_tiled_by_recover(
             time.sleep(0.05)
         (entry,) = open_runs_directory(tmp_path).glob("*.json")
         uid = entry.stem
-        raw = connect(tiled_server.uri, tiled_server.api_key)["raw"]
         assert "stop" not in raw[uid].metadata
         assert not list(backup_directory(tmp_path).glob("*.jsonl"))  # all went to Tiled
 
