@@ -16,12 +16,18 @@ Full cell (``cell_type = "full"``), cathode against a lithium(-alloy) anode:
 
 Symmetric cell (``cell_type = "symmetric"``), Li | SSE | Li plating and stripping:
 
-* V = I·(R_series + 2·R_interface), with R_interface from ``interface_asr_ohm_cm2``;
-* above the critical current density a dendrite grows; the polarisation rises sharply as it
-  does and, once through, the cell shorts: the voltage collapses towards 0.
+* V = I·(R_series + R_interface / contact), R_interface the two interfaces' resistance at the
+  stack pressure (`InterfaceParameters`, the same resistance as the spectrum's interface arc);
+* dendrite onset: while the local plating current density (applied / contact) is above the
+  critical current density, a filament grows; the polarisation rises sharply as it does and,
+  once `DENDRITE_CHARGE_mAh_cm2` has passed above the CCD, the cell shorts: the voltage
+  collapses towards 0. Below the CCD nothing grows, so a staircase shorts at its first step
+  above the CCD whatever its record interval;
+* void formation: stripping faster than creep refills the interface (creep supply × stack
+  pressure) leaves voids; the contact fraction falls and the interface resistance rises.
 
-Both: slow contact-loss polarisation growth of ``contact_loss_rate_per_h`` per hour under
-current, reset when the stack pressure is raised (contact restored).
+Both: slow contact-loss polarisation growth of ``contact_loss_per_h`` per hour under current;
+raising the stack pressure restores lost contact (and closes voids).
 """
 
 from __future__ import annotations
@@ -41,8 +47,13 @@ POLARISATION_TAU_S = 60.0
 VOLTAGE_NOISE_V = 2e-4
 #: Resistance of a dendrite short, Ω.
 SHORT_RESISTANCE_OHM = 1.0
-#: Charge density a dendrite needs to cross the separator at twice the CCD, mAh/cm².
-DENDRITE_CHARGE_mAh_cm2 = 0.5
+#: Charge density plated above the CCD that a dendrite needs to cross the separator, mAh/cm²
+#: (the current focuses on the filament's tip, so it runs away: about 0.5 µm of lithium over
+#: the whole area, well within one half cycle of a staircase).
+DENDRITE_CHARGE_mAh_cm2 = 0.1
+#: Stripped charge density beyond the creep supply that halves the contact, mAh/cm² (about
+#: 0.25 µm of lithium).
+VOID_CHARGE_mAh_cm2 = 0.05
 #: Height and width (in state of charge) of the steep ends of the OCV curve.
 OCV_EDGE_V = 1.0
 OCV_EDGE_WIDTH = 0.02
@@ -64,6 +75,7 @@ class ElectrochemicalCell:
     def __init__(self, params: CellParameters, rng: np.random.Generator) -> None:
         self.params = params
         self.chem = params.electrochemistry
+        self.interface = params.interface
         if self.chem.cell_type not in ("full", "symmetric"):
             raise ValueError(
                 f"cell_type must be 'full' or 'symmetric', got {self.chem.cell_type!r}"
@@ -77,7 +89,10 @@ class ElectrochemicalCell:
         self.charge_mAh = 0.0
         self.anode_lithium_mAh = self.chem.n_to_p_ratio * self.nominal_capacity_mAh
         self.shorted = False
+        #: Charge density plated above the CCD, relative to what a dendrite needs to cross.
         self.dendrite_progress = 0.0
+        #: Charge density stripped beyond the creep supply, mAh/cm².
+        self.voided_mAh_cm2 = 0.0
         self.hours_under_current = 0.0
         self.pressure_MPa = 1.0
         self.series_resistance_ohm = 0.0
@@ -93,10 +108,13 @@ class ElectrochemicalCell:
     ) -> None:
         """Apply a new stack pressure and the resistances the impedance model gives for it.
 
-        Raising the pressure restores lost contact (resets the contact-loss growth).
+        ``charge_transfer_resistance_ohm`` is the electrode interfaces' (the spectrum's
+        interface arc). Raising the pressure restores lost contact (resets the contact-loss
+        growth and closes voids).
         """
         if pressure_MPa > self.pressure_MPa:
             self.hours_under_current = 0.0
+            self.voided_mAh_cm2 = 0.0
         self.pressure_MPa = pressure_MPa
         self.series_resistance_ohm = series_resistance_ohm
         self.charge_transfer_resistance_ohm = charge_transfer_resistance_ohm
@@ -149,14 +167,19 @@ class ElectrochemicalCell:
         reserve = max(self.anode_lithium_mAh, 1e-12 * self.nominal_capacity_mAh)
         return 0.05 * math.log1p(0.01 * self.nominal_capacity_mAh / reserve)
 
+    @property
+    def contact_fraction(self) -> float:
+        """Fraction of a lithium interface still in contact (1 until voids form)."""
+        return 1.0 / (1.0 + self.voided_mAh_cm2 / VOID_CHARGE_mAh_cm2)
+
     def _resistance_ohm(self) -> float:
-        growth = 1.0 + self.chem.contact_loss_rate_per_h * self.hours_under_current
+        growth = 1.0 + self.interface.contact_loss_per_h * self.hours_under_current
         if self.chem.cell_type == "full":
             return self.series_resistance_ohm + growth * self.charge_transfer_resistance_ohm
         if self.shorted:
             return SHORT_RESISTANCE_OHM
-        interface = 2.0 * self.chem.interface_asr_ohm_cm2 / self.area_cm2
-        dendrite = 1.0 + 4.0 * self.dendrite_progress**2
+        dendrite = 1.0 + self.dendrite_progress**2  # up to twice, then the short
+        interface = self.charge_transfer_resistance_ohm / self.contact_fraction
         return self.series_resistance_ohm + growth * dendrite * interface
 
     def voltage_V(self, current_A: float) -> float:
@@ -201,13 +224,15 @@ class ElectrochemicalCell:
             self.anode_lithium_mAh = max(self.anode_lithium_mAh + charge_mAh, 0.0)
 
     def _step_symmetric(self, current_A: float, dt_s: float) -> None:
+        # Each half cycle plates one electrode and strips the other.
         density = abs(current_A) * 1e3 / self.area_cm2  # mA/cm²
-        ccd = self.chem.critical_current_density_mA_cm2
-        if density > ccd and not self.shorted:
-            # Growth rate rises with the overshoot; at 2 × CCD it crosses in
-            # DENDRITE_CHARGE_mAh_cm2 of plating.
-            passed = density * dt_s / 3600.0
-            self.dendrite_progress += (density / ccd - 1.0) * passed / DENDRITE_CHARGE_mAh_cm2
+        passed = density * dt_s / 3600.0  # mAh/cm²
+        supply = self.interface.creep_supply_mA_cm2_per_MPa * self.pressure_MPa
+        if density > supply:
+            self.voided_mAh_cm2 += (density - supply) * dt_s / 3600.0
+        local_density = density / self.contact_fraction
+        if local_density > self.interface.critical_current_density_mA_cm2 and not self.shorted:
+            self.dendrite_progress += passed / DENDRITE_CHARGE_mAh_cm2
             if self.dendrite_progress >= 1.0:
                 self.shorted = True
 

@@ -1,6 +1,8 @@
 """Microstructure → equivalent circuit → impedance spectrum.
 
-The circuit is R0 + (R_b‖CPE_b) + (R_gb‖CPE_gb) + (R_ct‖CPE_ct) + W (semi-infinite Warburg).
+The circuit is R0 + (R_b‖CPE_b) + (R_gb‖CPE_gb) + (R_ct‖CPE_ct) + W (semi-infinite Warburg);
+R_ct‖CPE_ct is the cell's electrode interfaces (`interface_resistance_ohm`), the same
+resistance the galvanostatic overpotential sees.
 """
 
 from __future__ import annotations
@@ -61,6 +63,32 @@ def arrhenius_factor(
     )
 
 
+def interface_resistance_ohm(
+    pressure_MPa: float, params: CellParameters, temperature_K: float
+) -> float:
+    """Resistance of the cell's electrode interfaces in series at a stack pressure, Ω.
+
+    Parameters
+    ----------
+    pressure_MPa
+        Stack pressure, MPa.
+    params
+        The cell (its `InterfaceParameters`, area and cell type).
+    temperature_K
+        Cell temperature, K.
+    """
+    interface = params.interface
+    return (
+        params.interfaces
+        * interface.asr_ohm_cm2
+        / params.geometry.area_cm2
+        * (pressure_MPa / interface.reference_pressure_MPa) ** -interface.pressure_exponent
+        * arrhenius_factor(
+            interface.activation_energy_eV, temperature_K, params.circuit.reference_temperature_K
+        )
+    )
+
+
 def circuit_at(
     micro: Microstructure, params: CellParameters, temperature_K: float | None = None
 ) -> EquivalentCircuit:
@@ -84,7 +112,7 @@ def circuit_at(
         * (1.0 - micro.porosity_electrolyte) ** 1.5
         / arrhenius_factor(c.bulk_activation_energy_eV, temperature, c.reference_temperature_K)
     )
-    # Grain-to-grain constriction and charge transfer both go through the unresolved contact.
+    # Grain-to-grain constriction goes through the unresolved contact.
     contact_scaling = (micro.pressure_MPa / c.reference_pressure_MPa) ** -c.pressure_exponent
     r_gb = (
         c.grain_boundary_asr_ohm_cm2
@@ -94,14 +122,7 @@ def circuit_at(
             c.grain_boundary_activation_energy_eV, temperature, c.reference_temperature_K
         )
     )
-    r_ct = (
-        c.charge_transfer_asr_ohm_cm2
-        / area
-        * contact_scaling
-        * arrhenius_factor(
-            c.charge_transfer_activation_energy_eV, temperature, c.reference_temperature_K
-        )
-    )
+    interface = params.interface
     return EquivalentCircuit(
         R0_ohm=c.series_resistance_ohm,
         R_b_ohm=length_cm / (bulk_sigma * area),
@@ -110,9 +131,10 @@ def circuit_at(
         R_gb_ohm=r_gb,
         Q_gb=c.grain_boundary_cpe_Q,
         n_gb=c.grain_boundary_cpe_n,
-        R_ct_ohm=r_ct,
-        Q_ct=c.charge_transfer_cpe_Q * area / micro.asperity_contact,
-        n_ct=c.charge_transfer_cpe_n,
+        R_ct_ohm=interface_resistance_ohm(micro.pressure_MPa, params, temperature),
+        # Interfaces in series: their double layers too.
+        Q_ct=interface.cpe_Q * area / micro.asperity_contact / params.interfaces,
+        n_ct=interface.cpe_n,
         sigma_W_ohm_s05=c.warburg_sigma_ohm_s05 * contact_scaling,
     )
 

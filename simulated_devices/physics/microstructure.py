@@ -19,7 +19,8 @@ from .parameters import CellParameters, CompactionParameters, ContactParameters
 class Microstructure:
     """State of the cell stack at one stack pressure.
 
-    Volume fractions are of the whole layer volume (0–1) and sum to 1 within a layer.
+    Volume fractions are of the whole layer volume (0–1) and sum to 1 within a layer. A
+    sintered separator (`GeometryParameters.sintered`) keeps its thickness and porosity.
     """
 
     pressure_MPa: float
@@ -98,15 +99,25 @@ def microstructure_at(pressure_MPa: float, params: CellParameters) -> Microstruc
     if not (math.isfinite(pressure_MPa) and pressure_MPa > 0):
         raise ValueError(f"stack pressure must be positive and finite, got {pressure_MPa!r} MPa")
     law = params.compaction
+    geometry = params.geometry
     porosity_e = electrode_porosity(pressure_MPa, law)
-    porosity_s = electrolyte_porosity(pressure_MPa, law)
+    if geometry.sintered:  # a ceramic pellet: no compaction at a stack pressure
+        porosity_s = 1.0 - geometry.electrolyte_relative_density
+        thickness_s = geometry.electrolyte_thickness_um
+    else:
+        porosity_s = electrolyte_porosity(pressure_MPa, law)
+        thickness_s = layer_thickness_um(
+            geometry.electrolyte_mass_mg,
+            geometry.electrolyte_solid_density_g_cm3,
+            porosity_s,
+            geometry.area_cm2,
+        )
     active = active_fraction(pressure_MPa, law)
     tort = params.tortuosity
     high_p = min(max(math.log(pressure_MPa / tort.optimum_pressure_MPa) / math.log(2.0), 0.0), 1.0)
     void_aspect = tort.void_aspect_low_pressure + high_p * (
         tort.void_aspect_high_pressure - tort.void_aspect_low_pressure
     )
-    geometry = params.geometry
     return Microstructure(
         pressure_MPa=pressure_MPa,
         porosity_electrode=porosity_e,
@@ -125,10 +136,5 @@ def microstructure_at(pressure_MPa: float, params: CellParameters) -> Microstruc
             porosity_e,
             geometry.area_cm2,
         ),
-        electrolyte_thickness_um=layer_thickness_um(
-            geometry.electrolyte_mass_mg,
-            geometry.electrolyte_solid_density_g_cm3,
-            porosity_s,
-            geometry.area_cm2,
-        ),
+        electrolyte_thickness_um=thickness_s,
     )

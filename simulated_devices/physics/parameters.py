@@ -24,14 +24,18 @@ from conventions.cell_geometry import active_mass_g, disc_area_cm2
 class GeometryParameters:
     """Size and loading of the cell stack.
 
-    Layer thicknesses are not parameters: they follow from the masses, the solid densities
-    and the porosity at the applied pressure (`microstructure_at`).
+    Layer thicknesses follow from the masses, the solid densities and the porosity at the
+    applied pressure (`microstructure_at`), except a sintered separator's: a ceramic pellet
+    does not compact under a stack pressure, so ``electrolyte_thickness_um`` and
+    ``electrolyte_relative_density`` give it directly (both, or neither).
     """
 
     diameter_mm: float = 1.0
-    #: Mass of the composite cathode layer (NCM : LGPS : carbon = 1 : 1 : 0.1), mg.
+    #: Mass of the composite cathode layer (NCM : LGPS : carbon = 1 : 1 : 0.1), mg (0 for a
+    #: symmetric cell, which has none).
     electrode_mass_mg: float = 1.0
-    #: Mass of the separator (electrolyte) layer, mg.
+    #: Mass of the separator (electrolyte) layer, mg (of a sintered pellet: from its thickness
+    #: and density when not given).
     electrolyte_mass_mg: float = 2.5
     #: Mass fraction of active material in the composite electrode.
     active_mass_fraction: float = 1.0 / 2.1
@@ -39,7 +43,25 @@ class GeometryParameters:
     electrode_solid_density_g_cm3: float = 2.85
     #: Solid density of the electrolyte, g/cm³ (LGPS).
     electrolyte_solid_density_g_cm3: float = 2.0
+    #: Thickness of a sintered separator pellet, µm (nan: a pressed powder layer).
+    electrolyte_thickness_um: float = math.nan
+    #: Density of a sintered separator relative to the solid's (1 − porosity; nan: pressed).
+    electrolyte_relative_density: float = math.nan
     temperature_K: float = 298.15
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.electrolyte_thickness_um) != math.isnan(
+            self.electrolyte_relative_density
+        ):
+            raise ValueError(
+                "a sintered separator needs both simulation.parameters.geometry."
+                "electrolyte_thickness_um and electrolyte_relative_density (or neither)"
+            )
+
+    @property
+    def sintered(self) -> bool:
+        """Whether the separator is a sintered pellet of fixed thickness and density."""
+        return not math.isnan(self.electrolyte_thickness_um)
 
     @property
     def area_cm2(self) -> float:
@@ -115,12 +137,13 @@ class TortuosityParameters:
 
 @dataclass(frozen=True)
 class CircuitParameters:
-    """Equivalent circuit R0 + (R_b‖CPE_b) + (R_gb‖CPE_gb) + (R_ct‖CPE_ct) + W.
+    """Equivalent circuit R0 + (R_b‖CPE_b) + (R_gb‖CPE_gb) + (R_int‖CPE_int) + W.
 
     R_b follows from the electrolyte layer: σ_bulk·(1−ε)^1.5 (Bruggeman) over its thickness.
-    R_gb (grain-to-grain constriction) and R_ct (charge transfer) scale with the unresolved
-    contact area, i.e. ∝ 1/P, from their values at the reference pressure. Conductivities and
-    interface resistances follow Arrhenius laws in temperature.
+    R_gb (grain-to-grain constriction) scales with the unresolved contact area, i.e. ∝ 1/P,
+    from its value at the reference pressure; R_int and CPE_int are the interface's
+    (`InterfaceParameters`). Conductivities and resistances follow Arrhenius laws in
+    temperature.
     """
 
     series_resistance_ohm: float = 5.0  # leads and current collectors (assumed)
@@ -133,17 +156,55 @@ class CircuitParameters:
     grain_boundary_activation_energy_eV: float = 0.35  # (assumed)
     grain_boundary_cpe_Q: float = 5.0e-10
     grain_boundary_cpe_n: float = 0.90
-    #: Charge-transfer ASR of the cathode interface at the reference pressure, Ω·cm².
-    charge_transfer_asr_ohm_cm2: float = 100.0  # (assumed)
-    charge_transfer_activation_energy_eV: float = 0.45  # (assumed)
-    charge_transfer_cpe_Q: float = 1.0e-6  # F·s^(n−1) per cm² (assumed)
-    charge_transfer_cpe_n: float = 0.85
     #: Warburg coefficient at the reference pressure, Ω·s^−½ (assumed).
     warburg_sigma_ohm_s05: float = 2.0e4
     reference_pressure_MPa: float = 100.0
-    #: Exponent of the grain-boundary and charge-transfer scaling with pressure (1 = ∝ 1/P).
+    #: Exponent of the grain-boundary and Warburg scaling with pressure (1 = ∝ 1/P).
     pressure_exponent: float = 1.0
     reference_temperature_K: float = 298.15
+
+
+@dataclass(frozen=True)
+class InterfaceParameters:
+    """The electrode | electrolyte interface: one description for EIS and polarisation.
+
+    Its resistance is both the interface arc of the impedance spectrum (R_int‖CPE_int) and the
+    interfacial overpotential under current. A full cell counts one interface (the composite
+    cathode's; an In-Li anode's is negligible), a symmetric Li | SSE | Li cell two identical
+    ones. The ASR of one interface goes with the real contact area as
+    (P / ``reference_pressure_MPa``)^−``pressure_exponent`` and with temperature by Arrhenius.
+
+    Lithium-metal interfaces (symmetric cells) fail by two physical criteria:
+
+    * **dendrite onset**: while the local plating current density (the applied one over the
+      fraction of the interface still in contact) exceeds ``critical_current_density_mA_cm2``,
+      a lithium filament grows and, once `DENDRITE_CHARGE_mAh_cm2` has passed above it, shorts
+      the cell; below it nothing grows;
+    * **void formation** (contact loss): lithium creep refills the stripped interface at up to
+      ``creep_supply_mA_cm2_per_MPa`` × the stack pressure; a faster stripping current leaves
+      voids, the contact fraction falls as 1 / (1 + voided charge / `VOID_CHARGE_mAh_cm2`) and
+      the interface resistance rises as its inverse. Raising the pressure closes the voids.
+
+    ``contact_loss_per_h`` adds the slow, reversible polarisation rise seen over hundreds of
+    hours (relative rise per hour under current; reset by raising the pressure).
+    """
+
+    #: ASR of one interface at the reference pressure and temperature, Ω·cm².
+    asr_ohm_cm2: float = 100.0  # (assumed)
+    reference_pressure_MPa: float = 100.0
+    #: Exponent of the ASR's scaling with pressure (1 = ∝ 1/P, 0 = independent of it).
+    pressure_exponent: float = 1.0
+    activation_energy_eV: float = 0.45  # (assumed)
+    #: Double-layer CPE of one interface, F·s^(n−1) per cm² (assumed), and its exponent.
+    cpe_Q: float = 1.0e-6
+    cpe_n: float = 0.85
+    #: Lithium-metal interfaces: plating current density above which a dendrite grows, mA/cm².
+    critical_current_density_mA_cm2: float = 1.2
+    #: Lithium-metal interfaces: stripping current density that creep refills per MPa of stack
+    #: pressure, mA/cm² per MPa (inf: voids never form).
+    creep_supply_mA_cm2_per_MPa: float = math.inf
+    #: Relative rise of the interface resistance per hour under current (assumed, slow).
+    contact_loss_per_h: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -166,15 +227,10 @@ class ElectrochemistryParameters:
     coulombic_efficiency: float = 0.995
     #: Lithium inventory of the anode relative to the cathode capacity (N/P); inf = unlimited.
     n_to_p_ratio: float = math.inf
-    #: Fraction of the lithium plated on each charge that is lost as dead lithium; 0.04 puts
-    #: the capacity knee near the reported 32/67/172/186 cycles for N/P 1.1/2.7/5.3/5.9.
+    #: Fraction of the lithium plated on each charge that is lost as dead lithium: the
+    #: inventory lasts about N/P × nominal capacity / (this × capacity charged per cycle)
+    #: cycles, then capacity falls at a knee.
     lithium_loss_per_cycle: float = 0.04
-    #: Symmetric cells: critical current density above which dendrites grow, mA/cm².
-    critical_current_density_mA_cm2: float = 1.2
-    #: Symmetric cells: per-interface ASR for the Li | SSE contact, Ω·cm².
-    interface_asr_ohm_cm2: float = 25.0
-    #: Relative polarisation growth per hour of cycling by contact loss (assumed, slow).
-    contact_loss_rate_per_h: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -209,10 +265,27 @@ class CellParameters:
     contact: ContactParameters = field(default_factory=ContactParameters)
     tortuosity: TortuosityParameters = field(default_factory=TortuosityParameters)
     circuit: CircuitParameters = field(default_factory=CircuitParameters)
+    interface: InterfaceParameters = field(default_factory=InterfaceParameters)
     electrochemistry: ElectrochemistryParameters = field(
         default_factory=ElectrochemistryParameters
     )
     imaging: ImagingParameters = field(default_factory=ImagingParameters)
+
+    def __post_init__(self) -> None:
+        geometry = self.geometry
+        if self.electrochemistry.cell_type == "full" and not (
+            geometry.electrode_mass_mg > 0 and geometry.active_mass_fraction > 0
+        ):
+            raise ValueError(
+                "a full cell needs a cathode: simulation.parameters.geometry.electrode_mass_mg "
+                "and active_mass_fraction must be positive"
+            )
+
+    @property
+    def interfaces(self) -> int:
+        """Interfaces in series in the interface arc and the overpotential: two identical
+        ones in a symmetric cell, the cathode's in a full cell."""
+        return 2 if self.electrochemistry.cell_type == "symmetric" else 1
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CellParameters:
@@ -268,12 +341,13 @@ FRACTIONS = frozenset(
         "accessible_fraction_at_low_pressure",
         "accessible_fraction_saturated",
         "lithium_loss_per_cycle",
+        "electrolyte_relative_density",
         "flat_field_nonuniformity",
     }
 )
 #: Parameters in (0, 1]: an efficiency, a CPE's exponent.
 UP_TO_ONE = frozenset(
-    {"coulombic_efficiency", "bulk_cpe_n", "grain_boundary_cpe_n", "charge_transfer_cpe_n"}
+    {"coulombic_efficiency", "bulk_cpe_n", "grain_boundary_cpe_n", "cpe_n"}
 )
 #: Parameters that may be 0 (none of it) but not below.
 NON_NEGATIVE = frozenset(
@@ -283,10 +357,11 @@ NON_NEGATIVE = frozenset(
         "warburg_sigma_ohm_s05",
         "dark_counts",
         "attenuation_void_per_cm",
-        "contact_loss_rate_per_h",
+        "contact_loss_per_h",
         "bulk_activation_energy_eV",
         "grain_boundary_activation_energy_eV",
-        "charge_transfer_activation_energy_eV",
+        "activation_energy_eV",
+        "electrode_mass_mg",
         "particle_diameter_spread",
         "pressure_exponent",
         "asperity_exponent",
@@ -295,7 +370,7 @@ NON_NEGATIVE = frozenset(
 #: Parameters any finite value of which is physical (voltages, a curvature).
 ANY_FINITE = frozenset({"ocv_discharged_V", "ocv_charged_V", "curvature"})
 #: Parameters that may be infinite (``"inf"``: unlimited).
-MAY_BE_INFINITE = frozenset({"n_to_p_ratio"})
+MAY_BE_INFINITE = frozenset({"n_to_p_ratio", "creep_supply_mA_cm2_per_MPa"})
 #: Every other number must be > 0 (a size, mass, density, conductivity, pressure, rate...).
 
 #: Units by the end of a parameter's name.
@@ -306,6 +381,7 @@ _UNITS = (
     ("_S_cm", "S/cm"),
     ("_g_cm3", "g/cm³"),
     ("_mAh_g", "mAh/g"),
+    ("_mA_cm2_per_MPa", "mA/cm² per MPa"),
     ("_mA_cm2", "mA/cm²"),
     ("_keV", "keV"),
     ("_eV", "eV"),

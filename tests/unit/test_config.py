@@ -98,7 +98,7 @@ def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, caps
     [
         ("circuit", "bulk_conductivity_S_cm", -1e-3, "must be positive (in S/cm)"),
         ("circuit", "bulk_conductivity_S_cm", 0.0, "must be positive (in S/cm)"),
-        ("circuit", "charge_transfer_cpe_n", 1.2, "must be in (0, 1]"),
+        ("interface", "cpe_n", 1.2, "must be in (0, 1]"),
         ("electrochemistry", "coulombic_efficiency", 1.2, "must be in (0, 1]"),
         ("electrochemistry", "lithium_loss_per_cycle", 1.5, "must be a fraction, in [0, 1]"),
         ("electrochemistry", "n_to_p_ratio", -1.0, "must be positive"),

@@ -29,13 +29,15 @@ GARNET = CellParameters.from_mapping(
             "diameter_mm": 10.0,
             "electrolyte_mass_mg": 400.0,
             "electrolyte_solid_density_g_cm3": 5.1,
+            "electrode_mass_mg": 0.0,
         },
         "circuit": {
             "bulk_conductivity_S_cm": 3.5e-4,
             "bulk_activation_energy_eV": 0.40,
-            "charge_transfer_asr_ohm_cm2": 50.0,
             "warburg_sigma_ohm_s05": 200.0,
         },
+        # Two interfaces in series: 2 × 25 Ω·cm², double layers of 2 µF/cm² each.
+        "interface": {"asr_ohm_cm2": 25.0, "cpe_Q": 2.0e-6},
         "electrochemistry": {"cell_type": "symmetric"},
     }
 )
@@ -145,6 +147,6 @@ def test_arrhenius_activation_energy_from_fitted_R_ct():
             fitted.append(fit.parameters["R_ct_ohm"].value)
     assert len(fitted) >= 4
     energy, stderr = activation_energy_eV(temperatures, fitted)
-    expected = SULFIDE.circuit.charge_transfer_activation_energy_eV
+    expected = SULFIDE.interface.activation_energy_eV
     assert energy == pytest.approx(expected, abs=max(3 * stderr, 0.01))
     assert stderr < 0.02

@@ -18,6 +18,8 @@ from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
 
 UPPER_V, LOWER_V = 3.68, 2.5
+#: Cut-offs no symmetric cell here reaches, V.
+WIDE_V = (-50.0, 50.0)
 HOUR_S = 3600.0
 
 
@@ -127,15 +129,14 @@ def test_limited_lithium_inventory_holds_capacity_then_falls_at_a_knee():
     assert capacities[-1] < 0.9 * capacities[knee]
 
 
-def symmetric_params(ccd_mA_cm2: float = 1.2) -> CellParameters:
-    base = CellParameters()
-    return dataclasses.replace(
-        base,
-        electrochemistry=dataclasses.replace(
-            base.electrochemistry,
-            cell_type="symmetric",
-            critical_current_density_mA_cm2=ccd_mA_cm2,
-        ),
+def symmetric_params(ccd_mA_cm2: float = 1.2, **interface: float) -> CellParameters:
+    """A symmetric Li | SSE | Li cell (no cathode) with the given interface."""
+    return CellParameters.from_mapping(
+        {
+            "geometry": {"electrode_mass_mg": 0.0},
+            "electrochemistry": {"cell_type": "symmetric"},
+            "interface": {"critical_current_density_mA_cm2": ccd_mA_cm2, **interface},
+        }
     )
 
 
@@ -149,34 +150,97 @@ def test_symmetric_cell_polarises_ohmically_below_the_critical_current_density()
     assert np.ptp(plating.voltage_V[1:]) < 0.05 * abs(np.median(plating.voltage_V))
 
 
-def test_symmetric_cell_shorts_above_the_critical_current_density():
-    cell = cell_at(50.0, symmetric_params(ccd_mA_cm2=1.2))
-    step_mA_cm2, voltages, failed_at = 0.2, [], None
-    for k in range(1, 15):
+def test_the_polarisation_is_the_spectrums_interface_arc_at_every_pressure():
+    """One interface: the overpotential of a symmetric cell is I × (R0 + R_b + R_gb + R_ct) of
+    the spectrum's circuit, and both fall with pressure by the interface's exponent."""
+    params = symmetric_params(ccd_mA_cm2=100.0, asr_ohm_cm2=80.0, pressure_exponent=0.5)
+    ratios = []
+    for pressure in (5.0, 20.0, 80.0):
+        circuit = circuit_at(microstructure_at(pressure, params), params)
+        cell = cell_at(pressure, params)
+        current = 0.2e-3 * cell.area_cm2
+        plating = run(cell, current, hours=1.0, record_s=10.0, cutoffs=(-5.0, 5.0))
+        total = circuit.R0_ohm + circuit.R_b_ohm + circuit.R_gb_ohm + circuit.R_ct_ohm
+        assert np.median(plating.voltage_V) == pytest.approx(current * total, rel=0.01)
+        assert circuit.R_ct_ohm == pytest.approx(
+            2 * 80.0 / cell.area_cm2 * (pressure / 100.0) ** -0.5
+        )
+        ratios.append(circuit.R_ct_ohm)
+    assert ratios[0] / ratios[1] == pytest.approx(2.0)
+
+
+def staircase_failure(
+    cell: ElectrochemicalCell, record_s: float, step_mA_cm2: float = 0.2
+) -> tuple[float | None, list[np.ndarray]]:
+    """Run a time-mode CCD staircase (1 h half cycles); the density that shorted, if any."""
+    voltages = []
+    for k in range(1, 30):
         current = k * step_mA_cm2 * 1e-3 * cell.area_cm2
         for sign in (1, -1):
-            half = run(cell, sign * current, hours=1.0, record_s=10.0, cutoffs=(-5.0, 5.0))
+            half = run(cell, sign * current, hours=1.0, record_s=record_s, cutoffs=(-5.0, 5.0))
             voltages.append(half.voltage_V)
             if half.reason == "short_circuit":
-                failed_at = k * step_mA_cm2
-                break
-        if failed_at:
-            break
-    assert failed_at is not None and 1.2 < failed_at <= 1.8
-    # Polarisation rises sharply before the voltage collapses to near zero.
+                return k * step_mA_cm2, voltages
+    return None, voltages
+
+
+@pytest.mark.parametrize("ccd_mA_cm2", [0.3, 1.2, 2.5])
+@pytest.mark.parametrize("record_s", [0.9, 10.0, 60.0])
+def test_a_staircase_shorts_at_its_first_step_above_the_critical_current_density(
+    ccd_mA_cm2, record_s
+):
+    """Dendrite onset is a physical criterion: the first step above the CCD shorts, so the
+    staircase reports the configured CCD within one step, whatever the record interval."""
+    cell = cell_at(50.0, symmetric_params(ccd_mA_cm2=ccd_mA_cm2, asr_ohm_cm2=10.0))
+    failed_at, voltages = staircase_failure(cell, record_s)
+    assert failed_at is not None and ccd_mA_cm2 < failed_at <= ccd_mA_cm2 + 0.2 + 1e-9
+    # Polarisation rises sharply before the voltage collapses to near zero (seen when points
+    # are recorded faster than the filament grows).
     last = np.abs(voltages[-1])
-    assert last.max() > 1.5 * np.abs(voltages[-3]).max()
     assert last[-1] < 0.01 * last.max()
+    if record_s <= 10.0:
+        assert last.max() > 1.2 * last[1]
+
+
+def test_stripping_faster_than_creep_supplies_leaves_voids_that_raise_the_polarisation():
+    """Void formation: below creep supply × pressure the contact holds; above it the contact
+    falls with the charge stripped, the polarisation rises, and a higher pressure closes the
+    voids."""
+    params = symmetric_params(
+        ccd_mA_cm2=100.0, creep_supply_mA_cm2_per_MPa=0.1, asr_ohm_cm2=2.0, pressure_exponent=0.0
+    )
+    cell = cell_at(5.0, params)  # creep refills up to 0.5 mA/cm²
+    slow = 0.4e-3 * cell.area_cm2
+    first = abs(np.median(run(cell, slow, hours=1.0, record_s=10.0, cutoffs=WIDE_V).voltage_V))
+    run(cell, -slow, hours=1.0, record_s=10.0, cutoffs=WIDE_V)
+    assert cell.contact_fraction == 1.0
+    fast = 1.0e-3 * cell.area_cm2
+    medians = [
+        abs(np.median(run(cell, sign * fast, hours=1.0, record_s=10.0, cutoffs=WIDE_V).voltage_V))
+        for sign in (1, -1, 1, -1)
+    ]
+    # 0.5 mAh/cm² beyond the supply per half cycle: contact 1 / (1 + 0.5 k / 0.05).
+    assert cell.contact_fraction == pytest.approx(1 / (1 + 4 * 0.5 / 0.05), rel=0.01)
+    assert np.all(np.diff(medians) > 0) and medians[0] > 2 * first
+    cell.set_conditions(20.0, cell.series_resistance_ohm, cell.charge_transfer_resistance_ohm)
+    assert cell.contact_fraction == 1.0
+
+
+def test_voids_focus_the_current_so_a_dendrite_grows_below_the_critical_current_density():
+    params = symmetric_params(
+        ccd_mA_cm2=2.0, creep_supply_mA_cm2_per_MPa=0.1, asr_ohm_cm2=2.0, pressure_exponent=0.0
+    )
+    cell = cell_at(5.0, params)
+    current = 1.0e-3 * cell.area_cm2  # half the CCD, twice the creep supply
+    reasons = [
+        run(cell, sign * current, hours=1.0, record_s=10.0, cutoffs=WIDE_V).reason
+        for sign in (1, -1, 1)
+    ]
+    assert "short_circuit" in reasons
 
 
 def test_contact_loss_grows_polarisation_slowly_and_pressure_restores_it():
-    base = CellParameters()
-    params = dataclasses.replace(
-        base,
-        electrochemistry=dataclasses.replace(
-            base.electrochemistry, cell_type="symmetric", contact_loss_rate_per_h=1e-3
-        ),
-    )
+    params = symmetric_params(contact_loss_per_h=1e-3)
     cell = cell_at(25.0, params)
     current = 0.2e-3 * cell.area_cm2
     first = np.median(run(cell, current, hours=1.0, record_s=10.0, cutoffs=(-5, 5)).voltage_V)
@@ -185,7 +249,7 @@ def test_contact_loss_grows_polarisation_slowly_and_pressure_restores_it():
         run(cell, -current, hours=1.0, record_s=60.0, cutoffs=(-5, 5))
     later = np.median(run(cell, current, hours=1.0, record_s=10.0, cutoffs=(-5, 5)).voltage_V)
     # +10 %/100 h on the interface part of the resistance, over 201 h under current.
-    interface = 2 * params.electrochemistry.interface_asr_ohm_cm2 / cell.area_cm2
+    interface = cell.charge_transfer_resistance_ohm
     expected = (cell.series_resistance_ohm + (1 + 201e-3) * interface) / (
         cell.series_resistance_ohm + interface
     )
@@ -217,7 +281,11 @@ def test_a_current_the_cell_cannot_carry_within_the_compliance_ends_there():
     """A blocked symmetric cell (a huge interface ASR) at 5 µA: the instrument's output stops at
     its 10 V compliance, which it records, and ends the half cycle there (not at 65 V)."""
     params = CellParameters.from_mapping(
-        {"electrochemistry": {"cell_type": "symmetric", "interface_asr_ohm_cm2": 1e7}}
+        {
+            "geometry": {"electrode_mass_mg": 0.0},
+            "electrochemistry": {"cell_type": "symmetric"},
+            "interface": {"asr_ohm_cm2": 1e7},
+        }
     )
     cell = cell_at(25.0, params)
     limits = HalfCycleLimits(5e-6, 50.0, -50.0, HOUR_S, math.inf, 10.0, compliance_voltage_V=10.0)

@@ -122,8 +122,8 @@ def test_another_cell_is_another_parameter_set():
             "circuit": {
                 "bulk_conductivity_S_cm": 3.5e-4,
                 "bulk_activation_energy_eV": 0.40,
-                "charge_transfer_asr_ohm_cm2": 50.0,
             },
+            "interface": {"asr_ohm_cm2": 50.0},
             "electrochemistry": {"cell_type": "symmetric"},
         }
     )
@@ -135,9 +135,34 @@ def test_another_cell_is_another_parameter_set():
     )
 
 
+def test_a_sintered_pellet_keeps_its_thickness_and_density_at_every_pressure():
+    """A garnet pellet of 500 µm at 96 % density: no compaction law, σ·(1−ε)^1.5 over 500 µm."""
+    pellet = CellParameters.from_mapping(
+        {
+            "geometry": {
+                "diameter_mm": 10.0,
+                "electrode_mass_mg": 0.0,
+                "electrolyte_thickness_um": 500.0,
+                "electrolyte_relative_density": 0.96,
+            },
+            "circuit": {"bulk_conductivity_S_cm": 4.0e-4},
+            "electrochemistry": {"cell_type": "symmetric"},
+        }
+    )
+    for pressure in (1.0, 10.0, 100.0):
+        micro = microstructure_at(pressure, pellet)
+        assert micro.electrolyte_thickness_um == 500.0
+        assert micro.porosity_electrolyte == pytest.approx(0.04)
+    circuit = circuit_at(microstructure_at(5.0, pellet), pellet)
+    area = pellet.geometry.area_cm2
+    assert circuit.R_b_ohm == pytest.approx(0.05 / (4.0e-4 * 0.96**1.5 * area))
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
+        ({"geometry": {"electrolyte_thickness_um": 500.0}}, "needs both"),
+        ({"geometry": {"electrode_mass_mg": 0.0}}, "a full cell needs a cathode"),
         ({"nonsense": {}}, "unknown simulation parameter group"),
         ({"circuit": {"R_typo": 1.0}}, "unknown parameter simulation.parameters.circuit.R_typo"),
         ({"circuit": {"bulk_conductivity_S_cm": "fast"}}, "must be float"),
