@@ -44,7 +44,7 @@ class CellGeometry:
     area_cm2
         Electrode area, cm².
     active_mass_g
-        Active-material mass, g.
+        Active-material mass, g (0 for a symmetric cell).
     electrolyte_mass_mg
         Separator (electrolyte layer) mass, mg.
     electrolyte_solid_density_g_cm3
@@ -52,6 +52,9 @@ class CellGeometry:
         the config: no separator thickness, so no conductivity).
     cell_type
         ``full`` or ``symmetric``.
+    electrolyte_thickness_um
+        A sintered separator's thickness, µm (None: a pressed layer, whose thickness follows
+        from its mass and porosity).
     """
 
     area_cm2: float
@@ -59,17 +62,30 @@ class CellGeometry:
     electrolyte_mass_mg: float
     electrolyte_solid_density_g_cm3: float | None
     cell_type: str = "full"
+    electrolyte_thickness_um: float | None = None
 
     @classmethod
     def from_start(cls, start: Mapping[str, Any]) -> CellGeometry:
         """From a start document written by this package's RunEngine (``start['cell']``)."""
         cell = start["cell"]
+        electrolyte_mass_mg = cell.get("electrolyte_mass_mg")
+        thickness_um = cell.get("electrolyte_thickness_um")
+        if electrolyte_mass_mg is None:  # a sintered pellet: its mass from its geometry
+            electrolyte_mass_mg = (
+                0.1
+                * thickness_um
+                * cell["area_cm2"]
+                * cell["electrolyte_solid_density_g_cm3"]
+                * cell["electrolyte_relative_density"]
+            )
         return cls(
             area_cm2=cell["area_cm2"],
-            active_mass_g=active_mass_g(cell["electrode_mass_mg"], cell["active_mass_fraction"]),
-            electrolyte_mass_mg=cell["electrolyte_mass_mg"],
+            active_mass_g=cell.get("active_mass_g")
+            or active_mass_g(cell["electrode_mass_mg"], cell["active_mass_fraction"]),
+            electrolyte_mass_mg=electrolyte_mass_mg,
             electrolyte_solid_density_g_cm3=cell.get("electrolyte_solid_density_g_cm3"),
             cell_type=cell.get("cell_type", "full"),
+            electrolyte_thickness_um=thickness_um,
         )
 
     @property
@@ -79,7 +95,10 @@ class CellGeometry:
         return 2 if self.cell_type == "symmetric" else 1
 
     def separator_thickness_cm(self, porosity: float) -> float:
-        """Thickness of the separator at ``porosity`` (from its mass and density), cm."""
+        """Thickness of the separator at ``porosity`` (from its mass and density; a sintered
+        pellet's as given), cm."""
+        if self.electrolyte_thickness_um is not None:
+            return 1e-4 * self.electrolyte_thickness_um
         if self.electrolyte_solid_density_g_cm3 is None:
             return math.nan
         return 1e-4 * layer_thickness_um(

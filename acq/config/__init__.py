@@ -7,6 +7,7 @@ named); `StationConfig` is the validated model. Shipped configs live in ``statio
 from .station_config import (
     DEFAULT_CONFIG_PATH,
     SHIPPED_CONFIGS,
+    CellSection,
     ConfigError,
     StationConfig,
     load_config,
@@ -16,6 +17,7 @@ from .station_config import (
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "SHIPPED_CONFIGS",
+    "CellSection",
     "ConfigError",
     "StationConfig",
     "load_config",

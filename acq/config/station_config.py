@@ -100,21 +100,66 @@ class SampleSection(_Table):
 
 
 class CellSection(_Table):
-    """Geometry and make-up of the cell; recorded in every start document."""
+    """Geometry and make-up of the cell; recorded in every start document.
 
-    diameter_mm: float = Field(gt=0)
-    electrode_mass_mg: float = Field(gt=0)
-    electrolyte_mass_mg: float = Field(gt=0)
-    active_mass_fraction: float = Field(gt=0, le=1)
+    A full cell names its composite cathode (``electrode_mass_mg``, ``active_mass_fraction``,
+    ``specific_capacity_mAh_g``); a symmetric Li | SSE | Li cell has none and names none. The
+    separator is a pressed powder layer (``electrolyte_mass_mg``: its thickness follows from
+    the porosity the CT measures) or a sintered pellet (``electrolyte_thickness_um`` and
+    ``electrolyte_relative_density`` given directly; its mass then follows).
+    """
+
+    diameter_mm: float = Field(gt=0, le=1000)
+    electrode_mass_mg: float | None = Field(default=None, gt=0)
+    active_mass_fraction: float | None = Field(default=None, gt=0, le=1)
     #: Specific capacity that defines 1C for this active material, mAh/g.
-    specific_capacity_mAh_g: float = Field(default=150.0, gt=0)
+    specific_capacity_mAh_g: float | None = Field(default=None, gt=0)
+    electrolyte_mass_mg: float | None = Field(default=None, gt=0)
     #: Solid (pore-free) density of the electrolyte, g/cm³: with its mass, the area and the
     #: CT porosity it gives the separator thickness the conductivity is computed over.
-    electrolyte_solid_density_g_cm3: float = Field(default=2.0, gt=0)
+    electrolyte_solid_density_g_cm3: float = Field(default=2.0, gt=0, le=30)
+    #: A sintered separator's thickness, µm, and density relative to the solid's (0–1].
+    electrolyte_thickness_um: float | None = Field(default=None, gt=0, le=1e5)
+    electrolyte_relative_density: float | None = Field(default=None, gt=0, le=1)
     active_material: str = "NCM111"
     electrolyte: str = "LGPS"
     anode: str = "In-Li"
     cell_type: str = Field(default="full", pattern="^(full|symmetric)$")
+
+    @model_validator(mode="after")
+    def _cell_described_once(self) -> CellSection:
+        cathode = ("electrode_mass_mg", "active_mass_fraction", "specific_capacity_mAh_g")
+        if self.cell_type == "full":
+            missing = [key for key in cathode if getattr(self, key) is None]
+            if missing:
+                raise ValueError(f"a full cell needs its cathode: cell.{', cell.'.join(missing)}")
+        else:
+            given = [key for key in cathode if getattr(self, key) is not None]
+            if given:
+                raise ValueError(
+                    f"a symmetric cell has no cathode: leave out cell.{', cell.'.join(given)}"
+                )
+        if (self.electrolyte_thickness_um is None) != (self.electrolyte_relative_density is None):
+            raise ValueError(
+                "a sintered separator needs both cell.electrolyte_thickness_um and "
+                "cell.electrolyte_relative_density"
+            )
+        if self.electrolyte_mass_mg is None and not self.sintered:
+            raise ValueError(
+                "the separator needs cell.electrolyte_mass_mg (a pressed layer) or "
+                "cell.electrolyte_thickness_um and cell.electrolyte_relative_density (sintered)"
+            )
+        if self.electrolyte_mass_mg is not None and self.sintered:
+            raise ValueError(
+                "cell.electrolyte_mass_mg and a sintered separator's thickness and density "
+                "describe it twice: leave out cell.electrolyte_mass_mg"
+            )
+        return self
+
+    @property
+    def sintered(self) -> bool:
+        """Whether the separator is a sintered pellet of given thickness and density."""
+        return self.electrolyte_thickness_um is not None
 
     @property
     def area_cm2(self) -> float:
@@ -123,13 +168,31 @@ class CellSection(_Table):
 
     @property
     def active_mass_g(self) -> float:
-        """Mass of active material, g."""
+        """Mass of active material, g (0 for a symmetric cell)."""
+        if self.electrode_mass_mg is None or self.active_mass_fraction is None:
+            return 0.0
         return active_mass_g(self.electrode_mass_mg, self.active_mass_fraction)
 
     @property
     def nominal_capacity_mAh(self) -> float:
-        """Capacity that defines 1C, mAh."""
-        return self.specific_capacity_mAh_g * self.active_mass_g
+        """Capacity that defines 1C, mAh (0 for a symmetric cell: no C-rate)."""
+        return (self.specific_capacity_mAh_g or 0.0) * self.active_mass_g
+
+    @property
+    def separator_mass_mg(self) -> float:
+        """Mass of the separator, mg (a sintered pellet's from its thickness and density)."""
+        if self.electrolyte_mass_mg is not None:
+            return self.electrolyte_mass_mg
+        assert self.electrolyte_thickness_um is not None  # the validator's either-or
+        assert self.electrolyte_relative_density is not None
+        return (
+            1e3
+            * self.electrolyte_thickness_um
+            * 1e-4
+            * self.area_cm2
+            * self.electrolyte_solid_density_g_cm3
+            * self.electrolyte_relative_density
+        )
 
 
 class PressSection(_Table):
@@ -294,6 +357,7 @@ class StationConfig(_Table):
             "cell": {
                 **self.cell.model_dump(),
                 "area_cm2": self.cell.area_cm2,
+                "active_mass_g": self.cell.active_mass_g,
                 "nominal_capacity_mAh": self.cell.nominal_capacity_mAh,
             },
             "simulated": self.simulation is not None,

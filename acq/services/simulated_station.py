@@ -10,24 +10,48 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..config import ConfigError, StationConfig
+from ..config import CellSection, ConfigError, StationConfig
 from .child import ChildService, stop_process
 from .ports import udp_port_free, wait_until_udp_bound
 
 if TYPE_CHECKING:  # the physics is imported only when a simulated station is set up
     from simulated_devices.physics.parameters import CellParameters
 
-#: Geometry keys of ``[cell]`` the simulated cell takes (``[simulation.parameters.geometry]``
-#: may not contradict them).
-CELL_GEOMETRY_KEYS = (
-    "diameter_mm",
-    "electrode_mass_mg",
-    "electrolyte_mass_mg",
-    "active_mass_fraction",
-    "electrolyte_solid_density_g_cm3",
-)
+#: Parameters only ``[cell]`` may give (the simulator and the analysis read the same cell).
+CELL_ONLY = {
+    "geometry": (
+        "diameter_mm",
+        "electrode_mass_mg",
+        "active_mass_fraction",
+        "electrolyte_mass_mg",
+        "electrolyte_solid_density_g_cm3",
+        "electrolyte_thickness_um",
+        "electrolyte_relative_density",
+    ),
+    "electrochemistry": ("cell_type", "specific_capacity_mAh_g"),
+}
+
+
+def cell_values(cell: CellSection) -> dict[str, dict[str, Any]]:
+    """What ``[cell]`` says of the simulated cell, by parameter group (a symmetric cell's
+    cathode mass is 0; a sintered separator's thickness and density are given)."""
+    geometry: dict[str, Any] = {
+        "diameter_mm": cell.diameter_mm,
+        "electrode_mass_mg": cell.electrode_mass_mg or 0.0,
+        "electrolyte_mass_mg": cell.separator_mass_mg,
+        "electrolyte_solid_density_g_cm3": cell.electrolyte_solid_density_g_cm3,
+    }
+    if cell.active_mass_fraction is not None:
+        geometry["active_mass_fraction"] = cell.active_mass_fraction
+    if cell.sintered:
+        geometry["electrolyte_thickness_um"] = cell.electrolyte_thickness_um
+        geometry["electrolyte_relative_density"] = cell.electrolyte_relative_density
+    electrochemistry: dict[str, Any] = {"cell_type": cell.cell_type}
+    if cell.specific_capacity_mAh_g is not None:
+        electrochemistry["specific_capacity_mAh_g"] = cell.specific_capacity_mAh_g
+    return {"geometry": geometry, "electrochemistry": electrochemistry}
 
 
 def simulation_parameters(config: StationConfig) -> CellParameters:
@@ -48,22 +72,24 @@ def simulation_parameters(config: StationConfig) -> CellParameters:
         group: dict(values) if isinstance(values, dict) else values
         for group, values in config.simulation.parameters.items()
     }
-    from_cell = {
-        "geometry": CELL_GEOMETRY_KEYS,
-        "electrochemistry": ("cell_type", "specific_capacity_mAh_g"),
-    }
-    for group, keys in from_cell.items():
+    from_cell = cell_values(config.cell)
+    for group, keys in CELL_ONLY.items():
         table = tables.setdefault(group, {})
         if not isinstance(table, dict):
             continue  # refused by name below
         for key in keys:
-            given = table.setdefault(key, getattr(config.cell, key))
-            if given != getattr(config.cell, key):
+            if key not in from_cell[group] and key in table:
+                raise ConfigError(
+                    f"station config: simulation.parameters.{group}.{key} describes the cell, "
+                    f"which [cell] does alone: give it there (cell.{key})"
+                )
+        for key, value in from_cell[group].items():
+            given = table.setdefault(key, value)
+            if given != value:
                 raise ConfigError(
                     f"station config: simulation.parameters.{group}.{key} = {given!r} "
-                    f"contradicts cell.{key} = {getattr(config.cell, key)!r}: [cell] describes "
-                    f"the cell to both the simulator and the analysis; leave it out of "
-                    f"[simulation]"
+                    f"contradicts [cell] ({key} = {value!r}): [cell] describes the cell to both "
+                    f"the simulator and the analysis; leave it out of [simulation]"
                 )
     try:
         return CellParameters.from_mapping(tables)

@@ -55,7 +55,8 @@ class GeometryParameters:
         ):
             raise ValueError(
                 "a sintered separator needs both simulation.parameters.geometry."
-                "electrolyte_thickness_um and electrolyte_relative_density (or neither)"
+                "electrolyte_thickness_um and simulation.parameters.geometry."
+                "electrolyte_relative_density (or neither)"
             )
 
     @property
@@ -96,6 +97,34 @@ class CompactionParameters:
     active_fraction_uncompressed: float = 0.30  # (assumed)
     active_fraction_at_transition: float = 0.42  # (assumed)
 
+    def __post_init__(self) -> None:
+        at_transition = self.electrode_porosity_limit + (
+            self.porosity_uncompressed - self.electrode_porosity_limit
+        ) * math.exp(-self.transition_pressure_MPa / self.electrode_compaction_pressure_MPa)
+        for ordered, why in (
+            (
+                self.electrode_porosity_limit < self.porosity_uncompressed,
+                "electrode_porosity_limit must be below porosity_uncompressed",
+            ),
+            (
+                self.transition_pressure_MPa < self.reference_pressure_MPa,
+                "transition_pressure_MPa must be below reference_pressure_MPa",
+            ),
+            (
+                self.electrolyte_porosity_at_reference < at_transition,
+                f"electrolyte_porosity_at_reference must be below the porosity at the "
+                f"transition pressure ({at_transition:.3g}): the layer densifies",
+            ),
+            (
+                self.active_fraction_uncompressed + self.porosity_uncompressed <= 1
+                and self.active_fraction_at_transition + at_transition <= 1,
+                "active_fraction_uncompressed (and _at_transition) plus the porosity must not "
+                "exceed 1",
+            ),
+        ):
+            if not ordered:
+                raise ValueError(f"simulation.parameters.compaction: {why}")
+
 
 @dataclass(frozen=True)
 class ContactParameters:
@@ -116,6 +145,13 @@ class ContactParameters:
     contact_anisotropy: float = 1.35  # (assumed)
     asperity_exponent: float = 1.0
     reference_pressure_MPa: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not self.contact_rise_start_MPa < self.contact_rise_end_MPa:
+            raise ValueError(
+                "simulation.parameters.contact: contact_rise_start_MPa must be below "
+                "contact_rise_end_MPa"
+            )
 
 
 @dataclass(frozen=True)
@@ -331,23 +367,27 @@ class CellParameters:
 FRACTIONS = frozenset(
     {
         "active_mass_fraction",
-        "porosity_uncompressed",
-        "electrode_porosity_limit",
-        "electrolyte_porosity_at_reference",
         "active_fraction_uncompressed",
         "active_fraction_at_transition",
         "contact_rate_low",
         "contact_rate_high",
-        "accessible_fraction_at_low_pressure",
-        "accessible_fraction_saturated",
         "lithium_loss_per_cycle",
         "electrolyte_relative_density",
         "flat_field_nonuniformity",
     }
 )
+#: Porosities, in (0, 1): the compaction laws take their logarithms.
+POROSITIES = frozenset(
+    {"porosity_uncompressed", "electrode_porosity_limit", "electrolyte_porosity_at_reference"}
+)
 #: Parameters in (0, 1]: an efficiency, a CPE's exponent.
 UP_TO_ONE = frozenset(
-    {"coulombic_efficiency", "bulk_cpe_n", "grain_boundary_cpe_n", "cpe_n"}
+    {
+        "coulombic_efficiency",
+        "bulk_cpe_n",
+        "grain_boundary_cpe_n",
+        "cpe_n",
+    }
 )
 #: Parameters that may be 0 (none of it) but not below.
 NON_NEGATIVE = frozenset(
@@ -363,15 +403,25 @@ NON_NEGATIVE = frozenset(
         "activation_energy_eV",
         "electrode_mass_mg",
         "particle_diameter_spread",
-        "pressure_exponent",
-        "asperity_exponent",
     }
 )
 #: Parameters any finite value of which is physical (voltages, a curvature).
 ANY_FINITE = frozenset({"ocv_discharged_V", "ocv_charged_V", "curvature"})
 #: Parameters that may be infinite (``"inf"``: unlimited).
 MAY_BE_INFINITE = frozenset({"n_to_p_ratio", "creep_supply_mA_cm2_per_MPa"})
-#: Every other number must be > 0 (a size, mass, density, conductivity, pressure, rate...).
+#: Parameters with a physical range of their own, [low, high] (an exponent of a contact law,
+#: a cell's temperature, an ionic conductivity): beyond it the laws under- or overflow.
+BOUNDED = {
+    "pressure_exponent": (0.0, 3.0),
+    "asperity_exponent": (0.0, 3.0),
+    "temperature_K": (150.0, 1000.0),
+    "reference_temperature_K": (150.0, 1000.0),
+    "bulk_conductivity_S_cm": (1e-12, 1e3),
+    # Of the capacity: a cell that reaches less than 1 % of it is not cycled.
+    "accessible_fraction_at_low_pressure": (0.01, 1.0),
+    "accessible_fraction_saturated": (0.01, 1.0),
+}
+#: Every other number must be > 0 (a size, mass, density, pressure, rate...).
 
 #: Units by the end of a parameter's name.
 _UNITS = (
@@ -404,8 +454,13 @@ def physical_range_refusal(name: str, value: float | int) -> str | None:
         return f"must be a finite number{unit}"
     if name in ANY_FINITE:
         return None
+    if name in BOUNDED:
+        low, high = BOUNDED[name]
+        return None if low <= value <= high else f"must be in [{low:g}, {high:g}]{unit}"
     if name in FRACTIONS:
         return None if 0 <= value <= 1 else "must be a fraction, in [0, 1]"
+    if name in POROSITIES:
+        return None if 0 < value < 1 else "must be a porosity, in (0, 1)"
     if name in UP_TO_ONE:
         return None if 0 < value <= 1 else "must be in (0, 1]"
     if name in NON_NEGATIVE:

@@ -4,8 +4,10 @@ names the key — never taken silently out of range, never another exception, ne
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -96,3 +98,58 @@ def test_a_plan_number_is_refused_before_any_message_that_moves(sim, fake_statio
     }[plan]
     assert isinstance(value, (int, float)) and not isinstance(value, bool)
     assert math.isfinite(value) and low <= value <= high
+
+
+def _simulation_numbers() -> list[tuple[str, str]]:
+    from simulated_devices.physics.parameters import CellParameters
+
+    defaults = CellParameters()
+    return sorted(
+        (group.name, key.name)
+        for group in dataclasses.fields(defaults)
+        if group.name != "imaging"  # sizes of the phantom, not of the cell
+        for key in dataclasses.fields(getattr(defaults, group.name))
+        if key.type in ("float", "int")
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(key=st.sampled_from(_simulation_numbers()), value=ANY_VALUE)
+def test_a_simulation_parameter_builds_a_cell_or_is_refused_by_its_dotted_key(key, value):
+    """Every accepted ``[simulation.parameters]`` value builds a cell whose microstructure,
+    circuit and half cycles are finite at every pressure; every refused one is named."""
+    from acq.services import simulation_parameters
+    from simulated_devices.physics.electrochemistry import (
+        ElectrochemicalCell,
+        HalfCycle,
+        HalfCycleLimits,
+    )
+    from simulated_devices.physics.impedance import circuit_at
+    from simulated_devices.physics.microstructure import microstructure_at
+
+    group, name = key
+    raw = load_config().model_dump(mode="json")
+    raw["simulation"]["parameters"] = {group: {name: value}}
+    try:
+        parameters = simulation_parameters(parse_config(raw))
+    except ConfigError as error:
+        # Named by its dotted key, or (an ordering within a group) with its group.
+        message = str(error)
+        assert f"simulation.parameters.{group}.{name}" in message or (
+            f"simulation.parameters.{group}: " in message and name.split("_")[0] in message
+        )
+        return
+    cell = ElectrochemicalCell(parameters, np.random.default_rng(0))
+    for pressure_MPa in (1.0, 12.0, 50.0, 150.0):
+        micro = microstructure_at(pressure_MPa, parameters)
+        circuit = circuit_at(micro, parameters)
+        assert 0.0 <= micro.porosity_electrolyte < 1.0 and micro.electrolyte_thickness_um > 0
+        resistances = (circuit.R0_ohm, circuit.R_b_ohm, circuit.R_gb_ohm, circuit.R_ct_ohm)
+        assert all(math.isfinite(r) and r >= 0 for r in resistances), circuit
+        cell.set_conditions(
+            pressure_MPa, circuit.R0_ohm + circuit.R_b_ohm + circuit.R_gb_ohm, circuit.R_ct_ohm
+        )
+        current_A = 0.1 * max(cell.nominal_capacity_mAh, 1e-3) * 1e-3
+        half = HalfCycle(cell, HalfCycleLimits(current_A, 3.68, 2.5, 3600.0, math.inf, 60.0), 4096)
+        half.advance(3600.0)
+        assert half.done and np.all(np.isfinite(half.voltage_V))

@@ -96,13 +96,15 @@ def test_bad_simulation_parameter_is_named_before_anything_starts(tmp_path, caps
 @pytest.mark.parametrize(
     "group, key, value, named",
     [
-        ("circuit", "bulk_conductivity_S_cm", -1e-3, "must be positive (in S/cm)"),
-        ("circuit", "bulk_conductivity_S_cm", 0.0, "must be positive (in S/cm)"),
+        ("circuit", "bulk_conductivity_S_cm", -1e-3, "must be in [1e-12, 1000] S/cm"),
+        ("circuit", "bulk_conductivity_S_cm", 0.0, "must be in [1e-12, 1000] S/cm"),
+        ("interface", "asr_ohm_cm2", 0.0, "must be positive (in Ω·cm²)"),
+        ("compaction", "electrolyte_porosity_at_reference", 0.0, "must be a porosity, in (0, 1)"),
         ("interface", "cpe_n", 1.2, "must be in (0, 1]"),
         ("electrochemistry", "coulombic_efficiency", 1.2, "must be in (0, 1]"),
         ("electrochemistry", "lithium_loss_per_cycle", 1.5, "must be a fraction, in [0, 1]"),
         ("electrochemistry", "n_to_p_ratio", -1.0, "must be positive"),
-        ("electrochemistry", "accessible_fraction_saturated", 1.3, "must be a fraction"),
+        ("electrochemistry", "accessible_fraction_saturated", 1.3, "must be in [0.01, 1]"),
         ("circuit", "series_resistance_ohm", -5.0, "cannot be negative (in Ω)"),
         ("imaging", "diameter_voxels", 0, "must be positive"),
         ("circuit", "bulk_conductivity_S_cm", math.nan, "must be a finite number S/cm"),
@@ -157,3 +159,53 @@ def test_unreadable_files(tmp_path):
     broken.write_text("[station\nname=")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken)
+
+
+def _cell_raw(cell: dict) -> dict:
+    raw = load_config().model_dump(mode="json")
+    raw["cell"] = cell
+    return raw
+
+
+#: A Li | LLZO | Li pellet as a lab describes it: no cathode, a sintered separator.
+GARNET_CELL = {
+    "diameter_mm": 10.0,
+    "electrolyte_thickness_um": 500.0,
+    "electrolyte_relative_density": 0.96,
+    "electrolyte_solid_density_g_cm3": 5.1,
+    "active_material": "Li",
+    "electrolyte": "LLZO",
+    "anode": "Li",
+    "cell_type": "symmetric",
+}
+
+
+def test_a_symmetric_sintered_pellet_needs_no_cathode_and_no_compaction_law():
+    config = parse_config(_cell_raw(GARNET_CELL))
+    assert config.cell.nominal_capacity_mAh == 0.0 and config.cell.active_mass_g == 0.0
+    # 500 µm × 0.785 cm² × 5.1 g/cm³ × 0.96
+    assert config.cell.separator_mass_mg == pytest.approx(192.2, rel=1e-3)
+    parameters = simulation_parameters(config)
+    assert parameters.geometry.sintered and parameters.geometry.electrode_mass_mg == 0.0
+    assert parameters.geometry.electrolyte_thickness_um == 500.0
+    assert config.metadata()["cell"]["electrolyte_thickness_um"] == 500.0
+
+
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        ({"electrode_mass_mg": 1.0}, "a symmetric cell has no cathode: leave out cell.electrode"),
+        ({"electrolyte_relative_density": None}, "needs both cell.electrolyte_thickness_um"),
+        ({"electrolyte_mass_mg": 190.0}, "describe it twice"),
+        ({"cell_type": "full"}, "a full cell needs its cathode: cell.electrode_mass_mg"),
+        ({"electrolyte_relative_density": 1.2}, "cell.electrolyte_relative_density"),
+        (
+            {"electrolyte_thickness_um": None, "electrolyte_relative_density": None},
+            "cell.electrolyte_mass_mg (a pressed layer)",
+        ),
+    ],
+)
+def test_a_cell_described_twice_or_not_at_all_is_refused_by_key(changes, named):
+    cell = {key: value for key, value in {**GARNET_CELL, **changes}.items() if value is not None}
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        parse_config(_cell_raw(cell))

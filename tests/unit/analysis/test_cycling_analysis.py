@@ -165,9 +165,7 @@ def symmetric_staircase(cell: SimulatedCell, densities_mA_cm2, hours: float = 1.
 
 
 def test_a_dendrite_short_is_found_with_its_critical_current_density():
-    cell = cell_at(
-        25.0, cell_type="symmetric", interface={"critical_current_density_mA_cm2": 1.2}
-    )
+    cell = cell_at(25.0, cell_type="symmetric", interface={"critical_current_density_mA_cm2": 1.2})
     halves = symmetric_staircase(cell, np.arange(0.2, 3.01, 0.2))
     failure = classify_symmetric_failure(halves, cell.params.geometry.area_cm2)
     assert failure.failure == "dendrite_short"
