@@ -190,6 +190,7 @@ class Potentiostat(Device):
     ``electrode_area_cm2``  (soft)                  cm²    cell characteristics, as EC-Lab keeps
     ``active_mass_g``       (soft)                  g      them: define current densities,
     ``nominal_capacity_mAh`` (soft)                 mAh    C-rates and specific capacities
+    ``cell_type``           (soft)                         ``full`` or ``symmetric``
     ======================  ======================  =====  ====================================
 
     Parameters
@@ -221,6 +222,7 @@ class Potentiostat(Device):
     electrode_area_cm2 = Cpt(Signal, value=0.0, kind="config")
     active_mass_g = Cpt(Signal, value=0.0, kind="config")
     nominal_capacity_mAh = Cpt(Signal, value=0.0, kind="config")
+    cell_type = Cpt(Signal, value="full", kind="config")
 
     eis = Cpt(ImpedanceSweep, "", kind="normal")
     galvanostatic = Cpt(GalvanostaticHalfCycle, "", kind="normal")

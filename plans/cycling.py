@@ -139,6 +139,32 @@ def check_half_cycle(
             ) from None
 
 
+#: What each cell type's own plans are, for a refusal to point at.
+PLANS_FOR_CELL = {
+    "full": "galvanostatic_cycles or lithium_inventory_cycling",
+    "symmetric": "critical_current_density, or galvanostatic_cycles with current_density_mA_cm2",
+}
+
+
+def require_cell_type(
+    potentiostat: Potentiostat, plan_name: str, cell_type: str, why: str
+) -> MsgGenerator[None]:
+    """Refuse a plan that makes no sense for the potentiostat's cell (read from its
+    ``cell_type``, the station config's ``cell.cell_type``).
+
+    Raises
+    ------
+    ValueError
+        Naming the plan, why it needs a ``cell_type`` cell, and the plans the cell has.
+    """
+    actual = yield from bps.rd(potentiostat.cell_type)
+    if actual != cell_type:
+        raise ValueError(
+            f"{plan_name} {why}: it needs a {cell_type} cell, and this station's is "
+            f"{actual} (cell.cell_type); for a {actual} cell use {PLANS_FOR_CELL[actual]}"
+        )
+
+
 def current_from_rate(
     potentiostat: Potentiostat, c_rate: float | None, current_density_mA_cm2: float | None
 ) -> MsgGenerator[tuple[float, str]]:
@@ -147,6 +173,11 @@ def current_from_rate(
     (``"c_rate = 2 1/h for the cell's 1.57 mAh"``)."""
     plan_arguments.rate(c_rate, current_density_mA_cm2)
     if c_rate is not None:
+        if (yield from bps.rd(potentiostat.cell_type)) == "symmetric":
+            raise ValueError(
+                f"c_rate = {c_rate:g} 1/h needs a cathode's capacity, and a symmetric cell has "
+                f"none: give current_density_mA_cm2 instead"
+            )
         capacity = yield from bps.rd(potentiostat.nominal_capacity_mAh)
         checks.positive("the cell's nominal_capacity_mAh", capacity, "mAh")
         return (
@@ -502,6 +533,12 @@ def critical_current_density(
         collapse_fraction=collapse_fraction,
         poll_interval_s=poll_interval_s,
     )
+    yield from require_cell_type(
+        potentiostat,
+        "critical_current_density",
+        "symmetric",
+        "plates and strips lithium through the electrolyte",
+    )
     start, step, top = float(start_mA_cm2), float(step_mA_cm2), float(max_mA_cm2)
     densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9) + 1)]
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
@@ -643,6 +680,12 @@ def lithium_inventory_cycling(
         rest_s=rest_s,
         record_interval_s=record_interval_s,
         poll_interval_s=poll_interval_s,
+    )
+    yield from require_cell_type(
+        potentiostat,
+        "lithium_inventory_cycling",
+        "full",
+        "cycles a cathode against a limited lithium anode until its capacity fades",
     )
     settings = yield from half_cycle_settings(
         potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V, None, None, record_interval_s

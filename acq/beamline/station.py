@@ -154,7 +154,7 @@ def make_station_lock(config: StationConfig, *, fake: bool = False) -> StationLo
 
 def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentiostat:
     """The potentiostat channel, with technique timeouts on the station's clock and the cell's
-    characteristics (area, active mass, nominal capacity)."""
+    characteristics (area, active mass, nominal capacity, cell type)."""
     pstat = _kind(Potentiostat, fake)(
         config.station.prefix + config.potentiostat.prefix,
         name=data_keys.POTENTIOSTAT,
@@ -163,6 +163,7 @@ def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentios
     pstat.electrode_area_cm2.put(config.cell.area_cm2)
     pstat.active_mass_g.put(config.cell.active_mass_g)
     pstat.nominal_capacity_mAh.put(config.cell.nominal_capacity_mAh)
+    pstat.cell_type.put(config.cell.cell_type)
     return pstat
 
 
