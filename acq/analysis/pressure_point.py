@@ -22,6 +22,7 @@ from conventions.impedance import DEFAULT_CIRCUIT
 from .ct import CTAnalysis, analyse_ct
 from .cycling import (
     HalfCycle,
+    SymmetricCellFailure,
     classify_symmetric_failure,
     cycle_metrics,
     pair_cycles,
@@ -104,9 +105,24 @@ class PressurePointAnalysis:
     geometry: CellGeometry
     pressure_MPa: float
     circuit: str = DEFAULT_CIRCUIT
+    #: A critical-current-density staircase's density of each step, mA/cm² (None for
+    #: other runs).
+    current_densities_mA_cm2: tuple[float, ...] | None = None
     spectra: list[EISFit] = field(default_factory=list)
     half_cycles: list[HalfCycle] = field(default_factory=list)
     ct: CTAnalysis | None = None
+
+    @classmethod
+    def from_start(cls, start: Mapping[str, Any], circuit: str) -> PressurePointAnalysis:
+        """For the run of ``start`` (a start document written by this package's RunEngine:
+        its ``cell``, ``pressure_MPa`` and a CCD's ``technique.current_densities_mA_cm2``)."""
+        densities = start.get("technique", {}).get("current_densities_mA_cm2")
+        return cls(
+            CellGeometry.from_start(start),
+            float(start.get("pressure_MPa", math.nan)),
+            circuit,
+            tuple(densities) if densities is not None else None,
+        )
 
     def add_spectrum(
         self, frequency_Hz: np.ndarray, z_real_ohm: np.ndarray, z_imag_ohm: np.ndarray
@@ -177,6 +193,9 @@ class PressurePointAnalysis:
             )
         elif fit is not None:
             row["eis_fit_converged"] = False
+        failure = self.symmetric_failure()
+        if failure is not None:
+            row.update(failure.as_dict())
         cycles = self.cycle_metrics()
         if cycles:
             row.update(
@@ -206,16 +225,29 @@ class PressurePointAnalysis:
             for charge, discharge in pair_cycles(self.half_cycles)
         ]
 
+    def symmetric_failure(self) -> SymmetricCellFailure | None:
+        """How and where plating/stripping failed (`classify_symmetric_failure`), for a
+        symmetric cell's half cycles or a CCD staircase's (on a full cell too, without the
+        polarisation trend: its voltage is not its polarisation); None for other runs."""
+        symmetric = self.geometry.cell_type == "symmetric"
+        if not self.half_cycles or not (symmetric or self.current_densities_mA_cm2):
+            return None
+        return classify_symmetric_failure(
+            self.half_cycles,
+            self.geometry.area_cm2,
+            densities_mA_cm2=self.current_densities_mA_cm2,
+            polarisation_is_voltage=symmetric,
+        )
+
     def streams(self) -> dict[str, list[dict[str, Any]]]:
         """The analysis run's streams: ``summary``, ``eis_fit``, ``cycles``, ``failure``,
         ``ct``."""
         streams: dict[str, list[dict[str, Any]]] = {"summary": [self.summary()]}
         streams["eis_fit"] = [fit.as_dict() for fit in self.spectra]
         streams["cycles"] = self.cycle_metrics()
-        if self.geometry.cell_type == "symmetric" and self.half_cycles:
-            streams["failure"] = [
-                classify_symmetric_failure(self.half_cycles, self.geometry.area_cm2).as_dict()
-            ]
+        failure = self.symmetric_failure()
+        if failure is not None:
+            streams["failure"] = [failure.as_dict()]
         if self.ct is not None:
             streams["ct"] = [
                 {
@@ -239,10 +271,7 @@ def capacity_ratios(rows: list[dict[str, Any]]) -> list[float]:
 
 def analyse_raw_run(run, circuit: str) -> PressurePointAnalysis:
     """Analyse a recorded run from Tiled: every spectrum, half cycle and the CT scan."""
-    start = run.metadata["start"]
-    point = PressurePointAnalysis(
-        CellGeometry.from_start(start), float(start.get("pressure_MPa", np.nan)), circuit
-    )
+    point = PressurePointAnalysis.from_start(run.metadata["start"], circuit)
     for spectrum in spectra(run):
         point.add_spectrum(*spectrum)
     for half in half_cycles(run):
