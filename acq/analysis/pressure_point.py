@@ -28,7 +28,7 @@ from .cycling import (
     pair_cycles,
     retention_summary,
 )
-from .eis_fit import EISFit, fit_spectrum
+from .eis_fit import EISFit, Estimate, fit_spectrum
 from .raw_run import ct_frames, half_cycles, spectra
 
 #: Resistances summed into the electrolyte's (leads + bulk + grain boundaries): the sum is
@@ -153,7 +153,8 @@ class PressurePointAnalysis:
 
         ``conductivity_S_per_cm`` is apparent: the separator's thickness (from its mass,
         density and CT porosity; dense if there is no CT) over (R0 + R_b + R_gb)·area, the
-        electrolyte's total resistance read from the fit, leads included.
+        electrolyte's total resistance read from the fit, leads included; with its 1σ
+        ``conductivity_uncertainty_S_per_cm`` (`conductivity_S_per_cm`).
         """
         row: dict[str, Any] = {"pressure_MPa": self.pressure_MPa}
         if self.ct is not None:
@@ -172,11 +173,13 @@ class PressurePointAnalysis:
         fit = self.spectra[-1] if self.spectra else None
         if fit is not None and fit.converged:
             values = fit.values()
-            electrolyte_ohm = fit.sum_of(
-                [key for key in ELECTROLYTE_RESISTANCES if key in values]
-            ).value
+            electrolyte = fit.sum_of([key for key in ELECTROLYTE_RESISTANCES if key in values])
             porosity = self.ct.porosity_electrolyte if self.ct is not None else 0.0
-            thickness_cm = self.geometry.separator_thickness_cm(porosity)
+            sigma_S_per_cm, sigma_stderr_S_per_cm = conductivity_S_per_cm(
+                self.geometry.separator_thickness_cm(porosity),
+                electrolyte,
+                self.geometry.area_cm2,
+            )
             row.update(
                 R_ct_ohm=values["R_ct_ohm"],
                 R_ct_stderr_ohm=fit.parameters["R_ct_ohm"].stderr,
@@ -187,8 +190,10 @@ class PressurePointAnalysis:
                 R_ct_asr_per_interface_ohm_cm2=(
                     values["R_ct_ohm"] * self.geometry.area_cm2 / self.geometry.interfaces
                 ),
-                electrolyte_resistance_ohm=electrolyte_ohm,
-                conductivity_S_per_cm=thickness_cm / (electrolyte_ohm * self.geometry.area_cm2),
+                electrolyte_resistance_ohm=electrolyte.value,
+                electrolyte_resistance_stderr_ohm=electrolyte.stderr,
+                conductivity_S_per_cm=sigma_S_per_cm,
+                conductivity_uncertainty_S_per_cm=sigma_stderr_S_per_cm,
                 eis_fit_converged=True,
             )
         elif fit is not None:
@@ -258,6 +263,33 @@ class PressurePointAnalysis:
                 }
             ]
         return streams
+
+
+def conductivity_S_per_cm(
+    thickness_cm: float, resistance: Estimate, area_cm2: float
+) -> tuple[float, float]:
+    """Conductivity σ = L / (R·A) and its standard uncertainty (1σ), S/cm.
+
+    Parameters
+    ----------
+    thickness_cm
+        Separator thickness L, cm.
+    resistance
+        The electrolyte's resistance R from the fit, Ω, with its standard error (from the
+        fit's covariance s²·(JᵀJ)⁻¹ at the optimum, `acq.analysis.eis_fit`).
+    area_cm2
+        Electrode area A, cm².
+
+    Returns
+    -------
+    (σ, uncertainty), S/cm
+        The uncertainty is σ·stderr(R)/R, the first-order propagation of the fit's error
+        alone. Not included: the thickness's (its mass, pore-free density and CT porosity
+        are recorded without uncertainties) and the area's (the disc diameter's), which a
+        known relative error δL/L would add in quadrature.
+    """
+    sigma = thickness_cm / (resistance.value * area_cm2)
+    return sigma, sigma * resistance.stderr / resistance.value
 
 
 def capacity_ratios(rows: list[dict[str, Any]]) -> list[float]:
