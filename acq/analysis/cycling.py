@@ -1,5 +1,6 @@
 """Galvanostatic cycling: per-cycle capacity, efficiency, voltages and energy; retention and
-its knee; the failure of a symmetric cell (dendrite short vs contact loss).
+its knee; how and where on its staircase a symmetric cell failed (a dendrite short, a blocked
+interface, or contact loss from its area-specific polarisation's trend).
 
 Input is what a ``half_cycle`` event holds (`plans.cycling`): the instrument's trace (time,
 voltage, current; NaN-padded to the buffer length), its capacity and termination reason.
