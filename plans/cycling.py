@@ -24,7 +24,7 @@ from ophyd import Device, Signal
 from ophyd.utils.errors import LimitError
 
 from conventions import checks, data_keys, plan_arguments
-from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, voltage_collapsed
+from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, half_cycle_failure
 from conventions.pv_states import HalfCycleEnd, Technique, TechniqueState
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
@@ -33,9 +33,6 @@ from .metadata import checkpointed_run, plan_metadata
 from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
 from .safety import with_cell_off
 
-#: How a CCD half cycle ends when its interface is blocked: at a cut-off, or at the
-#: instrument's compliance.
-BLOCKED_ENDS = (HalfCycleEnd.UPPER_CUTOFF, HalfCycleEnd.LOWER_CUTOFF, HalfCycleEnd.COMPLIANCE)
 #: Spare points left in the trace buffer when the record interval is chosen automatically.
 TRACE_MARGIN_POINTS = 96
 #: Default time limit of a half cycle, in units of its nominal duration (capacity / current).
@@ -606,19 +603,13 @@ def critical_current_density(
                     poll_interval_s=poll_interval_s,
                     detectors=readers,
                 )
-                if result["termination_reason"] == HalfCycleEnd.SHORT_CIRCUIT:
-                    outcome.update(
-                        critical_current_density_mA_cm2=density, failure="short_circuit"
-                    )
-                elif voltage_collapsed(result["voltage_V"], collapse_fraction):
-                    outcome.update(
-                        critical_current_density_mA_cm2=density, failure="voltage_collapse"
-                    )
-                elif result["termination_reason"] in BLOCKED_ENDS:
-                    # Plating or stripping could not go on within ±cutoff_V (or the
-                    # instrument's compliance): the interface is blocked, a failure too.
-                    outcome.update(critical_current_density_mA_cm2=density, failure="blocked")
-                if outcome["failure"]:
+                # A short, a collapse, or a half cycle that could not go on within ±cutoff_V
+                # (or the instrument's compliance): a blocked interface is a failure too.
+                failure = half_cycle_failure(
+                    result["termination_reason"], result["voltage_V"], collapse_fraction
+                )
+                if failure:
+                    outcome.update(critical_current_density_mA_cm2=density, failure=failure)
                     return
 
     outcome["uid"] = yield from with_cell_off(inner(), potentiostat)

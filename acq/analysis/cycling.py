@@ -1,5 +1,6 @@
 """Galvanostatic cycling: per-cycle capacity, efficiency, voltages and energy; retention and
-its knee; the failure of a symmetric cell (dendrite short vs contact loss).
+its knee; how and where on its staircase a symmetric cell failed (a dendrite short, a blocked
+interface, or contact loss from its area-specific polarisation's trend).
 
 Input is what a ``half_cycle`` event holds (`plans.cycling`): the instrument's trace (time,
 voltage, current; NaN-padded to the buffer length), its capacity and termination reason.
@@ -14,13 +15,20 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from conventions import data_keys
-from conventions.cycling import COLLAPSE_FRACTION, voltage_collapsed
-from conventions.pv_states import HalfCycleEnd
+from conventions.cycling import COLLAPSE_FRACTION, half_cycle_failure
 
 #: Seconds per hour.
 HOUR_S = 3600.0
-#: Polarisation growth per cycle above which slow growth counts as contact loss (fraction).
-CONTACT_LOSS_GROWTH_PER_CYCLE = 0.01
+#: What a summary records where there is nothing to name (no failure, no knee, no end of
+#: life reached): a string, explicitly, never NaN or None.
+NONE = "none"
+#: A symmetric cell's failure when its area-specific polarisation rose by more than
+#: `CONTACT_LOSS_RISE` over its time under current, without a short, collapse or block.
+CONTACT_LOSS = "contact_loss"
+#: Rise of the area-specific polarisation over the time under current (fitted, fraction of
+#: its initial value) that counts as contact loss: docs/science.md reports ≈ +20 % over
+#: hundreds of hours.
+CONTACT_LOSS_RISE = 0.1
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,26 @@ class HalfCycle:
         """Median |V| over the half cycle (a symmetric cell's polarisation), V."""
         finite = np.abs(self.voltage_V[np.isfinite(self.voltage_V)])
         return float(np.median(finite)) if finite.size else float("nan")
+
+    @property
+    def applied_current_A(self) -> float:
+        """Median |I| over the half cycle (the galvanostat's current), A."""
+        finite = np.abs(self.current_A[np.isfinite(self.current_A)])
+        return float(np.median(finite)) if finite.size else float("nan")
+
+    @property
+    def duration_h(self) -> float:
+        """Time under current, h (0 for fewer than two points)."""
+        return float(self.time_s[-1] - self.time_s[0]) / HOUR_S if self.time_s.size > 1 else 0.0
+
+    def current_density_mA_cm2(self, area_cm2: float) -> float:
+        """|I| / area, mA/cm²."""
+        return self.applied_current_A * 1e3 / area_cm2
+
+    def polarisation_asr_ohm_cm2(self, area_cm2: float) -> float:
+        """Area-specific polarisation |V| / |j|, Ω·cm²: comparable across current densities
+        (an ohmic cell's is the same at every current)."""
+        return self.polarisation_V * area_cm2 / self.applied_current_A
 
 
 @dataclass(frozen=True)
@@ -196,9 +224,9 @@ def retention_summary(
     cycle_indices: Sequence[int],
     *,
     end_of_life: float = END_OF_LIFE_RETENTION,
-) -> dict[str, float | int | bool]:
+) -> dict[str, float | int | str]:
     """What a paper reports of a cycling run: the capacity knee and the first cycle below
-    ``end_of_life`` retention, each with whether it was found (an explicit "none", not NaN).
+    ``end_of_life`` retention, each a cycle number or `NONE` (explicitly, not NaN).
 
     Parameters
     ----------
@@ -212,91 +240,183 @@ def retention_summary(
     Returns
     -------
     dict
-        ``capacity_knee_found`` and ``capacity_knee_cycle`` (NaN if none; only with
-        `KNEE_MIN_CYCLES` cycles or more), ``end_of_life_found`` and ``end_of_life_cycle``
-        (first cycle below ``end_of_life``, NaN if none), ``final_retention``.
+        ``end_of_life_retention``; ``end_of_life_cycle``, the first cycle below it, or
+        `NONE` if none is; ``final_retention``; and, with `KNEE_MIN_CYCLES` cycles or more
+        (fewer: the key is absent, as no knee was looked for), ``capacity_knee_cycle``, or
+        `NONE` if capacity fades without a knee.
     """
     retention = capacity_retention(discharge_mAh)
     below = np.flatnonzero(retention < end_of_life)
-    summary: dict[str, float | int | bool] = {
+    summary: dict[str, float | int | str] = {
         "end_of_life_retention": end_of_life,
-        "end_of_life_found": bool(below.size),
-        "end_of_life_cycle": int(cycle_indices[below[0]]) if below.size else math.nan,
+        "end_of_life_cycle": int(cycle_indices[below[0]]) if below.size else NONE,
         "final_retention": float(retention[-1]),
     }
     if len(discharge_mAh) >= KNEE_MIN_CYCLES:
         knee = capacity_knee(discharge_mAh)
-        summary["capacity_knee_found"] = knee is not None
-        summary["capacity_knee_cycle"] = int(cycle_indices[knee]) if knee is not None else math.nan
+        summary["capacity_knee_cycle"] = int(cycle_indices[knee]) if knee is not None else NONE
     return summary
 
 
 @dataclass(frozen=True)
+class PolarisationTrend:
+    """The area-specific polarisation of a symmetric cell's half cycles against their time
+    under current: a straight line, ASR(t) = ASR_0·(1 + growth·t).
+
+    Attributes
+    ----------
+    asr_ohm_cm2
+        Fitted ASR_0, at the start of the time under current, Ω·cm².
+    growth_per_h
+        Relative growth of the ASR per hour under current (fraction/h).
+    rise
+        Fitted relative rise over the whole time under current (fraction).
+
+    All NaN with fewer than two half cycles to fit.
+    """
+
+    asr_ohm_cm2: float
+    growth_per_h: float
+    rise: float
+
+
+def polarisation_trend(half_cycles: Sequence[HalfCycle], area_cm2: float) -> PolarisationTrend:
+    """Fit the area-specific polarisation (|V| / |j|, Ω·cm²) of ``half_cycles`` against the
+    cumulative time under current at the middle of each (h), whatever their currents: half
+    cycles at different current densities (a CCD staircase's two per step) compare, an ohmic
+    cell's stays flat as its current rises, contact loss rises with time.
+
+    Parameters
+    ----------
+    half_cycles
+        Plating/stripping half cycles in the order they ran.
+    area_cm2
+        Electrode area, cm².
+    """
+    durations_h = np.array([half.duration_h for half in half_cycles])
+    asr = np.array([half.polarisation_asr_ohm_cm2(area_cm2) for half in half_cycles])
+    middle_h = np.cumsum(durations_h) - durations_h / 2
+    if asr.size < 2 or np.ptp(middle_h) == 0 or not np.all(np.isfinite(asr) & (asr > 0)):
+        return PolarisationTrend(math.nan, math.nan, math.nan)
+    slope, intercept = np.polyfit(middle_h, asr, 1)
+    growth = float(slope / intercept)
+    return PolarisationTrend(float(intercept), growth, growth * float(durations_h.sum()))
+
+
+@dataclass(frozen=True)
 class SymmetricCellFailure:
-    """How a symmetric Li | SSE | Li cell failed, if it did.
+    """How a symmetric Li | SSE | Li cell failed, if it did, and where on its staircase.
 
     Attributes
     ----------
     failure
-        ``"dendrite_short"`` (polarisation rose, then the voltage collapsed or the instrument
-        saw a short), ``"contact_loss"`` (polarisation grew slowly at constant current, no
-        collapse) or None.
+        The first half cycle's failure (`conventions.cycling.half_cycle_failure`):
+        ``"short_circuit"`` (the instrument saw a short) or ``"voltage_collapse"`` (the
+        polarisation collapsed within it), both a dendrite short; ``"blocked"`` (it ended at
+        a cut-off or the compliance); else `CONTACT_LOSS` (the area-specific polarisation
+        rose by more than the threshold, `polarisation_trend`); else None.
     critical_current_density_mA_cm2
-        Current density of the half cycle that shorted (dendrite short only), mA/cm².
-    polarisation_growth_per_cycle
-        Relative growth of the polarisation per cycle at constant current (fitted).
-    failed_cycle_index
-        Cycle of the short (dendrite short only).
+        Current density of the step whose half cycle failed (not for contact loss), mA/cm².
+    last_passed_mA_cm2
+        Highest current density of the steps before it, which passed (0 if the first step
+        failed; with no such failure, the highest the cell carried), mA/cm²: the critical
+        current density lies between the two.
+    failed_step_index
+        Step (cycle index) of the failed half cycle.
+    failed_half_cycle
+        Its step name (``plating``/``stripping``).
+    polarisation
+        The area-specific polarisation's trend over the half cycles before the failure.
     """
 
     failure: str | None
     critical_current_density_mA_cm2: float | None
-    polarisation_growth_per_cycle: float
-    failed_cycle_index: int | None
+    last_passed_mA_cm2: float
+    failed_step_index: int | None
+    failed_half_cycle: str | None
+    polarisation: PolarisationTrend
 
-    def as_dict(self) -> dict:
-        """As recorded: no failure is ``"none"``, explicitly."""
-        return {**asdict(self), "failure": self.failure or "none"}
+    def as_dict(self) -> dict[str, float | int | str]:
+        """As recorded: what there is not (no failure, no failed step) is `NONE`,
+        explicitly; the trend as ``polarisation_asr_ohm_cm2``,
+        ``polarisation_growth_per_h`` and ``polarisation_rise``."""
+        trend = self.polarisation
+        record = {
+            "failure": self.failure,
+            "critical_current_density_mA_cm2": self.critical_current_density_mA_cm2,
+            "last_passed_mA_cm2": self.last_passed_mA_cm2,
+            "failed_step_index": self.failed_step_index,
+            "failed_half_cycle": self.failed_half_cycle,
+            "polarisation_asr_ohm_cm2": trend.asr_ohm_cm2,
+            "polarisation_growth_per_h": trend.growth_per_h,
+            "polarisation_rise": trend.rise,
+        }
+        return {key: NONE if value is None else value for key, value in record.items()}
 
 
 def classify_symmetric_failure(
     half_cycles: Sequence[HalfCycle],
     area_cm2: float,
     *,
+    densities_mA_cm2: Sequence[float] | None = None,
     collapse_fraction: float = COLLAPSE_FRACTION,
-    growth_threshold: float = CONTACT_LOSS_GROWTH_PER_CYCLE,
+    contact_loss_rise: float = CONTACT_LOSS_RISE,
+    polarisation_is_voltage: bool = True,
 ) -> SymmetricCellFailure:
-    """Tell a dendrite short from contact loss in plating/stripping half cycles.
+    """Find where and how plating/stripping half cycles failed: the first that shorted,
+    collapsed or was blocked (as `plans.critical_current_density` stops there), else contact
+    loss from the polarisation's trend over them.
 
-    A short: a half cycle the instrument ended with ``short_circuit``, or whose polarisation
-    collapsed below ``collapse_fraction`` of its peak (`conventions.cycling.voltage_collapsed`).
-    Contact loss: no short, and the polarisation at the most used current grows by more than
-    ``growth_threshold`` per cycle.
+    Parameters
+    ----------
+    half_cycles
+        The half cycles in the order they ran; each step of a staircase is a cycle index.
+    area_cm2
+        Electrode area, cm².
+    densities_mA_cm2
+        The staircase's current density of each step (a CCD start document's
+        ``technique.current_densities_mA_cm2``), mA/cm²; None: each half cycle's measured
+        |I| / area.
+    collapse_fraction
+        Polarisation fall within a half cycle that counts as a collapse.
+    contact_loss_rise
+        Fitted rise of the area-specific polarisation that counts as contact loss (fraction).
+    polarisation_is_voltage
+        Whether |V| is the cell's polarisation (a symmetric cell, 0 V at rest). A full cell's
+        voltage is mostly its open-circuit voltage: no trend is fitted (NaN) and no contact
+        loss told.
     """
-    growth = _polarisation_growth(half_cycles)
-    for half in half_cycles:
-        if half.termination_reason == HalfCycleEnd.SHORT_CIRCUIT or voltage_collapsed(
-            half.voltage_V, collapse_fraction
-        ):
-            density = abs(float(np.nanmedian(half.current_A))) * 1e3 / area_cm2
-            return SymmetricCellFailure("dendrite_short", density, growth, half.cycle_index)
-    failure = "contact_loss" if growth > growth_threshold else None
-    return SymmetricCellFailure(failure, None, growth, None)
+
+    def density(half: HalfCycle) -> float:
+        if densities_mA_cm2 is None:
+            return half.current_density_mA_cm2(area_cm2)
+        return float(densities_mA_cm2[half.cycle_index])
+
+    failed = _first_failure(half_cycles, collapse_fraction)
+    passed = half_cycles[: failed[0]] if failed else half_cycles
+    trend = (
+        polarisation_trend(passed, area_cm2)
+        if polarisation_is_voltage
+        else PolarisationTrend(math.nan, math.nan, math.nan)
+    )
+    if failed is None:
+        failure = CONTACT_LOSS if trend.rise > contact_loss_rise else None
+        carried = max((density(half) for half in half_cycles), default=0.0)
+        return SymmetricCellFailure(failure, None, carried, None, None, trend)
+    k, failure = failed
+    half = half_cycles[k]
+    below = [density(h) for h in passed if h.cycle_index < half.cycle_index]
+    return SymmetricCellFailure(
+        failure, density(half), max(below, default=0.0), half.cycle_index, half.step, trend
+    )
 
 
-def _polarisation_growth(half_cycles: Sequence[HalfCycle]) -> float:
-    """Fitted relative polarisation growth per cycle at the most common current."""
-    currents = np.array([round(abs(float(np.nanmedian(h.current_A))), 12) for h in half_cycles])
-    if currents.size < 3:
-        return 0.0
-    values, counts = np.unique(currents, return_counts=True)
-    usual = values[np.argmax(counts)]
-    same = [h for h, c in zip(half_cycles, currents, strict=True) if c == usual]
-    if len(same) < 3:
-        return 0.0
-    cycles = np.array([h.cycle_index for h in same], dtype=float)
-    polarisation = np.array([h.polarisation_V for h in same])
-    if np.ptp(cycles) == 0 or not np.all(polarisation > 0):
-        return 0.0
-    slope = np.polyfit(cycles, polarisation, 1)[0]
-    return float(slope / polarisation[0])
+def _first_failure(
+    half_cycles: Sequence[HalfCycle], collapse_fraction: float
+) -> tuple[int, str] | None:
+    """(position, failure) of the first half cycle that failed (`half_cycle_failure`)."""
+    for k, half in enumerate(half_cycles):
+        failure = half_cycle_failure(half.termination_reason, half.voltage_V, collapse_fraction)
+        if failure:
+            return k, failure
+    return None

@@ -26,7 +26,7 @@ from conventions.impedance import DEFAULT_CIRCUIT
 from conventions.versions import package_versions
 
 from .cycling import HalfCycle
-from .pressure_point import CellGeometry, PressurePointAnalysis, analyse_raw_run
+from .pressure_point import PressurePointAnalysis, analyse_raw_run
 from .raw_run import RawRunError, ct_frames, wait_for_run
 from .results import RAW_UID_KEY, analysis_writer, write_analysis_run
 
@@ -93,9 +93,7 @@ class LiveAnalysis(DocumentRouter):
     def start(self, doc):
         self._start, self._point, self._streams = doc, None, {}
         if "cell" in doc:
-            self._point = PressurePointAnalysis(
-                CellGeometry.from_start(doc), float(doc.get("pressure_MPa", "nan")), self.circuit
-            )
+            self._point = PressurePointAnalysis.from_start(doc, self.circuit)
 
     def descriptor(self, doc):
         self._streams[doc["uid"]] = doc["name"]

@@ -22,12 +22,13 @@ from conventions.impedance import DEFAULT_CIRCUIT
 from .ct import CTAnalysis, analyse_ct
 from .cycling import (
     HalfCycle,
+    SymmetricCellFailure,
     classify_symmetric_failure,
     cycle_metrics,
     pair_cycles,
     retention_summary,
 )
-from .eis_fit import EISFit, fit_spectrum
+from .eis_fit import EISFit, Estimate, fit_spectrum
 from .raw_run import ct_frames, half_cycles, spectra
 
 #: Resistances summed into the electrolyte's (leads + bulk + grain boundaries): the sum is
@@ -123,9 +124,24 @@ class PressurePointAnalysis:
     geometry: CellGeometry
     pressure_MPa: float
     circuit: str = DEFAULT_CIRCUIT
+    #: A critical-current-density staircase's density of each step, mA/cm² (None for
+    #: other runs).
+    current_densities_mA_cm2: tuple[float, ...] | None = None
     spectra: list[EISFit] = field(default_factory=list)
     half_cycles: list[HalfCycle] = field(default_factory=list)
     ct: CTAnalysis | None = None
+
+    @classmethod
+    def from_start(cls, start: Mapping[str, Any], circuit: str) -> PressurePointAnalysis:
+        """For the run of ``start`` (a start document written by this package's RunEngine:
+        its ``cell``, ``pressure_MPa`` and a CCD's ``technique.current_densities_mA_cm2``)."""
+        densities = start.get("technique", {}).get("current_densities_mA_cm2")
+        return cls(
+            CellGeometry.from_start(start),
+            float(start.get("pressure_MPa", math.nan)),
+            circuit,
+            tuple(densities) if densities is not None else None,
+        )
 
     def add_spectrum(
         self, frequency_Hz: np.ndarray, z_real_ohm: np.ndarray, z_imag_ohm: np.ndarray
@@ -156,7 +172,8 @@ class PressurePointAnalysis:
 
         ``conductivity_S_per_cm`` is apparent: the separator's thickness (from its mass,
         density and CT porosity; dense if there is no CT) over (R0 + R_b + R_gb)·area, the
-        electrolyte's total resistance read from the fit, leads included.
+        electrolyte's total resistance read from the fit, leads included; with its 1σ
+        ``conductivity_uncertainty_S_per_cm`` (`conductivity_S_per_cm`).
         """
         row: dict[str, Any] = {"pressure_MPa": self.pressure_MPa}
         if self.ct is not None:
@@ -175,11 +192,13 @@ class PressurePointAnalysis:
         fit = self.spectra[-1] if self.spectra else None
         if fit is not None and fit.converged:
             values = fit.values()
-            electrolyte_ohm = fit.sum_of(
-                [key for key in ELECTROLYTE_RESISTANCES if key in values]
-            ).value
+            electrolyte = fit.sum_of([key for key in ELECTROLYTE_RESISTANCES if key in values])
             porosity = self.ct.porosity_electrolyte if self.ct is not None else 0.0
-            thickness_cm = self.geometry.separator_thickness_cm(porosity)
+            sigma_S_per_cm, sigma_stderr_S_per_cm = conductivity_S_per_cm(
+                self.geometry.separator_thickness_cm(porosity),
+                electrolyte,
+                self.geometry.area_cm2,
+            )
             row.update(
                 R_ct_ohm=values["R_ct_ohm"],
                 R_ct_stderr_ohm=fit.parameters["R_ct_ohm"].stderr,
@@ -190,12 +209,17 @@ class PressurePointAnalysis:
                 R_ct_asr_per_interface_ohm_cm2=(
                     values["R_ct_ohm"] * self.geometry.area_cm2 / self.geometry.interfaces
                 ),
-                electrolyte_resistance_ohm=electrolyte_ohm,
-                conductivity_S_per_cm=thickness_cm / (electrolyte_ohm * self.geometry.area_cm2),
+                electrolyte_resistance_ohm=electrolyte.value,
+                electrolyte_resistance_stderr_ohm=electrolyte.stderr,
+                conductivity_S_per_cm=sigma_S_per_cm,
+                conductivity_uncertainty_S_per_cm=sigma_stderr_S_per_cm,
                 eis_fit_converged=True,
             )
         elif fit is not None:
             row["eis_fit_converged"] = False
+        failure = self.symmetric_failure()
+        if failure is not None:
+            row.update(failure.as_dict())
         cycles = self.cycle_metrics()
         if cycles:
             row.update(
@@ -225,16 +249,29 @@ class PressurePointAnalysis:
             for charge, discharge in pair_cycles(self.half_cycles)
         ]
 
+    def symmetric_failure(self) -> SymmetricCellFailure | None:
+        """How and where plating/stripping failed (`classify_symmetric_failure`), for a
+        symmetric cell's half cycles or a CCD staircase's (on a full cell too, without the
+        polarisation trend: its voltage is not its polarisation); None for other runs."""
+        symmetric = self.geometry.cell_type == "symmetric"
+        if not self.half_cycles or not (symmetric or self.current_densities_mA_cm2):
+            return None
+        return classify_symmetric_failure(
+            self.half_cycles,
+            self.geometry.area_cm2,
+            densities_mA_cm2=self.current_densities_mA_cm2,
+            polarisation_is_voltage=symmetric,
+        )
+
     def streams(self) -> dict[str, list[dict[str, Any]]]:
         """The analysis run's streams: ``summary``, ``eis_fit``, ``cycles``, ``failure``,
         ``ct``."""
         streams: dict[str, list[dict[str, Any]]] = {"summary": [self.summary()]}
         streams["eis_fit"] = [fit.as_dict() for fit in self.spectra]
         streams["cycles"] = self.cycle_metrics()
-        if self.geometry.cell_type == "symmetric" and self.half_cycles:
-            streams["failure"] = [
-                classify_symmetric_failure(self.half_cycles, self.geometry.area_cm2).as_dict()
-            ]
+        failure = self.symmetric_failure()
+        if failure is not None:
+            streams["failure"] = [failure.as_dict()]
         if self.ct is not None:
             streams["ct"] = [
                 {
@@ -245,6 +282,33 @@ class PressurePointAnalysis:
                 }
             ]
         return streams
+
+
+def conductivity_S_per_cm(
+    thickness_cm: float, resistance: Estimate, area_cm2: float
+) -> tuple[float, float]:
+    """Conductivity σ = L / (R·A) and its standard uncertainty (1σ), S/cm.
+
+    Parameters
+    ----------
+    thickness_cm
+        Separator thickness L, cm.
+    resistance
+        The electrolyte's resistance R from the fit, Ω, with its standard error (from the
+        fit's covariance s²·(JᵀJ)⁻¹ at the optimum, `acq.analysis.eis_fit`).
+    area_cm2
+        Electrode area A, cm².
+
+    Returns
+    -------
+    (σ, uncertainty), S/cm
+        The uncertainty is σ·stderr(R)/R, the first-order propagation of the fit's error
+        alone. Not included: the thickness's (its mass, pore-free density and CT porosity
+        are recorded without uncertainties) and the area's (the disc diameter's), which a
+        known relative error δL/L would add in quadrature.
+    """
+    sigma = thickness_cm / (resistance.value * area_cm2)
+    return sigma, sigma * resistance.stderr / resistance.value
 
 
 def capacity_ratios(rows: list[dict[str, Any]]) -> list[float]:
@@ -258,10 +322,7 @@ def capacity_ratios(rows: list[dict[str, Any]]) -> list[float]:
 
 def analyse_raw_run(run, circuit: str) -> PressurePointAnalysis:
     """Analyse a recorded run from Tiled: every spectrum, half cycle and the CT scan."""
-    start = run.metadata["start"]
-    point = PressurePointAnalysis(
-        CellGeometry.from_start(start), float(start.get("pressure_MPa", np.nan)), circuit
-    )
+    point = PressurePointAnalysis.from_start(run.metadata["start"], circuit)
     for spectrum in spectra(run):
         point.add_spectrum(*spectrum)
     for half in half_cycles(run):

@@ -10,7 +10,7 @@ from ophyd.utils.errors import LimitError
 
 from conventions import data_keys
 from conventions.pv_states import HalfCycleEnd, TechniqueState
-from plans import critical_current_density, galvanostatic_cycles
+from plans import critical_current_density, galvanostatic_cycles, lithium_inventory_cycling
 from plans.cycling import DEFAULT_DURATION_FACTOR
 from tests.unit.plans.helpers import commands, run_until, start_of
 
@@ -44,6 +44,16 @@ def instrument(
     sim.add_read_handler_for(gal.capacity_mAh, capacity_mAh)
     sim.add_read_handler_for(gal.termination_reason, reason)
     sim.add_read_handler_for(gal.voltage_V, voltage_V)
+
+
+@pytest.fixture
+def symmetric(sim, fake_station):
+    """The fake station's potentiostat on a symmetric Li | SSE | Li cell (no capacity)."""
+    pstat = fake_station.potentiostat
+    for signal, value in ((pstat.cell_type, "symmetric"), (pstat.nominal_capacity_mAh, 0.0)):
+        signal.put(value)
+        sim.add_read_handler_for(signal, value)
+    return pstat
 
 
 def test_cycles_stream_the_trace_until_the_end_and_record_each_half_cycle(sim, fake_station):
@@ -109,11 +119,14 @@ def test_cycling_beyond_compliance_or_the_buffer_is_refused_before_anything_is_e
     ],
 )
 def test_a_limit_beyond_compliance_is_refused_in_the_parameter_and_unit_given(
-    sim, fake_station, plan, arguments, message
+    sim, fake_station, request, plan, arguments, message
 ):
+    # A CCD runs on a symmetric cell.
+    symmetric = plan is critical_current_density
+    pstat = request.getfixturevalue("symmetric") if symmetric else fake_station.potentiostat
     with pytest.raises(LimitError, match=message):
-        sim.simulate_plan(plan(fake_station.potentiostat, **arguments))
-    assert not fake_station.potentiostat.galvanostatic.current_A.get()
+        sim.simulate_plan(plan(pstat, **arguments))
+    assert not pstat.galvanostatic.current_A.get()
 
 
 def test_a_failing_half_cycle_still_switches_the_cell_off(sim, fake_station):
@@ -128,8 +141,8 @@ def test_a_failing_half_cycle_still_switches_the_cell_off(sim, fake_station):
     assert commands(messages, "set")[-1].obj.name == "pstat_stop_command"
 
 
-def test_the_staircase_steps_the_current_density_in_both_modes(sim, fake_station):
-    pstat = fake_station.potentiostat
+def test_the_staircase_steps_the_current_density_in_both_modes(sim, symmetric):
+    pstat = symmetric
     instrument(
         sim,
         pstat,
@@ -158,9 +171,9 @@ def test_the_staircase_steps_the_current_density_in_both_modes(sim, fake_station
     "reason", [HalfCycleEnd.UPPER_CUTOFF, HalfCycleEnd.LOWER_CUTOFF, HalfCycleEnd.COMPLIANCE]
 )
 def test_a_half_cycle_ended_at_a_cutoff_or_the_compliance_is_a_blocked_failure(
-    sim, fake_station, reason
+    sim, symmetric, reason
 ):
-    pstat = fake_station.potentiostat
+    pstat = symmetric
     instrument(sim, pstat, polls=1, reason=reason, voltage_V=[0.05, 5.0])
     messages = sim.simulate_plan(
         critical_current_density(pstat, start_mA_cm2=0.2, step_mA_cm2=0.2, max_mA_cm2=1.0)
@@ -170,8 +183,8 @@ def test_a_half_cycle_ended_at_a_cutoff_or_the_compliance_is_a_blocked_failure(
     assert len(commands(messages, "set", "pstat_galvanostatic_current_A")) == 1
 
 
-def test_the_staircase_stops_at_the_first_short(sim, fake_station):
-    pstat = fake_station.potentiostat
+def test_the_staircase_stops_at_the_first_short(sim, symmetric):
+    pstat = symmetric
     instrument(sim, pstat, polls=1, reason=HalfCycleEnd.SHORT_CIRCUIT, voltage_V=[0.05, 0.04, 0.0])
     messages = sim.simulate_plan(
         critical_current_density(pstat, start_mA_cm2=0.2, step_mA_cm2=0.2, max_mA_cm2=1.0)
@@ -179,3 +192,46 @@ def test_the_staircase_stops_at_the_first_short(sim, fake_station):
     assert sim.return_value["failure"] == "short_circuit"
     assert sim.return_value["critical_current_density_mA_cm2"] == pytest.approx(0.2)
     assert len(commands(messages, "set", "pstat_galvanostatic_current_A")) == 1
+
+
+@pytest.mark.parametrize(
+    "plan, arguments, message",
+    [
+        (
+            critical_current_density,
+            {},
+            r"^critical_current_density plates and strips lithium through the electrolyte: it "
+            r"needs a symmetric cell, and this station's is full \(cell.cell_type\); for a full "
+            r"cell use galvanostatic_cycles or lithium_inventory_cycling$",
+        ),
+    ],
+)
+def test_a_plan_that_makes_no_sense_for_a_full_cell_is_refused(
+    sim, fake_station, plan, arguments, message
+):
+    with pytest.raises(ValueError, match=message):
+        sim.simulate_plan(plan(fake_station.potentiostat, **arguments))
+
+
+@pytest.mark.parametrize(
+    "plan, arguments, message",
+    [
+        (
+            lithium_inventory_cycling,
+            {},
+            r"^lithium_inventory_cycling cycles a cathode against a limited lithium anode until "
+            r"its capacity fades: it needs a full cell, and this station's is symmetric",
+        ),
+        (
+            galvanostatic_cycles,
+            {"c_rate": 0.1},
+            r"^c_rate = 0.1 1/h needs a cathode's capacity, and a symmetric cell has none: give "
+            r"current_density_mA_cm2 instead$",
+        ),
+    ],
+)
+def test_a_plan_that_makes_no_sense_for_a_symmetric_cell_is_refused(
+    sim, symmetric, plan, arguments, message
+):
+    with pytest.raises(ValueError, match=message):
+        sim.simulate_plan(plan(symmetric, **arguments))
