@@ -81,8 +81,11 @@ class CellGeometry:
             )
         return cls(
             area_cm2=cell["area_cm2"],
-            active_mass_g=cell.get("active_mass_g")
-            or active_mass_g(cell["electrode_mass_mg"], cell["active_mass_fraction"]),
+            active_mass_g=(
+                cell["active_mass_g"]  # recorded since symmetric cells have no cathode keys
+                if "active_mass_g" in cell
+                else active_mass_g(cell["electrode_mass_mg"], cell["active_mass_fraction"])
+            ),
             electrolyte_mass_mg=electrolyte_mass_mg,
             electrolyte_solid_density_g_cm3=cell.get("electrolyte_solid_density_g_cm3"),
             cell_type=cell.get("cell_type", "full"),

@@ -134,3 +134,10 @@ def wait_for_analysis(analysis, raw_uid: str, timeout_s: float = 120.0, poll_s: 
         if time.monotonic() > deadline:
             raise TimeoutError(f"no analysis of raw run {raw_uid} within {timeout_s} s")
         time.sleep(poll_s)
+
+
+def analysis_summary(analysis, raw_uid: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """The ``summary`` of raw run ``raw_uid``'s newest complete analysis run, as one row of
+    plain values, once there is one (see `wait_for_analysis`)."""
+    table = wait_for_analysis(analysis, raw_uid, timeout_s)["summary"].read()
+    return {key: table[key].values[0] for key in table}

@@ -7,6 +7,7 @@ named); `StationConfig` is the validated model. Shipped configs live in ``statio
 from .station_config import (
     DEFAULT_CONFIG_PATH,
     SHIPPED_CONFIGS,
+    STATIONS_DIR,
     CellSection,
     ConfigError,
     StationConfig,
@@ -17,6 +18,7 @@ from .station_config import (
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "SHIPPED_CONFIGS",
+    "STATIONS_DIR",
     "CellSection",
     "ConfigError",
     "StationConfig",

@@ -353,11 +353,13 @@ class CellParameters:
         return cls(**overrides)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        """Nested plain-Python copy, suitable for run metadata (inf becomes a string)."""
+        """Nested plain-Python copy, suitable for run metadata and `from_mapping` (inf becomes
+        a string; a value not given, NaN, is left out)."""
         return {
             name: {
                 key: (str(value) if isinstance(value, float) and math.isinf(value) else value)
                 for key, value in dataclasses.asdict(getattr(self, name)).items()
+                if not (isinstance(value, float) and math.isnan(value))
             }
             for name in (f.name for f in dataclasses.fields(self))
         }

@@ -10,155 +10,37 @@ and 0MQ ports); its children are found with psutil.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 import pytest
 
 from acq.analysis.results import analysis_runs_of, wait_for_analysis
 from acq.cli import main
-from acq.config import StationConfig
-from acq.runtime.channel_access import loopback_environment
-from acq.runtime.tiled_client import connect, embedded_api_key
-from acq.services.ports import free_channel_access_port, free_tcp_port
 from acq.services.supervisor import MAX_RESTARTS
 from tests.stations import small_station_config, write_toml
+from tests.system.served_station import (
+    RESTART_TIMEOUT_S,
+    RUN_TIMEOUT_S,
+    own_ports,
+    serve,
+    stop,
+)
 
-ACQ = str(Path(sys.executable).with_name("acq"))
-#: Wall seconds ``acq serve`` gets to start its children, a child to be restarted, a plan to
-#: run (imports included, on a loaded machine).
-SERVE_TIMEOUT_S = 240.0
-RESTART_TIMEOUT_S = 120.0
-RUN_TIMEOUT_S = 180.0
 #: Command lines of the children, as psutil reports them.
 IOC = ("simulated_devices", "--prefix")
 TILED = ("serve", "catalog")
 WORKER = ("acq.services.analysis_worker",)
 
 
-@dataclass
-class ServedStation:
-    """An ``acq serve`` subprocess and what the test needs to reach its station."""
-
-    config: StationConfig
-    config_file: Path
-    env: dict[str, str]
-    process: subprocess.Popen
-    lines: queue.Queue = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-
-    def child(self, command: tuple[str, ...]) -> psutil.Process:
-        """The running child of ``acq serve`` whose command line holds ``command``."""
-        for child in psutil.Process(self.process.pid).children():
-            try:
-                cmdline = child.cmdline()
-                running = child.status() != psutil.STATUS_ZOMBIE
-            except psutil.NoSuchProcess:
-                continue
-            if running and any(
-                tuple(cmdline[i : i + len(command)]) == command for i in range(len(cmdline))
-            ):
-                return child
-        raise LookupError(f"no child {command} of acq serve")
-
-    def wait_for_line(self, *parts: str, timeout_s: float = RESTART_TIMEOUT_S) -> str:
-        """The next line of ``acq serve``'s output holding every one of ``parts``."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                line = self.lines.get(timeout=1.0)
-            except queue.Empty:
-                if time.monotonic() < deadline and self.process.poll() is None:
-                    continue
-                raise AssertionError(
-                    f"acq serve said nothing with {parts} (exit status {self.process.poll()}); "
-                    f"it said:\n" + "\n".join(self.seen)
-                ) from None
-            self.seen.append(line)
-            if all(part in line for part in parts):
-                return line
-
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        """``acq run ARGS`` against this station."""
-        return subprocess.run(
-            [ACQ, "run", *args, "--config", str(self.config_file)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-        )
-
-    def run_plan(self) -> str:
-        """A quick plan run against the station: its uid."""
-        done = self.run("pressure_step", "--param", "pressure_MPa=10")
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-        return done.stdout.split("run(s) ")[-1].split()[0]
-
-    def client(self):
-        """A client of the station's Tiled."""
-        return connect(
-            f"http://127.0.0.1:{self.config.tiled.port}",
-            embedded_api_key(self.config.station.data_dir),
-        )
-
-
-def _read_lines(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-
-
-def _serve(directory: Path) -> ServedStation:
-    config = small_station_config(
-        directory,
-        tiled={"port": free_tcp_port()},
-        analysis={"zmq_in_port": free_tcp_port(), "zmq_out_port": free_tcp_port()},
-    )
-    config_file = write_toml(config, directory / "station.toml")
-    env = loopback_environment(free_channel_access_port())
-    process = subprocess.Popen(
-        [ACQ, "serve", "--config", str(config_file)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    served = ServedStation(config, config_file, env, process)
-    threading.Thread(target=_read_lines, args=(process.stdout, served.lines), daemon=True).start()
-    served.wait_for_line("Ctrl-C stops", timeout_s=SERVE_TIMEOUT_S)
-    return served
-
-
-def _stop(served: ServedStation) -> None:
-    try:
-        children = psutil.Process(served.process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    if served.process.poll() is None:
-        served.process.send_signal(signal.SIGTERM)
-        try:
-            served.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            served.process.kill()
-    for child in children:  # none should be left; a test that fails may leave some
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """``acq serve`` on a station of this module's own."""
-    station = _serve(tmp_path_factory.mktemp("served"))
+    directory = tmp_path_factory.mktemp("served")
+    station = serve(small_station_config(directory, **own_ports()), directory)
     yield station
-    _stop(station)
+    stop(station)
 
 
 def test_a_killed_ioc_is_restarted_on_its_prefix_and_the_next_run_works(served):

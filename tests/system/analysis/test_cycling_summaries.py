@@ -9,7 +9,7 @@ import math
 import pytest
 
 from acq.analysis.live import LiveAnalysis
-from acq.analysis.results import wait_for_analysis
+from acq.analysis.results import analysis_summary
 from acq.runtime.engine import make_run_engine
 from acq.runtime.streaming import BackgroundWriter
 from plans import critical_current_density, galvanostatic_cycles, lithium_inventory_cycling
@@ -32,8 +32,7 @@ def run_engine(station, station_config, tiled_client):
 
 def summary_of(tiled_client, uid: str) -> dict:
     """The analysis run's ``summary`` of raw run ``uid``, as one row of plain values."""
-    table = wait_for_analysis(tiled_client["analysis"], uid, timeout_s=60)["summary"].read()
-    return {key: table[key].values[0] for key in table}
+    return analysis_summary(tiled_client["analysis"], uid, timeout_s=60)
 
 
 def returned(plan, result: dict):

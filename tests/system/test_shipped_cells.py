@@ -1,0 +1,152 @@
+"""Each shipped cell config through ``acq serve`` + ``acq run`` of its natural plans: the live
+analysis reports, in Tiled, what the simulator was configured with.
+
+- garnet symmetric pellet: σ and the per-interface ASR within 5 %; the CCD staircase fails
+  by a short at its first step above the configured CCD;
+- limited-lithium LFP: the capacity knee within 5 % of the cycle the anode's inventory runs
+  out (run on the same physics), end of life where the plan stopped.
+
+Each station runs from its shipped file, with only its data directory, PV prefix, ports and
+CT volume made the test's own.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+import numpy as np
+import pytest
+
+from acq.analysis.results import analysis_summary
+from acq.config import STATIONS_DIR, StationConfig, load_config, parse_config
+from acq.services import simulation_parameters
+from acq.services.ports import free_tcp_port
+from simulated_devices.cell import SimulatedCell
+from simulated_devices.physics.clock import SimClock
+from simulated_devices.physics.electrochemistry import HalfCycle, HalfCycleLimits
+from simulated_devices.physics.impedance import circuit_at, interface_resistance_ohm
+from simulated_devices.physics.microstructure import microstructure_at
+from tests.stations import TEST_IMAGING
+from tests.system.served_station import RUN_TIMEOUT_S, ServedStation, own_ports, serve, stop
+
+pytestmark = pytest.mark.slow
+
+
+def shipped_station(name: str, directory) -> StationConfig:
+    """The shipped config ``name`` with the test's data directory, prefix, ports, CT size."""
+    raw = load_config(STATIONS_DIR / f"{name}.toml").model_dump(mode="json")
+    raw["station"]["data_dir"] = str(directory)
+    raw["station"]["prefix"] = f"T{secrets.token_hex(3)}:"
+    raw["queue"]["redis_port"] = free_tcp_port()
+    for section, values in own_ports().items():
+        raw[section].update(values)
+    raw["simulation"]["parameters"]["imaging"] = dict(TEST_IMAGING)
+    return parse_config(raw)
+
+
+@pytest.fixture(scope="module")
+def garnet(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("garnet")
+    served = serve(shipped_station("garnet_symmetric", directory), directory)
+    yield served
+    stop(served)
+
+
+@pytest.fixture(scope="module")
+def lfp(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("lfp")
+    served = serve(shipped_station("lfp_limited_lithium", directory), directory)
+    yield served
+    stop(served)
+
+
+def run_plan(served: ServedStation, plan: str, **params: object) -> tuple[str, list[str]]:
+    """``acq run PLAN --param …``: the run's uid and the lines it printed after it."""
+    args = [plan]
+    for key, value in params.items():
+        args += ["--param", f"{key}={value}"]
+    done = served.run(*args)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"{plan}: run"))
+    return lines[at].split("run(s) ")[-1].split()[0], lines[at + 1 :]
+
+
+def summary_of(served: ServedStation, uid: str) -> dict:
+    return analysis_summary(served.client()["analysis"], uid, RUN_TIMEOUT_S)
+
+
+def test_garnet_sigma_and_interface_asr_are_the_configured_ones(garnet):
+    pressure_MPa = 5.0
+    run_plan(garnet, "pressure_step", pressure_MPa=pressure_MPa)
+    uid, _ = run_plan(garnet, "eis_sweep", points_per_decade=6)
+    summary = summary_of(garnet, uid)
+    params = simulation_parameters(garnet.config)
+    micro = microstructure_at(pressure_MPa, params)
+    truth = circuit_at(micro, params)
+    area = params.geometry.area_cm2
+    sigma = 1e-4 * micro.electrolyte_thickness_um / (truth.R_b_ohm * area)
+    assert summary["conductivity_S_per_cm"] == pytest.approx(sigma, rel=0.05)
+    assert summary["conductivity_uncertainty_S_per_cm"] < 0.05 * sigma
+    per_interface = interface_resistance_ohm(pressure_MPa, params, 298.15) * area / 2
+    assert per_interface == pytest.approx(57.0)  # the config's, at its reference pressure
+    assert summary["R_ct_asr_per_interface_ohm_cm2"] == pytest.approx(per_interface, rel=0.05)
+
+
+def test_garnet_ccd_staircase_shorts_at_the_first_step_above_the_configured_ccd(garnet):
+    ccd = simulation_parameters(garnet.config).interface.critical_current_density_mA_cm2
+    step = 0.2
+    uid, printed = run_plan(garnet, "critical_current_density", step_mA_cm2=step, max_mA_cm2=3.0)
+    assert "  failure = short_circuit" in printed, printed
+    summary = summary_of(garnet, uid)
+    assert summary["failure"] == "short_circuit"
+    assert ccd < summary["critical_current_density_mA_cm2"] <= ccd + step + 1e-9
+    assert summary["last_passed_mA_cm2"] == pytest.approx(
+        summary["critical_current_density_mA_cm2"] - step
+    )
+
+
+def test_garnet_refuses_a_plan_for_a_full_cell(garnet):
+    done = garnet.run("lithium_inventory_cycling")
+    assert done.returncode == 2
+    assert "needs a full cell, and this station's is symmetric" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def model_knee_cycle(config: StationConfig, pressure_MPa: float, c_rate: float) -> int:
+    """The cycle after which less than 1 % of the anode's lithium is left, on the station's
+    physics cycled as `lithium_inventory_cycling` cycles it."""
+    params = simulation_parameters(config)
+    cell = SimulatedCell(params, SimClock(1.0))
+    cell.set_pressure(pressure_MPa)
+    chem = cell.electrochemistry
+    current = c_rate * chem.nominal_capacity_mAh * 1e-3
+    for cycle in range(1000):
+        for sign in (1, -1):
+            limits = HalfCycleLimits(sign * current, 4.0, 2.5, 3 * 3600 / c_rate, math.inf, 60.0)
+            half = HalfCycle(chem, limits, 4096)
+            half.advance(limits.max_duration_s)
+        if chem.anode_lithium_mAh < 0.01 * chem.nominal_capacity_mAh:
+            return cycle
+    raise AssertionError("the model's inventory never ran out")
+
+
+def test_lfp_knee_and_end_of_life_are_the_models(lfp):
+    pressure_MPa, c_rate = 50.0, 0.5
+    run_plan(lfp, "pressure_step", pressure_MPa=pressure_MPa)
+    uid, printed = run_plan(
+        lfp,
+        "lithium_inventory_cycling",
+        c_rate=c_rate,
+        upper_cutoff_V=4.0,  # LFP vs Li: 2.5–4.0 V
+        max_cycles=200,
+        record_interval_s=600,
+    )
+    summary = summary_of(lfp, uid)
+    truth = model_knee_cycle(lfp.config, pressure_MPa, c_rate)
+    assert abs(summary["capacity_knee_cycle"] - truth) <= max(1, 0.05 * truth), (summary, truth)
+    end = next(line for line in printed if line.startswith("  end_of_life_cycle = "))
+    assert summary["end_of_life_cycle"] == int(end.split("= ")[1])
+    assert summary["end_of_life_cycle"] > summary["capacity_knee_cycle"]
+    assert np.isfinite(summary["final_retention"]) and summary["final_retention"] < 0.8
