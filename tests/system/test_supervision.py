@@ -117,13 +117,15 @@ def _read_lines(stream, lines: queue.Queue) -> None:
 
 
 def _serve(directory: Path) -> ServedStation:
+    port = free_channel_access_port()
     config = small_station_config(
         directory,
+        station={"ca_server_port": port, "ca_repeater_port": port + 1},
         tiled={"port": free_tcp_port()},
         analysis={"zmq_in_port": free_tcp_port(), "zmq_out_port": free_tcp_port()},
     )
     config_file = write_toml(config, directory / "station.toml")
-    env = loopback_environment(free_channel_access_port())
+    env = loopback_environment(port, port + 1)
     process = subprocess.Popen(
         [ACQ, "serve", "--config", str(config_file)],
         env=env,
