@@ -277,7 +277,6 @@ class PressIOC(ReportingGroup):
         pressure = self.cell.load_cell_pressure_MPa(
             measured, self.tare.value, self.area_mm2, self.setpoint.value
         )
-        timestamp = self.cell.clock.now()
         # Each reading's alarm is its ai limits' (caproto's check, as the record's), unless
         # the interlock has tripped: then MAJOR (STATE), unverified, which the check would
         # replace.
@@ -287,8 +286,8 @@ class PressIOC(ReportingGroup):
             else {}
         )
         for pv, value in ((self.force, measured), (self.pressure, pressure)):
-            await pv.write(value, timestamp=timestamp, verify_value=not tripped, **tripped)
-        await self.controlled_value.write(pressure, timestamp=timestamp)
+            await pv.write(value, verify_value=not tripped, **tripped)
+        await self.controlled_value.write(pressure)
         self.cell.set_pressure(self._true_force_N / self.area_mm2)
         if self.feedback_on.value == Switch.ON:
             await self._feedback(pressure)
