@@ -1,4 +1,5 @@
-"""Loopback ports for the services: free ones, and whether one is taken.
+"""Loopback ports for the services: free ones, whether one is taken, and whether a Channel
+Access server answers on one.
 
 A free port is one the kernel hands out for port 0 (so two callers never draw the same one
 from a shared range); a Channel Access station needs two adjacent ones.
