@@ -180,13 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _set_up_simulated(config: StationConfig) -> None:
     """Check a simulated station's physics parameters and keep its Channel Access on
-    loopback (a hardware station is reached through the site's EPICS environment, which is
-    left as it is)."""
+    loopback, on the config's ports (a hardware station is reached through the site's EPICS
+    environment, which is left as it is)."""
     from .runtime.channel_access import configure_channel_access
     from .services import simulation_parameters
 
     simulation_parameters(config)
-    configure_channel_access()
+    configure_channel_access(config.station.ca_server_port, config.station.ca_repeater_port)
 
 
 def serve(config: StationConfig) -> int:

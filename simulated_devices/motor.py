@@ -170,8 +170,8 @@ class SimulatedMotor(ReportingGroup):
             assert self.ceiling is not None
             position = self._target = self.ceiling()
             await self.motor.write(position, verify_value=False)
-        await fields.user_readback_value.write(position, timestamp=now)
-        await fields.dial_readback_value.write(position, timestamp=now)
+        await fields.user_readback_value.write(position)
+        await fields.dial_readback_value.write(position)
         if self.on_position is not None:
             await self.on_position(position, now)
         if position == self._target:

@@ -12,7 +12,7 @@ PV                     unit    meaning
 ``PC_PULSE_MAX``               pulses per arm; the unit disarms itself after the last
 ``PC_ARM``                     1 arms (clears the captured positions)
 ``PC_DISARM``                  1 disarms
-``PC_ARM_OUT``                 1 while armed; its timestamp is the arm time
+``PC_ARM_OUT``                 1 while armed; its timestamp (wall clock) is the arm time
 ``PC_NUM_DOWN``                pulses sent since the last arm
 ``PC_ENC1``            deg     captured motor position of each pulse (published on disarm)
 ``PC_TIME``            s       time of each pulse since arm (published on disarm)
@@ -104,7 +104,7 @@ class PositionCompareIOC(ReportingGroup):
             self._next_pulse = 0
             self._armed_at = self.clock.now()
             await self.num_down.write(0)
-            await self.armed.write(1, timestamp=self._armed_at)
+            await self.armed.write(1)
         return 0
 
     @disarm.putter
@@ -116,7 +116,7 @@ class PositionCompareIOC(ReportingGroup):
     async def _disarm(self) -> None:
         await self.positions.write(self._positions or [0.0])
         await self.times.write(self._times or [0.0])
-        await self.armed.write(0, timestamp=self.clock.now())
+        await self.armed.write(0)
 
     async def follow(self, position: float, now: float) -> None:
         """Take the followed motor's readback at experiment time ``now``; fire the pulses it

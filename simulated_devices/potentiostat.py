@@ -288,9 +288,7 @@ class PotentiostatIOC(ReportingGroup):
             high = getattr(setpoint, "upper_ctrl_limit", 0)
             if low < high:
                 await readback.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high)
-        await self.voltage.write(
-            self.cell.electrochemistry.open_circuit_voltage_V, timestamp=self.cell.clock.now()
-        )
+        await self.voltage.write(self.cell.electrochemistry.open_circuit_voltage_V)
 
     @stop.putter
     async def stop(self, instance, value):
@@ -303,7 +301,7 @@ class PotentiostatIOC(ReportingGroup):
         await self.cell_on_sp.write(on_off, verify_value=False)
         await self.cell_on.write(on_off)
         if on_off == Switch.OFF:
-            await self.current.write(0.0, timestamp=self.cell.clock.now())
+            await self.current.write(0.0)
 
     @start.putter
     async def start(self, instance, value):
@@ -383,7 +381,7 @@ class PotentiostatIOC(ReportingGroup):
             )
         half_cycle = self.cell.half_cycle(limits, TRACE_BUFFER_POINTS)
         await self.half_cycle_reason.write(HalfCycleEnd.NONE)
-        await self.current.write(limits.current_A, timestamp=self.cell.clock.now())
+        await self.current.write(limits.current_A)
         clock = self.cell.clock
         last = clock.now()
         while not half_cycle.done and not self._stop_requested:
@@ -392,9 +390,9 @@ class PotentiostatIOC(ReportingGroup):
             half_cycle.advance(now - last)
             last = now
             if half_cycle.voltage_V.size:
-                await self.voltage.write(half_cycle.voltage_V[-1], timestamp=now)
-            await self.charge.write(half_cycle.capacity_mAh, timestamp=now)
-            await self.elapsed.write(half_cycle.elapsed_s, timestamp=now)
+                await self.voltage.write(half_cycle.voltage_V[-1])
+            await self.charge.write(half_cycle.capacity_mAh)
+            await self.elapsed.write(half_cycle.elapsed_s)
         reason = (half_cycle.reason if half_cycle.done else None) or HalfCycleEnd.STOPPED
         n = half_cycle.time_s.size
         for pv, values in (

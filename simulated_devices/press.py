@@ -7,8 +7,10 @@ cell and the synApps epid record (docs/pv_conventions.md):
 PV                 unit  meaning
 =================  ====  ===========================================================
 ``m1``             mm    actuator motor record (``.VAL .RBV .DMOV .HLM .LLM .STOP``…)
-``Force``          N     load-cell force (ai; HIGH/HIHI alarms at 90 %/100 % of range)
-``Pressure``       MPa   stack pressure = (force − tare) / disc area
+``Force``          N     load-cell force (ai: ``.EGU``, ``.HIGH``/``.HIHI`` at 90 %/100 % of
+                         the range, ``.LOW``/``.LOLO`` at −10 %/−100 %, ``.SEVR``)
+``Pressure``       MPa   stack pressure = (force − tare) / disc area (ai, its alarm limits
+                         the same fractions of the rating)
 ``Tare``           N     tare offset; write 1 to ``TareCmd`` to zero the load cell
 ``fb.VAL``         MPa   feedback setpoint; control limits = [0, min(rating, range/area)]
 ``fb.CVAL``        MPa   controlled value (the measured pressure)
@@ -52,12 +54,29 @@ from .pvs import ReportingGroup, message_pv
 
 #: Position at which the rods touch the stack, mm.
 CONTACT_POSITION_MM = 1.0
+#: The load cell's alarm limits, fractions of full scale (the load-cell range for ``Force``,
+#: the rating for ``Pressure``): LOLO, LOW, HIGH, HIHI of its ai records. MINOR from 90 % of
+#: full scale, MAJOR at it; a reading below −10 % (tension, a tare taken under load) is
+#: MINOR, below −100 % MAJOR.
+ALARM_FRACTIONS = (-1.0, -0.1, 0.9, 1.0)
 #: The feedback's output deadband (epid's ``ODEL``), mm: the actuator is sent a new position
 #: only when the output has moved further than this from the last one. Without it every
 #: update moved the actuator by a fraction of a micrometre, and each motor-record move ending
 #: (``DMOV`` 1, twice a tick) made every ophyd client read ``.TDIR`` and a limit switch on its
 #: monitor thread: 90 reads a second per client, which delayed every monitor under load.
 OUTPUT_DEADBAND_MM = 1e-3
+
+
+def alarm_limits(full_scale: float) -> dict[str, float]:
+    """An ai record's alarm limits (caproto's metadata names) for a reading of
+    ``full_scale`` (`ALARM_FRACTIONS`), in its units."""
+    lolo, low, high, hihi = (fraction * full_scale for fraction in ALARM_FRACTIONS)
+    return {
+        "lower_alarm_limit": lolo,
+        "lower_warning_limit": low,
+        "upper_warning_limit": high,
+        "upper_alarm_limit": hihi,
+    }
 
 
 class PressIOC(ReportingGroup):
@@ -79,7 +98,7 @@ class PressIOC(ReportingGroup):
         Standard deviation of the load-cell noise, N.
     """
 
-    # Alarms of their own (a group's PVs share one otherwise), set by `_update`.
+    # ai records: their .EGU, .HIGH/.HIHI/.LOW/.LOLO are set at startup (`ALARM_FRACTIONS`).
     force = pvproperty(
         name="Force",
         value=0.0,
@@ -87,7 +106,7 @@ class PressIOC(ReportingGroup):
         read_only=True,
         units="N",
         precision=3,
-        alarm_group="load_cell",
+        record="ai",
     )
     pressure = pvproperty(
         name="Pressure",
@@ -96,7 +115,7 @@ class PressIOC(ReportingGroup):
         read_only=True,
         units="MPa",
         precision=3,
-        alarm_group="load_cell",
+        record="ai",
     )
     tare = pvproperty(name="Tare", value=0.0, units="N", read_only=True, precision=3)
     tare_command = pvproperty(name="TareCmd", value=0, dtype=ChannelType.INT)
@@ -129,7 +148,6 @@ class PressIOC(ReportingGroup):
         enum_strings=list(InterlockState),
         dtype=ChannelType.ENUM,
         read_only=True,
-        alarm_group="interlock",
     )
     interlock_reset = pvproperty(name="InterlockReset", value=0, dtype=ChannelType.INT)
 
@@ -237,10 +255,13 @@ class PressIOC(ReportingGroup):
         await self.setpoint.write_metadata(
             lower_ctrl_limit=0.0, upper_ctrl_limit=self.max_setpoint_MPa
         )
-        await instance.write_metadata(
-            upper_warning_limit=0.9 * self.load_cell_range_N,
-            upper_alarm_limit=self.load_cell_range_N,
-        )
+        for reading, full_scale in (
+            (instance, self.load_cell_range_N),
+            (self.pressure, self.rating_MPa),
+        ):
+            await reading.write_metadata(**alarm_limits(full_scale))
+            # caproto's ai fields leave .EGU empty: the record's units.
+            await reading.field_inst.engineering_units.write(reading.units)
         while True:
             await async_lib.library.sleep(TICK_S)
             await self._update()
@@ -256,20 +277,17 @@ class PressIOC(ReportingGroup):
         pressure = self.cell.load_cell_pressure_MPa(
             measured, self.tare.value, self.area_mm2, self.setpoint.value
         )
-        timestamp = self.cell.clock.now()
-        severity, status = AlarmSeverity.NO_ALARM, AlarmStatus.NO_ALARM
-        if self.tripped:
-            severity, status = AlarmSeverity.MAJOR_ALARM, AlarmStatus.STATE
-        elif measured >= self.load_cell_range_N:
-            severity, status = AlarmSeverity.MAJOR_ALARM, AlarmStatus.HIHI
-        elif measured >= 0.9 * self.load_cell_range_N:
-            severity, status = AlarmSeverity.MINOR_ALARM, AlarmStatus.HIGH
-        # Unverified: caproto would replace this alarm with one of its own limit checks.
+        # Each reading's alarm is its ai limits' (caproto's check, as the record's), unless
+        # the interlock has tripped: then MAJOR (STATE), unverified, which the check would
+        # replace.
+        tripped = (
+            {"severity": AlarmSeverity.MAJOR_ALARM, "status": AlarmStatus.STATE}
+            if self.tripped
+            else {}
+        )
         for pv, value in ((self.force, measured), (self.pressure, pressure)):
-            await pv.write(
-                value, timestamp=timestamp, severity=severity, status=status, verify_value=False
-            )
-        await self.controlled_value.write(pressure, timestamp=timestamp)
+            await pv.write(value, verify_value=not tripped, **tripped)
+        await self.controlled_value.write(pressure)
         self.cell.set_pressure(self._true_force_N / self.area_mm2)
         if self.feedback_on.value == Switch.ON:
             await self._feedback(pressure)

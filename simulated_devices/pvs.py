@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from caproto import ChannelType
+from caproto import ChannelAlarm, ChannelType
 from caproto._data import CannotExceedLimits, SkipWrite
 from caproto.server import PVGroup, pvproperty
 from caproto.server.server import pvspec_type_map
@@ -47,7 +47,14 @@ def _reporting(cls: type) -> type:
 
 
 class ReportingGroup(PVGroup):
-    """A PVGroup whose refused writes say why in an error-message PV.
+    """A PVGroup of records: each PV has an alarm of its own, and a refused write says why
+    in an error-message PV.
+
+    caproto gives every PV of a group one shared alarm unless told otherwise, so one PV's
+    alarm change is posted to every PV of the group (an idle IOC's unchanged values flood
+    their monitors) and one PV's limits set another's severity. Each PV here, as each
+    record of an EPICS IOC, gets its own (its record fields, ``.SEVR`` and ``.STAT``,
+    follow it) (docs/pv_conventions.md, "Alarms").
 
     The message goes to the group's ``error_message`` PV, or its parent group's if it has
     none (a motor's refusal is its IOC's), as ``"<PV>=<value> refused: <why>"``;
@@ -57,6 +64,17 @@ class ReportingGroup(PVGroup):
     type_map: ClassVar[dict] = {dtype: _reporting(cls) for dtype, cls in pvspec_type_map.items()}
     #: PV suffix → what its limits stand for, appended to a refusal message.
     refusal_reasons: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for instance in self.attr_pvdb.values():
+            alarm = ChannelAlarm()
+            instance.alarm = alarm  # leaves the shared one
+            fields = getattr(instance, "field_inst", None)
+            if fields is not None:  # caproto's record fields follow their record's alarm
+                fields._alarm.disconnect(fields)
+                fields._alarm = alarm
+                alarm.connect(fields)
 
     async def report_refusal(self, instance: Any, value: Any, error: Exception) -> None:
         """Publish why ``instance`` refused ``value``."""

@@ -31,10 +31,12 @@ from .physics.clock import SimClock
 from .physics.parameters import CellParameters
 from .potentiostat import PotentiostatIOC
 from .press import PressIOC
+from .station_clock import StationClockIOC
 from .station_lock import StationLockIOC
 from .tomography import TomographyIOC
 
-#: Prefix of the station's lock (`StationLockIOC`), after the station's prefix.
+#: Prefix of the station's own PVs, its lock (`StationLockIOC`) and its clock
+#: (`StationClockIOC`), after the station's prefix.
 LOCK_PREFIX = "station:"
 
 
@@ -97,6 +99,7 @@ def build_station(
         ),
     ]
     groups.append(StationLockIOC(prefix=options.prefix + LOCK_PREFIX))
+    groups.append(StationClockIOC(prefix=options.prefix + LOCK_PREFIX, clock=cell.clock))
     pvdb: dict = {}
     for group in groups:
         pvdb.update(group.pvdb)

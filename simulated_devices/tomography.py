@@ -20,6 +20,8 @@ PV                          unit   meaning
 ``cam1:ArrayCounter[_RBV]``        frames acquired (settable)
 ``cam1:ArraySizeX/Y_RBV``   px     frame width (detector columns) and height (slices)
 ``cam1:DataType[_RBV]``            UInt16
+``cam1:StatusMessage_RBV``         the driver's status: `STATUS_IDLE`, `STATUS_ACQUIRING`,
+                                   "Acquisition stopped" or "Error: <why>"
 ``HDF1:FilePath[_RBV]``            directory the plugin writes to (created on demand)
 ``HDF1:FileName[_RBV]``            file name stem
 ``HDF1:FileNumber[_RBV]``          next file number (auto-incremented on open)
@@ -28,6 +30,8 @@ PV                          unit   meaning
 ``HDF1:Capture[_RBV]``             1 opens the file; every frame is appended; 0 closes it
 ``HDF1:NumCaptured_RBV``           frames written to the open file
 ``HDF1:FullFileName_RBV``          the open (last) file
+``HDF1:WriteStatus``               Write OK / Write error (the last file operation)
+``HDF1:WriteMessage``              why the last file operation failed; empty when none
 ``ErrorMsg``                       last fault (e.g. a file that could not be written)
 ``pc:PC_*``                        position compare on the rotation (see
                                    `simulated_devices.position_compare`), wired to the
@@ -71,6 +75,10 @@ FRAMES_DATASET = "/entry/data/data"
 #: NDAttribute dataset of each frame's rotation angle, deg (the encoder position latched at
 #: the trigger, as an attributes file would make areaDetector record).
 ANGLE_DATASET = "/entry/instrument/NDAttributes/RotationAngle_deg"
+#: The camera's status messages while idle and while acquiring (ADSimDetector's words).
+STATUS_IDLE, STATUS_ACQUIRING = "Waiting for acquire command", "Acquiring data"
+#: A file plugin's write status (NDFile's ``WriteStatus``).
+WRITE_STATUS = ["Write OK", "Write error"]
 #: asyn port names of the camera and the HDF5 plugin.
 CAM_PORT, HDF_PORT = "CAM", "HDF1"
 #: Longest exposure or frame period the camera takes, experiment seconds.
@@ -187,6 +195,7 @@ class TomographyIOC(ReportingGroup):
         enum_strings=["Idle", "Acquire", "Readout", "Error"],
     )
     num_images_counter = _readback("cam1:NumImagesCounter_RBV", 0, dtype=ChannelType.INT)
+    status_message = message_pv("cam1:StatusMessage_RBV", "the camera driver's status")
     cam_port_name = _readback("cam1:PortName_RBV", CAM_PORT, dtype=ChannelType.STRING)
     manufacturer = _readback("cam1:Manufacturer_RBV", "ssb-beamline", dtype=ChannelType.STRING)
     model = _readback("cam1:Model_RBV", "simulated sCMOS", dtype=ChannelType.STRING)
@@ -227,6 +236,10 @@ class TomographyIOC(ReportingGroup):
     num_capture, num_capture_rbv = _pair("HDF1:NumCapture", 0, dtype=ChannelType.INT)
     capture, capture_rbv = _pair("HDF1:Capture", 0, dtype=ChannelType.INT)
     num_captured = _readback("HDF1:NumCaptured_RBV", 0, dtype=ChannelType.INT)
+    write_status = _readback(
+        "HDF1:WriteStatus", WRITE_STATUS[0], dtype=ChannelType.ENUM, enum_strings=WRITE_STATUS
+    )
+    write_message = message_pv("HDF1:WriteMessage", "why the last file operation failed")
 
     def __init__(self, *args, cell: SimulatedCell, data_dir: Path, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -290,6 +303,7 @@ class TomographyIOC(ReportingGroup):
             (self.array_size_x, width),
             (self.array_size_y, height),
             (self.array_size_bytes, 2 * width * height),
+            (self.status_message, STATUS_IDLE),
         ):
             await pv.write(value)
         await self.file_path_exists.write(int(self.data_dir.is_dir()))
@@ -320,6 +334,7 @@ class TomographyIOC(ReportingGroup):
         self._stop_requested = False
         await self.acquire_rbv.write(1)
         await self.detector_state.write("Acquire")
+        await self.status_message.write(STATUS_ACQUIRING)
         frames = 1 if self.image_mode_rbv.value == "Single" else self.num_images_rbv.value
         external = self.trigger_mode_rbv.value == TriggerMode.EXTERNAL
         try:
@@ -337,9 +352,14 @@ class TomographyIOC(ReportingGroup):
                 await self._take_frame(angle)
                 await self.num_images_counter.write(index + 1)
         except Exception as error:  # publish every fault; never leave Acquire hanging
-            await self.error_message.write(f"acquisition failed: {type(error).__name__}: {error}")
+            why = f"{type(error).__name__}: {error}"
+            await self.error_message.write(f"acquisition failed: {why}")
+            await self.status_message.write(f"Error: {why}")
             await self.detector_state.write("Error")
         else:
+            await self.status_message.write(
+                "Acquisition stopped" if self._stop_requested else STATUS_IDLE
+            )
             await self.detector_state.write("Idle")
         await self.acquire_rbv.write(0)
         return 0
@@ -403,11 +423,14 @@ class TomographyIOC(ReportingGroup):
             try:
                 await self._open_file()
             except Exception as error:  # publish, and stay out of capture
-                await self.error_message.write(
-                    f"cannot open HDF5 file: {type(error).__name__}: {error}"
-                )
+                why = f"cannot open HDF5 file: {type(error).__name__}: {error}"
+                await self.error_message.write(why)
+                await self.write_message.write(why)
+                await self.write_status.write("Write error")
                 await self.capture_rbv.write(0)
                 return 0
+            await self.write_message.write("")
+            await self.write_status.write("Write OK")
         elif not value and self._file is not None:
             await self._close_file()
         await self.capture_rbv.write(int(bool(value)))

@@ -31,7 +31,8 @@ import pytest
 from acq.runtime.channel_access import configure_channel_access
 from acq.services.ports import free_channel_access_port
 
-configure_channel_access(server_port=free_channel_access_port())
+_port = free_channel_access_port()
+configure_channel_access(_port, _port + 1)
 
 from bluesky import RunEngine  # noqa: E402
 from bluesky.utils import TransitionError  # noqa: E402

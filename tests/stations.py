@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -13,11 +14,13 @@ TEST_IMAGING = {"diameter_voxels": 64, "electrode_slices": 16, "electrolyte_slic
 
 
 def small_station_config(data_dir: Path, **overrides: dict) -> StationConfig:
-    """The default station config with a small CT volume, data under ``data_dir`` and a PV
-    prefix of its own."""
+    """The default station config with a small CT volume, data under ``data_dir``, a PV
+    prefix of its own and the Channel Access ports of this test run (`tests.conftest`)."""
     raw = load_config().model_dump(mode="json")
     raw["station"]["data_dir"] = str(data_dir)
     raw["station"]["prefix"] = f"T{secrets.token_hex(3)}:"
+    raw["station"]["ca_server_port"] = int(os.environ["EPICS_CA_SERVER_PORT"])
+    raw["station"]["ca_repeater_port"] = int(os.environ["EPICS_CA_REPEATER_PORT"])
     raw["press"]["dwell_s"] = 0.2
     raw["tiled"]["port"] = 0
     raw["simulation"]["parameters"]["imaging"] = dict(TEST_IMAGING)

@@ -10,6 +10,8 @@ Example (the default, ``acq/config/stations/default.toml``)::
     name = "ssb-sim"
     prefix = "SIM:"
     data_dir = "data"
+    ca_server_port = 5064
+    ca_repeater_port = 5065
 
     [sample]
     id = "NCM111-LGPS-demo"
@@ -96,6 +98,21 @@ class StationSection(_Table):
     data_dir: Path = Path("data")
     #: Experiment seconds per wall second of the instruments (1 for hardware).
     time_scale: float = Field(default=1.0, gt=0, le=MAX_TIME_SCALE)
+    #: Channel Access server port (UDP searches, TCP circuits) of a simulated station: its
+    #: IOCs serve on it and every client process of the station searches it, whatever the
+    #: shell's ``EPICS_CA_SERVER_PORT`` (a hardware station keeps the site's environment).
+    ca_server_port: Port = 5064
+    #: Channel Access repeater port of a simulated station (its IOCs' beacons, its clients'
+    #: registration); one repeater per host and port serves every station on it.
+    ca_repeater_port: Port = 5065
+
+    @model_validator(mode="after")
+    def _ca_ports_differ(self) -> StationSection:
+        if self.ca_server_port == self.ca_repeater_port:
+            raise ValueError(
+                f"ca_server_port and ca_repeater_port are both port {self.ca_server_port}"
+            )
+        return self
 
 
 class SampleSection(_Table):
@@ -327,6 +344,7 @@ class StationConfig(_Table):
     @model_validator(mode="after")
     def _ports_distinct(self) -> StationConfig:
         ports = {
+            "station.ca_server_port": self.station.ca_server_port,
             "analysis.zmq_in_port": self.analysis.zmq_in_port,
             "analysis.zmq_out_port": self.analysis.zmq_out_port,
         }

@@ -45,7 +45,7 @@ def _station_config() -> StationConfig:
 
 _config = _station_config()
 if _config.simulation is not None:
-    configure_channel_access()
+    configure_channel_access(_config.station.ca_server_port, _config.station.ca_repeater_port)
 
 # Only now: ophyd starts Channel Access as it is imported, with the settings of that moment.
 from acq.beamline import build_station, connect_station  # noqa: E402

@@ -1,8 +1,9 @@
 """Rehearsing a plan against a station that plays a recorded run back, in a process of its own.
 
 `run_rehearsal` starts ``python -m acq.replay.rehearsal`` with Channel Access on a free port
-of its own: a Channel Access client reads its server port once, when it starts, and the
-caller may already be the client of another station on the usual one. In that process
+of its own (in place of the config's ``[station] ca_server_port`` and ``ca_repeater_port``):
+a Channel Access client reads its server port once, when it starts, and the caller may
+already be the client of another station on the config's. In that process
 `rehearse` starts the playback IOCs (`acq.services.PlaybackStationProcess`), builds the
 station's devices from the config (`acq.beamline`), runs the plan on a RunEngine streaming to
 Tiled (`acq.runtime`) and reports the new runs' uids, or the error that stopped the plan, in a
@@ -90,8 +91,15 @@ def run_rehearsal(rehearsal: Rehearsal) -> list[str]:
         request, result, log = (
             workdir / name for name in ("rehearsal.json", "result.json", "rehearsal.log")
         )
-        request.write_text(json.dumps(asdict(rehearsal)))
-        environment = loopback_environment(free_channel_access_port())
+        port = free_channel_access_port()
+        station = {
+            **rehearsal.config["station"],
+            "ca_server_port": port,
+            "ca_repeater_port": port + 1,
+        }
+        config = {**rehearsal.config, "station": station}
+        request.write_text(json.dumps({**asdict(rehearsal), "config": config}))
+        environment = loopback_environment(port, port + 1)
         with open(log, "w") as output:
             subprocess.run(
                 [

@@ -1,10 +1,10 @@
-"""Channel Access for a simulated station: loopback only, on a port of the station's own.
+"""Channel Access for a simulated station: loopback only, on the ports of the station's config.
 
-A simulated station's IOCs serve on 127.0.0.1 alone, so its clients must look for them
-there; a hardware station is reached through the site's EPICS environment, which nothing
-here touches. libca reads the environment once, when its context is made — which ophyd does
-as it is imported — so this module imports nothing of EPICS and `configure_channel_access`
-must run first.
+A simulated station's IOCs serve on 127.0.0.1 alone, on ``[station] ca_server_port`` (beacons
+to ``ca_repeater_port``), so its clients must look for them there; a hardware station is
+reached through the site's EPICS environment, which nothing here touches. libca reads the
+environment once, when its context is made — which ophyd does as it is imported — so this
+module imports nothing of EPICS and `configure_channel_access` must run first.
 """
 
 from __future__ import annotations
@@ -21,15 +21,19 @@ LOOPBACK_CLIENT_ENVIRONMENT = {
 }
 
 
-def configure_channel_access(server_port: int | None = None) -> None:
-    """Point this process's Channel Access at loopback (variables already set are kept).
+def configure_channel_access(server_port: int, repeater_port: int) -> None:
+    """Point this process's Channel Access at a station on loopback ``server_port``.
+
+    The ports replace the shell's (``EPICS_CA_SERVER_PORT`` and the rest): the station's
+    config names them, so two stations on one machine do not answer each other's clients.
+    The loopback address list is set unless already set. Child processes inherit all of it.
 
     Parameters
     ----------
     server_port
-        CA server port to use instead of 5064 (a repeater on ``server_port + 1``), so that
-        several simulated stations — or a test run next to a demo — do not answer each
-        other's clients. Child processes inherit it, IOCs included.
+        CA server port of the station's IOCs (``[station] ca_server_port``).
+    repeater_port
+        CA repeater port, where the IOCs' beacons go (``[station] ca_repeater_port``).
 
     Raises
     ------
@@ -40,14 +44,13 @@ def configure_channel_access(server_port: int | None = None) -> None:
     changes = {
         key: value for key, value in LOOPBACK_CLIENT_ENVIRONMENT.items() if key not in os.environ
     }
-    if server_port is not None:
-        changes.update(
-            {
-                key: value
-                for key, value in channel_access_ports(server_port).items()
-                if os.environ.get(key) != value
-            }
-        )
+    changes.update(
+        {
+            key: value
+            for key, value in channel_access_ports(server_port, repeater_port).items()
+            if os.environ.get(key) != value
+        }
+    )
     if not changes:
         return
     ca = sys.modules.get("epics.ca")
@@ -60,18 +63,22 @@ def configure_channel_access(server_port: int | None = None) -> None:
     os.environ.update(changes)
 
 
-def loopback_environment(server_port: int) -> dict[str, str]:
-    """This process's environment for a child that serves and uses a station of its own on
-    loopback ``server_port`` (set before the child starts: it may import ophyd at once)."""
-    return {**LOOPBACK_CLIENT_ENVIRONMENT, **os.environ, **channel_access_ports(server_port)}
+def loopback_environment(server_port: int, repeater_port: int) -> dict[str, str]:
+    """This process's environment for a child that serves or uses a station on loopback
+    ``server_port`` (set before the child starts: it may import ophyd at once)."""
+    return {
+        **LOOPBACK_CLIENT_ENVIRONMENT,
+        **os.environ,
+        **channel_access_ports(server_port, repeater_port),
+    }
 
 
-def channel_access_ports(server_port: int) -> dict[str, str]:
-    """Environment variables that put Channel Access clients and servers on ``server_port``
-    (repeater and beacons on ``server_port + 1``)."""
+def channel_access_ports(server_port: int, repeater_port: int) -> dict[str, str]:
+    """Environment variables that put Channel Access clients and servers on ``server_port``,
+    the repeater and the servers' beacons on ``repeater_port``."""
     return {
         "EPICS_CA_SERVER_PORT": str(server_port),
         "EPICS_CAS_SERVER_PORT": str(server_port),
-        "EPICS_CA_REPEATER_PORT": str(server_port + 1),
-        "EPICS_CAS_BEACON_PORT": str(server_port + 1),
+        "EPICS_CA_REPEATER_PORT": str(repeater_port),
+        "EPICS_CAS_BEACON_PORT": str(repeater_port),
     }

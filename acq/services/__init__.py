@@ -50,9 +50,9 @@ def start_simulated_services(
     the analysis worker (with its 0MQ proxy), under a `Supervisor` that restarts one whose
     process exits.
 
-    All stop when ``stack`` closes, the supervisor first. Channel Access must already point
-    at loopback (`acq.runtime.configure_channel_access`): the IOCs inherit this process's
-    environment.
+    All stop when ``stack`` closes, the supervisor first. The IOCs serve on the config's
+    Channel Access ports (``[station] ca_server_port``, ``ca_repeater_port``), on loopback,
+    whatever this process's environment says.
 
     Returns
     -------

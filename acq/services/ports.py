@@ -1,4 +1,5 @@
-"""Loopback ports for the services: free ones, and whether one is taken.
+"""Loopback ports for the services: free ones, whether one is taken, and whether a Channel
+Access server answers on one.
 
 A free port is one the kernel hands out for port 0 (so two callers never draw the same one
 from a shared range); a Channel Access station needs two adjacent ones.
@@ -6,8 +7,11 @@ from a shared range); a Channel Access station needs two adjacent ones.
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+
+import caproto
 
 
 def free_tcp_port() -> int:
@@ -67,3 +71,40 @@ def wait_until_udp_bound(port: int, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and udp_port_free(port):
         time.sleep(0.05)
+
+
+def channel_access_answers(pv_name: str, port: int, timeout_s: float = 1.0) -> bool:
+    """Whether a Channel Access server on loopback ``port`` answers a search for ``pv_name``
+    within ``timeout_s``.
+
+    A search of its own, not a client library's: caproto's clients and libca take the port
+    from this process's environment (which may be another station's), and a libca client
+    would register with the repeater and report a "virtual circuit disconnect" when the
+    server stops.
+    """
+    broadcaster = caproto.Broadcaster(our_role=caproto.CLIENT)
+    search_id = random.randint(0, 0xFFFF)
+    request = broadcaster.send(
+        caproto.VersionRequest(0, caproto.DEFAULT_PROTOCOL_VERSION),
+        caproto.SearchRequest(pv_name, search_id, caproto.DEFAULT_PROTOCOL_VERSION),
+    )
+    deadline = time.monotonic() + timeout_s
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.sendto(request, ("127.0.0.1", port))
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                datagram, sender = sock.recvfrom(0xFFFF)
+            except (TimeoutError, ConnectionRefusedError):
+                return False
+            try:
+                commands = broadcaster.recv(datagram, sender)
+            except caproto.CaprotoError:
+                continue
+            if any(
+                isinstance(command, caproto.SearchResponse) and command.cid == search_id
+                for command in commands
+            ):
+                return True
+    return False

@@ -7,14 +7,14 @@ RunEngine) talks to them exactly as to hardware.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import CellSection, ConfigError, StationConfig
+from ..runtime.channel_access import loopback_environment
 from .child import ChildService, stop_process
-from .ports import udp_port_free, wait_until_udp_bound
+from .ports import channel_access_answers, udp_port_free, wait_until_udp_bound
 
 if TYPE_CHECKING:  # the physics is imported only when a simulated station is set up
     from simulated_devices.physics.parameters import CellParameters
@@ -174,10 +174,13 @@ class SimulatedStationProcess(ChildService):
         # (`simulated_devices.repeater`).
         # One repeater per host and port, as EPICS's caRepeater: one already bound (another
         # station's on this machine) serves these clients too.
-        port = int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065"))
+        port = self.config.station.ca_repeater_port
         self._own_repeater = udp_port_free(port)
         if self._own_repeater:
-            self.launch([sys.executable, "-m", "simulated_devices.repeater"])
+            self.launch(
+                [sys.executable, "-m", "simulated_devices.repeater", "--port", str(port)],
+                env=self.environment(),
+            )
             wait_until_udp_bound(port)
         self._start_iocs()
 
@@ -201,18 +204,18 @@ class SimulatedStationProcess(ChildService):
         self.mark_restart_in_log()
         self._start_iocs()
 
+    def environment(self) -> dict[str, str]:
+        """The environment of the IOCs and the repeater: this process's, with Channel Access
+        on loopback and on the config's ports (whatever this process's own are)."""
+        station = self.config.station
+        return loopback_environment(station.ca_server_port, station.ca_repeater_port)
+
     def _start_iocs(self) -> None:
-        self.launch(self.command())
+        self.launch(self.command(), env=self.environment())
         self.wait_until(self._serving)
 
     def _serving(self) -> bool:
-        # Probed with caproto's own client, not pyepics: this process then never becomes a
-        # libca client, which would register with the repeater, complain when it is not
-        # polled, and report a "virtual circuit disconnect" when the IOCs stop.
-        from caproto.sync.client import read
-
-        probe = f"{self.config.station.prefix}{self.config.press.prefix}Rating"
-        try:
-            return bool(read(probe, timeout=1.0, repeater=False).data[0] > 0)
-        except (TimeoutError, OSError):
-            return False
+        c = self.config
+        return channel_access_answers(
+            f"{c.station.prefix}{c.press.prefix}Rating", c.station.ca_server_port
+        )

@@ -102,8 +102,10 @@ def _read_lines(stream, lines: queue.Queue) -> None:
 
 
 def own_ports() -> dict[str, dict[str, int]]:
-    """Config overrides that give a station Tiled and 0MQ ports of its own."""
+    """Config overrides that give a station Channel Access, Tiled and 0MQ ports of its own."""
+    port = free_channel_access_port()
     return {
+        "station": {"ca_server_port": port, "ca_repeater_port": port + 1},
         "tiled": {"port": free_tcp_port()},
         "analysis": {"zmq_in_port": free_tcp_port(), "zmq_out_port": free_tcp_port()},
     }
@@ -113,7 +115,8 @@ def serve(config: StationConfig, directory: Path) -> ServedStation:
     """``acq serve`` of ``config`` (written into ``directory``) on a Channel Access port of its
     own, once it says it serves."""
     config_file = write_toml(config, directory / "station.toml")
-    env = loopback_environment(free_channel_access_port())
+    station = config.station
+    env = loopback_environment(station.ca_server_port, station.ca_repeater_port)
     process = subprocess.Popen(
         [ACQ, "serve", "--config", str(config_file)],
         env=env,

@@ -61,6 +61,10 @@ def _raw(**changes):
         ({"tiled__uri": "not a url"}, "tiled.uri"),
         ({"analysis__zmq_in_port": 8010}, "tiled.port"),
         ({"analysis__zmq_out_port": 0}, "analysis.zmq_out_port"),
+        ({"station__ca_server_port": 0}, "station.ca_server_port"),
+        ({"station__ca_repeater_port": 70000}, "station.ca_repeater_port"),
+        ({"station__ca_repeater_port": 5064}, "ca_server_port and ca_repeater_port"),
+        ({"station__ca_server_port": 8010}, "station.ca_server_port"),
     ],
 )
 def test_bad_values_are_named(changes, named):

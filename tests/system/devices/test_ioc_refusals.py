@@ -51,7 +51,9 @@ def test_cell_is_not_switched_on_without_a_technique(station):
         ("cam1:AcquireTime", -1.0, "must be > 0"),
         ("cam1:AcquireTime", float("nan"), "must be > 0"),
         ("cam1:AcquireTime", 1e9, "<= 3600 s"),
+        ("cam1:AcquireTime", math.inf, "<= 3600 s"),
         ("cam1:NumImages", 0, "must be >= 1"),
+        ("cam1:NumImages", -3, "must be >= 1"),
     ],
 )
 def test_detector_setting_refused_says_why(station, suffix, bad, why):
@@ -81,5 +83,15 @@ def test_file_name_leading_out_of_the_data_directory_is_not_opened(station, tmp_
         message = read_message(_tomo(station, "ErrorMsg"))
         assert "outside the data directory" in message
         assert not list(frames.parent.parent.glob("escaped*"))
+        # As areaDetector's file plugins say it: WriteStatus and WriteMessage.
+        status = epics.caget(_tomo(station, "HDF1:WriteStatus"), as_string=True, use_monitor=False)
+        assert status == "Write error"
+        assert read_message(_tomo(station, "HDF1:WriteMessage")) == message
+        epics.caput(_tomo(station, "HDF1:FileName"), "scan", wait=True, timeout=5)
+        epics.caput(_tomo(station, "HDF1:Capture"), 1, wait=True, timeout=5)  # opened
+        epics.caput(_tomo(station, "HDF1:Capture"), 0, wait=True, timeout=5)
+        status = epics.caget(_tomo(station, "HDF1:WriteStatus"), as_string=True, use_monitor=False)
+        assert status == "Write OK"
+        assert read_message(_tomo(station, "HDF1:WriteMessage")) == ""
     finally:
         epics.caput(_tomo(station, "HDF1:FileName"), "scan", wait=True, timeout=5)

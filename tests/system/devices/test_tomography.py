@@ -10,9 +10,12 @@ import epics
 import h5py
 import numpy as np
 import pytest
+from caproto.threading.client import Context
 from ophyd.utils.errors import LimitError
 
 from simulated_devices.physics.parameters import ImagingParameters
+from simulated_devices.tomography import STATUS_ACQUIRING, STATUS_IDLE
+from tests.system.messages import read_message
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +81,26 @@ def test_rotation_refuses_travel_beyond_its_limits_before_moving(station):
     epics.caput(rotation.user_setpoint.pvname, 1e6, wait=True, timeout=5)
     assert epics.caget(rotation.user_setpoint.pvname, use_monitor=False) == pytest.approx(before)
     assert rotation.position == pytest.approx(before)
+
+
+def test_the_camera_status_message_follows_the_acquisition(RE, station):
+    """``cam1:StatusMessage_RBV``, as an areaDetector driver's: waiting, acquiring, waiting."""
+    pv = station.config.station.prefix + station.config.tomography.prefix
+    pv += "cam1:StatusMessage_RBV"
+    assert read_message(pv) == STATUS_IDLE
+    context = Context()
+    seen: list[str] = []
+
+    def arrived(sub, response):  # held here: caproto holds a subscription's callback weakly
+        seen.append(bytes(response.data).rstrip(b"\0").decode())
+
+    try:
+        (status,) = context.get_pvs(pv, timeout=10)
+        status.wait_for_connection(timeout=10)
+        status.subscribe(data_type="time", data_count=0).add_callback(arrived)
+        RE(bp.count([station.detector], num=2))
+    finally:
+        context.disconnect()
+    assert STATUS_ACQUIRING in seen
+    assert seen[-1] == STATUS_IDLE
+    assert read_message(pv) == STATUS_IDLE

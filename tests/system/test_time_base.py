@@ -1,0 +1,67 @@
+"""One time base, over real Channel Access: every simulated PV's timestamp is the wall clock
+(a station whose clock runs 1e5 times fast stamped its press and potentiostat PVs, and its
+motors' readbacks, in experiment time: a run's ``ts_press_pressure_MPa`` was 49 days ahead
+of its event ``time``), and experiment time is a value of its own,
+``<prefix>station:ExperimentTime``."""
+
+from __future__ import annotations
+
+import time
+
+import bluesky.plan_stubs as bps
+import bluesky.plans as bp
+import pytest
+from caproto.sync.client import read
+
+#: Wall seconds a reading's timestamp may lag the read (a loaded host, one IOC tick).
+LAG_S = 5.0
+
+
+def _stamped(pv: str) -> tuple[float, float]:
+    """(value, timestamp) of ``pv``."""
+    response = read(pv, data_type="time", timeout=5, repeater=False)
+    return float(response.data[0]), response.metadata.timestamp
+
+
+def test_a_pressure_reading_is_stamped_with_the_wall_clock(station):
+    press = station.config.station.prefix + station.config.press.prefix
+    for suffix in ("Pressure", "Force", "fb.CVAL"):
+        _, stamp = _stamped(press + suffix)
+        assert abs(stamp - time.time()) < LAG_S, suffix
+
+
+def test_motor_and_potentiostat_readings_are_stamped_with_the_wall_clock(RE, station):
+    prefix = station.config.station.prefix
+    rotation = station.tomo_stage.rotation
+    RE(bps.mv(rotation, rotation.position + 1.0))
+    for pv in (
+        prefix + station.config.tomography.prefix + "rot.RBV",
+        prefix + station.config.potentiostat.prefix + "EWE",
+    ):
+        _, stamp = _stamped(pv)
+        assert stamp <= time.time() + 1.0, pv  # not ahead: the wall clock of its last write
+    _, stamp = _stamped(prefix + station.config.tomography.prefix + "rot.RBV")
+    assert abs(stamp - time.time()) < LAG_S
+
+
+def test_an_events_time_and_its_readings_timestamps_agree(RE, station):
+    """What Tiled stores as an event's ``time`` and its ``ts_*`` columns."""
+    RE.documents.clear()
+    RE(bp.count([station.press], num=2))
+    events = [document for name, document in RE.documents if name == "event"]
+    assert len(events) == 2
+    for event in events:
+        for key in ("press_pressure_MPa", "press_force_N"):
+            assert abs(event["timestamps"][key] - event["time"]) < LAG_S, key
+
+
+def test_experiment_time_is_served_as_data(station):
+    prefix = station.config.station.prefix + "station:"
+    scale, _ = _stamped(prefix + "TimeScale")
+    assert scale == station.config.station.time_scale
+    first, first_stamp = _stamped(prefix + "ExperimentTime")
+    time.sleep(0.5)
+    second, second_stamp = _stamped(prefix + "ExperimentTime")
+    assert abs(second_stamp - time.time()) < LAG_S  # stamped as read, on the wall clock
+    assert second - first == pytest.approx((second_stamp - first_stamp) * scale, rel=0.05)
+    assert second > time.time() + 0.4 * scale  # experiment time runs ahead
