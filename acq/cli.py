@@ -16,7 +16,9 @@ ipython
     bars) and ``db``. Arguments after ``--`` go to IPython: ``acq ipython -- -c "db[-1]"``.
 run
     Run one plan against a station that is already serving (``acq serve`` or hardware),
-    streaming to the config's Tiled: ``acq run pressure_step --param pressure_MPa=25``.
+    streaming to the config's Tiled: ``acq run pressure_step --param pressure_MPa=25``. Prints
+    the runs, what the plan returned and, once the analysis worker has written it, each
+    run's analysis summary (``--analysis-wait-s``, 0 not to wait).
 replay
     Re-run the analysis of a recorded run read back from the config's Tiled; the result is a
     new analysis run marked as a replay: ``acq replay 3ec4bc56``. With ``--plan``, re-run the
@@ -41,6 +43,8 @@ import json
 import re
 import signal
 import sys
+import time
+import traceback
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -52,6 +56,10 @@ from .services.child import ServiceError
 
 #: Verbs that serve a simulated station themselves.
 SIMULATED_ONLY = ("demo", "serve")
+#: Wall seconds `acq run` waits for the analysis worker's summaries of its runs (a CT
+#: reconstruction takes tens of seconds).
+ANALYSIS_WAIT_S = 60.0
+MAX_ANALYSIS_WAIT_S = 3600.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,12 +110,25 @@ def _parser() -> argparse.ArgumentParser:
         help='plan argument; VALUE is JSON (25, 0.01, [6, 12], "text"); '
         "the station's devices are filled in",
     )
+    run.add_argument(
+        "--analysis-wait-s",
+        type=float,
+        default=ANALYSIS_WAIT_S,
+        metavar="S",
+        help="wall seconds to wait for the runs' analysis summaries (0: do not wait; "
+        f"default {ANALYSIS_WAIT_S:g})",
+    )
     for verb in verbs.choices.values():
         verb.add_argument(
             "--config",
             type=Path,
             default=None,
             help="station config (TOML); the packaged default when omitted",
+        )
+        verb.add_argument(
+            "--debug",
+            action="store_true",
+            help="print the traceback of an error before its one line",
         )
     return parser
 
@@ -144,7 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"this config drives hardware; `{args.verb}` needs a [simulation] table"
             )
         if args.verb == "run":
-            return run_plan(config, args.plan, parse_params(args.param))
+            if not 0 <= args.analysis_wait_s <= MAX_ANALYSIS_WAIT_S:
+                raise ValueError(
+                    f"--analysis-wait-s {args.analysis_wait_s:g} must be in "
+                    f"[0, {MAX_ANALYSIS_WAIT_S:g}] s"
+                )
+            return run_plan(
+                config, args.plan, parse_params(args.param), args.analysis_wait_s, args.debug
+            )
         if args.verb == "ipython":
             from .interactive.ipython import start_session
 
@@ -167,9 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(config, args.summary_json, figure=args.figure)
         return serve(config)
     except (ConfigError, ValueError, RawRunError) as error:
+        if args.debug:
+            traceback.print_exc()
         print(f"acq: {error}", file=sys.stderr)
         return 2
     except ServiceError as error:
+        if args.debug:
+            traceback.print_exc()
         print(f"acq: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:  # outside a run (`acq run` pauses a running one)
@@ -203,9 +235,17 @@ def serve(config: StationConfig) -> int:
         return 0
 
 
-def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
+def run_plan(
+    config: StationConfig,
+    plan_name: str,
+    params: dict,
+    analysis_wait_s: float = ANALYSIS_WAIT_S,
+    debug: bool = False,
+) -> int:
     """Run ``plan_name`` with ``params`` on the config's (serving) station: its devices fill
-    the plan's device parameters (a CT is a fly scan with the station's position compare)."""
+    the plan's device parameters (a CT is a fly scan with the station's position compare).
+    Then print what it returned and, within ``analysis_wait_s``, its runs' analysis
+    summaries; ``debug`` prints the traceback of a failure too."""
     from bluesky.utils import RunEngineInterrupted
 
     from .beamline import StationConnectionError, build_station, connect_station, station_plans
@@ -230,8 +270,9 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
             return 1
         arguments = plan.bind(station, params, fill_optional=True)
         uri, api_key = endpoint(config)
+        client = connect(uri, api_key)
         engine = make_run_engine(
-            config, connect(uri, api_key), publish=True, press=station.press, lock=station.lock
+            config, client, publish=True, press=station.press, lock=station.lock
         )
         assert engine.writer is not None  # streaming to Tiled
         backed_up = engine.writer.backed_up  # runs whose documents went to the backup
@@ -259,6 +300,8 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
                 )
                 return EXIT_STATUS[received[0]]
             except Exception as error:  # the run is closed ("fail") with it as its reason
+                if debug:
+                    traceback.print_exc()
                 print(f"acq: {plan_name} failed: {type(error).__name__}: {error}", file=sys.stderr)
                 return 1
     if backed_up:  # not (all) in Tiled: the one line said so
@@ -266,6 +309,9 @@ def run_plan(config: StationConfig, plan_name: str, params: dict) -> int:
     print(f"{plan_name}: run(s) {', '.join(uids)} in {uri} (container 'raw')")
     for line in result_lines(returned[0] if returned else None, uids):
         print(line)
+    if analysis_wait_s > 0:
+        for line in analysis_lines(client["analysis"], uids, analysis_wait_s):
+            print(line, flush=True)
     return 0
 
 
@@ -278,6 +324,34 @@ def result_lines(result: object, uids: Sequence[str]) -> list[str]:
     return [f"  returned {result}"]
 
 
+def analysis_lines(analysis, uids: Sequence[str], wait_s: float) -> list[str]:
+    """Each run's analysis summary, once the analysis worker has written it (``wait_s`` wall
+    seconds at most for them all), or a line saying there is none yet."""
+    from .analysis.results import analysis_summary
+
+    deadline = time.monotonic() + wait_s
+    lines = []
+    for uid in uids:
+        try:
+            summary = analysis_summary(analysis, uid, max(deadline - time.monotonic(), 0.0))
+        except TimeoutError:
+            lines.append(
+                f"analysis of {uid[:8]}: none within {wait_s:g} s (is the analysis worker "
+                f"running? `acq replay {uid[:8]}` analyses it now)"
+            )
+            continue
+        lines.append(f"analysis of {uid[:8]}:")
+        lines.extend(summary_lines(summary))
+    return lines
+
+
+def summary_lines(summary: Mapping[str, object]) -> list[str]:
+    """An analysis summary row, a line per value (``  key = value``)."""
+    return [
+        f"  {key} = {value}" for key, value in summary.items() if key not in ("time", "seq_num")
+    ]
+
+
 def replay(config: StationConfig, uid: str | int) -> int:
     """Re-run the analysis of raw run ``uid`` from the config's Tiled."""
     from .replay.analysis import replay_analysis
@@ -286,15 +360,15 @@ def replay(config: StationConfig, uid: str | int) -> int:
     uri, api_key = endpoint(config)
     client = connect(uri, api_key)
     analysis_uid = replay_analysis(client, uid, config.analysis.circuit)
+    from .analysis.results import summary_row
+
     result = client["analysis"][analysis_uid]
-    summary = result["summary"].read()
     print(
         f"replayed the analysis of run {result.metadata['start']['raw_uid']}: analysis run "
         f"{analysis_uid} in {uri} ('analysis')"
     )
-    for key in summary:
-        if key not in ("time", "seq_num"):
-            print(f"  {key} = {summary[key].values[0]}")
+    for line in summary_lines(summary_row(result)):
+        print(line)
     return 0
 
 

@@ -136,8 +136,13 @@ def wait_for_analysis(analysis, raw_uid: str, timeout_s: float = 120.0, poll_s: 
         time.sleep(poll_s)
 
 
-def analysis_summary(analysis, raw_uid: str, timeout_s: float = 120.0) -> dict[str, Any]:
-    """The ``summary`` of raw run ``raw_uid``'s newest complete analysis run, as one row of
-    plain values, once there is one (see `wait_for_analysis`)."""
-    table = wait_for_analysis(analysis, raw_uid, timeout_s)["summary"].read()
+def summary_row(analysis_run) -> dict[str, Any]:
+    """An analysis run's ``summary`` stream as one row of plain values."""
+    table = analysis_run["summary"].read()
     return {key: table[key].values[0] for key in table}
+
+
+def analysis_summary(analysis, raw_uid: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """The summary row of raw run ``raw_uid``'s newest complete analysis run, once there is
+    one (see `wait_for_analysis`)."""
+    return summary_row(wait_for_analysis(analysis, raw_uid, timeout_s))

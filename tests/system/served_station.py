@@ -84,7 +84,7 @@ class ServedStation:
 
     def run_plan(self) -> str:
         """A quick plan run against the station: its uid."""
-        done = self.run("pressure_step", "--param", "pressure_MPa=10")
+        done = self.run("pressure_step", "--param", "pressure_MPa=10", "--analysis-wait-s", "0")
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         return done.stdout.split("run(s) ")[-1].split()[0]
 

@@ -369,7 +369,7 @@ def test_the_http_server_takes_plans_with_its_api_key_and_refuses_them_without(
     remote.close()
 
 
-def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
+def test_the_queue_runs_a_series_and_a_cycling_into_tiled_and_the_analysis(
     environment, queue_tiled_client, queue_config, analysis_worker
 ):
     api = environment
@@ -387,23 +387,16 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
         )
     )
     api.item_add(
-        BPlan(
-            "critical_current_density",
-            "pstat",
-            start_mA_cm2=0.2,
-            step_mA_cm2=0.2,
-            max_mA_cm2=0.4,
-            poll_interval_s=0.05,
-        )
+        BPlan("galvanostatic_cycles", "pstat", cycles=1, c_rate=2.0, poll_interval_s=0.05)
     )
     api.queue_start()
     api.wait_for_idle(timeout=QUEUE_TIMEOUT_S)
 
     history = api.history_get()["items"]
-    assert [item["name"] for item in history] == ["pressure_series", "critical_current_density"]
+    assert [item["name"] for item in history] == ["pressure_series", "galvanostatic_cycles"]
     for item in history:
         assert item["result"]["exit_status"] == "completed", item["result"]
-    series_uids, (ccd_uid,) = (item["result"]["run_uids"] for item in history)
+    series_uids, (cycling_uid,) = (item["result"]["run_uids"] for item in history)
     assert len(series_uids) == len(tiny.PRESSURES_MPA)
 
     raw = queue_tiled_client["raw"]
@@ -414,12 +407,12 @@ def test_the_queue_runs_a_series_and_a_ccd_into_tiled_and_the_analysis(
         assert start["sample"] == queue_config.sample.id
         assert start["versions"]["bluesky"] == importlib.metadata.version("bluesky")
         assert raw[uid]["projection"]["det_image"].shape[0] == tiny.PROJECTIONS
-    ccd = raw[ccd_uid].metadata
-    assert ccd["start"]["plan_name"] == "critical_current_density"
-    assert ccd["stop"]["exit_status"] == "success"
+    cycling = raw[cycling_uid].metadata
+    assert cycling["start"]["plan_name"] == "galvanostatic_cycles"
+    assert cycling["stop"]["exit_status"] == "success"
     # The station's press, filled in as acq run fills it: recorded and holding the run.
-    assert ccd["start"]["plan_args"]["press"] == "press"
-    assert len(raw[ccd_uid]["trace"]["press_pressure_MPa"].read()) > 0
+    assert cycling["start"]["plan_args"]["press"] == "press"
+    assert len(raw[cycling_uid]["trace"]["press_pressure_MPa"].read()) > 0
 
     try:
         analysis = wait_for_analysis(queue_tiled_client["analysis"], series_uids[0], timeout_s=120)
