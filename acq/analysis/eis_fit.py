@@ -1,12 +1,14 @@
 """Equivalent-circuit fits of impedance spectra, with honest uncertainties.
 
-Circuits are named by their elements in series, high frequency first: ``R0`` (a resistor),
-``RQ`` (a resistor parallel to a constant-phase element, Z = R / (1 + R·Q·(jω)^n)) and ``W``
-(a semi-infinite Warburg element, Z = σ·√2 / √(jω)). The default, ``R0-RQ-RQ-RQ-W``, is
-R0 + bulk arc + grain-boundary arc + charge-transfer arc + diffusion tail. Arcs are named from
-the low-frequency end: the lowest is ``ct``, then ``gb``, then ``b`` (``R0-RQ-RQ-W``: ``b``
-and ``ct``). Parameters carry their units: ``R0_ohm``, ``R_ct_ohm``, ``Q_ct`` (F·s^(n−1)),
-``n_ct``, ``sigma_W_ohm_s05`` — the names of the simulator's `EquivalentCircuit`.
+Circuits are named by their elements in series, high frequency first: ``L`` (an inductor,
+Z = L·jω: the leads and cell holder, seen as Z″ > 0 at the highest frequencies), ``R0`` (a
+resistor), ``RQ`` (a resistor parallel to a constant-phase element,
+Z = R / (1 + R·Q·(jω)^n)) and ``W`` (a semi-infinite Warburg element, Z = σ·√2 / √(jω)).
+The default, ``R0-RQ-RQ-RQ-W``, is R0 + bulk arc + grain-boundary arc + charge-transfer arc
++ diffusion tail. Arcs are named from the low-frequency end: the lowest is ``ct``, then
+``gb``, then ``b`` (``R0-RQ-RQ-W``: ``b`` and ``ct``). Parameters carry their units:
+``R0_ohm``, ``R_ct_ohm``, ``Q_ct`` (F·s^(n−1)), ``n_ct``, ``sigma_W_ohm_s05`` — the names of
+the simulator's `EquivalentCircuit` — and ``L_H`` (henry).
 
 Written by hand rather than with impedance.py because what makes a fit of every spectrum
 reliable is not in impedance.py: starting values read off the spectrum (arc apexes matched to
@@ -31,10 +33,12 @@ which lies above 1 MHz, so that only R0 + R_b is determined.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -43,7 +47,7 @@ from scipy import optimize, signal, stats
 #: Arc names by number of arcs in the circuit, high frequency first.
 ARC_NAMES = {1: ("ct",), 2: ("b", "ct"), 3: ("b", "gb", "ct")}
 #: Elements a circuit may be built of.
-ELEMENTS = ("R0", "RQ", "W")
+ELEMENTS = ("L", "R0", "RQ", "W")
 #: Bounds of the CPE exponent.
 N_BOUNDS = (0.4, 1.0)
 #: Starting CPE exponents tried (the best fit wins).
@@ -63,8 +67,22 @@ Z95 = 1.959963984540054
 BOLTZMANN_eV_K = 8.617333262e-5
 
 
-def parse_circuit(circuit: str) -> tuple[bool, int, bool]:
-    """(has R0, number of RQ arcs, has W) of a circuit name such as ``R0-RQ-RQ-RQ-W``.
+class CircuitElements(NamedTuple):
+    """What a circuit name holds: an inductor, R0, the number of RQ arcs, a Warburg."""
+
+    inductor: bool
+    r0: bool
+    arcs: int
+    warburg: bool
+
+    def name(self) -> str:
+        """The circuit's name, e.g. ``L-R0-RQ-RQ-W``."""
+        parts = (["L"] if self.inductor else []) + (["R0"] if self.r0 else [])
+        return "-".join(parts + ["RQ"] * self.arcs + (["W"] if self.warburg else []))
+
+
+def parse_circuit(circuit: str) -> CircuitElements:
+    """The elements of a circuit name such as ``L-R0-RQ-RQ-RQ-W``.
 
     Raises
     ------
@@ -76,22 +94,22 @@ def parse_circuit(circuit: str) -> tuple[bool, int, bool]:
         raise ValueError(f"circuit {circuit!r}: elements must be among {ELEMENTS}, joined by '-'")
     order = sorted(parts, key=ELEMENTS.index)
     if parts != order:
-        raise ValueError(f"circuit {circuit!r}: write R0 first, then the RQ arcs, then W")
+        raise ValueError(f"circuit {circuit!r}: write L and R0 first, then the RQ arcs, then W")
     arcs = parts.count("RQ")
-    if arcs not in ARC_NAMES or parts.count("R0") > 1 or parts.count("W") > 1:
+    if arcs not in ARC_NAMES or any(parts.count(single) > 1 for single in ("L", "R0", "W")):
         raise ValueError(
-            f"circuit {circuit!r}: need one to three RQ arcs and at most one R0 and one W"
+            f"circuit {circuit!r}: need one to three RQ arcs and at most one L, R0 and W"
         )
-    return "R0" in parts, arcs, "W" in parts
+    return CircuitElements("L" in parts, "R0" in parts, arcs, "W" in parts)
 
 
 def parameter_names(circuit: str) -> list[str]:
     """Names of a circuit's parameters, in fit order."""
-    has_r0, arcs, has_w = parse_circuit(circuit)
-    names = ["R0_ohm"] if has_r0 else []
-    for arc in ARC_NAMES[arcs]:
+    elements = parse_circuit(circuit)
+    names = (["L_H"] if elements.inductor else []) + (["R0_ohm"] if elements.r0 else [])
+    for arc in ARC_NAMES[elements.arcs]:
         names += [f"R_{arc}_ohm", f"Q_{arc}", f"n_{arc}"]
-    return names + (["sigma_W_ohm_s05"] if has_w else [])
+    return names + (["sigma_W_ohm_s05"] if elements.warburg else [])
 
 
 def _is_exponent(name: str) -> bool:
@@ -115,7 +133,12 @@ def _model(theta: np.ndarray, names: list[str], s: np.ndarray) -> tuple[np.ndarr
     k = 0
     while k < len(names):
         name = names[k]
-        if name == "R0_ohm":
+        if name == "L_H":
+            inductor = math.exp(theta[k]) * s
+            z += inductor
+            jacobian[:, k] = inductor
+            k += 1
+        elif name == "R0_ohm":
             r0 = math.exp(theta[k])
             z += r0
             jacobian[:, k] = r0
@@ -169,6 +192,10 @@ class EISFit:
         RMS of (Z_fit − Z)/|Z| over real and imaginary parts.
     unresolved
         Parameters whose relative standard error exceeds `UNRESOLVED_RELATIVE_ERROR`.
+    at_bounds
+        Parameters the fit left on a bound (`N_BOUNDS` for exponents; `_bounds`): their value
+        and standard error are the bound's, not the spectrum's. ``L_H`` on its lower bound
+        means the spectrum shows no inductance.
     """
 
     circuit: str
@@ -179,6 +206,7 @@ class EISFit:
     relative_rms_residual: float
     unresolved: tuple[str, ...]
     covariance: np.ndarray
+    at_bounds: tuple[str, ...] = ()
 
     def values(self) -> dict[str, float]:
         """Fitted values by name."""
@@ -206,20 +234,24 @@ class EISFit:
             return f"fit did not converge ({self.message})"
         r_ct = self.parameters["R_ct_ohm"]
         flagged = f"; unresolved: {', '.join(self.unresolved)}" if self.unresolved else ""
+        if self.at_bounds:
+            flagged += f"; at bounds: {', '.join(self.at_bounds)}"
         return (
             f"R_ct = {r_ct.value:.4g} ± {r_ct.stderr:.2g} Ω, residual "
             f"{100 * self.relative_rms_residual:.2f} %{flagged}"
         )
 
     def as_dict(self) -> dict[str, float | str | bool]:
-        """Flat record: ``converged``, residual, ``unresolved`` (comma-separated), and for
-        each parameter its value and ``_stderr``, ``_ci95_low``, ``_ci95_high``."""
+        """Flat record: ``converged``, residual, ``unresolved`` and ``at_bounds``
+        (comma-separated), and for each parameter its value and ``_stderr``, ``_ci95_low``,
+        ``_ci95_high``."""
         record: dict[str, float | str | bool] = {
             "circuit": self.circuit,
             "fitted_circuit": self.fitted_circuit,
             "converged": self.converged,
             "relative_rms_residual": self.relative_rms_residual,
             "unresolved": ",".join(self.unresolved),
+            "at_bounds": ",".join(self.at_bounds),
         }
         for name, estimate in self.parameters.items():
             record[name] = estimate.value
@@ -250,9 +282,13 @@ def _starts(frequency_Hz: np.ndarray, z: np.ndarray, names: list[str]) -> list[n
         for n in N_STARTS:
             arc_r, arc_omega, r0 = _arc_guesses(omega, z, apexes, slots, arcs)
             warburg = max(float(minus_imag[-1]) * math.sqrt(omega[-1]) * 0.5, 1e-6 * scale)
+            # Z″ > 0 at the top of the window is the inductor's: Z″ ≈ ωL there.
+            inductor = max(float(z.imag[0]), 1e-6 * scale) / omega[0]
             theta, arc = [], 0
             for name in names:
-                if name == "R0_ohm":
+                if name == "L_H":
+                    theta.append(math.log(inductor))
+                elif name == "R0_ohm":
                     theta.append(math.log(max(r0, 1e-6 * scale)))
                 elif name.startswith("R_"):
                     r = max(arc_r[arc], 1e-6 * scale)
@@ -333,7 +369,7 @@ def fit_spectrum(
     EISFit
         ``converged`` False if no fit describes the spectrum.
     """
-    has_r0, arcs, has_w = parse_circuit(circuit)
+    elements = parse_circuit(circuit)
     f = np.asarray(frequency_Hz, dtype=float)
     z = np.asarray(z_real_ohm, dtype=float) + 1j * np.asarray(z_imag_ohm, dtype=float)
     if f.size <= len(parameter_names(circuit)) or not np.all(np.isfinite(z)) or not np.all(f > 0):
@@ -345,11 +381,8 @@ def fit_spectrum(
     names = parameter_names(circuit)
     full = _best_fit(f, z, names)
     best_names, best = names, full
-    for reduced_arcs in range(arcs - 1, 0, -1):
-        reduced = "-".join(
-            (["R0"] if has_r0 else []) + ["RQ"] * reduced_arcs + (["W"] if has_w else [])
-        )
-        names = parameter_names(reduced)
+    for reduced_arcs in range(elements.arcs - 1, 0, -1):
+        names = parameter_names(elements._replace(arcs=reduced_arcs).name())
         candidate = _best_fit(f, z, names)
         rescues = _ct_unresolved(best, best_names, points) and not _ct_unresolved(
             candidate, names, points
@@ -364,7 +397,23 @@ def fit_spectrum(
         for name, se in _log_errors(parameter_names(circuit), full, points).items()
         if se <= UNRESOLVED_RELATIVE_ERROR
     }
-    return _result(circuit, best_names, best, points, floor)
+    result = _result(circuit, best_names, best, points, floor)
+    if not result.converged and not elements.inductor and _inductive(f, z):
+        message = (
+            f"{result.message}; Z″ > 0 at the top of the window is inductive: fit L-{circuit}"
+        )
+        result = dataclasses.replace(result, message=message)
+    return result
+
+
+def _inductive(frequency_Hz: np.ndarray, z: np.ndarray) -> bool:
+    """Whether Z″ > 0 at the spectrum's highest frequencies (its top three points)."""
+    return bool(np.all(z.imag[np.argsort(frequency_Hz)[-3:]] > 0))
+
+
+def _at_bounds(result, names: list[str]) -> list[str]:
+    """The parameters a fit left on their bounds (`least_squares`' active constraints)."""
+    return [name for name, active in zip(names, result.active_mask, strict=True) if active]
 
 
 def _ct_unresolved(result, names: list[str], points: int) -> bool:
@@ -415,7 +464,7 @@ def _best_fit(f: np.ndarray, z: np.ndarray, names: list[str]):
         columns = _model(theta, names, s)[1] / weight[:, None]
         return np.concatenate([columns.real, columns.imag])
 
-    bounds = [_bounds(n, float(weight.max())) for n in names]
+    bounds = [_bounds(n, float(weight.max()), float(np.abs(s).max())) for n in names]
     low, high = (np.array(b) for b in zip(*bounds, strict=True))
     best = None
     for start in _starts(f, z, names):
@@ -448,15 +497,19 @@ def _sorted_arcs(result, names: list[str]):
     for target, source in zip(first, order, strict=True):
         permutation[target : target + 3] = range(source, source + 3)
     result.x, result.jac = x[permutation], result.jac[:, permutation]
+    result.active_mask = result.active_mask[permutation]
     return result
 
 
-def _bounds(name: str, scale_ohm: float) -> tuple[float, float]:
-    """Bounds of a fit parameter (log for resistances, Q and σ; linear for exponents)."""
+def _bounds(name: str, scale_ohm: float, max_omega: float) -> tuple[float, float]:
+    """Bounds of a fit parameter (log for resistances, Q, σ and L; linear for exponents);
+    ``scale_ohm`` the spectrum's largest |Z|, ``max_omega`` its highest ω (rad/s)."""
     if _is_exponent(name):
         return N_BOUNDS
     if name.startswith("Q_"):
         return math.log(1e-18), math.log(10.0)
+    if name == "L_H":  # ωL at the top of the window between 1e-9 and 1e3 × |Z|
+        return math.log(1e-9 * scale_ohm / max_omega), math.log(1e3 * scale_ohm / max_omega)
     return math.log(1e-9 * scale_ohm), math.log(1e3 * scale_ohm)
 
 
@@ -502,13 +555,26 @@ def _result(
         if converged or not result.success
         else (f"relative residual {100 * rms:.1f} % exceeds {100 * MAX_RELATIVE_RESIDUAL:.0f} %")
     )
-    fitted_circuit = "-".join(
-        (["R0"] if "R0_ohm" in names else [])
-        + ["RQ"] * sum(n.startswith("R_") for n in names)
-        + (["W"] if "sigma_W_ohm_s05" in names else [])
-    )
+    fitted_circuit = CircuitElements(
+        "L_H" in names,
+        "R0_ohm" in names,
+        sum(n.startswith("R_") for n in names),
+        "sigma_W_ohm_s05" in names,
+    ).name()
+    at_bounds = tuple(_at_bounds(result, names))
+    if at_bounds:
+        simplified = f"simplified to {fitted_circuit} " if fitted_circuit != circuit else ""
+        message = f"{message}; {simplified}with {', '.join(at_bounds)} at their bounds"
     return EISFit(
-        circuit, fitted_circuit, converged, message, parameters, rms, tuple(unresolved), full
+        circuit,
+        fitted_circuit,
+        converged,
+        message,
+        parameters,
+        rms,
+        tuple(unresolved),
+        full,
+        at_bounds,
     )
 
 

@@ -18,6 +18,8 @@ from simulated_devices.physics.impedance import circuit_at, measured_spectrum
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
 
+from .synthetic_eis import inductive_cell, noisy
+
 NOISE = 0.005
 FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
 SULFIDE = CellParameters()
@@ -119,8 +121,10 @@ def test_other_circuits_and_bad_names():
     fit = fit_spectrum(*spectrum(truth, 0), circuit="R0-RQ-RQ-W")
     assert parameter_names("R0-RQ-RQ-W") == list(fit.parameters)
     assert fit.parameters["R_ct_ohm"].value == pytest.approx(truth.R_ct_ohm, rel=0.05)
-    assert parse_circuit("R0-RQ") == (True, 1, False)
-    for bad in ("R0-RQ-C", "RQ-R0", "R0-RQ-RQ-RQ-RQ", ""):
+    assert parse_circuit("R0-RQ") == (False, True, 1, False)
+    assert parse_circuit("L-R0-RQ-RQ-W") == (True, True, 2, True)
+    assert parameter_names("L-R0-RQ")[:2] == ["L_H", "R0_ohm"]
+    for bad in ("R0-RQ-C", "RQ-R0", "R0-L-RQ", "L-L-RQ", "R0-RQ-RQ-RQ-RQ", ""):
         with pytest.raises(ValueError):
             parse_circuit(bad)
 
@@ -150,3 +154,54 @@ def test_arrhenius_activation_energy_from_fitted_R_ct():
     expected = SULFIDE.interface.activation_energy_eV
     assert energy == pytest.approx(expected, abs=max(3 * stderr, 0.01))
     assert stderr < 0.02
+
+
+def test_an_inductive_tail_is_fitted_with_an_inductor():
+    """Z″ > 0 above 100 kHz from the leads: ``L-R0-RQ-RQ-W`` recovers L and R_ct."""
+    z, truth = inductive_cell()
+    assert np.sum(z.imag > 0) >= 3  # the tail is there to be fitted
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(noisy(z, 0)), circuit="L-R0-RQ-RQ-W")
+    assert fit.converged, fit.message
+    assert fit.fitted_circuit == "L-R0-RQ-RQ-W"
+    assert fit.parameters["L_H"].value == pytest.approx(truth["L_H"], rel=0.05)
+    assert fit.parameters["R_ct_ohm"].value == pytest.approx(truth["R_ct_ohm"], rel=0.05)
+    assert "L_H" not in fit.unresolved
+
+
+def test_without_an_inductor_the_fit_says_the_tail_is_inductive():
+    z, _ = inductive_cell()
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(noisy(z, 0)), circuit="R0-RQ-RQ-W")
+    assert not fit.converged
+    assert "inductive" in fit.message and "L-" in fit.message
+
+
+def _parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return z.real, z.imag
+
+
+def test_a_simplification_with_a_parameter_on_its_bound_is_flagged():
+    """At 12 MPa and −10 °C a two-arc fit is simplified to one arc whose exponent sits on
+    its bound of 1 (R_ct ≈ 90 % high): the fit says so."""
+    truth = circuit_at(microstructure_at(12.0, SULFIDE), SULFIDE, temperature_K=263.15)
+    fit = fit_spectrum(*spectrum(truth, 0), circuit="R0-RQ-RQ-W")
+    assert fit.fitted_circuit == "R0-RQ-W"
+    assert fit.at_bounds == ("n_ct",)
+    assert "simplified to R0-RQ-W with n_ct at their bounds" in fit.message
+    assert fit.as_dict()["at_bounds"] == "n_ct"
+
+
+def test_a_converged_fit_with_an_exponent_on_its_bound_says_so():
+    """At 50 MPa and −10 °C the charge-transfer arc's exponent ends on 1 (R_ct 97 % low)."""
+    truth = circuit_at(microstructure_at(50.0, SULFIDE), SULFIDE, temperature_K=263.15)
+    fit = fit_spectrum(*spectrum(truth, 2))
+    assert fit.converged
+    assert fit.at_bounds == ("n_ct",)
+    assert "with n_ct at their bounds" in fit.message
+    assert "at bounds: n_ct" in fit.summary()
+
+
+def test_parameters_off_their_bounds_are_not_flagged():
+    z, _ = inductive_cell()
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(noisy(z, 0)), circuit="L-R0-RQ-RQ-W")
+    assert fit.at_bounds == ()
+    assert fit.as_dict()["at_bounds"] == ""
