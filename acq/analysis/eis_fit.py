@@ -44,6 +44,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, signal, stats
 
+from .eis_validity import drt, kk_test
+
 #: Arc names by number of arcs in the circuit, high frequency first.
 ARC_NAMES = {1: ("ct",), 2: ("b", "ct"), 3: ("b", "gb", "ct")}
 #: Elements a circuit may be built of.
@@ -196,6 +198,15 @@ class EISFit:
         Parameters the fit left on a bound (`N_BOUNDS` for exponents; `_bounds`): their value
         and standard error are the bound's, not the spectrum's. ``L_H`` on its lower bound
         means the spectrum shows no inductance.
+    kk_residual_max
+        Largest relative residual of the linear Kramers–Kronig test (`eis_validity.kk_test`).
+    kk_valid
+        Whether the spectrum passes it; if not, the cell changed during the sweep and no
+        circuit's parameters are to be trusted, converged or not.
+    drt_peak_tau_s
+        Relaxation times (s) of the arcs the spectrum's distribution of relaxation times
+        resolves (`eis_validity.drt`), shortest first: as many as the circuit's arcs if the
+        spectrum supports the circuit.
     """
 
     circuit: str
@@ -207,6 +218,9 @@ class EISFit:
     unresolved: tuple[str, ...]
     covariance: np.ndarray
     at_bounds: tuple[str, ...] = ()
+    kk_residual_max: float = math.nan
+    kk_valid: bool = True
+    drt_peak_tau_s: tuple[float, ...] = ()
 
     def values(self) -> dict[str, float]:
         """Fitted values by name."""
@@ -236,6 +250,8 @@ class EISFit:
         flagged = f"; unresolved: {', '.join(self.unresolved)}" if self.unresolved else ""
         if self.at_bounds:
             flagged += f"; at bounds: {', '.join(self.at_bounds)}"
+        if not self.kk_valid:
+            flagged += f"; not KK-consistent ({100 * self.kk_residual_max:.1f} %)"
         return (
             f"R_ct = {r_ct.value:.4g} ± {r_ct.stderr:.2g} Ω, residual "
             f"{100 * self.relative_rms_residual:.2f} %{flagged}"
@@ -243,8 +259,9 @@ class EISFit:
 
     def as_dict(self) -> dict[str, float | str | bool]:
         """Flat record: ``converged``, residual, ``unresolved`` and ``at_bounds``
-        (comma-separated), and for each parameter its value and ``_stderr``, ``_ci95_low``,
-        ``_ci95_high``."""
+        (comma-separated), ``kk_residual_max``, ``kk_valid``, ``drt_peaks`` (their number)
+        and ``drt_peak_tau_s`` (comma-separated, s), and for each parameter its value and
+        ``_stderr``, ``_ci95_low``, ``_ci95_high``."""
         record: dict[str, float | str | bool] = {
             "circuit": self.circuit,
             "fitted_circuit": self.fitted_circuit,
@@ -252,6 +269,10 @@ class EISFit:
             "relative_rms_residual": self.relative_rms_residual,
             "unresolved": ",".join(self.unresolved),
             "at_bounds": ",".join(self.at_bounds),
+            "kk_residual_max": self.kk_residual_max,
+            "kk_valid": self.kk_valid,
+            "drt_peaks": float(len(self.drt_peak_tau_s)),
+            "drt_peak_tau_s": ",".join(f"{tau:.3g}" for tau in self.drt_peak_tau_s),
         }
         for name, estimate in self.parameters.items():
             record[name] = estimate.value
@@ -398,12 +419,22 @@ def fit_spectrum(
         if se <= UNRESOLVED_RELATIVE_ERROR
     }
     result = _result(circuit, best_names, best, points, floor)
+    message = result.message
     if not result.converged and not elements.inductor and _inductive(f, z):
-        message = (
-            f"{result.message}; Z″ > 0 at the top of the window is inductive: fit L-{circuit}"
+        message += f"; Z″ > 0 at the top of the window is inductive: fit L-{circuit}"
+    kk = kk_test(f, z.real, z.imag)
+    if not kk.valid:
+        message += (
+            f"; not Kramers–Kronig consistent (residual {100 * kk.residual_max:.1f} %): the"
+            " cell changed during the sweep"
         )
-        result = dataclasses.replace(result, message=message)
-    return result
+    return dataclasses.replace(
+        result,
+        message=message,
+        kk_residual_max=kk.residual_max,
+        kk_valid=kk.valid,
+        drt_peak_tau_s=drt(f, z.real, z.imag).peak_tau_s,
+    )
 
 
 def _inductive(frequency_Hz: np.ndarray, z: np.ndarray) -> bool:

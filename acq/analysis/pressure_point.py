@@ -217,6 +217,7 @@ class PressurePointAnalysis:
                 conductivity_S_per_cm=sigma_S_per_cm,
                 conductivity_uncertainty_S_per_cm=sigma_stderr_S_per_cm,
                 eis_fit_converged=True,
+                eis_kk_valid=fit.kk_valid,
             )
         elif fit is not None:
             row["eis_fit_converged"] = False

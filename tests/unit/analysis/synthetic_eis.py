@@ -48,3 +48,17 @@ def inductive_cell(frequency_Hz: np.ndarray = FREQUENCIES_HZ) -> tuple[np.ndarra
         + truth["sigma_W_ohm_s05"] * np.sqrt(2.0) / np.sqrt(1j * omega)
     )
     return z, truth
+
+
+def drifting(z: np.ndarray, frequency_Hz: np.ndarray, change: float) -> np.ndarray:
+    """``z`` times 1 + ``change``·t/T along the sweep (high frequency first), t the time
+    spent so far, each point taking a time ∝ 1/f: a cell that changes while measured."""
+    elapsed = np.cumsum(1.0 / frequency_Hz)
+    return z * (1.0 + change * elapsed / elapsed[-1])
+
+
+def arcs_spectrum(taus_s: tuple[float, ...], resistances_ohm: tuple[float, ...]) -> np.ndarray:
+    """10 Ω + R‖CPE arcs (n = 0.9) at ``taus_s`` on `FREQUENCIES_HZ`, Ω."""
+    return 10.0 + sum(
+        arc(FREQUENCIES_HZ, r, tau, 0.9) for r, tau in zip(resistances_ohm, taus_s, strict=True)
+    )

@@ -18,7 +18,7 @@ from simulated_devices.physics.impedance import circuit_at, measured_spectrum
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
 
-from .synthetic_eis import inductive_cell, noisy
+from .synthetic_eis import drifting, inductive_cell, noisy
 
 NOISE = 0.005
 FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
@@ -205,3 +205,22 @@ def test_parameters_off_their_bounds_are_not_flagged():
     fit = fit_spectrum(FREQUENCIES_HZ, *_parts(noisy(z, 0)), circuit="L-R0-RQ-RQ-W")
     assert fit.at_bounds == ()
     assert fit.as_dict()["at_bounds"] == ""
+
+
+def test_a_spectrum_of_a_drifting_cell_is_flagged_as_not_kk_consistent():
+    z, _ = inductive_cell()
+    steady = fit_spectrum(FREQUENCIES_HZ, *_parts(noisy(z, 0)), circuit="L-R0-RQ-RQ-W")
+    assert steady.kk_valid and steady.kk_residual_max < 0.02
+    drifting_z = noisy(drifting(z, FREQUENCIES_HZ, 0.3), 0)
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(drifting_z), circuit="L-R0-RQ-RQ-W")
+    assert not fit.kk_valid
+    assert "Kramers–Kronig" in fit.message and "not KK-consistent" in fit.summary()
+    record = fit.as_dict()
+    assert record["kk_valid"] is False and record["kk_residual_max"] > 0.025
+
+
+def test_the_fit_reports_the_arcs_the_drt_resolves():
+    z, _ = inductive_cell()
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(noisy(z, 0)), circuit="L-R0-RQ-RQ-W")
+    assert len(fit.drt_peak_tau_s) == 2
+    assert fit.as_dict()["drt_peaks"] == 2
