@@ -72,14 +72,14 @@ class ServedStation:
             if all(part in line for part in parts):
                 return line
 
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        """``acq run ARGS`` against this station."""
+    def run(self, *args: str, timeout_s: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
+        """``acq run ARGS`` against this station (given ``timeout_s`` wall seconds)."""
         return subprocess.run(
             [ACQ, "run", *args, "--config", str(self.config_file)],
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=RUN_TIMEOUT_S,
+            timeout=timeout_s,
         )
 
     def run_plan(self) -> str:

@@ -61,12 +61,14 @@ def lfp(tmp_path_factory):
     stop(served)
 
 
-def run_plan(served: ServedStation, plan: str, **params: object) -> tuple[str, list[str]]:
+def run_plan(
+    served: ServedStation, plan: str, timeout_s: float = RUN_TIMEOUT_S, **params: object
+) -> tuple[str, list[str]]:
     """``acq run PLAN --param …``: the run's uid and the lines it printed after it."""
     args = [plan]
     for key, value in params.items():
         args += ["--param", f"{key}={value}"]
-    done = served.run(*args)
+    done = served.run(*args, timeout_s=timeout_s)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith(f"{plan}: run"))
@@ -133,15 +135,17 @@ def model_knee_cycle(config: StationConfig, pressure_MPa: float, c_rate: float) 
 
 
 def test_lfp_knee_and_end_of_life_are_the_models(lfp):
-    pressure_MPa, c_rate = 50.0, 0.5
+    pressure_MPa, c_rate = 50.0, 1.0
     run_plan(lfp, "pressure_step", pressure_MPa=pressure_MPa)
     uid, printed = run_plan(
         lfp,
         "lithium_inventory_cycling",
+        timeout_s=600.0,  # some 80 cycles to the end of life
         c_rate=c_rate,
         upper_cutoff_V=4.0,  # LFP vs Li: 2.5–4.0 V
-        max_cycles=200,
-        record_interval_s=600,
+        max_cycles=150,
+        record_interval_s=300,
+        poll_interval_s=0.05,
     )
     summary = summary_of(lfp, uid)
     truth = model_knee_cycle(lfp.config, pressure_MPa, c_rate)
