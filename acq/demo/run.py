@@ -62,7 +62,20 @@ def run_demo(
     plan_args: dict | None = None,
     figure: Path | None = None,
 ) -> int:
-    """Run the demo; returns the process exit code."""
+    """Run the demo; returns the process exit code.
+
+    Raises
+    ------
+    ValueError
+        Before anything starts, if the config's cell is not a full cell (the demo's series
+        cycles a cathode at a C-rate).
+    """
+    if config.cell.cell_type != "full":
+        raise ValueError(
+            f"acq demo runs the stack-pressure study of a full cell, cycling its cathode at a "
+            f"C-rate; this config's cell is {config.cell.cell_type} (cell.cell_type): serve it "
+            f"with `acq serve` and run its own plans with `acq run` (README: the shipped cells)"
+        )
     with ExitStack() as stack:
         client, uri, _ = start_simulated_services(config, stack)
         station = build_station(config)

@@ -213,3 +213,11 @@ def test_a_cell_described_twice_or_not_at_all_is_refused_by_key(changes, named):
     cell = {key: value for key, value in {**GARNET_CELL, **changes}.items() if value is not None}
     with pytest.raises(ConfigError, match=re.escape(named)):
         parse_config(_cell_raw(cell))
+
+
+def test_the_demo_refuses_a_symmetric_cell_before_anything_starts():
+    from acq.demo.run import run_demo
+
+    garnet = load_config(DEFAULT_CONFIG_PATH.with_name("garnet_symmetric.toml"))
+    with pytest.raises(ValueError, match="this config's cell is symmetric"):
+        run_demo(garnet)  # raised before any service starts (none is running here)
