@@ -81,7 +81,9 @@ class EmbeddedTiled(ChildService):
                     f"sqlite:///{self.directory / 'tables.db'}",
                 ],
                 "readable_storage": [str(directory) for directory in self.readable_dirs],
-                "init_if_not_exists": True,
+                # Checking an existing catalog costs a `tiled catalog init` subprocess at
+                # every start: only a new one is initialised.
+                "init_if_not_exists": not (self.directory / "catalog.db").exists(),
             },
             "media_types": BLUESKY_MEDIA_TYPES,
         }
