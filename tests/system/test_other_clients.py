@@ -24,10 +24,9 @@ from acq.runtime.tiled_client import TILED_API_KEY_VARIABLE
 from plans import eis_sweep
 
 TILED = str(Path(sys.executable).with_name("tiled"))
-#: What the JSON-seq export adds to what TiledWriter stored: each event's uid is made up
-#: from its descriptor and sequence number (a stream is stored as a table, event uids are
-#: not kept), data keys carry the numpy dtype TiledWriter records, and no event says what
-#: was filled.
+#: The uid the JSON-seq export gives an event: TiledWriter keeps a stream as a table, not
+#: its events' uids (it also adds each data key's numpy dtype, and no event says what was
+#: filled; `assert_documents_are_the_runs` allows for those three).
 MADE_UP_EVENT_UID = "event-{descriptor}-{seq_num}"
 
 
@@ -121,7 +120,12 @@ def test_the_tiled_command_line_lists_the_run_with_the_key_in_its_environment(
     def tiled(*args: str, api_key: str | None = None) -> subprocess.CompletedProcess:
         key = {TILED_API_KEY_VARIABLE: api_key} if api_key else {}
         return subprocess.run(
-            [TILED, *args], env={**env, **key}, capture_output=True, text=True, timeout=120
+            [TILED, *args],
+            env={**env, **key},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     created = tiled("profile", "create", tiled_server.uri, "--name", "station")
@@ -131,3 +135,5 @@ def test_the_tiled_command_line_lists_the_run_with_the_key_in_its_environment(
     lines = listed.stdout.splitlines()
     assert "├── raw" in lines or "└── raw" in lines
     assert any(line.strip().endswith(uid) for line in lines), listed.stdout
+    keyless = tiled("tree", "--profile", "station", "100000")
+    assert keyless.returncode != 0 and uid not in keyless.stdout
