@@ -1,9 +1,12 @@
-"""The embedded Tiled server: Tiled's own ``tiled serve catalog`` in a child process.
+"""The embedded Tiled server: Tiled's own ``tiled serve config`` in a child process.
 
 A SQLite catalog, file and SQL table storage under ``<data_dir>/tiled`` (a writable catalog
 needs both, or runs fail with HTTP 500), the detector's frames directory as readable storage
 (so CT frames written by the IOC are served as arrays), and an API key for writing and
-reading, on loopback.
+reading, on loopback. Beyond Tiled's own formats it serves a run as its Bluesky documents
+(`BLUESKY_MEDIA_TYPES`), which is what databroker's ``Header.documents()`` and ``events()``
+and bluesky-tiled-plugins' ``BlueskyRun.documents()`` ask for (README, "Reading the data with
+other clients"); ``tiled serve catalog`` has no option for that, a server config file has.
 
 Tiled's `SimpleTiledServer` serves the same kind of catalog from a thread of the calling
 process; here the server is a process of its own, so serving HTTP never competes with the
@@ -17,11 +20,19 @@ import sys
 from pathlib import Path
 
 import httpx
+import yaml
 
 from ..config import StationConfig
 from ..runtime.tiled_client import embedded_api_key
 from .child import ChildService, ServiceError
 from .ports import free_tcp_port, tcp_port_free
+
+#: Exporters beyond Tiled's defaults, by spec: a ``BlueskyRun`` as the sequence of its
+#: documents (``{"name": …, "doc": …}`` records, RFC 7464 JSON text sequence), rebuilt from
+#: the run's nodes by bluesky-tiled-plugins.
+BLUESKY_MEDIA_TYPES = {
+    "BlueskyRun": {"application/json-seq": "bluesky_tiled_plugins.exporters:json_seq_exporter"}
+}
 
 
 class EmbeddedTiled(ChildService):
@@ -54,30 +65,43 @@ class EmbeddedTiled(ChildService):
         """The server's URL."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def config_path(self) -> Path:
+        """The server's config file (written by `start`)."""
+        return self.directory / "config.yml"
+
+    def server_config(self) -> dict:
+        """The server's configuration, as ``tiled serve config`` reads it (the key stays out
+        of it: the server reads ``TILED_SINGLE_USER_API_KEY``)."""
+        return {
+            "catalog": {
+                "uri": f"sqlite:///{self.directory / 'catalog.db'}",
+                "writable_storage": [
+                    str(self.directory / "files"),
+                    f"sqlite:///{self.directory / 'tables.db'}",
+                ],
+                "readable_storage": [str(directory) for directory in self.readable_dirs],
+                # Checking an existing catalog costs a `tiled catalog init` subprocess at
+                # every start: only a new one is initialised.
+                "init_if_not_exists": not (self.directory / "catalog.db").exists(),
+            },
+            "media_types": BLUESKY_MEDIA_TYPES,
+        }
+
     def command(self) -> list[str]:
-        """The ``tiled serve catalog`` command line."""
-        catalog = self.directory / "catalog.db"
-        command = [
+        """The ``tiled serve config`` command line."""
+        return [
             sys.executable,
             "-m",
             "tiled",
             "serve",
-            "catalog",
-            str(catalog),
-            "-w",
-            str(self.directory / "files"),
-            "-w",
-            f"sqlite:///{self.directory / 'tables.db'}",
+            "config",
+            str(self.config_path),
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
         ]
-        for directory in self.readable_dirs:
-            command += ["-r", str(directory)]
-        if not catalog.exists():
-            command.append("--init")
-        return command
 
     def start(self) -> None:
         """Start the server and return once it answers.
@@ -96,6 +120,7 @@ class EmbeddedTiled(ChildService):
         (self.directory / "files").mkdir(parents=True, exist_ok=True)
         for directory in self.readable_dirs:
             directory.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(yaml.safe_dump(self.server_config()))
         # The key goes in the environment, not on the command line (any local user can read
         # that in ps); the server's log, which then shows it, is the owner's only.
         self.launch(self.command(), {**os.environ, "TILED_SINGLE_USER_API_KEY": self.api_key})

@@ -30,7 +30,7 @@ from tests.system.served_station import (
 
 #: Command lines of the children, as psutil reports them.
 IOC = ("simulated_devices", "--prefix")
-TILED = ("serve", "catalog")
+TILED = ("serve", "config")
 WORKER = ("acq.services.analysis_worker",)
 
 
