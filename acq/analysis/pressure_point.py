@@ -69,9 +69,10 @@ class CellGeometry:
     def from_start(cls, start: Mapping[str, Any]) -> CellGeometry:
         """From a start document written by this package's RunEngine (``start['cell']``)."""
         cell = start["cell"]
-        electrolyte_mass_mg = cell.get("electrolyte_mass_mg")
         thickness_um = cell.get("electrolyte_thickness_um")
-        if electrolyte_mass_mg is None:  # a sintered pellet: its mass from its geometry
+        if thickness_um is None:  # a pressed layer, described by its mass
+            electrolyte_mass_mg = cell["electrolyte_mass_mg"]
+        else:  # a sintered pellet: its mass from its geometry
             electrolyte_mass_mg = (
                 0.1
                 * thickness_um

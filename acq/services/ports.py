@@ -11,8 +11,6 @@ import random
 import socket
 import time
 
-import caproto
-
 
 def free_tcp_port() -> int:
     """A TCP port free on 127.0.0.1 now."""
@@ -80,8 +78,11 @@ def channel_access_answers(pv_name: str, port: int, timeout_s: float = 1.0) -> b
     A search of its own, not a client library's: caproto's clients and libca take the port
     from this process's environment (which may be another station's), and a libca client
     would register with the repeater and report a "virtual circuit disconnect" when the
-    server stops.
+    server stops. caproto is imported here: only simulated stations are probed, and the
+    hardware path loads no caproto (`tests/unit/test_hardware_path.py`).
     """
+    import caproto
+
     broadcaster = caproto.Broadcaster(our_role=caproto.CLIENT)
     search_id = random.randint(0, 0xFFFF)
     request = broadcaster.send(

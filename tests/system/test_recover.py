@@ -468,7 +468,7 @@ def trace_rows_in_tiled(raw, journal_dir: Path) -> bool:
     entries = list(journal_dir.glob("*.json"))
     if not entries or entries[0].stem not in raw or "trace" not in raw[entries[0].stem]:
         return False
-    stream = raw[entries[0].stem]["trace"].base
+    stream = raw[entries[0].stem].base["trace"].base
     return "internal" in stream and len(stream["internal"].read(["seq_num"])) > 0
 
 
