@@ -28,6 +28,10 @@ queue
     Start the station's services (as ``serve`` for a simulated station) and its queue server:
     the RE Manager on Redis, building the station from the same config, and bluesky-httpserver
     with an API key in front of it; stay up until Ctrl-C.
+import
+    Bring instrument files measured elsewhere (BioLogic .mpt, Gamry .DTA, ZPlot .z) into the
+    config's Tiled as raw runs and print each one's analysis: ``acq import cell_A.mpt``
+    (``--cell KEY=VALUE`` for a cell other than the config's).
 recover
     Close ("fail", saying why) each run whose process died before closing it (its entry in
     ``<data_dir>/open_runs``), then upload the runs kept in ``<data_dir>/backup`` (documents
@@ -93,6 +97,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-run the run's plan against devices playing back its readings",
     )
+    importing = verbs.add_parser(
+        "import", help="instrument files into Tiled as raw runs, each analysed"
+    )
+    importing.add_argument(
+        "files", nargs="+", type=Path, help="BioLogic .mpt, Gamry .DTA, ZPlot .z"
+    )
+    importing.add_argument(
+        "--cell",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [cell] key of the config for these files (VALUE as JSON)",
+    )
     verbs.add_parser(
         "recover", help="close runs whose process died; upload the runs kept in the backup"
     )
@@ -139,13 +156,14 @@ def run_reference(text: str) -> str | int:
     return int(text) if re.fullmatch(r"-?[0-9]+", text) else text
 
 
-def parse_params(pairs: Sequence[str]) -> dict:
-    """``NAME=VALUE`` pairs with JSON values (bare words are taken as strings)."""
+def parse_params(pairs: Sequence[str], option: str = "--param") -> dict:
+    """``NAME=VALUE`` pairs of ``option`` with JSON values (bare words are taken as
+    strings)."""
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.isidentifier():
-            raise ValueError(f"--param {pair!r}: expected NAME=VALUE")
+            raise ValueError(f"{option} {pair!r}: expected NAME=VALUE")
         try:
             params[name] = json.loads(value)
         except json.JSONDecodeError:
@@ -183,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return replay_plan_command(config, args.uid)
         if args.verb == "replay":
             return replay(config, args.uid)
+        if args.verb == "import":
+            return import_command(config, args.files, parse_params(args.cell, "--cell"))
         if args.verb == "queue":
             return serve_queue(config, settings_from_arguments(args, config))
         if args.verb == "recover":
@@ -369,6 +389,25 @@ def replay(config: StationConfig, uid: str | int) -> int:
     )
     for line in summary_lines(summary_row(result)):
         print(line)
+    return 0
+
+
+def import_command(config: StationConfig, files: Sequence[Path], cell: dict) -> int:
+    """``acq import``: each file as a raw run in the config's Tiled, and its analysis."""
+    from .analysis.results import summary_row
+    from .importing import import_files
+    from .runtime.tiled_client import connect, endpoint
+
+    uri, imported = import_files(config, files, cell)
+    analysis = connect(*endpoint(config))["analysis"]
+    for run in imported:
+        print(
+            f"imported {run.path.name} ({run.measurement.instrument} "
+            f"{run.measurement.technique}): run {run.raw_uid} in {uri} ('raw'), analysis run "
+            f"{run.analysis_uid}"
+        )
+        for line in summary_lines(summary_row(analysis[run.analysis_uid])):
+            print(line)
     return 0
 
 

@@ -19,6 +19,10 @@ MAX_SPECTRUM_POINTS = 512
 #: The equivalent circuit spectra are fitted to unless the station config names another:
 #: leads, bulk, grain-boundary and charge-transfer arcs (R‖CPE) and a Warburg tail.
 DEFAULT_CIRCUIT = "R0-RQ-RQ-RQ-W"
+#: How closely recorded frequencies must agree with a sweep's to be its frequencies, relative:
+#: instrument files print 6 or 7 significant digits, and the nearest other sweep (one point
+#: per decade more) is percents away.
+RECORDED_FREQUENCY_RTOL = 1e-5
 
 
 def sweep_points(start_Hz: float, stop_Hz: float, points_per_decade: int) -> int:

@@ -37,3 +37,10 @@ def owned_key_refusal(plan_name: str, md: Mapping[str, Any] | None) -> str:
         f"{plan_name}: md may not set {', '.join(owned)}: the station config and the plan "
         f"record them"
     )
+
+
+#: ``plan_name`` of a run imported from an instrument file (``acq import``), and the key of
+#: its start document naming the plan (``plan_name``, ``plan_args``) that measures the same
+#: data on this station, when there is one (``acq replay --plan`` replays that).
+IMPORT_PLAN_NAME = "import"
+EQUIVALENT_PLAN = "equivalent_plan"

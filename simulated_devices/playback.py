@@ -6,7 +6,8 @@ potentiostat and tomography IOCs use it, but every measurement comes from a `Rec
 * load cell: once the press has brought the stack to a recorded setpoint, the force recorded
   there (so the pressure reads as recorded); its resolution is the largest recorded deviation
   from a setpoint, so the feedback holds rather than chasing that deviation;
-* impedance: each recorded spectrum in turn (the sweep must ask for the recorded frequencies);
+* impedance: each recorded spectrum in turn (the sweep must ask for the recorded frequencies,
+  to the digits an instrument file prints: `conventions.impedance.RECORDED_FREQUENCY_RTOL`);
 * half cycles: each recorded trace in turn, played on the simulated clock (the current must be
   the recorded one); rests hold the last voltage;
 * detector: the recorded darks and flats in turn, and for a projection the recorded frame
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from conventions.cell_geometry import disc_area_mm2
+from conventions.impedance import RECORDED_FREQUENCY_RTOL
 from conventions.pv_states import HalfCycleEnd
 
 from .loopback import LOOPBACK_SERVER_ENVIRONMENT
@@ -242,7 +244,7 @@ class PlaybackCell:
         spectrum = self.recording.spectra[index]
         recorded = spectrum.frequency_Hz
         if recorded.shape != frequency_Hz.shape or not np.allclose(
-            recorded, frequency_Hz, rtol=1e-9
+            recorded, frequency_Hz, rtol=RECORDED_FREQUENCY_RTOL
         ):
             raise ValueError(
                 f"spectrum {index + 1} was recorded at {recorded.size} "

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from conventions.start_keys import EQUIVALENT_PLAN, IMPORT_PLAN_NAME
 from simulated_devices.recording import Frames, HalfCycleTrace, PressReading, Recording, Spectrum
 
 from ..analysis.raw_run import (
@@ -108,7 +109,8 @@ def replay_plan(config: StationConfig, uid: str | int, uri: str, api_key: str | 
 
 
 def recorded_plan(run) -> tuple[str, dict[str, Any]]:
-    """The plan a run recorded and the arguments to replay it with (devices by name).
+    """The plan a run recorded and the arguments to replay it with (devices by name); for
+    a run imported from an instrument file, the plan that measures its data on this station.
 
     Arguments the plan no longer takes (a run from an earlier version) are left out, with a
     warning; those it does not record take its defaults. A run of a plan that makes one run
@@ -121,6 +123,14 @@ def recorded_plan(run) -> tuple[str, dict[str, Any]]:
     """
     start = run.metadata["start"]
     name, args = start.get("plan_name"), start.get("plan_args")
+    if name == IMPORT_PLAN_NAME:  # from an instrument file (`acq.importing`)
+        if EQUIVALENT_PLAN not in start:
+            raise ReplayError(
+                f"run {start['uid']} was imported from {start.get('source_file')}, whose data "
+                f"no plan of this station measures (only a spectrum on an eis_sweep's "
+                f"frequencies is replayed)"
+            )
+        name, args = start[EQUIVALENT_PLAN]["plan_name"], start[EQUIVALENT_PLAN]["plan_args"]
     known = station_plans()
     if name not in known or not isinstance(args, dict):
         raise ReplayError(
