@@ -89,8 +89,11 @@ def summary_of(served: ServedStation, uid: str) -> dict:
 def test_garnet_sigma_and_interface_asr_are_the_configured_ones(garnet):
     pressure_MPa = 5.0
     run_plan(garnet, "pressure_step", pressure_MPa=pressure_MPa)
-    uid, _ = run_plan(garnet, "eis_sweep", points_per_decade=6)
+    uid, printed = run_plan(garnet, "eis_sweep", points_per_decade=6)
     summary = summary_of(garnet, uid)
+    # acq run printed the analysis summary it waited for.
+    assert f"analysis of {uid[:8]}:" in printed, printed
+    assert f"  conductivity_S_per_cm = {summary['conductivity_S_per_cm']}" in printed
     params = simulation_parameters(garnet.config)
     micro = microstructure_at(pressure_MPa, params)
     truth = circuit_at(micro, params)
