@@ -537,7 +537,11 @@ def critical_current_density(
         "plates and strips lithium through the electrolyte",
     )
     start, step, top = float(start_mA_cm2), float(step_mA_cm2), float(max_mA_cm2)
-    densities = [start + k * step for k in range(math.floor((top - start) / step + 1e-9) + 1)]
+    # Rounded to 12 significant digits: 0.2 + 6 × 0.2 is 1.4, not 1.4000000000000001.
+    densities = [
+        float(f"{start + k * step:.12g}")
+        for k in range(math.floor((top - start) / step + 1e-9) + 1)
+    ]
     area = yield from bps.rd(potentiostat.electrode_area_cm2)
     steps = []
     for density in densities:

@@ -160,6 +160,8 @@ def test_the_staircase_steps_the_current_density_in_both_modes(sim, symmetric):
         [j * area * 1e-3 * s for j in (0.2, 0.4, 0.6) for s in (1, -1)]
     )
     assert sim.return_value["critical_current_density_mA_cm2"] is None
+    # The densities as a user writes them, not 0.6000000000000001.
+    assert start_of(messages)["technique"]["current_densities_mA_cm2"] == [0.2, 0.4, 0.6]
     messages = sim.simulate_plan(critical_current_density(pstat, mode="capacity", max_mA_cm2=0.4))
     durations = [
         m.args[0] for m in commands(messages, "set", "pstat_galvanostatic_max_duration_s")
