@@ -32,6 +32,15 @@ def layer_thickness_um(
     return 1e4 * volume_cm3 / area_cm2
 
 
+def layer_mass_mg(
+    thickness_um: float, solid_density_g_cm3: float, porosity: float, area_cm2: float
+) -> float:
+    """Mass of a layer of given thickness, pore-free density and porosity, mg (the inverse
+    of `layer_thickness_um`)."""
+    volume_cm3 = 1e-4 * thickness_um * area_cm2
+    return 1e3 * volume_cm3 * solid_density_g_cm3 * (1.0 - porosity)
+
+
 def max_pressure_MPa(rating_MPa: float, load_cell_range_N: float, diameter_mm: float) -> float:
     """The highest stack pressure a press may set: the lower of the cell's rating and the
     load cell's full scale over the disc area, MPa (N/mm²)."""

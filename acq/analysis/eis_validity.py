@@ -17,10 +17,11 @@ arrives (`benchmarks/eis_validity.py` times them):
   (`scipy.optimize.nnls` on the augmented system); its peaks are the arcs the spectrum
   resolves, whatever circuit is fitted.
 
-Written here with numpy and scipy rather than called from impedance.py (or pyimpspec)
-because the live analysis must stay small: impedance.py is a benchmark-only extra (it pulls
-in matplotlib, altair and its own fitting stack) and both problems are a few lines of linear
-algebra.
+Written here with numpy and scipy rather than called from impedance.py (installed for its
+instrument-file readers, `acq.importing`) or pyimpspec: impedance.py's ``linKK`` builds its
+model as Python source and evaluates it, some 14 times slower on these spectra
+(`benchmarks/eis_validity.py`) and broken by numpy 2's number printing; pyimpspec would be
+another fitting stack; and both problems are a few lines of linear algebra.
 """
 
 from __future__ import annotations

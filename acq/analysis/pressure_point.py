@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from conventions.cell_geometry import active_mass_g, layer_thickness_um
+from conventions.cell_geometry import active_mass_g, layer_mass_mg, layer_thickness_um
 from conventions.impedance import DEFAULT_CIRCUIT
 
 from .ct import CTAnalysis, analyse_ct
@@ -73,12 +73,11 @@ class CellGeometry:
         if thickness_um is None:  # a pressed layer, described by its mass
             electrolyte_mass_mg = cell["electrolyte_mass_mg"]
         else:  # a sintered pellet: its mass from its geometry
-            electrolyte_mass_mg = (
-                0.1
-                * thickness_um
-                * cell["area_cm2"]
-                * cell["electrolyte_solid_density_g_cm3"]
-                * cell["electrolyte_relative_density"]
+            electrolyte_mass_mg = layer_mass_mg(
+                thickness_um,
+                cell["electrolyte_solid_density_g_cm3"],
+                1.0 - cell["electrolyte_relative_density"],
+                cell["area_cm2"],
             )
         return cls(
             area_cm2=cell["area_cm2"],

@@ -37,7 +37,12 @@ from pydantic import (
     model_validator,
 )
 
-from conventions.cell_geometry import active_mass_g, disc_area_cm2, max_pressure_MPa
+from conventions.cell_geometry import (
+    active_mass_g,
+    disc_area_cm2,
+    layer_mass_mg,
+    max_pressure_MPa,
+)
 from conventions.impedance import DEFAULT_CIRCUIT
 
 #: The configs this package ships: the default station and other cells on the same one (a
@@ -208,13 +213,11 @@ class CellSection(_Table):
             return self.electrolyte_mass_mg
         assert self.electrolyte_thickness_um is not None  # the validator's either-or
         assert self.electrolyte_relative_density is not None
-        return (
-            1e3
-            * self.electrolyte_thickness_um
-            * 1e-4
-            * self.area_cm2
-            * self.electrolyte_solid_density_g_cm3
-            * self.electrolyte_relative_density
+        return layer_mass_mg(
+            self.electrolyte_thickness_um,
+            self.electrolyte_solid_density_g_cm3,
+            1.0 - self.electrolyte_relative_density,
+            self.area_cm2,
         )
 
 
