@@ -24,6 +24,13 @@ def active_mass_g(electrode_mass_mg: float, active_mass_fraction: float) -> floa
     return 1e-3 * electrode_mass_mg * active_mass_fraction
 
 
+def interfaces_in_series(cell_type: str) -> int:
+    """Electrode | electrolyte interfaces in the interface arc and the interfacial
+    overpotential: two identical ones in a symmetric cell, the composite cathode's in a full
+    cell (an In-Li anode's is negligible)."""
+    return 2 if cell_type == "symmetric" else 1
+
+
 def layer_thickness_um(
     mass_mg: float, solid_density_g_cm3: float, porosity: float, area_cm2: float
 ) -> float:

@@ -16,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from conventions.cell_geometry import active_mass_g, layer_mass_mg, layer_thickness_um
+from conventions.cell_geometry import (
+    active_mass_g,
+    interfaces_in_series,
+    layer_mass_mg,
+    layer_thickness_um,
+)
 from conventions.impedance import DEFAULT_CIRCUIT
 
 from .ct import CTAnalysis, analyse_ct
@@ -94,9 +99,9 @@ class CellGeometry:
 
     @property
     def interfaces(self) -> int:
-        """Electrode/electrolyte interfaces in the charge-transfer arc (2 in a symmetric
-        cell, 1 in a full cell, whose composite cathode's dominates)."""
-        return 2 if self.cell_type == "symmetric" else 1
+        """Electrode/electrolyte interfaces in the charge-transfer arc
+        (`conventions.cell_geometry.interfaces_in_series`)."""
+        return interfaces_in_series(self.cell_type)
 
     def separator_thickness_cm(self, porosity: float) -> float:
         """Thickness of the separator at ``porosity`` (from its mass and density; a sintered

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conventions.cell_geometry import active_mass_g, disc_area_cm2
+from conventions.cell_geometry import active_mass_g, disc_area_cm2, interfaces_in_series
 
 
 @dataclass(frozen=True)
@@ -319,9 +319,9 @@ class CellParameters:
 
     @property
     def interfaces(self) -> int:
-        """Interfaces in series in the interface arc and the overpotential: two identical
-        ones in a symmetric cell, the cathode's in a full cell."""
-        return 2 if self.electrochemistry.cell_type == "symmetric" else 1
+        """Interfaces in series in the interface arc and the overpotential
+        (`conventions.cell_geometry.interfaces_in_series`)."""
+        return interfaces_in_series(self.electrochemistry.cell_type)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CellParameters:
