@@ -372,10 +372,11 @@ def fit_spectrum(
     The circuit is fitted, then its simplifications with one arc fewer, and so on; a
     simplification is kept while it does not fit significantly worse (F-test), i.e. while
     the spectrum cannot separate the arcs it merges (a bulk and a grain-boundary arc both
-    near the top of the window), or while it resolves the charge-transfer arc that the
-    richer circuit lost to a spurious arc. Arcs a simplification drops are reported as NaN
-    and listed in ``unresolved`` rather than fitted to noise. Arcs are named in order of their
-    characteristic frequency, so the lowest-frequency arc is always ``ct``.
+    near the top of the window), or while it resolves the arcs below the highest where the
+    richer circuit left one of them unresolved (an arc split in two, or a spurious arc). Arcs
+    a simplification drops are reported as NaN and listed in ``unresolved`` rather than
+    fitted to noise. Arcs are named in order of their characteristic frequency, so the
+    lowest-frequency arc is always ``ct``.
 
     Parameters
     ----------
@@ -405,7 +406,7 @@ def fit_spectrum(
     for reduced_arcs in range(elements.arcs - 1, 0, -1):
         names = parameter_names(elements._replace(arcs=reduced_arcs).name())
         candidate = _best_fit(f, z, names)
-        rescues = _ct_unresolved(best, best_names, points) and not _ct_unresolved(
+        rescues = _arc_unresolved(best, best_names, points) and not _arc_unresolved(
             candidate, names, points
         )
         if not rescues and _worse(candidate.cost, len(names), best.cost, len(best_names), points):
@@ -447,9 +448,13 @@ def _at_bounds(result, names: list[str]) -> list[str]:
     return [name for name, active in zip(names, result.active_mask, strict=True) if active]
 
 
-def _ct_unresolved(result, names: list[str], points: int) -> bool:
-    """Whether a fit leaves the lowest-frequency arc's resistance unresolved."""
-    return _log_errors(names, result, points)["R_ct_ohm"] > UNRESOLVED_RELATIVE_ERROR
+def _arc_unresolved(result, names: list[str], points: int) -> bool:
+    """Whether a fit leaves unresolved the resistance of an arc below its highest-frequency
+    one (an arc split in two, or fitted to noise). The highest arc's may be unresolved
+    honestly: above the window it trades with R0, and only their sum is determined."""
+    errors = _log_errors(names, result, points)
+    arcs = [name for name in names if name.startswith("R_") and name.endswith("_ohm")]
+    return any(errors[name] > UNRESOLVED_RELATIVE_ERROR for name in arcs[1:])
 
 
 def _log_errors(names: list[str], result, points: int) -> dict[str, float]:
