@@ -1,6 +1,9 @@
 """Each shipped cell config through ``acq serve`` + ``acq run`` of its natural plans: the live
 analysis reports, in Tiled, what the simulator was configured with.
 
+- the sulfide composites (the default cell at a low and a high stack pressure, the
+  fine-particle one at the high, where its arcs overlap most): R_ct and the electrolyte's resistance within 5 %, so the apparent σ
+  (the separator dense, with no CT) too;
 - garnet symmetric pellet: σ and the per-interface ASR within 5 %; the CCD staircase fails
   by a short at its first step above the configured CCD;
 - limited-lithium LFP (at N/P 1.1): the capacity knee within 5 % of the cycle the anode's
@@ -22,6 +25,7 @@ from acq.analysis.results import analysis_summary
 from acq.config import STATIONS_DIR, StationConfig, load_config, parse_config
 from acq.services import simulation_parameters
 from acq.services.ports import free_tcp_port
+from conventions.cell_geometry import layer_thickness_um
 from simulated_devices.cell import SimulatedCell
 from simulated_devices.physics.clock import SimClock
 from simulated_devices.physics.electrochemistry import HalfCycle, HalfCycleLimits
@@ -46,6 +50,14 @@ def shipped_station(name: str, directory, **parameters: dict) -> StationConfig:
         raw[section].update(values)
     raw["simulation"]["parameters"]["imaging"] = dict(TEST_IMAGING)
     return parse_config(raw)
+
+
+@pytest.fixture(scope="module")
+def sulfide(request, tmp_path_factory):
+    directory = tmp_path_factory.mktemp(request.param)
+    served = serve(shipped_station(request.param, directory), directory)
+    yield served
+    stop(served)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +96,33 @@ def run_plan(
 
 def summary_of(served: ServedStation, uid: str) -> dict:
     return analysis_summary(served.client()["analysis"], uid, RUN_TIMEOUT_S)
+
+
+@pytest.mark.parametrize(
+    "sulfide, pressure_MPa",
+    [("default", 6.0), ("default", 50.0), ("fine_particle", 50.0)],
+    indirect=["sulfide"],
+)
+def test_sulfide_R_ct_and_apparent_sigma_are_the_simulators(sulfide, pressure_MPa):
+    run_plan(sulfide, "pressure_step", pressure_MPa=pressure_MPa)
+    uid, printed = run_plan(sulfide, "eis_sweep")  # its default 10 points per decade
+    summary = summary_of(sulfide, uid)
+    assert f"  R_ct_ohm = {summary['R_ct_ohm']}" in printed, printed
+    params = simulation_parameters(sulfide.config)
+    truth = circuit_at(microstructure_at(pressure_MPa, params), params)
+    electrolyte_ohm = truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm
+    assert summary["R_ct_ohm"] == pytest.approx(truth.R_ct_ohm, rel=0.05)
+    assert summary["electrolyte_resistance_ohm"] == pytest.approx(electrolyte_ohm, rel=0.05)
+    geometry = params.geometry
+    dense_cm = 1e-4 * layer_thickness_um(
+        geometry.electrolyte_mass_mg,
+        geometry.electrolyte_solid_density_g_cm3,
+        0.0,
+        geometry.area_cm2,
+    )
+    sigma = dense_cm / (electrolyte_ohm * geometry.area_cm2)
+    assert summary["conductivity_S_per_cm"] == pytest.approx(sigma, rel=0.05)
+    assert summary["conductivity_uncertainty_S_per_cm"] < 0.05 * sigma
 
 
 def test_garnet_sigma_and_interface_asr_are_the_configured_ones(garnet):
