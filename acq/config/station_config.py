@@ -46,13 +46,15 @@ from conventions.cell_geometry import (
 from conventions.impedance import DEFAULT_CIRCUIT
 
 #: The configs this package ships: the default station and other cells on the same one (a
-#: finer sulfide composite, a garnet symmetric pellet, a limited-lithium LFP full cell).
+#: finer sulfide composite, a garnet symmetric pellet with and without its interlayer, a
+#: limited-lithium LFP full cell).
 STATIONS_DIR = Path(__file__).with_name("stations")
 DEFAULT_CONFIG_PATH = STATIONS_DIR / "default.toml"
 SHIPPED_CONFIGS = (
     DEFAULT_CONFIG_PATH,
     STATIONS_DIR / "fine_particle.toml",
     STATIONS_DIR / "garnet_symmetric.toml",
+    STATIONS_DIR / "garnet_pristine.toml",
     STATIONS_DIR / "lfp_limited_lithium.toml",
 )
 

@@ -2,10 +2,14 @@
 analysis reports, in Tiled, what the simulator was configured with.
 
 - the sulfide composites (the default cell at a low and a high stack pressure, the
-  fine-particle one at the high, where its arcs overlap most): R_ct and the electrolyte's resistance within 5 %, so the apparent σ
-  (the separator dense, with no CT) too;
+  fine-particle one at the high, where its arcs overlap most): R_ct and the electrolyte's
+  resistance within 5 %, so the apparent σ (the separator dense, with no CT) too;
 - garnet symmetric pellet: σ and the per-interface ASR within 5 %; the CCD staircase fails
   by a short at its first step above the configured CCD;
+- pristine garnet (no interlayer): the per-interface ASR of bare Li | LLZO within 5 %; its
+  staircase from a low start is blocked, with a tight cut-off, at the first step whose
+  ohmic polarisation exceeds it, and shorts, with the default cut-off, at its first step
+  above the configured (low) CCD;
 - limited-lithium LFP (at N/P 1.1): the capacity knee within 5 % of the cycle the anode's
   inventory runs out (run on the same physics), end of life where the plan stopped.
 
@@ -64,6 +68,14 @@ def sulfide(request, tmp_path_factory):
 def garnet(tmp_path_factory):
     directory = tmp_path_factory.mktemp("garnet")
     served = serve(shipped_station("garnet_symmetric", directory), directory)
+    yield served
+    stop(served)
+
+
+@pytest.fixture(scope="module")
+def garnet_pristine(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("garnet_pristine")
+    served = serve(shipped_station("garnet_pristine", directory), directory)
     yield served
     stop(served)
 
@@ -163,6 +175,47 @@ def test_garnet_refuses_a_plan_for_a_full_cell(garnet):
     assert done.returncode == 2
     assert "needs a full cell, and this station's is symmetric" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_pristine_garnet_interface_asr_is_bare_li_llzos(garnet_pristine):
+    pressure_MPa = 5.0
+    run_plan(garnet_pristine, "pressure_step", pressure_MPa=pressure_MPa)
+    uid, _ = run_plan(garnet_pristine, "eis_sweep", points_per_decade=6)
+    summary = summary_of(garnet_pristine, uid)
+    params = simulation_parameters(garnet_pristine.config)
+    area = params.geometry.area_cm2
+    per_interface = interface_resistance_ohm(pressure_MPa, params, 298.15) * area / 2
+    assert per_interface == pytest.approx(1525.0)  # the config's, at its reference pressure
+    assert summary["R_ct_asr_per_interface_ohm_cm2"] == pytest.approx(per_interface, rel=0.05)
+
+
+def test_pristine_garnet_is_blocked_at_a_tight_cut_off_and_shorts_above_its_ccd(
+    garnet_pristine,
+):
+    """Blocked first (at 0.2 mA/cm², not above the CCD: no dendrite); the same cell, with the
+    plan's default 5 V cut-off, then shorts (a short would persist, so not the other way)."""
+    pressure_MPa, cutoff_V, step = 5.0, 0.5, 0.05
+    staircase = {"start_mA_cm2": step, "step_mA_cm2": step, "max_mA_cm2": 1.0}
+    run_plan(garnet_pristine, "pressure_step", pressure_MPa=pressure_MPa)
+    uid, printed = run_plan(
+        garnet_pristine, "critical_current_density", cutoff_V=cutoff_V, **staircase
+    )
+    assert "  failure = blocked" in printed, printed
+    params = simulation_parameters(garnet_pristine.config)
+    truth = circuit_at(microstructure_at(pressure_MPa, params), params)
+    asr_ohm_cm2 = (truth.R0_ohm + truth.R_b_ohm + truth.R_ct_ohm) * params.geometry.area_cm2
+    densities = step * np.arange(1, 21)
+    blocked = densities[1e-3 * densities * asr_ohm_cm2 > cutoff_V][0]
+    summary = summary_of(garnet_pristine, uid)
+    assert summary["failure"] == "blocked"
+    assert summary["critical_current_density_mA_cm2"] == pytest.approx(blocked)
+    assert summary["last_passed_mA_cm2"] == pytest.approx(blocked - step)
+
+    ccd = params.interface.critical_current_density_mA_cm2
+    uid, _ = run_plan(garnet_pristine, "critical_current_density", **staircase)
+    summary = summary_of(garnet_pristine, uid)
+    assert summary["failure"] == "short_circuit"
+    assert ccd < summary["critical_current_density_mA_cm2"] <= ccd + step + 1e-9
 
 
 def model_knee_cycle(config: StationConfig, pressure_MPa: float, c_rate: float) -> int:
