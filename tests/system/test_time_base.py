@@ -14,6 +14,7 @@ import bluesky.plans as bp
 import pytest
 from caproto.sync.client import read
 
+from acq.beamline import station_plans
 from conventions import data_keys
 
 #: Wall seconds a reading's timestamp may lag the read (a loaded host, one IOC tick).
@@ -93,3 +94,17 @@ def test_an_events_experiment_time_runs_time_scale_faster_than_its_time(RE, stat
         )
         assert wall_s > 0.5  # the delay apart
         assert experiment_s == pytest.approx(wall_s * scale, rel=0.1)
+
+
+def test_a_station_plan_as_acq_run_binds_it_records_the_experiment_time(RE, station):
+    """The registry fills the plan's ``clock`` from the station, as ``acq run`` and the queue
+    server do, and its event carries the served experiment time."""
+    plan = station_plans()["eis_sweep"]
+    arguments = plan.bind(station, {"points_per_decade": 2}, fill_optional=True)
+    assert arguments["clock"] is station.clock
+    RE.documents.clear()
+    RE(plan.function(**arguments))
+    (event,) = [document for name, document in RE.documents if name == "event"]
+    assert abs(event["timestamps"][data_keys.EXPERIMENT_TIME] - event["time"]) < 1.0
+    scale = station.config.station.time_scale
+    assert event["data"][data_keys.EXPERIMENT_TIME] > event["time"] + 0.4 * scale
