@@ -14,11 +14,17 @@ PRESS, POTENTIOSTAT, STAGE, DETECTOR, POSITION_COMPARE = "press", "pstat", "tomo
 BEAM = "beam"
 #: Name of the soft device that labels cycling events with the cycle number and step.
 CYCLE_LABEL = "cycle"
+#: Name of the station's experiment clock (`devices.station_clock`).
+CLOCK = "clock"
 
 #: The settled press: feedback setpoint, load-cell force and stack pressure.
 PRESS_SETPOINT = f"{PRESS}_setpoint_MPa"
 PRESS_FORCE = f"{PRESS}_force_N"
 PRESS_PRESSURE = f"{PRESS}_pressure_MPa"
+#: Experiment time when an event was read, s since the Unix epoch: in every event of every
+#: stream, beside the event's ``time`` (wall clock); it runs ``time_scale`` times faster on a
+#: simulated station, and is the wall clock on hardware (docs/pv_conventions.md, "Time").
+EXPERIMENT_TIME = "experiment_time_s"
 #: The ring current, recorded with every CT frame of a step scan (around a fly scan), mA.
 BEAM_CURRENT = f"{BEAM}_current_mA"
 

@@ -34,7 +34,9 @@ from bluesky.utils import MsgGenerator
 
 from conventions import data_keys
 from devices.beam_monitor import BeamMonitor
+from devices.station_clock import StationClock
 
+from .experiment_time import clocked
 from .suspender_trip import TripOnABusyLoop
 
 
@@ -73,16 +75,17 @@ def beam_suspender(
 BEAM_POLL_S = 0.2
 
 
-def beam_gate(beam: BeamMonitor | None) -> MsgGenerator[None]:
+def beam_gate(beam: BeamMonitor | None, clock: StationClock | None = None) -> MsgGenerator[None]:
     """Before a frame: return at once with the beam up; else wait until the ring current has
     been back at or above the monitor's floor for its ``resume_delay_s``, recording the wait
-    in the ``beam_waits`` stream (reads and sleeps only: nothing moves)."""
+    in the ``beam_waits`` stream, each event with the ``clock`` (reads and sleeps only:
+    nothing moves)."""
     if beam is None:
         return
     floor_mA = float(beam.min_current_mA.get())
     if floor_mA <= 0 or (yield from bps.rd(beam.current_mA)) >= floor_mA:
         return
-    yield from bps.trigger_and_read([beam], name=data_keys.BEAM_WAITS)
+    yield from bps.trigger_and_read(clocked([beam], clock), name=data_keys.BEAM_WAITS)
     delay_s = float(beam.resume_delay_s.get())
     back_since: float | None = None
     while back_since is None or time.monotonic() - back_since < delay_s:
@@ -91,7 +94,7 @@ def beam_gate(beam: BeamMonitor | None) -> MsgGenerator[None]:
             back_since = None
         elif back_since is None:
             back_since = time.monotonic()
-    yield from bps.trigger_and_read([beam], name=data_keys.BEAM_WAITS)
+    yield from bps.trigger_and_read(clocked([beam], clock), name=data_keys.BEAM_WAITS)
 
 
 def describe_beam_suspender(beam: BeamMonitor | None) -> list[dict[str, Any]]:

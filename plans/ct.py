@@ -25,9 +25,11 @@ from conventions.pv_states import Shutter
 from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.rotation_flyer import FlySpec, RotationFlyer
+from devices.station_clock import StationClock
 from devices.tomography import TomographyDetector, TomographyStage
 
 from .beam_wait import beam_gate, describe_beam_suspender, waiting_for_beam
+from .experiment_time import clocked
 from .metadata import checkpointed_run, plan_metadata
 
 
@@ -114,18 +116,19 @@ def _frames(
     count: int,
     stream: str,
     beam: BeamMonitor | None = None,
+    clock: StationClock | None = None,
 ) -> MsgGenerator[None]:
     """``count`` single-frame events in ``stream``, the detector staged around them (each
     stream has a file, and a Resource, of its own); with a ``beam``, each frame waits for it
-    (`plans.beam_wait.beam_gate`). A checkpoint before each frame, and one once the file is
-    closed: a pause goes back no further."""
+    (`plans.beam_wait.beam_gate`, its events with the ``clock``). A checkpoint before each
+    frame, and one once the file is closed: a pause goes back no further."""
     if count == 0:
         return
 
     @bpp.stage_decorator([detector])
     def frames() -> MsgGenerator[None]:
         for _ in range(count):
-            yield from beam_gate(beam)
+            yield from beam_gate(beam, clock)
             yield from bps.checkpoint()
             yield from bps.trigger_and_read([detector, *readables], name=stream)
 
@@ -216,16 +219,18 @@ def step_projections(
     detectors: Sequence[Device],
     stream: str,
     beam: BeamMonitor | None = None,
+    clock: StationClock | None = None,
 ) -> MsgGenerator[None]:
     """The projections as a step scan: move, then one frame per angle, with ``detectors``;
-    with a ``beam``, each frame waits for it (`plans.beam_wait.beam_gate`)."""
+    with a ``beam``, each frame waits for it (`plans.beam_wait.beam_gate`, its events with
+    the ``clock``)."""
 
     @bpp.stage_decorator([detector])
     def steps() -> MsgGenerator[None]:
         for angle in settings.angles_deg():
             yield from bps.checkpoint()  # a pause takes this projection again
             yield from bps.mv(stage.rotation, float(angle))
-            yield from beam_gate(beam)
+            yield from beam_gate(beam, clock)
             yield from bps.trigger_and_read([detector, stage.rotation, *detectors], name=stream)
 
     yield from steps()
@@ -241,6 +246,7 @@ def acquire_ct(
     flyer: RotationFlyer | None = None,
     beam: BeamMonitor | None = None,
     projection_stream: str = data_keys.PRIMARY,
+    clock: StationClock | None = None,
 ) -> MsgGenerator[None]:
     """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
     (no run).
@@ -250,29 +256,32 @@ def acquire_ct(
     step scan reading ``detectors`` with every projection. With a ``beam`` monitor, the CT
     takes no flat or projection while the beam is down (`plans.beam_wait`: each flat and step
     projection waits, a fly pass is suspended and flown again), and the ring current is read
-    with every dark, flat and step projection (and in ``ct_conditions``). Leaves the shutter
-    closed and the sample in the beam.
+    with every dark, flat and step projection (and in ``ct_conditions``). The ``clock`` is
+    read in every event (of a fly scan, in ``ct_conditions``: the pass's frames are stream
+    data of the detector's file). Leaves the shutter closed and the sample in the beam.
     """
     beam_readers = [beam] if beam is not None else []
-    conditions = [*detectors, *beam_readers]
+    conditions = clocked([*detectors, *beam_readers], clock)
     fly_pass = FlyPass(flyer, settings) if flyer is not None else None
 
     sample_in_mm, sample_out_mm = yield from sample_positions(stage)
     cam = detector.cam
     yield from bps.mv(cam.acquire_time, settings.exposure_s, cam.num_images, 1)
     yield from bps.mv(stage.shutter, Shutter.CLOSED)
-    frame_readers = [stage.rotation, *beam_readers]
+    frame_readers = clocked([stage.rotation, *beam_readers], clock)
     yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
     yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
     yield from bps.mv(stage.shutter, Shutter.OPEN)
-    yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT, beam)
+    yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT, beam, clock)
     yield from bps.mv(stage.sample_x, sample_in_mm)
     if fly_pass is None:
-        yield from step_projections(stage, detector, settings, conditions, projection_stream, beam)
+        yield from step_projections(
+            stage, detector, settings, conditions, projection_stream, beam, clock
+        )
     else:
         if conditions:
             yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
-        yield from beam_gate(beam)
+        yield from beam_gate(beam, clock)
         yield from waiting_for_beam(fly_pass.plan(), beam, fly_pass.interrupted)
         if conditions:
             yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
@@ -292,6 +301,7 @@ def ct_scan(
     position_compare: PositionCompare | None = None,
     beam: BeamMonitor | None = None,
     detectors: Sequence[Device] = (),
+    clock: StationClock | None = None,
     md: dict | None = None,
 ) -> MsgGenerator[str]:
     """A CT scan: darks, flats, then projections over an angular range (stream ``primary``).
@@ -320,6 +330,8 @@ def ct_scan(
     detectors
         Also read with every projection of a step scan, or before and after a fly scan
         (stream ``ct_conditions``), e.g. ``[press]``.
+    clock
+        The station's experiment clock, read in every event (``experiment_time_s``).
     md
         Extra start-document metadata.
 
@@ -341,9 +353,10 @@ def ct_scan(
             "position_compare": position_compare,
             "beam": beam,
             "detectors": list(detectors),
+            "clock": clock,
         },
         md,
-        detectors=[detector, *detectors, *([beam] if beam is not None else [])],
+        detectors=clocked([detector, *detectors, *([beam] if beam is not None else [])], clock),
         motors=[stage.rotation],
         num_points=num_projections,
         dimensions=[([stage.rotation.name], data_keys.PRIMARY)],
@@ -353,7 +366,9 @@ def ct_scan(
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
-        yield from acquire_ct(stage, detector, settings, detectors, flyer=flyer, beam=beam)
+        yield from acquire_ct(
+            stage, detector, settings, detectors, flyer=flyer, beam=beam, clock=clock
+        )
 
     return (yield from bpp.finalize_wrapper(inner(), bps.mv(stage.shutter, Shutter.CLOSED)))
 

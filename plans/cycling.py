@@ -28,6 +28,7 @@ from conventions.cycling import COLLAPSE_FRACTION, TRACE_BUFFER_POINTS, half_cyc
 from conventions.pv_states import HalfCycleEnd, Technique, TechniqueState
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
+from devices.station_clock import StationClock
 
 from .metadata import checkpointed_run, plan_metadata
 from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
@@ -356,6 +357,7 @@ def galvanostatic_cycles(
     charge_first: bool = True,
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
     detectors: Sequence[Device] = (),
+    clock: StationClock | None = None,
     md: dict | None = None,
 ) -> MsgGenerator[str]:
     """Charge/discharge cycles at a C-rate or a current density.
@@ -389,6 +391,8 @@ def galvanostatic_cycles(
         Wall seconds between live ``trace`` events.
     detectors
         Also read in every ``trace`` and ``half_cycle`` event.
+    clock
+        The station's experiment clock, read in every event (``experiment_time_s``).
     md
         Extra start-document metadata.
 
@@ -424,7 +428,7 @@ def galvanostatic_cycles(
         max_capacity_mAh,
         record_interval_s,
     )
-    readers = stack_readers(press, detectors)
+    readers = stack_readers(press, detectors, clock)
     target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {
@@ -441,6 +445,7 @@ def galvanostatic_cycles(
         "record_interval_s": record_interval_s,
         "charge_first": charge_first,
         "detectors": list(detectors),
+        "clock": clock,
     }
     metadata = plan_metadata(
         "galvanostatic_cycles",
@@ -453,7 +458,7 @@ def galvanostatic_cycles(
     )
 
     @checkpointed_run(metadata)
-    @held_at(press, target_MPa)
+    @held_at(press, target_MPa, clock)
     def inner() -> MsgGenerator[None]:
         for index in range(cycles):
             yield from cycle(
@@ -483,6 +488,7 @@ def critical_current_density(
     cutoff_V: float = 5.0,
     collapse_fraction: float = COLLAPSE_FRACTION,
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    clock: StationClock | None = None,
     md: dict | None = None,
 ) -> MsgGenerator[dict]:
     """Plating/stripping of a symmetric Li | SSE | Li cell at rising current density.
@@ -509,6 +515,8 @@ def critical_current_density(
         Symmetric voltage limit ±cutoff_V, V.
     collapse_fraction
         Voltage collapse threshold (fraction of the half cycle's peak polarisation).
+    clock
+        As in `galvanostatic_cycles`.
     md
         Extra start-document metadata.
 
@@ -558,7 +566,7 @@ def critical_current_density(
             cutoffs=("cutoff_V", "-cutoff_V"),
         )
         steps.append((density, settings))
-    readers = stack_readers(press, ())
+    readers = stack_readers(press, (), clock)
     target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {
@@ -575,7 +583,7 @@ def critical_current_density(
     }
     metadata = plan_metadata(
         "critical_current_density",
-        arguments,
+        {**arguments, "clock": clock},
         md,
         detectors=[potentiostat, *readers],
         dimensions=[([data_keys.LIVE_TIME], data_keys.TRACE)],
@@ -594,7 +602,7 @@ def critical_current_density(
     }
 
     @checkpointed_run(metadata)
-    @held_at(press, target_MPa)
+    @held_at(press, target_MPa, clock)
     def inner() -> MsgGenerator[None]:
         for index, (density, settings) in enumerate(steps):
             for step_name, half in (("plating", settings), ("stripping", settings.reversed())):
@@ -633,6 +641,7 @@ def lithium_inventory_cycling(
     rest_s: float = 0.0,
     record_interval_s: float | None = None,
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+    clock: StationClock | None = None,
     md: dict | None = None,
 ) -> MsgGenerator[dict]:
     """Cycle a limited-lithium cell until its capacity falls below a retention threshold.
@@ -649,7 +658,7 @@ def lithium_inventory_cycling(
         Stop after this many cycles in any case.
     reference_cycles
         The reference capacity is the largest discharge capacity of the first cycles.
-    upper_cutoff_V, lower_cutoff_V, rest_s, record_interval_s, poll_interval_s
+    upper_cutoff_V, lower_cutoff_V, rest_s, record_interval_s, poll_interval_s, clock
         As in `galvanostatic_cycles`.
     md
         Extra start-document metadata.
@@ -685,7 +694,7 @@ def lithium_inventory_cycling(
     settings = yield from half_cycle_settings(
         potentiostat, c_rate, None, upper_cutoff_V, lower_cutoff_V, None, None, record_interval_s
     )
-    readers = stack_readers(press, ())
+    readers = stack_readers(press, (), clock)
     target_MPa = (yield from hold_target(press)) if press is not None else None
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     arguments = {
@@ -699,6 +708,7 @@ def lithium_inventory_cycling(
         "lower_cutoff_V": lower_cutoff_V,
         "rest_s": rest_s,
         "record_interval_s": record_interval_s,
+        "clock": clock,
     }
     metadata = plan_metadata(
         "lithium_inventory_cycling",
@@ -712,7 +722,7 @@ def lithium_inventory_cycling(
     outcome = {"cycles": 0, "end_of_life_cycle": None, "reference_capacity_mAh": None}
 
     @checkpointed_run(metadata)
-    @held_at(press, target_MPa)
+    @held_at(press, target_MPa, clock)
     def inner() -> MsgGenerator[None]:
         capacities = []
         for index in range(max_cycles):

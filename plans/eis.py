@@ -13,6 +13,7 @@ from conventions import data_keys, plan_arguments
 from conventions.impedance import sweep_points
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
+from devices.station_clock import StationClock
 
 from .metadata import checkpointed_run, plan_metadata
 from .pressure_hold import describe_suspenders, held_at, hold_target, stack_readers
@@ -105,6 +106,7 @@ def eis_sweep(
     points_per_decade: int = 10,
     amplitude_V: float = 0.01,
     detectors: Sequence[Device] = (),
+    clock: StationClock | None = None,
     md: dict | None = None,
 ) -> MsgGenerator[str]:
     """One impedance spectrum (frequency, Z′, Z″ arrays) as one event.
@@ -124,6 +126,8 @@ def eis_sweep(
         AC amplitude, V.
     detectors
         Also read in the event.
+    clock
+        The station's experiment clock, read in every event (``experiment_time_s``).
     md
         Extra start-document metadata.
 
@@ -135,7 +139,7 @@ def eis_sweep(
     settings = ImpedanceSettings(
         start_frequency_Hz, stop_frequency_Hz, points_per_decade, amplitude_V
     )
-    readers = stack_readers(press, detectors)
+    readers = stack_readers(press, detectors, clock)
     target_MPa = (yield from hold_target(press)) if press is not None else None
     metadata = plan_metadata(
         "eis_sweep",
@@ -144,6 +148,7 @@ def eis_sweep(
             "press": press,
             **asdict(settings),
             "detectors": list(detectors),
+            "clock": clock,
         },
         md,
         detectors=[potentiostat, *readers],
@@ -153,7 +158,7 @@ def eis_sweep(
     )
 
     @checkpointed_run(metadata)
-    @held_at(press, target_MPa)
+    @held_at(press, target_MPa, clock)
     def inner() -> MsgGenerator[None]:
         yield from measure_eis(potentiostat, settings, readers, stream=data_keys.PRIMARY)
 

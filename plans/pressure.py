@@ -9,7 +9,9 @@ from bluesky.utils import MsgGenerator
 
 from conventions import data_keys, plan_arguments
 from devices.press import PressureCell
+from devices.station_clock import StationClock
 
+from .experiment_time import clocked
 from .metadata import checkpointed_run, plan_metadata
 
 
@@ -36,15 +38,24 @@ def settling(press: PressureCell) -> MsgGenerator[dict[str, float]]:
 
 
 def settle_pressure(
-    press: PressureCell, pressure_MPa: float, *, stream: str = data_keys.PRIMARY
+    press: PressureCell,
+    pressure_MPa: float,
+    *,
+    stream: str = data_keys.PRIMARY,
+    clock: StationClock | None = None,
 ) -> MsgGenerator[None]:
-    """Move to ``pressure_MPa``, wait until it holds, record force and pressure (no run)."""
+    """Move to ``pressure_MPa``, wait until it holds, record force and pressure, and the
+    ``clock``'s experiment time (no run)."""
     yield from bps.mv(press, pressure_MPa)
-    yield from bps.trigger_and_read([press], name=stream)
+    yield from bps.trigger_and_read(clocked([press], clock), name=stream)
 
 
 def pressure_step(
-    press: PressureCell, pressure_MPa: float, *, md: dict | None = None
+    press: PressureCell,
+    pressure_MPa: float,
+    *,
+    clock: StationClock | None = None,
+    md: dict | None = None,
 ) -> MsgGenerator[str]:
     """Press the cell to a stack pressure and record it once it holds.
 
@@ -55,6 +66,8 @@ def pressure_step(
     pressure_MPa
         Target stack pressure, MPa; refused before anything moves if NaN, negative or beyond
         the cell rating or load-cell range.
+    clock
+        The station's experiment clock, read in the event (``experiment_time_s``).
     md
         Extra start-document metadata.
 
@@ -68,9 +81,9 @@ def pressure_step(
     criterion = yield from settling(press)
     metadata = plan_metadata(
         "pressure_step",
-        {"press": press, "pressure_MPa": pressure_MPa},
+        {"press": press, "pressure_MPa": pressure_MPa, "clock": clock},
         md,
-        detectors=[press],
+        detectors=clocked([press], clock),
         motors=[press],
         num_points=1,
         pressure_MPa=pressure_MPa,
@@ -79,6 +92,6 @@ def pressure_step(
 
     @checkpointed_run(metadata)
     def inner() -> MsgGenerator[None]:
-        yield from settle_pressure(press, pressure_MPa)
+        yield from settle_pressure(press, pressure_MPa, clock=clock)
 
     return (yield from inner())

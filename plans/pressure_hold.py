@@ -39,7 +39,9 @@ from ophyd import Signal
 from conventions import data_keys
 from conventions.pv_states import Switch
 from devices.press import PressureCell
+from devices.station_clock import StationClock
 
+from .experiment_time import clocked
 from .suspender_trip import TripOnABusyLoop
 
 logger = logging.getLogger(__name__)
@@ -161,26 +163,30 @@ def hold_target(press: PressureCell) -> MsgGenerator[float | None]:
 
 
 def _note_suspension(
-    press: PressureCell, note: Signal, suspender: SuspenderBase, resumed: bool
+    readers: Sequence[Any], note: Signal, suspender: SuspenderBase, resumed: bool
 ) -> MsgGenerator[None]:
-    """One ``suspensions`` event: what happened and the press's readings."""
+    """One ``suspensions`` event: what happened, and ``readers`` (the press, the clock)."""
     text = "resumed" if resumed else f"suspended: {suspender._get_justification()}"
     yield from bps.mv(note, text)
-    yield from bps.trigger_and_read([note, press], name=data_keys.SUSPENSIONS)
+    yield from bps.trigger_and_read([note, *readers], name=data_keys.SUSPENSIONS)
 
 
-def _marking(press: PressureCell, suspender: Callable[[], SuspenderBase]) -> dict[str, Any]:
-    """The ``pre_plan`` and ``post_plan`` that mark a suspender's interval in ``suspensions``
-    (``suspender`` returns it: the plans are made before it exists)."""
+def _marking(readers: Sequence[Any], suspender: Callable[[], SuspenderBase]) -> dict[str, Any]:
+    """The ``pre_plan`` and ``post_plan`` that mark a suspender's interval in ``suspensions``,
+    reading ``readers`` in each event (``suspender`` returns it: the plans are made before
+    it exists)."""
     note = Signal(name=data_keys.SUSPENSION_NOTE, value="", kind="hinted")
     return {
-        "pre_plan": lambda: _note_suspension(press, note, suspender(), resumed=False),
-        "post_plan": lambda: _note_suspension(press, note, suspender(), resumed=True),
+        "pre_plan": lambda: _note_suspension(readers, note, suspender(), resumed=False),
+        "post_plan": lambda: _note_suspension(readers, note, suspender(), resumed=True),
     }
 
 
-def pressure_suspender(press: PressureCell, target_MPa: float) -> SuspenderBase:
-    """The suspender that holds a technique at ``target_MPa`` (see the module's docstring)."""
+def pressure_suspender(
+    press: PressureCell, target_MPa: float, clock: StationClock | None = None
+) -> SuspenderBase:
+    """The suspender that holds a technique at ``target_MPa`` (see the module's docstring);
+    its ``suspensions`` events read the press and the ``clock``."""
     band_MPa = press.hold_band_MPa.get()
     suspender = SuspendWhenStackPressureLost(
         press,
@@ -189,7 +195,7 @@ def pressure_suspender(press: PressureCell, target_MPa: float) -> SuspenderBase:
         press.tolerance_MPa.get(),
         sleep=press.dwell_s.get(),
         tripped_message=f"stack pressure outside {target_MPa:g} ± {band_MPa:g} MPa",
-        **_marking(press, lambda: suspender),
+        **_marking(clocked([press], clock), lambda: suspender),
     )
     return suspender
 
@@ -214,13 +220,17 @@ def describe_suspenders(
 
 
 def holding_pressure(
-    plan: MsgGenerator[Any], press: PressureCell | None, target_MPa: float | None
+    plan: MsgGenerator[Any],
+    press: PressureCell | None,
+    target_MPa: float | None,
+    clock: StationClock | None = None,
 ) -> MsgGenerator[Any]:
-    """Run ``plan`` with the `pressure_suspenders` for ``target_MPa`` installed (as it is
-    without a press or a target)."""
+    """Run ``plan`` with the `pressure_suspender` for ``target_MPa`` installed (as it is
+    without a press or a target), its ``suspensions`` events reading the ``clock``."""
     if press is None or target_MPa is None:
         return (yield from plan)
-    return (yield from bpp.suspend_wrapper(plan, [pressure_suspender(press, target_MPa)]))
+    suspender = pressure_suspender(press, target_MPa, clock)
+    return (yield from bpp.suspend_wrapper(plan, [suspender]))
 
 
 #: `holding_pressure` as a decorator of a run's body, inside its ``run_decorator``: the
@@ -229,8 +239,11 @@ def holding_pressure(
 held_at = bpp.make_decorator(holding_pressure)
 
 
-def stack_readers(press: PressureCell | None, detectors: Sequence[Any]) -> list[Any]:
-    """``detectors`` with the press first (once), so each event records the stack pressure."""
+def stack_readers(
+    press: PressureCell | None, detectors: Sequence[Any], clock: StationClock | None = None
+) -> list[Any]:
+    """``detectors`` with the press first and the ``clock`` last (each once), so each event
+    records the stack pressure and the experiment time."""
     if press is None:
-        return list(detectors)
-    return [press, *(device for device in detectors if device is not press)]
+        return clocked(detectors, clock)
+    return clocked([press, *(device for device in detectors if device is not press)], clock)

@@ -16,6 +16,7 @@ from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
+from devices.station_clock import StationClock
 from devices.tomography import TomographyDetector, TomographyStage
 
 from .beam_wait import describe_beam_suspender
@@ -27,6 +28,7 @@ from .cycling import (
     half_cycle_settings,
 )
 from .eis import ImpedanceSettings, measure_eis
+from .experiment_time import clocked
 from .metadata import checkpointed_run, plan_metadata
 from .pressure import check_pressures, settle_pressure, settling
 from .pressure_hold import check_load_cell, describe_suspenders, holding_pressure
@@ -61,6 +63,7 @@ def pressure_series(
     rest_s: float = 0.0,
     record_interval_s: float | None = None,
     poll_interval_s: float = 0.2,
+    clock: StationClock | None = None,
     md: dict | None = None,
 ) -> MsgGenerator[list[str]]:
     """For each stack pressure: settle, one EIS spectrum, one CT scan, ``cycles`` cycles.
@@ -93,6 +96,9 @@ def pressure_series(
         Galvanostatic cycles at each pressure (0 skips cycling).
     c_rate, upper_cutoff_V, lower_cutoff_V, rest_s, record_interval_s, poll_interval_s
         The cycling (see `plans.cycling.galvanostatic_cycles`).
+    clock
+        The station's experiment clock, read in every event of every stream
+        (``experiment_time_s``).
     md
         Extra start-document metadata for every run.
 
@@ -171,6 +177,7 @@ def pressure_series(
         "lower_cutoff_V": lower_cutoff_V,
         "rest_s": rest_s,
         "record_interval_s": record_interval_s,
+        "clock": clock,
     }
     geometry = (yield from ct_geometry(stage, detector, flyer)) if ct else {}
     techniques = {
@@ -193,7 +200,12 @@ def pressure_series(
     label = HalfCycleLabel(name=data_keys.CYCLE_LABEL)
     uids: list[str] = []
 
-    readers = [press, potentiostat, *([detector] if ct else []), *([beam] if ct and beam else [])]
+    readers = clocked(
+        [press, potentiostat, *([detector] if ct else []), *([beam] if ct and beam else [])],
+        clock,
+    )
+    # What every event reads besides its own stream's readings: the press and the clock.
+    stack = clocked([press], clock)
 
     def cycling(charge: HalfCycleSettings) -> MsgGenerator[None]:
         for cycle_index in range(cycles):
@@ -204,7 +216,7 @@ def pressure_series(
                 cycle_index=cycle_index,
                 rest_s=rest_s,
                 poll_interval_s=poll_interval_s,
-                detectors=[press],
+                detectors=stack,
             )
 
     def one_pressure(index: int, pressure: float) -> MsgGenerator[None]:
@@ -228,9 +240,9 @@ def pressure_series(
 
         @checkpointed_run(metadata)
         def inner() -> MsgGenerator[None]:
-            yield from settle_pressure(press, pressure)
-            spectrum = measure_eis(potentiostat, eis, [press], stream=data_keys.EIS)
-            yield from holding_pressure(spectrum, press, pressure)
+            yield from settle_pressure(press, pressure, clock=clock)
+            spectrum = measure_eis(potentiostat, eis, stack, stream=data_keys.EIS)
+            yield from holding_pressure(spectrum, press, pressure, clock)
             if ct is not None:
                 yield from acquire_ct(
                     stage,
@@ -240,9 +252,10 @@ def pressure_series(
                     flyer=flyer,
                     beam=beam,
                     projection_stream=data_keys.PROJECTION,
+                    clock=clock,
                 )
             if charge is not None:
-                yield from holding_pressure(cycling(charge), press, pressure)
+                yield from holding_pressure(cycling(charge), press, pressure, clock)
 
         uids.append((yield from inner()))
 

@@ -25,6 +25,7 @@ from devices.beam_monitor import BeamMonitor
 from devices.position_compare import PositionCompare
 from devices.potentiostat import Potentiostat
 from devices.press import PressureCell
+from devices.station_clock import StationClock, WallClock
 from devices.station_lock import StationLock
 from devices.tomography import TomographyDetector, TomographyStage
 
@@ -52,6 +53,8 @@ class Station:
     detector: TomographyDetector
     position_compare: PositionCompare
     beam: BeamMonitor
+    #: The experiment clock every plan reads in each event (`make_clock`).
+    clock: StationClock
     #: The IOCs' lock, held while a plan runs (the simulated IOCs serve it; None on hardware,
     #: whose IOCs apply an access-security file instead: docs/pv_conventions.md).
     lock: StationLock | None = None
@@ -67,6 +70,7 @@ class Station:
                 self.detector,
                 self.position_compare,
                 self.beam,
+                self.clock,
             )
         }
 
@@ -143,6 +147,15 @@ def make_press(config: StationConfig, *, fake: bool = False) -> PressureCell:
     press.hold_band_MPa.put(config.press.hold_band_MPa)
     press.area_mm2.put(disc_area_mm2(config.cell.diameter_mm))
     return press
+
+
+def make_clock(config: StationConfig, *, fake: bool = False) -> StationClock:
+    """The experiment clock: the one a simulated station serves under ``<prefix>station:``
+    (running ``time_scale`` times fast); on hardware, whose experiment time is the wall
+    clock, a `WallClock` with no PV."""
+    if config.simulation is None:
+        return WallClock(name=data_keys.CLOCK)
+    return _kind(StationClock, fake)(config.station.prefix + "station:", name=data_keys.CLOCK)
 
 
 def make_station_lock(config: StationConfig, *, fake: bool = False) -> StationLock | None:
@@ -230,11 +243,12 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
     tomo_stage = make_tomo_stage(config, fake=fake)
     position_compare = make_position_compare(config, fake=fake)
     beam = make_beam_monitor(config, fake=fake)
+    clock = make_clock(config, fake=fake)
     lock = make_station_lock(config, fake=fake)
     try:  # last: it waits for cam.acquire, while the others' PVs connect
         detector = make_detector(config, fake=fake)
     except TimeoutError as error:
-        built: list[Device] = [press, potentiostat, tomo_stage, position_compare, beam]
+        built: list[Device] = [press, potentiostat, tomo_stage, position_compare, beam, clock]
         built += [lock] if lock is not None else []
         failures = [_not_connected(d.name, d, error) for d in built if not d.connected]
         close_devices(built)
@@ -242,7 +256,9 @@ def build_station(config: StationConfig, *, fake: bool = False) -> Station:
             "station devices did not connect: "
             + "; ".join([*failures, f"{data_keys.DETECTOR} ({error})"])
         ) from None
-    return Station(config, press, potentiostat, tomo_stage, detector, position_compare, beam, lock)
+    return Station(
+        config, press, potentiostat, tomo_stage, detector, position_compare, beam, clock, lock
+    )
 
 
 def connect_station(station: Station, timeout_s: float = 10.0) -> None:

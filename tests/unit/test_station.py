@@ -29,6 +29,7 @@ def test_every_shipped_config_builds_a_station_of_its_named_devices(path):
         data_keys.DETECTOR,
         data_keys.POSITION_COMPARE,
         data_keys.BEAM,
+        data_keys.CLOCK,
     ]
     assert all(device.prefix.startswith(config.station.prefix) for device in devices.values())
     beam = station.beam
@@ -71,11 +72,13 @@ def test_the_registry_knows_every_plan_and_fills_its_devices(fake_station):
         "detector",
         "position_compare",
         "beam",
+        "clock",
     }
     bound = series.bind(fake_station, {"pressures_MPa": [6]}, fill_optional=True)
     assert bound["press"] is fake_station.press
     assert bound["position_compare"] is fake_station.position_compare
     assert bound["beam"] is fake_station.beam
+    assert bound["clock"] is fake_station.clock
     assert "position_compare" not in series.bind(fake_station, {})
     named = plans["eis_sweep"].bind(
         fake_station, {"potentiostat": "pstat", "detectors": ["press"]}

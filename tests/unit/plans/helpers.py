@@ -55,3 +55,23 @@ def run_until(
     except (StopIteration, type(exception)):
         pass
     return messages
+
+
+def event_readers(messages: list[Msg], stream: str) -> list[set[str]]:
+    """For each event of ``stream``: the names of what it read."""
+    events: list[set[str]] = []
+    current: set[str] | None = None
+    for message in messages:
+        if message.command == "create":
+            current = set() if message.kwargs["name"] == stream else None
+        elif message.command == "read" and current is not None:
+            current.add(message.obj.name)
+        elif message.command == "save" and current is not None:
+            events.append(current)
+            current = None
+    return events
+
+
+def streams(messages: list[Msg]) -> set[str]:
+    """The streams the messages make events in."""
+    return {message.kwargs["name"] for message in commands(messages, "create")}

@@ -46,16 +46,6 @@ def instrument(
     sim.add_read_handler_for(gal.voltage_V, voltage_V)
 
 
-@pytest.fixture
-def symmetric(sim, fake_station):
-    """The fake station's potentiostat on a symmetric Li | SSE | Li cell (no capacity)."""
-    pstat = fake_station.potentiostat
-    for signal, value in ((pstat.cell_type, "symmetric"), (pstat.nominal_capacity_mAh, 0.0)):
-        signal.put(value)
-        sim.add_read_handler_for(signal, value)
-    return pstat
-
-
 def test_cycles_stream_the_trace_until_the_end_and_record_each_half_cycle(sim, fake_station):
     pstat = fake_station.potentiostat
     instrument(sim, pstat, polls=3, reason=HalfCycleEnd.UPPER_CUTOFF, voltage_V=[3.0, 3.5, 3.7])

@@ -12,8 +12,8 @@ from tests.unit.plans.helpers import commands, start_of
 
 
 def test_pressure_step_reads_its_criterion_moves_waits_and_records(sim, fake_station):
-    press = fake_station.press
-    messages = sim.simulate_plan(pressure_step(press, 25.0, md={"operator": "me"}))
+    press, clock = fake_station.press, fake_station.clock
+    messages = sim.simulate_plan(pressure_step(press, 25.0, clock=clock, md={"operator": "me"}))
     assert [m.command for m in messages] == [
         "read",
         "read",
@@ -22,20 +22,23 @@ def test_pressure_step_reads_its_criterion_moves_waits_and_records(sim, fake_sta
         "set",
         "wait",
         "trigger",
+        "trigger",
         "wait",
         "create",
+        "read",
         "read",
         "save",
         "close_run",
     ]
     assert messages[4].obj is press and messages[4].args == (25.0,)
+    assert [m.obj for m in commands(messages, "read")[-2:]] == [press, clock]
     start = start_of(messages)
     assert start["plan_name"] == "pressure_step"
-    assert start["plan_args"] == {"press": "press", "pressure_MPa": 25.0}
+    assert start["plan_args"] == {"press": "press", "pressure_MPa": 25.0, "clock": "clock"}
     assert start["pressure_MPa"] == 25.0 and start["operator"] == "me"
     assert start["technique"]["tolerance_MPa"] == press.tolerance_MPa.get()
     assert start["technique"]["dwell_s"] == press.dwell_s.get()
-    assert start["detectors"] == ["press"] and start["motors"] == ["press"]
+    assert start["detectors"] == ["press", "clock"] and start["motors"] == ["press"]
     assert start["num_points"] == 1
     assert start["hints"] == {"dimensions": [[["time"], "primary"]]}
 

@@ -13,7 +13,7 @@ from devices.press import PressureUntrusted
 from plans import eis_sweep, galvanostatic_cycles, pressure_series
 from plans.cycling import CellShorted
 from plans.pressure_hold import SuspendWhenStackPressureLost
-from tests.unit.plans.helpers import commands, start_of
+from tests.unit.plans.helpers import commands, event_readers, start_of
 from tests.unit.plans.test_cycling import instrument
 
 TARGET_MPA = 25.0
@@ -44,20 +44,6 @@ def simulate_to_error(sim, plan, error_type: type[Exception]) -> tuple[list, lis
             caught.append(error)
 
     return sim.simulate_plan(catching()), caught
-
-
-def event_readers(messages, stream: str) -> list[set[str]]:
-    """For each event of ``stream``: the names of what it read."""
-    events, current = [], None
-    for message in messages:
-        if message.command == "create":
-            current = set() if message.kwargs["name"] == stream else None
-        elif message.command == "read" and current is not None:
-            current.add(message.obj.name)
-        elif message.command == "save" and current is not None:
-            events.append(current)
-            current = None
-    return events
 
 
 def test_cycling_with_the_press_is_held_at_its_pressure_and_records_it(sim, fake_station):
