@@ -94,6 +94,7 @@ def run_demo(
                 station.tomo_stage,
                 station.detector,
                 position_compare=station.position_compare,
+                clock=station.clock,
                 **args,
             )
         )

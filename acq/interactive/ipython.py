@@ -7,7 +7,7 @@ station config:
 name               what
 =================  ===========================================================================
 ``press``, ...     every device of the station by its name (``press``, ``pstat``, ``tomo``,
-                   ``det``, ``pc``), connected; ``station`` holds them all
+                   ``det``, ``pc``, ``clock``), connected; ``station`` holds them all
 plans              the station's plans (`plans.__all__`), ``bp``, ``bps``
 ``RE``             a RunEngine with the station's metadata, streaming to Tiled and publishing
                    to the analysis worker; BestEffortCallback tables, a line per spectrum,
@@ -52,9 +52,11 @@ BANNER = """\
 Stack-pressure beamline {station}: devices {devices}
 RE streams to {uri} ('raw'; analysis results in 'analysis'); db = the raw runs.
 Plans: {plans}.
-  RE(pressure_step(press, 25))
-  RE(eis_sweep(pstat, points_per_decade=5, detectors=[press]))
-  RE(pressure_series(press, pstat, tomo, det, position_compare=pc, pressures_MPa=[6, 25]))
+  RE(pressure_step(press, 25, clock=clock))
+  RE(eis_sweep(pstat, points_per_decade=5, detectors=[press], clock=clock))
+  RE(pressure_series(press, pstat, tomo, det, position_compare=pc, clock=clock,
+                     pressures_MPa=[6, 25]))
+(clock=clock puts the experiment time, experiment_time_s, in every event.)
 Ctrl-C once pauses at the next checkpoint, twice at once (pressure held, cell off); then
 RE.resume(), RE.stop() or RE.abort().
 """

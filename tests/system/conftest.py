@@ -161,6 +161,7 @@ def pressure_series_run(station, station_config, tiled_client) -> SeriesRun:
             station.tomo_stage,
             station.detector,
             position_compare=station.position_compare,
+            clock=station.clock,
             pressures_MPa=settings.PRESSURES_MPA,
             eis_points_per_decade=settings.POINTS_PER_DECADE,
             ct_num_projections=settings.PROJECTIONS,
