@@ -47,6 +47,10 @@ ALONE = ("test_readme.py",)
 #: ports: beside the session's station (same ports) their clients would not find their IOCs,
 #: so they run on the README's worker, which never starts the session's station.
 BESIDE_THE_README = ("test_acq_queue_signals.py",)
+#: System test files that need no session fixture: each serves stations of its own (own
+#: prefix, Channel Access, Tiled and 0MQ ports), so they run as a group of their own on
+#: whichever worker is free first, after the README's and beside the session's station.
+SERVED_ALONE = ("test_shipped_cells.py",)
 
 
 #: Environment variable naming the folder where each pytest-xdist worker's fatal errors go.
@@ -107,6 +111,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             group = path.stem
         elif path.name in BESIDE_THE_README:
             group = Path(ALONE[0]).stem
+        elif path.name in SERVED_ALONE:
+            group = path.stem
         elif tier == "system":
             group = "station"
         else:
@@ -119,7 +125,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _start_order(path: Path) -> int:
     if path.name in ALONE or path.name in BESIDE_THE_README:
         return 0
-    return 1 if path.parts[0] == "system" else 2
+    if path.name in SERVED_ALONE:
+        return 2
+    return 1 if path.parts[0] == "system" else 3
 
 
 @pytest.fixture
