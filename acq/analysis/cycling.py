@@ -363,7 +363,13 @@ def hysteresis_asr(first: HalfCycle, second: HalfCycle, area_cm2: float) -> tupl
     same, and the gap is the polarisation of both currents:
     V_charge − V_discharge = (|I_charge| + |I_discharge|)·R, so at equal currents
     ASR = R·area = (V_charge − V_discharge) / 2 / |j|. The voltages are compared over
-    `HYSTERESIS_WINDOW` of the charge both passed.
+    `HYSTERESIS_WINDOW` of the charge both passed. Unlike the mid-point overpotential
+    (`CycleMetrics.overpotential_V`, each half cycle at half its own charge), the states
+    match when the two passed different charges (a capacity limit, a discharge cut short by
+    the anode's lithium), and the window averages the noise of many points. Charge lost to
+    side reactions (1 − Coulombic efficiency) shifts the match by that fraction of the
+    window's charge. The polarisation reads low where it has not built up: half cycles that
+    end at a cut-off within a few of its relaxation times (the simulator's 60 s).
 
     Parameters
     ----------

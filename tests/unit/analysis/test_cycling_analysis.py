@@ -426,3 +426,21 @@ def test_a_staircase_on_a_full_cell_tells_contact_loss_from_its_hysteresis():
         assert summary["polarisation_growth_per_h"] == pytest.approx(
             contact_loss_per_h * interface_share, abs=0.002
         )
+
+
+def test_the_hysteresis_matches_the_state_of_charge_of_half_cycles_of_unequal_charge():
+    """A discharge stopped at half the charge: the two mid-points lie a quarter of the charge
+    apart on the sloped OCV, the states matched from the top of charge do not."""
+    cell = lfp_cell(contact_loss_per_h=0.0)
+    asr_ohm_cm2, _ = model_asr_ohm_cm2(cell)
+    area = cell.params.geometry.area_cm2
+    current = 0.2 * cell.electrochemistry.nominal_capacity_mAh * 1e-3
+    lfp_cycles(cell, [0.2])  # from the initial state to a steady one
+    charge = run_half(cell, 1, "charge", current, 15 * 3600, (4.0, 2.5))
+    discharge = run_half(
+        cell, 1, "discharge", -current, 15 * 3600, (4.0, 2.5), charge.capacity_mAh / 2
+    )
+    assert discharge.termination_reason == HalfCycleEnd.CAPACITY_LIMIT
+    assert hysteresis_asr(charge, discharge, area)[0] == pytest.approx(asr_ohm_cm2, rel=0.005)
+    mid_point = cycle_metrics(charge, discharge, active_mass_g=1.0, area_cm2=area)
+    assert mid_point.overpotential_V * area / current < 0.98 * asr_ohm_cm2
