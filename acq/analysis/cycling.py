@@ -1,6 +1,8 @@
 """Galvanostatic cycling: per-cycle capacity, efficiency, voltages and energy; retention and
 its knee; how and where on its staircase a symmetric cell failed (a dendrite short, a blocked
-interface, or contact loss from its area-specific polarisation's trend).
+interface), and for any cell contact loss from its area-specific polarisation's trend (a
+symmetric cell's |V| / |j|, a full cell's charge/discharge hysteresis at matched state of
+charge).
 
 Input is what a ``half_cycle`` event holds (`plans.cycling`): the instrument's trace (time,
 voltage, current; NaN-padded to the buffer length), its capacity and termination reason.
@@ -15,14 +17,20 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from conventions import data_keys
-from conventions.cycling import COLLAPSE_FRACTION, half_cycle_failure
+from conventions.cycling import (
+    BLOCKED,
+    COLLAPSE_FRACTION,
+    SHORT_CIRCUIT,
+    VOLTAGE_COLLAPSE,
+    half_cycle_failure,
+)
 
 #: Seconds per hour.
 HOUR_S = 3600.0
 #: What a summary records where there is nothing to name (no failure, no knee, no end of
 #: life reached): a string, explicitly, never NaN or None.
 NONE = "none"
-#: A symmetric cell's failure when its area-specific polarisation rose by more than
+#: A cell's failure when its area-specific polarisation rose by more than
 #: `CONTACT_LOSS_RISE` over its time under current, without a short, collapse or block.
 CONTACT_LOSS = "contact_loss"
 #: Rise of the area-specific polarisation over the time under current (fitted, fraction of
@@ -80,13 +88,17 @@ class HalfCycle:
         return abs(float(np.trapezoid(self.voltage_V * self.current_A, self.time_s))) / 3.6
 
     @property
+    def charge_passed_mAh(self) -> np.ndarray:
+        """Charge passed since the half cycle's start at each point, mAh."""
+        passed_As = np.cumsum(np.abs(np.diff(self.time_s) * self.current_A[1:]))
+        return np.concatenate([[0.0], passed_As]) / 3.6
+
+    @property
     def mid_point_voltage_V(self) -> float:
         """Voltage at half the passed charge, V."""
         if self.time_s.size < 2:
             return float("nan")
-        charge = np.concatenate(
-            [[0.0], np.cumsum(np.abs(np.diff(self.time_s) * self.current_A[1:]))]
-        )
+        charge = self.charge_passed_mAh
         return float(np.interp(charge[-1] / 2, charge, self.voltage_V))
 
     @property
@@ -260,8 +272,8 @@ def retention_summary(
 
 @dataclass(frozen=True)
 class PolarisationTrend:
-    """The area-specific polarisation of a symmetric cell's half cycles against their time
-    under current: a straight line, ASR(t) = ASR_0·(1 + growth·t).
+    """A cell's area-specific polarisation against its time under current: a straight line,
+    ASR(t) = ASR_0·(1 + growth·t).
 
     Attributes
     ----------
@@ -272,19 +284,53 @@ class PolarisationTrend:
     rise
         Fitted relative rise over the whole time under current (fraction).
 
-    All NaN with fewer than two half cycles to fit.
+    All NaN with fewer than two half cycles (a symmetric cell's) or cycles (a full cell's) to
+    fit.
     """
 
     asr_ohm_cm2: float
     growth_per_h: float
     rise: float
 
+    def as_dict(self) -> dict[str, float]:
+        """As recorded: ``polarisation_asr_ohm_cm2``, ``polarisation_growth_per_h`` and
+        ``polarisation_rise``."""
+        return {
+            "polarisation_asr_ohm_cm2": self.asr_ohm_cm2,
+            "polarisation_growth_per_h": self.growth_per_h,
+            "polarisation_rise": self.rise,
+        }
+
+
+def _fitted_trend(
+    time_h: np.ndarray, asr_ohm_cm2: np.ndarray, total_h: float
+) -> PolarisationTrend:
+    """The straight line through ASR (Ω·cm²) against time under current (h), its rise over
+    ``total_h``; NaN without two distinct times or with an ASR that is not finite and
+    positive."""
+    if (
+        asr_ohm_cm2.size < 2
+        or np.ptp(time_h) == 0
+        or not np.all(np.isfinite(asr_ohm_cm2) & (asr_ohm_cm2 > 0))
+    ):
+        return PolarisationTrend(math.nan, math.nan, math.nan)
+    slope, intercept = np.polyfit(time_h, asr_ohm_cm2, 1)
+    growth = float(slope / intercept)
+    return PolarisationTrend(float(intercept), growth, growth * total_h)
+
+
+def _start_h(half_cycles: Sequence[HalfCycle]) -> np.ndarray:
+    """Cumulative time under current at the start of each half cycle, h."""
+    durations_h = np.array([half.duration_h for half in half_cycles])
+    return np.cumsum(durations_h) - durations_h
+
 
 def polarisation_trend(half_cycles: Sequence[HalfCycle], area_cm2: float) -> PolarisationTrend:
-    """Fit the area-specific polarisation (|V| / |j|, Ω·cm²) of ``half_cycles`` against the
-    cumulative time under current at the middle of each (h), whatever their currents: half
-    cycles at different current densities (a CCD staircase's two per step) compare, an ohmic
-    cell's stays flat as its current rises, contact loss rises with time.
+    """Fit the area-specific polarisation (|V| / |j|, Ω·cm²) of a symmetric cell's
+    ``half_cycles`` against the cumulative time under current at the middle of each (h),
+    whatever their currents: half cycles at different current densities (a CCD staircase's
+    two per step) compare, an ohmic cell's stays flat as its current rises, contact loss
+    rises with time.
 
     Parameters
     ----------
@@ -295,12 +341,100 @@ def polarisation_trend(half_cycles: Sequence[HalfCycle], area_cm2: float) -> Pol
     """
     durations_h = np.array([half.duration_h for half in half_cycles])
     asr = np.array([half.polarisation_asr_ohm_cm2(area_cm2) for half in half_cycles])
-    middle_h = np.cumsum(durations_h) - durations_h / 2
-    if asr.size < 2 or np.ptp(middle_h) == 0 or not np.all(np.isfinite(asr) & (asr > 0)):
-        return PolarisationTrend(math.nan, math.nan, math.nan)
-    slope, intercept = np.polyfit(middle_h, asr, 1)
-    growth = float(slope / intercept)
-    return PolarisationTrend(float(intercept), growth, growth * float(durations_h.sum()))
+    return _fitted_trend(_start_h(half_cycles) + durations_h / 2, asr, float(durations_h.sum()))
+
+
+#: Part of a cycle's common capacity, counted from the state its two half cycles share (where
+#: the first ended and the second began), over which their voltages are compared: the middle,
+#: clear of the polarisation's reversal at that state and of the open-circuit voltage's steep
+#: ends.
+HYSTERESIS_WINDOW = (0.25, 0.75)
+#: Points of the capacity grid both half cycles' voltages are interpolated onto.
+HYSTERESIS_GRID_POINTS = 64
+
+
+def hysteresis_asr(first: HalfCycle, second: HalfCycle, area_cm2: float) -> tuple[float, float]:
+    """A full cell's area-specific polarisation in one cycle, from the gap between its charge
+    and discharge voltages at matched state of charge.
+
+    The second half cycle starts from the state the first ended in, so both are put on one
+    axis, the charge passed from that state (the first's traced backwards from its end, the
+    second's forwards from its start). At matched charge the open-circuit voltage is the
+    same, and the gap is the polarisation of both currents:
+    V_charge − V_discharge = (|I_charge| + |I_discharge|)·R, so at equal currents
+    ASR = R·area = (V_charge − V_discharge) / 2 / |j|. The voltages are compared over
+    `HYSTERESIS_WINDOW` of the charge both passed. Unlike the mid-point overpotential
+    (`CycleMetrics.overpotential_V`, each half cycle at half its own charge), the states
+    match when the two passed different charges (a capacity limit, a discharge cut short by
+    the anode's lithium), and the window averages the noise of many points. Charge lost to
+    side reactions (1 − Coulombic efficiency) shifts the match by that fraction of the
+    window's charge. The polarisation reads low where it has not built up: half cycles that
+    end at a cut-off within a few of its relaxation times (the simulator's 60 s).
+
+    Parameters
+    ----------
+    first, second
+        A charge and a discharge (in either order) that ran one after the other.
+    area_cm2
+        Electrode area, cm².
+
+    Returns
+    -------
+    (asr_ohm_cm2, time_h)
+        The ASR over the window, Ω·cm², and the mean time of its matched points, h under
+        current since the first's start; both NaN unless the two carried currents of
+        opposite sign and passed some charge each.
+    """
+    if min(first.time_s.size, second.time_s.size) < 2:
+        return math.nan, math.nan
+    direction = float(np.sign(np.median(first.current_A)))
+    if direction * float(np.sign(np.median(second.current_A))) >= 0:
+        return math.nan, math.nan
+    passed_first, passed_second = first.charge_passed_mAh, second.charge_passed_mAh
+    common_mAh = min(passed_first[-1], passed_second[-1])
+    if not common_mAh > 0:
+        return math.nan, math.nan
+    grid_mAh = common_mAh * np.linspace(*HYSTERESIS_WINDOW, HYSTERESIS_GRID_POINTS)
+    to_end_mAh = (passed_first[-1] - passed_first)[::-1]  # rising, towards the first's start
+    voltage_first = np.interp(grid_mAh, to_end_mAh, first.voltage_V[::-1])
+    voltage_second = np.interp(grid_mAh, passed_second, second.voltage_V)
+    charge_minus_discharge_V = direction * (voltage_first - voltage_second)
+    resistance_ohm = charge_minus_discharge_V / (
+        first.applied_current_A + second.applied_current_A
+    )
+    time_first_s = np.interp(grid_mAh, to_end_mAh, (first.time_s - first.time_s[0])[::-1])
+    time_second_s = np.interp(grid_mAh, passed_second, second.time_s - second.time_s[0])
+    mean_time_h = float(np.mean(time_first_s + time_second_s)) / 2 / HOUR_S
+    return float(np.mean(resistance_ohm)) * area_cm2, mean_time_h + first.duration_h / 2
+
+
+def hysteresis_trend(half_cycles: Sequence[HalfCycle], area_cm2: float) -> PolarisationTrend:
+    """Fit a full cell's area-specific polarisation, each cycle's from its charge/discharge
+    hysteresis (`hysteresis_asr`), against the cumulative time under current of its matched
+    points (h): its voltage is mostly its open-circuit voltage, which the hysteresis at
+    matched state of charge cancels.
+
+    Parameters
+    ----------
+    half_cycles
+        The half cycles in the order they ran; a cycle is two in a row of one cycle index with
+        currents of opposite sign (charge and discharge, or plating and stripping). Cycles
+        whose halves passed no charge are left out.
+    area_cm2
+        Electrode area, cm².
+    """
+    starts_h = _start_h(half_cycles)
+    asr, time_h = [], []
+    for k in range(len(half_cycles) - 1):
+        first, second = half_cycles[k], half_cycles[k + 1]
+        if first.cycle_index != second.cycle_index:
+            continue
+        value_ohm_cm2, at_h = hysteresis_asr(first, second, area_cm2)
+        if math.isfinite(value_ohm_cm2):
+            asr.append(value_ohm_cm2)
+            time_h.append(starts_h[k] + at_h)
+    total_h = float(sum(half.duration_h for half in half_cycles))
+    return _fitted_trend(np.array(time_h), np.array(asr), total_h)
 
 
 @dataclass(frozen=True)
@@ -338,18 +472,14 @@ class SymmetricCellFailure:
 
     def as_dict(self) -> dict[str, float | int | str]:
         """As recorded: what there is not (no failure, no failed step) is `NONE`,
-        explicitly; the trend as ``polarisation_asr_ohm_cm2``,
-        ``polarisation_growth_per_h`` and ``polarisation_rise``."""
-        trend = self.polarisation
+        explicitly; the trend as `PolarisationTrend.as_dict` records it."""
         record = {
             "failure": self.failure,
             "critical_current_density_mA_cm2": self.critical_current_density_mA_cm2,
             "last_passed_mA_cm2": self.last_passed_mA_cm2,
             "failed_step_index": self.failed_step_index,
             "failed_half_cycle": self.failed_half_cycle,
-            "polarisation_asr_ohm_cm2": trend.asr_ohm_cm2,
-            "polarisation_growth_per_h": trend.growth_per_h,
-            "polarisation_rise": trend.rise,
+            **self.polarisation.as_dict(),
         }
         return {key: NONE if value is None else value for key, value in record.items()}
 
@@ -382,9 +512,9 @@ def classify_symmetric_failure(
     contact_loss_rise
         Fitted rise of the area-specific polarisation that counts as contact loss (fraction).
     polarisation_is_voltage
-        Whether |V| is the cell's polarisation (a symmetric cell, 0 V at rest). A full cell's
-        voltage is mostly its open-circuit voltage: no trend is fitted (NaN) and no contact
-        loss told.
+        Whether |V| is the cell's polarisation (a symmetric cell, 0 V at rest:
+        `polarisation_trend`). A full cell's voltage is mostly its open-circuit voltage: its
+        polarisation is each step's plating/stripping hysteresis (`hysteresis_trend`).
     """
 
     def density(half: HalfCycle) -> float:
@@ -392,13 +522,11 @@ def classify_symmetric_failure(
             return half.current_density_mA_cm2(area_cm2)
         return float(densities_mA_cm2[half.cycle_index])
 
-    failed = _first_failure(half_cycles, collapse_fraction)
-    passed = half_cycles[: failed[0]] if failed else half_cycles
-    trend = (
-        polarisation_trend(passed, area_cm2)
-        if polarisation_is_voltage
-        else PolarisationTrend(math.nan, math.nan, math.nan)
+    failed = _first_failure(
+        half_cycles, collapse_fraction, (SHORT_CIRCUIT, VOLTAGE_COLLAPSE, BLOCKED)
     )
+    passed = half_cycles[: failed[0]] if failed else half_cycles
+    trend = (polarisation_trend if polarisation_is_voltage else hysteresis_trend)(passed, area_cm2)
     if failed is None:
         failure = CONTACT_LOSS if trend.rise > contact_loss_rise else None
         carried = max((density(half) for half in half_cycles), default=0.0)
@@ -411,12 +539,80 @@ def classify_symmetric_failure(
     )
 
 
+@dataclass(frozen=True)
+class FullCellFailure:
+    """How a full cell's cycling failed, if it did.
+
+    Attributes
+    ----------
+    failure
+        ``"short_circuit"`` or ``"voltage_collapse"`` for the first half cycle that shorted
+        (`conventions.cycling.half_cycle_failure`; ending at a cut-off is how a full cell's
+        half cycles end, no failure); else `CONTACT_LOSS` (the area-specific polarisation
+        rose by more than the threshold, `hysteresis_trend`); else None.
+    failed_cycle_index
+        Cycle of the shorted half cycle.
+    failed_half_cycle
+        Its step name (``charge``/``discharge``).
+    polarisation
+        The area-specific polarisation's trend over the half cycles before the short.
+    """
+
+    failure: str | None
+    failed_cycle_index: int | None
+    failed_half_cycle: str | None
+    polarisation: PolarisationTrend
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """As recorded: what there is not (no failure, no failed cycle) is `NONE`,
+        explicitly; the trend as `PolarisationTrend.as_dict` records it."""
+        record = {
+            "failure": self.failure,
+            "failed_cycle_index": self.failed_cycle_index,
+            "failed_half_cycle": self.failed_half_cycle,
+            **self.polarisation.as_dict(),
+        }
+        return {key: NONE if value is None else value for key, value in record.items()}
+
+
+def classify_full_cell_failure(
+    half_cycles: Sequence[HalfCycle],
+    area_cm2: float,
+    *,
+    collapse_fraction: float = COLLAPSE_FRACTION,
+    contact_loss_rise: float = CONTACT_LOSS_RISE,
+) -> FullCellFailure:
+    """Find whether and how a full cell's charges and discharges failed: the first half cycle
+    that shorted, else contact loss from the trend of its hysteresis polarisation.
+
+    Parameters
+    ----------
+    half_cycles
+        The half cycles in the order they ran.
+    area_cm2
+        Electrode area, cm².
+    collapse_fraction
+        Voltage fall within a half cycle that counts as a collapse (a short).
+    contact_loss_rise
+        Fitted rise of the area-specific polarisation that counts as contact loss (fraction).
+    """
+    failed = _first_failure(half_cycles, collapse_fraction, (SHORT_CIRCUIT, VOLTAGE_COLLAPSE))
+    passed = half_cycles[: failed[0]] if failed else half_cycles
+    trend = hysteresis_trend(passed, area_cm2)
+    if failed is None:
+        failure = CONTACT_LOSS if trend.rise > contact_loss_rise else None
+        return FullCellFailure(failure, None, None, trend)
+    k, failure = failed
+    return FullCellFailure(failure, half_cycles[k].cycle_index, half_cycles[k].step, trend)
+
+
 def _first_failure(
-    half_cycles: Sequence[HalfCycle], collapse_fraction: float
+    half_cycles: Sequence[HalfCycle], collapse_fraction: float, counted: tuple[str, ...]
 ) -> tuple[int, str] | None:
-    """(position, failure) of the first half cycle that failed (`half_cycle_failure`)."""
+    """(position, failure) of the first half cycle that failed (`half_cycle_failure`) by one
+    of the ``counted`` failures."""
     for k, half in enumerate(half_cycles):
         failure = half_cycle_failure(half.termination_reason, half.voltage_V, collapse_fraction)
-        if failure:
+        if failure in counted:
             return k, failure
     return None

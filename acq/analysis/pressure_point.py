@@ -26,8 +26,10 @@ from conventions.impedance import DEFAULT_CIRCUIT
 
 from .ct import CTAnalysis, analyse_ct
 from .cycling import (
+    FullCellFailure,
     HalfCycle,
     SymmetricCellFailure,
+    classify_full_cell_failure,
     classify_symmetric_failure,
     cycle_metrics,
     pair_cycles,
@@ -226,7 +228,7 @@ class PressurePointAnalysis:
             )
         elif fit is not None:
             row["eis_fit_converged"] = False
-        failure = self.symmetric_failure()
+        failure = self.failure()
         if failure is not None:
             row.update(failure.as_dict())
         cycles = self.cycle_metrics()
@@ -258,13 +260,16 @@ class PressurePointAnalysis:
             for charge, discharge in pair_cycles(self.half_cycles)
         ]
 
-    def symmetric_failure(self) -> SymmetricCellFailure | None:
-        """How and where plating/stripping failed (`classify_symmetric_failure`), for a
-        symmetric cell's half cycles or a CCD staircase's (on a full cell too, without the
-        polarisation trend: its voltage is not its polarisation); None for other runs."""
-        symmetric = self.geometry.cell_type == "symmetric"
-        if not self.half_cycles or not (symmetric or self.current_densities_mA_cm2):
+    def failure(self) -> SymmetricCellFailure | FullCellFailure | None:
+        """How and where the half cycles failed, with the polarisation's trend: for a
+        symmetric cell's half cycles or a CCD staircase's (on a full cell, its polarisation
+        from the hysteresis), `classify_symmetric_failure`; for a full cell's cycling,
+        `classify_full_cell_failure`; None without half cycles."""
+        if not self.half_cycles:
             return None
+        symmetric = self.geometry.cell_type == "symmetric"
+        if not (symmetric or self.current_densities_mA_cm2):
+            return classify_full_cell_failure(self.half_cycles, self.geometry.area_cm2)
         return classify_symmetric_failure(
             self.half_cycles,
             self.geometry.area_cm2,
@@ -278,7 +283,7 @@ class PressurePointAnalysis:
         streams: dict[str, list[dict[str, Any]]] = {"summary": [self.summary()]}
         streams["eis_fit"] = [fit.as_dict() for fit in self.spectra]
         streams["cycles"] = self.cycle_metrics()
-        failure = self.symmetric_failure()
+        failure = self.failure()
         if failure is not None:
             streams["failure"] = [failure.as_dict()]
         if self.ct is not None:

@@ -11,10 +11,13 @@ analysis reports, in Tiled, what the simulator was configured with.
   ohmic polarisation exceeds it, and shorts, with the default cut-off, at its first step
   above the configured (low) CCD;
 - limited-lithium LFP (at N/P 1.1): the capacity knee within 5 % of the cycle the anode's
-  inventory runs out (run on the same physics), end of life where the plan stopped.
+  inventory runs out (run on the same physics), end of life where the plan stopped, the
+  polarisation (from the charge/discharge hysteresis) the model's and no contact loss; with
+  contact loss configured, its growth within 10 % and the failure ``contact_loss``.
 
 Each station runs from its shipped file, with only its data directory, PV prefix, ports and
-CT volume made the test's own (and the LFP cell's N/P lowered, to cycle less).
+CT volume made the test's own (and the LFP cell's N/P lowered, to cycle less; its contact loss
+set for the second LFP station).
 """
 
 from __future__ import annotations
@@ -86,6 +89,21 @@ def lfp(tmp_path_factory):
     # N/P 1.1, the paper's lowest: the knee within some 30 cycles, not 70.
     config = shipped_station(
         "lfp_limited_lithium", directory, electrochemistry={"n_to_p_ratio": 1.1}
+    )
+    served = serve(config, directory)
+    yield served
+    stop(served)
+
+
+#: Contact loss of the second LFP station's cathode interface, per hour under current.
+LFP_CONTACT_LOSS_PER_H = 0.01
+
+
+@pytest.fixture(scope="module")
+def lfp_losing_contact(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("lfp_losing_contact")
+    config = shipped_station(
+        "lfp_limited_lithium", directory, interface={"contact_loss_per_h": LFP_CONTACT_LOSS_PER_H}
     )
     served = serve(config, directory)
     yield served
@@ -236,6 +254,17 @@ def model_knee_cycle(config: StationConfig, pressure_MPa: float, c_rate: float) 
     raise AssertionError("the model's inventory never ran out")
 
 
+def model_asr(config: StationConfig, pressure_MPa: float) -> tuple[float, float]:
+    """A full cell's area-specific polarisation on the station's physics (the electrolyte,
+    leads and the cathode interface in series), Ω·cm², and the interface's share of it."""
+    cell = SimulatedCell(simulation_parameters(config), SimClock(1.0))
+    cell.set_pressure(pressure_MPa)
+    chem = cell.electrochemistry
+    resistance_ohm = chem.series_resistance_ohm + chem.charge_transfer_resistance_ohm
+    share = chem.charge_transfer_resistance_ohm / resistance_ohm
+    return resistance_ohm * cell.params.geometry.area_cm2, share
+
+
 @pytest.mark.timeout(900)
 def test_lfp_knee_and_end_of_life_are_the_models(lfp):
     pressure_MPa, c_rate = 50.0, 0.2
@@ -257,3 +286,33 @@ def test_lfp_knee_and_end_of_life_are_the_models(lfp):
     assert summary["end_of_life_cycle"] == int(end.split("= ")[1])
     assert summary["end_of_life_cycle"] > summary["capacity_knee_cycle"]
     assert np.isfinite(summary["final_retention"]) and summary["final_retention"] < 0.8
+    # No contact loss configured: the hysteresis ASR is the model's, flat to the end of life.
+    assert summary["failure"] == "none"
+    asr_ohm_cm2, _ = model_asr(lfp.config, pressure_MPa)
+    assert summary["polarisation_asr_ohm_cm2"] == pytest.approx(asr_ohm_cm2, rel=0.02)
+    assert abs(summary["polarisation_rise"]) < 0.02
+
+
+def test_lfp_contact_loss_is_the_models(lfp_losing_contact):
+    """The cathode interface loses 1 %/h of contact: over 10 cycles at C/5 the hysteresis
+    ASR grows by 1 %/h × the interface's share of the cell's ASR, and the summary, and what
+    ``acq run`` printed of it, say contact loss."""
+    pressure_MPa = 50.0
+    run_plan(lfp_losing_contact, "pressure_step", pressure_MPa=pressure_MPa)
+    uid, printed = run_plan(
+        lfp_losing_contact,
+        "galvanostatic_cycles",
+        cycles=10,
+        c_rate=0.2,
+        upper_cutoff_V=4.0,
+        record_interval_s=300,
+        poll_interval_s=0.05,
+    )
+    summary = summary_of(lfp_losing_contact, uid)
+    asr_ohm_cm2, interface_share = model_asr(lfp_losing_contact.config, pressure_MPa)
+    assert summary["failure"] == "contact_loss"
+    assert "  failure = contact_loss" in printed
+    assert summary["polarisation_asr_ohm_cm2"] == pytest.approx(asr_ohm_cm2, rel=0.02)
+    assert summary["polarisation_growth_per_h"] == pytest.approx(
+        LFP_CONTACT_LOSS_PER_H * interface_share, rel=0.1
+    )

@@ -1,7 +1,8 @@
 """What a paper reports of a cycling run, in its analysis run's summary in Tiled, live: a
-cycling run's retention, knee and end of life, each ``"none"`` where there is none (the
-session's cell is a full cell with lithium to spare). A CCD's failure, step and densities on a
-symmetric cell: ``system/test_shipped_cells.py``."""
+cycling run's retention, knee, end of life and failure, each ``"none"`` where there is none
+(the session's cell is a full cell with lithium to spare and no contact loss). A CCD's
+failure, step and densities on a symmetric cell, a full cell's contact loss:
+``system/test_shipped_cells.py``."""
 
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def test_galvanostatic_cycles_report_retention_and_no_knee_nor_end_of_life(
     assert summary["final_retention"] == pytest.approx(1.0, abs=0.02)
     assert summary["end_of_life_cycle"] == "none"
     assert summary["capacity_knee_cycle"] == "none"
-    assert "failure" not in summary  # a full cell's cycling is no staircase
+    # A full cell's polarisation from its hysteresis, flat without contact loss.
+    assert summary["failure"] == "none"
+    assert summary["polarisation_asr_ohm_cm2"] > 0
+    assert abs(summary["polarisation_rise"]) < 0.02
 
 
 def test_lithium_inventory_cycling_reports_its_end_of_life_explicitly(

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
 from acq.analysis.cycling import (
+    CONTACT_LOSS_RISE,
     HalfCycle,
     capacity_knee,
     capacity_retention,
+    classify_full_cell_failure,
     classify_symmetric_failure,
     cycle_metrics,
+    hysteresis_asr,
+    hysteresis_trend,
     pair_cycles,
     retention_summary,
 )
 from acq.analysis.pressure_point import PressurePointAnalysis
+from acq.config import STATIONS_DIR, load_config
+from acq.services import simulation_parameters
 from conventions.cycling import half_cycle_failure
 from conventions.impedance import DEFAULT_CIRCUIT
+from conventions.pv_states import HalfCycleEnd
 from simulated_devices.cell import SimulatedCell
 from simulated_devices.physics.clock import SimClock
 from simulated_devices.physics.electrochemistry import HalfCycle as ModelHalfCycle
@@ -194,11 +202,12 @@ def staircase(
     return halves
 
 
-def ccd_summary(cell: SimulatedCell, densities_mA_cm2, halves) -> dict:
-    """The analysis run's summary of a CCD run of ``cell`` (as `LiveAnalysis` makes it)."""
+def run_summary(cell: SimulatedCell, technique: dict, halves) -> dict:
+    """The analysis run's summary of a run of ``cell`` (as `LiveAnalysis` makes it) whose
+    start document's technique is ``technique``."""
     geometry = cell.params.geometry
     start = {
-        "pressure_MPa": 25.0,
+        "pressure_MPa": cell.electrochemistry.pressure_MPa,
         "cell": {
             "area_cm2": geometry.area_cm2,
             "electrode_mass_mg": geometry.electrode_mass_mg,
@@ -206,13 +215,19 @@ def ccd_summary(cell: SimulatedCell, densities_mA_cm2, halves) -> dict:
             "electrolyte_mass_mg": geometry.electrolyte_mass_mg,
             "cell_type": cell.params.electrochemistry.cell_type,
         },
-        "technique": {"name": "CCD", "current_densities_mA_cm2": list(densities_mA_cm2)},
+        "technique": technique,
     }
     point = PressurePointAnalysis.from_start(start, DEFAULT_CIRCUIT)
     for half in halves:
         point.add_half_cycle(half)
     (summary,) = point.streams()["summary"]
     return summary
+
+
+def ccd_summary(cell: SimulatedCell, densities_mA_cm2, halves) -> dict:
+    """The analysis run's summary of a CCD run of ``cell``."""
+    technique = {"name": "CCD", "current_densities_mA_cm2": list(densities_mA_cm2)}
+    return run_summary(cell, technique, halves)
 
 
 DENSITIES_MA_CM2 = [round(0.2 * k, 10) for k in range(1, 16)]  # 0.2 … 3.0
@@ -305,3 +320,127 @@ def test_slow_contact_loss_at_constant_current_is_told_from_a_healthy_cell():
     failure = classify_symmetric_failure(staircase(healthy, [0.2] * 10), area)
     assert failure.as_dict()["failure"] == "none"
     assert abs(failure.polarisation.growth_per_h) < 1e-3
+
+
+def lfp_cell(contact_loss_per_h: float, pressure_MPa: float = 50.0) -> SimulatedCell:
+    """The shipped limited-lithium LFP station's cell (`acq/config/stations/
+    lfp_limited_lithium.toml`) whose interface loses ``contact_loss_per_h`` of contact per
+    hour under current."""
+    params = simulation_parameters(load_config(STATIONS_DIR / "lfp_limited_lithium.toml"))
+    interface = dataclasses.replace(params.interface, contact_loss_per_h=contact_loss_per_h)
+    cell = SimulatedCell(dataclasses.replace(params, interface=interface), SimClock(1.0), seed=0)
+    cell.set_pressure(pressure_MPa)
+    return cell
+
+
+def lfp_cycles(cell: SimulatedCell, c_rates) -> list[HalfCycle]:
+    """One charge and discharge at each C-rate, 2.5–4.0 V, as `lithium_inventory_cycling`
+    cycles LFP."""
+    current = cell.electrochemistry.nominal_capacity_mAh * 1e-3
+    halves = []
+    for index, c_rate in enumerate(c_rates):
+        for step, sign in (("charge", 1), ("discharge", -1)):
+            halves.append(
+                run_half(cell, index, step, sign * c_rate * current, 3 * 3600 / c_rate, (4.0, 2.5))
+            )
+    return halves
+
+
+def model_asr_ohm_cm2(cell: SimulatedCell) -> tuple[float, float]:
+    """The model's area-specific polarisation of a full cell (electrolyte and leads in series
+    with the interface), Ω·cm², and the interface's share of it."""
+    chem = cell.electrochemistry
+    series_ohm, interface_ohm = chem.series_resistance_ohm, chem.charge_transfer_resistance_ohm
+    asr = (series_ohm + interface_ohm) * cell.params.geometry.area_cm2
+    return asr, interface_ohm / (series_ohm + interface_ohm)
+
+
+LFP_CYCLING = {"name": "CP", "retention": 0.8}
+
+
+def test_a_full_cells_contact_loss_is_its_hysteresis_growing_at_the_models_rate():
+    """The LFP cell's interface loses 1 %/h of contact over 10 cycles at C/5 (41 h under
+    current, each cycle shorter as the cut-offs come earlier): its charge/discharge
+    hysteresis at matched state of charge gives the model's polarisation and its growth,
+    1 %/h × the interface's share of it, and the summary says contact loss."""
+    cell = lfp_cell(contact_loss_per_h=0.01)
+    asr_ohm_cm2, interface_share = model_asr_ohm_cm2(cell)
+    halves = lfp_cycles(cell, [0.2] * 10)
+    summary = run_summary(cell, LFP_CYCLING, halves)
+    assert summary["failure"] == "contact_loss"
+    assert summary["failed_cycle_index"] == "none"
+    assert summary["polarisation_asr_ohm_cm2"] == pytest.approx(asr_ohm_cm2, rel=0.01)
+    assert summary["polarisation_growth_per_h"] == pytest.approx(0.01 * interface_share, rel=0.1)
+    hours = sum(half.duration_h for half in halves)
+    assert summary["polarisation_rise"] == pytest.approx(
+        hours * summary["polarisation_growth_per_h"]
+    )
+    assert summary["polarisation_rise"] > CONTACT_LOSS_RISE
+
+
+def test_a_full_cell_without_contact_loss_has_a_flat_polarisation_at_any_rate():
+    """No contact loss, cycled at C/20 to C/5: the mid-point overpotential grows with the
+    current, the hysteresis ASR stays the model's."""
+    cell = lfp_cell(contact_loss_per_h=0.0)
+    asr_ohm_cm2, _ = model_asr_ohm_cm2(cell)
+    halves = lfp_cycles(cell, [0.05, 0.1, 0.2, 0.05])
+    summary = run_summary(cell, LFP_CYCLING, halves)
+    assert summary["failure"] == "none"  # recorded explicitly, not as NaN
+    assert summary["polarisation_asr_ohm_cm2"] == pytest.approx(asr_ohm_cm2, rel=0.01)
+    assert abs(summary["polarisation_growth_per_h"]) < 1e-4
+    area = cell.params.geometry.area_cm2
+    for charge, discharge in pair_cycles(halves):
+        assert hysteresis_asr(charge, discharge, area)[0] == pytest.approx(asr_ohm_cm2, rel=0.01)
+    overpotentials_V = [
+        cycle_metrics(*pair, active_mass_g=1.0, area_cm2=area).overpotential_V
+        for pair in pair_cycles(halves)
+    ]
+    assert overpotentials_V[2] > 3 * overpotentials_V[0]  # C/5 against C/20
+
+
+def test_a_full_cells_short_is_its_failure_and_its_trend_stops_before_it():
+    cell = lfp_cell(contact_loss_per_h=0.0)
+    halves = lfp_cycles(cell, [0.2] * 4)
+    shorted = dataclasses.replace(halves[5], termination_reason=HalfCycleEnd.SHORT_CIRCUIT)
+    failure = classify_full_cell_failure(
+        [*halves[:5], shorted, *halves[6:]], cell.params.geometry.area_cm2
+    )
+    assert (failure.failure, failure.failed_cycle_index, failure.failed_half_cycle) == (
+        "short_circuit",
+        2,
+        "discharge",
+    )
+    assert failure.polarisation == hysteresis_trend(halves[:5], cell.params.geometry.area_cm2)
+
+
+def test_a_staircase_on_a_full_cell_tells_contact_loss_from_its_hysteresis():
+    """A CCD staircase recorded on a full cell (before the plan refused one): each step's
+    plating and stripping are a charge and a discharge, their hysteresis its polarisation."""
+    densities = DENSITIES_MA_CM2[:10]
+    for contact_loss_per_h, failure in ((0.02, "contact_loss"), (0.0, "none")):
+        cell = lfp_cell(contact_loss_per_h)
+        asr_ohm_cm2, interface_share = model_asr_ohm_cm2(cell)
+        summary = ccd_summary(cell, densities, staircase(cell, densities))
+        assert summary["failure"] == failure
+        assert summary["polarisation_asr_ohm_cm2"] == pytest.approx(asr_ohm_cm2, rel=0.03)
+        assert summary["polarisation_growth_per_h"] == pytest.approx(
+            contact_loss_per_h * interface_share, abs=0.002
+        )
+
+
+def test_the_hysteresis_matches_the_state_of_charge_of_half_cycles_of_unequal_charge():
+    """A discharge stopped at half the charge: the two mid-points lie a quarter of the charge
+    apart on the sloped OCV, the states matched from the top of charge do not."""
+    cell = lfp_cell(contact_loss_per_h=0.0)
+    asr_ohm_cm2, _ = model_asr_ohm_cm2(cell)
+    area = cell.params.geometry.area_cm2
+    current = 0.2 * cell.electrochemistry.nominal_capacity_mAh * 1e-3
+    lfp_cycles(cell, [0.2])  # from the initial state to a steady one
+    charge = run_half(cell, 1, "charge", current, 15 * 3600, (4.0, 2.5))
+    discharge = run_half(
+        cell, 1, "discharge", -current, 15 * 3600, (4.0, 2.5), charge.capacity_mAh / 2
+    )
+    assert discharge.termination_reason == HalfCycleEnd.CAPACITY_LIMIT
+    assert hysteresis_asr(charge, discharge, area)[0] == pytest.approx(asr_ohm_cm2, rel=0.005)
+    mid_point = cycle_metrics(charge, discharge, active_mass_g=1.0, area_cm2=area)
+    assert mid_point.overpotential_V * area / current < 0.98 * asr_ohm_cm2
