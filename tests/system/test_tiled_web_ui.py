@@ -79,9 +79,21 @@ def wait_for(browser: WebDriver, condition: Callable[[WebDriver], object], what:
     )
 
 
+def listed(browser: WebDriver) -> list[str]:
+    """The node names the Contents grid lists on its page now."""
+    rows = browser.find_elements(By.CSS_SELECTOR, "[role=row][data-id]")
+    return [row.get_attribute("data-id") for row in rows]
+
+
 def open_row(browser: WebDriver, node: str) -> None:
-    """Click the row of child ``node`` in the Contents grid, once it is listed, and wait for
-    the UI to browse into it."""
+    """Click the row of child ``node`` in the Contents grid, turning its pages (ten rows each:
+    the session's catalog holds other tests' runs) until it is listed, and wait for the UI to
+    browse into it."""
+    while node not in (names := wait_for(browser, listed, "Contents")):
+        next_page = browser.find_element(By.CSS_SELECTOR, "button[aria-label='Go to next page']")
+        assert next_page.is_enabled(), f"the UI does not list {node!r} (its last page: {names})"
+        next_page.click()
+        wait_for(browser, lambda driver, names=names: listed(driver) not in ([], names), "page")
 
     def clicked(driver: WebDriver) -> bool:
         driver.find_element(By.CSS_SELECTOR, f"[role=row][data-id='{node}']").click()
