@@ -5,9 +5,9 @@ that array's values and structure (README, "A served station": the web UI).
 
 The browser is Debian's ``chromium`` driven through Debian's ``chromedriver`` by Selenium
 (``.ci/run`` installs both). Selenium is a pure-Python client of the W3C WebDriver protocol
-(≈35 MB installed, most of it the selenium-manager binaries it does not run when given a
-driver); Playwright's wheel brings a Node.js driver of its own and expects a browser build of
-its own, downloaded, which the station's machines cannot fetch.
+(≈40 MB installed with trio, 20 MB of it selenium-manager binaries that it skips when given a
+driver, as here); Playwright's wheel brings a Node.js runtime of its own and expects a browser
+build of its own, downloaded, which the station's machines cannot fetch.
 """
 
 from __future__ import annotations
