@@ -19,9 +19,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/acq demo
 
+# Debian's headless Chromium and its chromedriver, for the test of Tiled's web UI
+# (tests/system/test_tiled_web_ui.py): installed when missing (as root, as CI runs).
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+
+$(BROWSER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
 # Two workers (2 cores): the system tier on one, the README's walk-through on the other,
 # unit tests on whichever is free (tests/conftest.py assigns the groups).
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS)
 
 unit: $(STAMP)
