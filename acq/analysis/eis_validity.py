@@ -55,6 +55,11 @@ KK_MAX_RESIDUAL = 0.025
 #: (99 % above 3.2). σ is estimated from the residuals (`KKTest.noise`), so the threshold
 #: holds at any noise level; tests/unit/analysis/test_eis_validity.py checks both sides.
 KK_MAX_DRIFT = 2.9
+#: Least σ (relative) `KKTest.drift` divides by: potentiostats' stated accuracy is some
+#: 0.1 % of |Z|, so a shared residual smaller than that is not the cell's, and on exact or
+#: nearly exact spectra (the instrument files of tests/data) σ estimated from the residuals
+#: would go to 0 and make their rounding look like a drift.
+KK_NOISE_FLOOR = 1e-3
 #: Fewest lowest-frequency points whose mean residual `KKTest.drift` weighs: below this, a
 #: single noisy point would dominate the mean.
 KK_DRIFT_MIN_POINTS = 5
@@ -87,7 +92,8 @@ class KKTest:
     drift
         Largest |mean| of the residuals (real or imaginary part) over the k lowest
         frequencies, k ≥ `KK_DRIFT_MIN_POINTS`, in units of its standard error
-        ``noise``/√k: residuals that share a sign where the sweep spends its time.
+        ``noise``/√k (``noise`` at least `KK_NOISE_FLOOR`): residuals that share a sign
+        where the sweep spends its time.
     valid
         ``residual_max`` ≤ `KK_MAX_RESIDUAL` and ``drift`` ≤ `KK_MAX_DRIFT`.
     """
@@ -236,7 +242,9 @@ def _low_frequency_drift(omega: np.ndarray, residual: np.ndarray) -> tuple[float
     # Var(r_i+1 − r_i) = 2σ² for independent residuals; a smooth trend hardly adds to it.
     noise = float(np.sqrt(np.mean(np.diff(parts, axis=1) ** 2) / 2))
     points = np.arange(1, omega.size + 1)
-    standard_scores = np.abs(np.cumsum(parts, axis=1)) / (noise * np.sqrt(points))
+    standard_scores = np.abs(np.cumsum(parts, axis=1)) / (
+        max(noise, KK_NOISE_FLOOR) * np.sqrt(points)
+    )
     return noise, float(standard_scores[:, KK_DRIFT_MIN_POINTS - 1 :].max(initial=0.0))
 
 

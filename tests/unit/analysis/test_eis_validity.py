@@ -144,3 +144,13 @@ def test_the_drt_sees_through_an_inductive_tail_and_a_warburg():
     distribution = drt(FREQUENCIES_HZ, noisy_z.real, noisy_z.imag)
     assert distribution.peaks == 2
     assert distribution.inductance_H == pytest.approx(truth["L_H"], rel=0.2)
+
+
+@pytest.mark.parametrize("name", ["inductive", "two arcs", "three arcs"])
+def test_an_exact_spectrum_is_valid(name):
+    # Without noise σ estimated from the residuals is ≈ 0; the floor keeps the fit's own
+    # small misfit from reading as a drift.
+    z = _spectra()[name]
+    test = kk_test(FREQUENCIES_HZ, z.real, z.imag)
+    assert test.noise < 1e-3
+    assert test.valid, test.reason()
