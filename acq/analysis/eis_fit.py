@@ -426,8 +426,7 @@ def fit_spectrum(
     kk = kk_test(f, z.real, z.imag)
     if not kk.valid:
         message += (
-            f"; not Kramers–Kronig consistent ({kk.reason()}): the cell changed during the"
-            " sweep"
+            f"; not Kramers–Kronig consistent ({kk.reason()}): the cell changed during the sweep"
         )
     return dataclasses.replace(
         result,

@@ -96,7 +96,7 @@ def test_no_stationary_spectrum_of_the_simulated_cells_is_flagged(name):
 
 
 @pytest.mark.parametrize("change", [0.1, -0.1])
-@pytest.mark.parametrize("name", list(_cells()) + ["inductive", "two arcs", "three arcs"])
+@pytest.mark.parametrize("name", [*_cells(), "inductive", "two arcs", "three arcs"])
 def test_a_cell_that_drifts_by_10_percent_during_the_sweep_is_flagged(name, change):
     spectrum = {**_cells(), **_spectra()}[name]
     for seed in SEEDS:
