@@ -105,6 +105,11 @@ def parse_circuit(circuit: str) -> CircuitElements:
     return CircuitElements("L" in parts, "R0" in parts, arcs, "W" in parts)
 
 
+def circuit_with_arcs(circuit: str, arcs: int) -> str:
+    """``circuit`` with ``arcs`` RQ arcs (clipped to one to three), its L, R0 and W kept."""
+    return parse_circuit(circuit)._replace(arcs=min(max(arcs, 1), max(ARC_NAMES))).name()
+
+
 def parameter_names(circuit: str) -> list[str]:
     """Names of a circuit's parameters, in fit order."""
     elements = parse_circuit(circuit)
@@ -423,6 +428,10 @@ def fit_spectrum(
     message = result.message
     if not result.converged and not elements.inductor and _inductive(f, z):
         message += f"; Z″ > 0 at the top of the window is inductive: fit L-{circuit}"
+    peak_tau_s = drt(f, z.real, z.imag).peak_tau_s
+    suggested = circuit_with_arcs(circuit, len(peak_tau_s))
+    if not result.converged and peak_tau_s and suggested != circuit:
+        message += f"; the DRT resolves {len(peak_tau_s)} arcs: try {suggested}"
     kk = kk_test(f, z.real, z.imag)
     if not kk.valid:
         message += (
@@ -433,7 +442,7 @@ def fit_spectrum(
         message=message,
         kk_residual_max=kk.residual_max,
         kk_valid=kk.valid,
-        drt_peak_tau_s=drt(f, z.real, z.imag).peak_tau_s,
+        drt_peak_tau_s=peak_tau_s,
     )
 
 

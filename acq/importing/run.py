@@ -23,6 +23,7 @@ from conventions import data_keys
 from conventions.start_keys import EQUIVALENT_PLAN, IMPORT_PLAN_NAME
 from conventions.versions import package_versions
 
+from ..analysis.eis_fit import circuit_with_arcs, parse_circuit
 from ..analysis.live import analyse_recorded_run
 from ..analysis.raw_run import wait_for_run
 from ..analysis.results import ALL_ARRAYS_AS_ZARR
@@ -49,7 +50,10 @@ class ImportedRun:
 
 
 def import_files(
-    config: StationConfig, paths: Sequence[Path], cell: Mapping[str, Any] | None = None
+    config: StationConfig,
+    paths: Sequence[Path],
+    cell: Mapping[str, Any] | None = None,
+    circuit: str | None = None,
 ) -> tuple[str, list[ImportedRun]]:
     """Read ``paths``, write each as a raw run to the config's Tiled, analyse each.
 
@@ -61,6 +65,10 @@ def import_files(
         Instrument files (`acq.importing.formats`).
     cell
         Cell keys (``[cell]`` of the config) that replace the config's for these files.
+    circuit
+        The equivalent circuit their spectra are fitted to (`acq.analysis.eis_fit`), if not
+        the config's ``[analysis] circuit``: a file measured elsewhere need not be a cell of
+        this station. The analysis run's ``eis_fit`` stream records it.
 
     Returns
     -------
@@ -73,7 +81,12 @@ def import_files(
         For a file that is missing, garbled or of no known format (nothing is written).
     ConfigError
         If ``cell`` names an unknown key or makes an invalid cell.
+    ValueError
+        If ``circuit`` is not a circuit `parse_circuit` knows (nothing is written).
     """
+    if circuit is None:
+        circuit = config.analysis.circuit
+    parse_circuit(circuit)
     if cell:
         raw = config.model_dump(mode="json")
         raw["cell"].update(cell)
@@ -89,9 +102,29 @@ def import_files(
             uid = uid or doc["uid"]
             writer(name, doc)
         run = wait_for_run(client["raw"], uid, RUN_VISIBLE_S)
-        analysis_uid = analyse_recorded_run(client, run, config.analysis.circuit)
+        analysis_uid = analyse_recorded_run(client, run, circuit)
         imported.append(ImportedRun(path, measurement, uid, analysis_uid))
     return uri, imported
+
+
+def circuit_hints(analysis_run) -> list[str]:
+    """A line for each spectrum of an analysis run whose fit did not converge and whose
+    distribution of relaxation times resolves another number of arcs than its circuit has:
+    the circuit with as many arcs, to import the file with (``--circuit``)."""
+    if "eis_fit" not in analysis_run:
+        return []
+    fits = analysis_run["eis_fit"].read()
+    hints = []
+    for index, (circuit, converged, peaks) in enumerate(
+        zip(fits["circuit"].values, fits["converged"].values, fits["drt_peaks"].values)
+    ):
+        suggested = circuit_with_arcs(str(circuit), int(peaks))
+        if not converged and peaks > 0 and suggested != circuit:
+            hints.append(
+                f"spectrum {index}: the fit of {circuit} did not converge; the DRT resolves "
+                f"{int(peaks)} arcs: try --circuit {suggested}"
+            )
+    return hints
 
 
 def start_metadata(config: StationConfig, path: Path, measurement: Measurement) -> dict[str, Any]:
