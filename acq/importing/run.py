@@ -115,9 +115,8 @@ def circuit_hints(analysis_run) -> list[str]:
         return []
     fits = analysis_run["eis_fit"].read()
     hints = []
-    for index, (circuit, converged, peaks) in enumerate(
-        zip(fits["circuit"].values, fits["converged"].values, fits["drt_peaks"].values)
-    ):
+    columns = (fits["circuit"].values, fits["converged"].values, fits["drt_peaks"].values)
+    for index, (circuit, converged, peaks) in enumerate(zip(*columns, strict=True)):
         suggested = circuit_with_arcs(str(circuit), int(peaks))
         if not converged and peaks > 0 and suggested != circuit:
             hints.append(
