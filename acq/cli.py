@@ -406,7 +406,7 @@ def import_command(
     """``acq import``: each file as a raw run in the config's Tiled, and its analysis
     (fitted to ``circuit``, None: the config's)."""
     from .analysis.results import summary_row
-    from .importing import circuit_hints, import_files
+    from .importing import import_files
     from .runtime.tiled_client import connect, endpoint
 
     uri, imported = import_files(config, files, cell, circuit)
@@ -419,7 +419,7 @@ def import_command(
         )
         for line in summary_lines(summary_row(analysis[run.analysis_uid])):
             print(line)
-        for hint in circuit_hints(analysis[run.analysis_uid]):
+        for hint in run.hints:
             print(f"  {hint}")
     return 0
 

@@ -72,6 +72,11 @@ DRT_MARGIN_DECADES = 1.0
 DRT_LAMBDA = 1.0
 #: A DRT peak counts as an arc if its prominence exceeds this fraction of γ's maximum.
 DRT_PEAK_PROMINENCE = 0.05
+#: γ at the grid's longest τ, as a fraction of its maximum, above which the distribution
+#: shows a tail the window does not close (a Warburg's): on the simulated cells and the
+#: instrument files of tests/data, spectra with a Warburg leave 0.2 or more there, spectra
+#: without one 0.01 or less.
+DRT_TAIL_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,12 @@ class DRT:
     def peaks(self) -> int:
         """Number of arcs the distribution resolves."""
         return len(self.peak_tau_s)
+
+    @property
+    def tail(self) -> bool:
+        """Whether γ is still above `DRT_TAIL_FRACTION` of its maximum at the longest τ: a
+        diffusion tail that the window does not close."""
+        return bool(self.gamma_ohm[-1] > DRT_TAIL_FRACTION * self.gamma_ohm.max())
 
 
 def _spectrum(

@@ -7,6 +7,6 @@ recorded run (`run`), its spectra fitted to the config's circuit or to ``--circu
 """
 
 from .measurement import ImportFileError, Measurement
-from .run import circuit_hints, import_files
+from .run import import_files
 
-__all__ = ["ImportFileError", "Measurement", "circuit_hints", "import_files"]
+__all__ = ["ImportFileError", "Measurement", "import_files"]

@@ -23,7 +23,8 @@ from conventions import data_keys
 from conventions.start_keys import EQUIVALENT_PLAN, IMPORT_PLAN_NAME
 from conventions.versions import package_versions
 
-from ..analysis.eis_fit import circuit_with_arcs, parse_circuit
+from ..analysis.eis_fit import drt_suggestion, parse_circuit
+from ..analysis.eis_validity import drt
 from ..analysis.live import analyse_recorded_run
 from ..analysis.raw_run import wait_for_run
 from ..analysis.results import ALL_ARRAYS_AS_ZARR
@@ -41,12 +42,14 @@ RUN_VISIBLE_S = 30.0
 
 @dataclass(frozen=True)
 class ImportedRun:
-    """One imported file: its raw run and the analysis run of it."""
+    """One imported file: its raw run, the analysis run of it, and for each spectrum whose
+    fit did not converge a line naming the circuit its DRT suggests (`circuit_hints`)."""
 
     path: Path
     measurement: Measurement
     raw_uid: str
     analysis_uid: str
+    hints: tuple[str, ...] = ()
 
 
 def import_files(
@@ -103,27 +106,28 @@ def import_files(
             writer(name, doc)
         run = wait_for_run(client["raw"], uid, RUN_VISIBLE_S)
         analysis_uid = analyse_recorded_run(client, run, circuit)
-        imported.append(ImportedRun(path, measurement, uid, analysis_uid))
+        hints = circuit_hints(client["analysis"][analysis_uid], measurement, circuit)
+        imported.append(ImportedRun(path, measurement, uid, analysis_uid, hints))
     return uri, imported
 
 
-def circuit_hints(analysis_run) -> list[str]:
-    """A line for each spectrum of an analysis run whose fit did not converge and whose
-    distribution of relaxation times resolves another number of arcs than its circuit has:
-    the circuit with as many arcs, to import the file with (``--circuit``)."""
-    if "eis_fit" not in analysis_run:
-        return []
-    fits = analysis_run["eis_fit"].read()
+def circuit_hints(analysis_run, measurement: Measurement, circuit: str) -> tuple[str, ...]:
+    """A line for each spectrum of ``measurement`` whose fit to ``circuit`` (in its analysis
+    run's ``eis_fit`` stream) did not converge and whose distribution of relaxation times
+    suggests another circuit (`drt_suggestion`), to import the file with (``--circuit``)."""
+    if not measurement.spectra:
+        return ()
+    converged = analysis_run["eis_fit"].read()["converged"].values
     hints = []
-    columns = (fits["circuit"].values, fits["converged"].values, fits["drt_peaks"].values)
-    for index, (circuit, converged, peaks) in enumerate(zip(*columns, strict=True)):
-        suggested = circuit_with_arcs(str(circuit), int(peaks))
-        if not converged and peaks > 0 and suggested != circuit:
+    for index, (fitted, spectrum) in enumerate(zip(converged, measurement.spectra, strict=True)):
+        suggestion = drt_suggestion(circuit, drt(*spectrum))
+        if not fitted and suggestion is not None:
+            shows, suggested = suggestion
             hints.append(
-                f"spectrum {index}: the fit of {circuit} did not converge; the DRT resolves "
-                f"{int(peaks)} arcs: try --circuit {suggested}"
+                f"spectrum {index}: the fit of {circuit} did not converge; {shows}: "
+                f"try --circuit {suggested}"
             )
-    return hints
+    return tuple(hints)
 
 
 def start_metadata(config: StationConfig, path: Path, measurement: Measurement) -> dict[str, Any]:

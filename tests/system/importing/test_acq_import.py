@@ -141,12 +141,12 @@ def test_a_spectrum_the_configs_circuit_cannot_fit_names_the_circuit_its_drt_sug
     assert status == 0, err
     assert not summary_row(analysis)["eis_fit_converged"]
     assert (
-        "  spectrum 0: the fit of R0-RQ-RQ did not converge; the DRT resolves 3 arcs: try "
-        "--circuit R0-RQ-RQ-RQ\n"
+        "  spectrum 0: the fit of R0-RQ-RQ did not converge; the DRT resolves 3 arcs and a "
+        "diffusion tail: try --circuit R0-RQ-RQ-RQ-W\n"
     ) in out
 
 
-def test_circuit_option_fits_the_spectrum_to_the_circuit_given_and_records_it(
+def test_the_circuit_option_fits_the_spectrum_to_the_circuit_given_and_records_it(
     garnet_config_file, tiled_client
 ):
     status, out, err, analysis = _import(

@@ -154,3 +154,9 @@ def test_an_exact_spectrum_is_valid(name):
     test = kk_test(FREQUENCIES_HZ, z.real, z.imag)
     assert test.noise < 1e-3
     assert test.valid, test.reason()
+
+
+def test_the_drt_shows_a_warburg_as_a_tail_and_closed_arcs_without_one():
+    for z, tail in ((inductive_cell()[0], True), (arcs_spectrum(*TWO_ARCS), False)):
+        noisy_z = noisy(z, 0)
+        assert drt(FREQUENCIES_HZ, noisy_z.real, noisy_z.imag).tail is tail
