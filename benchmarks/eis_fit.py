@@ -6,14 +6,15 @@ circuit at each of ``--pressures`` (`circuit_at(microstructure_at(p))`), 1 MHz�
 10 points per decade (71 points), 0.5 % proportional Gaussian noise (`measured_spectrum`),
 seed k for spectrum k; ``--spectra`` spectra in all, the pressures taken in turn.
 
-impedance.py (the ``bench`` extra) fits ``R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1``, which
-is our ``R0-RQ-RQ-RQ-W`` exactly: its CPE is 1/(Q·(jω)^α), so p(R, CPE) = R/(1 + R·Q·(jω)^α),
-our RQ arc; its W is A_W·(1 − j)/√ω and our Warburg σ·√2/√(jω) = σ·(1 − j)/√ω, so A_W = σ
-(at the true values the two circuits agree to 1e-15, relative). It is called with its
-defaults (unweighted `scipy.optimize.curve_fit`, bounds [0, ∞), α ≤ 1). Weighting by |Z|
-(``weight_by_modulus=True``), which matches the noise, left the parameters at the initial
-guess on these spectra (Q ≈ 1e-9 beside R ≈ 1e4 Ω defeats the unscaled solver); adding
-``x_scale='jac'`` made it converge but took 48–135 s per fit, too slow to compare.
+impedance.py (a dependency: `acq import` reads files with it) fits
+``R0-p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-W1``, which is our ``R0-RQ-RQ-RQ-W`` exactly: its CPE
+is 1/(Q·(jω)^α), so p(R, CPE) = R/(1 + R·Q·(jω)^α), our RQ arc; its W is A_W·(1 − j)/√ω and
+our Warburg σ·√2/√(jω) = σ·(1 − j)/√ω, so A_W = σ (at the true values the two circuits agree
+to 1e-15, relative). It is called with its defaults (unweighted `scipy.optimize.curve_fit`,
+bounds [0, ∞), α ≤ 1). Weighting by |Z| (``weight_by_modulus=True``), which matches the
+noise, left the parameters at the initial guess on these spectra (Q ≈ 1e-9 beside R ≈ 1e4 Ω
+defeats the unscaled solver); adding ``x_scale='jac'`` made it converge but took 48–135 s
+per fit, too slow to compare.
 
 pyimpspec (the ``bench`` extra, pyproject.toml) fits ``R(RQ)(RQ)(RQ)W``, the same circuit: its
 Q is 1/(Y·(jω)^n), so Y is our Q, and its W is 1/(Y·√(jω)) with Y = 1/(σ·√2). It is called
