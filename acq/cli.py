@@ -31,7 +31,9 @@ queue
 import
     Bring instrument files measured elsewhere (BioLogic .mpt, Gamry .DTA, ZPlot .z) into the
     config's Tiled as raw runs and print each one's analysis: ``acq import cell_A.mpt``
-    (``--cell KEY=VALUE`` for a cell other than the config's).
+    (``--cell KEY=VALUE`` for a cell other than the config's, ``--circuit R0-RQ-RQ-RQ-W`` to
+    fit its spectra to another circuit than the config's; a fit that does not converge is
+    followed by the circuit with as many arcs as the spectrum's DRT resolves).
 recover
     Close ("fail", saying why) each run whose process died before closing it (its entry in
     ``<data_dir>/open_runs``), then upload the runs kept in ``<data_dir>/backup`` (documents
@@ -109,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a [cell] key of the config for these files (VALUE as JSON)",
+    )
+    importing.add_argument(
+        "--circuit",
+        help="equivalent circuit to fit their spectra to, e.g. R0-RQ-RQ-RQ-W "
+        "(default: the config's [analysis] circuit)",
     )
     verbs.add_parser(
         "recover", help="close runs whose process died; upload the runs kept in the backup"
@@ -202,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb == "replay":
             return replay(config, args.uid)
         if args.verb == "import":
-            return import_command(config, args.files, parse_params(args.cell, "--cell"))
+            cell = parse_params(args.cell, "--cell")
+            return import_command(config, args.files, cell, args.circuit)
         if args.verb == "queue":
             return serve_queue(config, settings_from_arguments(args, config))
         if args.verb == "recover":
@@ -392,13 +400,16 @@ def replay(config: StationConfig, uid: str | int) -> int:
     return 0
 
 
-def import_command(config: StationConfig, files: Sequence[Path], cell: dict) -> int:
-    """``acq import``: each file as a raw run in the config's Tiled, and its analysis."""
+def import_command(
+    config: StationConfig, files: Sequence[Path], cell: dict, circuit: str | None = None
+) -> int:
+    """``acq import``: each file as a raw run in the config's Tiled, and its analysis
+    (fitted to ``circuit``, None: the config's)."""
     from .analysis.results import summary_row
     from .importing import import_files
     from .runtime.tiled_client import connect, endpoint
 
-    uri, imported = import_files(config, files, cell)
+    uri, imported = import_files(config, files, cell, circuit)
     analysis = connect(*endpoint(config))["analysis"]
     for run in imported:
         print(
@@ -408,6 +419,8 @@ def import_command(config: StationConfig, files: Sequence[Path], cell: dict) -> 
         )
         for line in summary_lines(summary_row(analysis[run.analysis_uid])):
             print(line)
+        for hint in run.hints:
+            print(f"  {hint}")
     return 0
 
 

@@ -44,7 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, signal, stats
 
-from .eis_validity import drt, kk_test
+from .eis_validity import DRT, drt, kk_test
 
 #: Arc names by number of arcs in the circuit, high frequency first.
 ARC_NAMES = {1: ("ct",), 2: ("b", "ct"), 3: ("b", "gb", "ct")}
@@ -103,6 +103,21 @@ def parse_circuit(circuit: str) -> CircuitElements:
             f"circuit {circuit!r}: need one to three RQ arcs and at most one L, R0 and W"
         )
     return CircuitElements("L" in parts, "R0" in parts, arcs, "W" in parts)
+
+
+def drt_suggestion(circuit: str, distribution: DRT) -> tuple[str, str] | None:
+    """(what a spectrum's distribution of relaxation times shows, the circuit it suggests):
+    ``circuit`` with as many RQ arcs as it resolves (one to three) and a W if it has a
+    diffusion tail, its L and R0 kept; None if that is ``circuit`` or it resolves no arc."""
+    elements = parse_circuit(circuit)
+    if not distribution.peaks:
+        return None
+    arcs = min(max(distribution.peaks, 1), max(ARC_NAMES))
+    suggested = elements._replace(arcs=arcs, warburg=elements.warburg or distribution.tail)
+    if suggested == elements:
+        return None
+    tail = " and a diffusion tail" if distribution.tail else ""
+    return f"the DRT resolves {distribution.peaks} arcs{tail}", suggested.name()
 
 
 def parameter_names(circuit: str) -> list[str]:
@@ -423,18 +438,21 @@ def fit_spectrum(
     message = result.message
     if not result.converged and not elements.inductor and _inductive(f, z):
         message += f"; Z″ > 0 at the top of the window is inductive: fit L-{circuit}"
+    distribution = drt(f, z.real, z.imag)
+    suggestion = drt_suggestion(circuit, distribution)
+    if not result.converged and suggestion is not None:
+        message += f"; {suggestion[0]}: try {suggestion[1]}"
     kk = kk_test(f, z.real, z.imag)
     if not kk.valid:
         message += (
-            f"; not Kramers–Kronig consistent (residual {100 * kk.residual_max:.1f} %): the"
-            " cell changed during the sweep"
+            f"; not Kramers–Kronig consistent ({kk.reason()}): the cell changed during the sweep"
         )
     return dataclasses.replace(
         result,
         message=message,
         kk_residual_max=kk.residual_max,
         kk_valid=kk.valid,
-        drt_peak_tau_s=drt(f, z.real, z.imag).peak_tau_s,
+        drt_peak_tau_s=distribution.peak_tau_s,
     )
 
 

@@ -23,6 +23,8 @@ from conventions import data_keys
 from conventions.start_keys import EQUIVALENT_PLAN, IMPORT_PLAN_NAME
 from conventions.versions import package_versions
 
+from ..analysis.eis_fit import drt_suggestion, parse_circuit
+from ..analysis.eis_validity import drt
 from ..analysis.live import analyse_recorded_run
 from ..analysis.raw_run import wait_for_run
 from ..analysis.results import ALL_ARRAYS_AS_ZARR
@@ -40,16 +42,21 @@ RUN_VISIBLE_S = 30.0
 
 @dataclass(frozen=True)
 class ImportedRun:
-    """One imported file: its raw run and the analysis run of it."""
+    """One imported file: its raw run, the analysis run of it, and for each spectrum whose
+    fit did not converge a line naming the circuit its DRT suggests (`circuit_hints`)."""
 
     path: Path
     measurement: Measurement
     raw_uid: str
     analysis_uid: str
+    hints: tuple[str, ...] = ()
 
 
 def import_files(
-    config: StationConfig, paths: Sequence[Path], cell: Mapping[str, Any] | None = None
+    config: StationConfig,
+    paths: Sequence[Path],
+    cell: Mapping[str, Any] | None = None,
+    circuit: str | None = None,
 ) -> tuple[str, list[ImportedRun]]:
     """Read ``paths``, write each as a raw run to the config's Tiled, analyse each.
 
@@ -61,6 +68,10 @@ def import_files(
         Instrument files (`acq.importing.formats`).
     cell
         Cell keys (``[cell]`` of the config) that replace the config's for these files.
+    circuit
+        The equivalent circuit their spectra are fitted to (`acq.analysis.eis_fit`), if not
+        the config's ``[analysis] circuit``: a file measured elsewhere need not be a cell of
+        this station. The analysis run's ``eis_fit`` stream records it.
 
     Returns
     -------
@@ -73,7 +84,12 @@ def import_files(
         For a file that is missing, garbled or of no known format (nothing is written).
     ConfigError
         If ``cell`` names an unknown key or makes an invalid cell.
+    ValueError
+        If ``circuit`` is not a circuit `parse_circuit` knows (nothing is written).
     """
+    if circuit is None:
+        circuit = config.analysis.circuit
+    parse_circuit(circuit)
     if cell:
         raw = config.model_dump(mode="json")
         raw["cell"].update(cell)
@@ -89,9 +105,29 @@ def import_files(
             uid = uid or doc["uid"]
             writer(name, doc)
         run = wait_for_run(client["raw"], uid, RUN_VISIBLE_S)
-        analysis_uid = analyse_recorded_run(client, run, config.analysis.circuit)
-        imported.append(ImportedRun(path, measurement, uid, analysis_uid))
+        analysis_uid = analyse_recorded_run(client, run, circuit)
+        hints = circuit_hints(client["analysis"][analysis_uid], measurement, circuit)
+        imported.append(ImportedRun(path, measurement, uid, analysis_uid, hints))
     return uri, imported
+
+
+def circuit_hints(analysis_run, measurement: Measurement, circuit: str) -> tuple[str, ...]:
+    """A line for each spectrum of ``measurement`` whose fit to ``circuit`` (in its analysis
+    run's ``eis_fit`` stream) did not converge and whose distribution of relaxation times
+    suggests another circuit (`drt_suggestion`), to import the file with (``--circuit``)."""
+    if not measurement.spectra:
+        return ()
+    converged = analysis_run["eis_fit"].read()["converged"].values
+    hints = []
+    for index, (fitted, spectrum) in enumerate(zip(converged, measurement.spectra, strict=True)):
+        suggestion = drt_suggestion(circuit, drt(*spectrum))
+        if not fitted and suggestion is not None:
+            shows, suggested = suggestion
+            hints.append(
+                f"spectrum {index}: the fit of {circuit} did not converge; {shows}: "
+                f"try --circuit {suggested}"
+            )
+    return tuple(hints)
 
 
 def start_metadata(config: StationConfig, path: Path, measurement: Measurement) -> dict[str, Any]:

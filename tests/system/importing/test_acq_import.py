@@ -111,3 +111,62 @@ def test_replay_plan_of_imported_cycling_says_why_it_cannot(imported, config_fil
         f"acq: run {uid} was imported from gcpl.mpt, whose data no plan of this station "
         "measures (only a spectrum on an eis_sweep's frequencies is replayed)\n"
     )
+
+
+@pytest.fixture(scope="module")
+def garnet_config_file(station_config, tiled_server, tmp_path_factory):
+    """The station with the garnet stations' circuit, bulk and two interfaces
+    (acq/config/stations/garnet_symmetric.toml): no third arc, no Warburg."""
+    raw = station_config.model_dump(mode="json")
+    raw["tiled"].update(uri=tiled_server.uri, api_key=tiled_server.api_key)
+    raw["analysis"]["circuit"] = "R0-RQ-RQ"
+    return write_toml(parse_config(raw), tmp_path_factory.mktemp("garnet") / "station.toml")
+
+
+def _import(config_file, tiled_client, *options):
+    """(status, stdout, stderr, the analysis run or None) of ``acq import eis.z``."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["import", str(HERE / "eis.z"), "--config", str(config_file), *options]
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(argv)
+    found = re.search(r"analysis run (\S+)", out.getvalue())
+    analysis = tiled_client["analysis"][found.group(1)] if found else None
+    return status, out.getvalue(), err.getvalue(), analysis
+
+
+def test_a_spectrum_the_configs_circuit_cannot_fit_names_the_circuit_its_drt_suggests(
+    garnet_config_file, tiled_client
+):
+    status, out, err, analysis = _import(garnet_config_file, tiled_client)
+    assert status == 0, err
+    assert not summary_row(analysis)["eis_fit_converged"]
+    assert (
+        "  spectrum 0: the fit of R0-RQ-RQ did not converge; the DRT resolves 3 arcs and a "
+        "diffusion tail: try --circuit R0-RQ-RQ-RQ-W\n"
+    ) in out
+
+
+def test_the_circuit_option_fits_the_spectrum_to_the_circuit_given_and_records_it(
+    garnet_config_file, tiled_client
+):
+    status, out, err, analysis = _import(
+        garnet_config_file, tiled_client, "--circuit", "R0-RQ-RQ-RQ-W"
+    )
+    assert status == 0, err
+    summary = summary_row(analysis)
+    assert summary["eis_fit_converged"]
+    assert summary["R_ct_ohm"] == pytest.approx(R_CT_OHM["eis.z"], rel=0.01)
+    assert list(analysis["eis_fit"].read()["circuit"].values) == ["R0-RQ-RQ-RQ-W"]
+    assert "try --circuit" not in out
+
+
+def test_an_unknown_circuit_is_refused_in_one_line_before_anything_is_written(
+    garnet_config_file, tiled_client
+):
+    runs = len(tiled_client["raw"])
+    status, out, err, _ = _import(garnet_config_file, tiled_client, "--circuit", "R0-RC")
+    assert status == 2 and out == ""
+    assert err == (
+        "acq: circuit 'R0-RC': elements must be among ('L', 'R0', 'RQ', 'W'), joined by '-'\n"
+    )
+    assert len(tiled_client["raw"]) == runs
