@@ -11,8 +11,9 @@ import secrets
 from pathlib import Path
 
 from tiled.client import from_uri
-from tiled.client.container import Container
+from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
 from tiled.structures.core import Spec
+from tiled.utils import OneShotCachedMap
 
 from ..config import StationConfig
 
@@ -47,12 +48,41 @@ def endpoint(config: StationConfig) -> tuple[str, str]:
     return (f"http://127.0.0.1:{config.tiled.port}", embedded_api_key(config.station.data_dir))
 
 
+class StructureClients(OneShotCachedMap):
+    """tiled's registry of client classes by structure family and spec, which
+    ``copy.copy`` copies.
+
+    bluesky-tiled-plugins' ``BlueskyRun.v2``, which databroker's v1 ``Broker`` goes through,
+    sets ``"BlueskyRun"`` to its v2 class in ``copy.copy(run.structure_clients)``. tiled's
+    ``OneShotCachedMap`` has no ``__copy__``, so that copy shares the mapping of the registry
+    every client of the process was made with: after one ``db[uid]``, every run of every
+    client reads in the v2 layout (``run["primary"]["pstat_eis_z_real_ohm"]`` a KeyError).
+    A copy of this one keeps the change to the copy.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def copy_of(cls, registry: OneShotCachedMap) -> StructureClients:
+        """A registry with ``registry``'s entries: its factories, not yet called, and the
+        classes they made (tiled keeps either in its private mapping)."""
+        copied = cls()
+        copied._OneShotCachedMap__mapping = dict(registry._OneShotCachedMap__mapping)
+        return copied
+
+    def __copy__(self) -> StructureClients:
+        return StructureClients.copy_of(self)
+
+
 def connect(uri: str, api_key: str | None) -> Container:
-    """A client of the Tiled server at ``uri`` with the station containers present.
+    """A client of the Tiled server at ``uri`` with the station containers present, made
+    with a registry of client classes of its own (`StructureClients`).
 
     Creates ``raw`` and ``analysis`` (spec ``CatalogOfBlueskyRuns``) if they do not exist.
     """
-    client = from_uri(uri, api_key=api_key or None)
+    Container.discover_clients_from_entrypoints()  # BlueskyRun & co. into the default's
+    registry = StructureClients.copy_of(DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"])
+    client = from_uri(uri, api_key=api_key or None, structure_clients=registry)
     for name in CONTAINERS:
         if name not in client:
             client.create_container(name, specs=[BLUESKY_CATALOG_SPEC])

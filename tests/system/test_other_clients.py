@@ -83,6 +83,10 @@ def test_databroker_v1_reads_back_the_run(spectrum, tiled_client):
     assert_documents_are_the_runs(documents, emitted)
     assert uid in {found.start["uid"] for found in db(plan_name="eis_sweep")}
     assert uid not in {found.start["uid"] for found in db(plan_name="pressure_series")}
+    # databroker's v1 API went through BlueskyRun.v2: the client still reads v3 runs as v3
+    # (acq.runtime.tiled_client.StructureClients).
+    z_real = tiled_client["raw"][uid]["primary"]["pstat_eis_z_real_ohm"].read()
+    assert list(z_real[0]) == event["data"]["pstat_eis_z_real_ohm"]
 
 
 def test_bluesky_tiled_plugins_run_gives_the_documents_back(spectrum, tiled_client):
