@@ -56,6 +56,15 @@ def off_loopback(root: psutil.Process) -> list[str]:
     return found
 
 
+def environment_ready(status: dict) -> bool:
+    """Whether the RE Manager is idle with its worker's environment open and idle."""
+    return (
+        status["manager_state"] == "idle"
+        and status["worker_environment_exists"]
+        and status["worker_environment_state"] == "idle"
+    )
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_to_acq_queue_aborts_the_running_plan_with_the_cell_off_then_stops(
     signum, tmp_path
@@ -75,7 +84,10 @@ def test_a_signal_to_acq_queue_aborts_the_running_plan_with_the_cell_off_then_st
         pstat = make_potentiostat(config)
         try:
             api.environment_open()
-            api.wait_for_idle(timeout=180)
+            # The worker's environment open, not only the manager idle: under load the RE
+            # Manager's own watchdog may restart the manager while the worker still loads
+            # the station, and the restarted one is idle, with no plans allowed yet.
+            api.wait_for_condition(environment_ready, timeout=180)
             api.item_add(BPlan("galvanostatic_cycles", "pstat", cycles=1, c_rate=SLOW_C_RATE))
             api.queue_start()
             pstat.wait_for_connection(timeout=30)
