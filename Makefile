@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   – create .venv, install, run the simulated station demo
-#   make test   – create .venv if needed, run the test suite (both tiers)
+#   make test   – create .venv if needed (and Debian's chromium, if missing), run the test suite (both tiers)
 # and, while developing:
 #   make unit   – the unit tier without the slow accuracy tests (no IOC, server or Redis)
 #   make lint   – import-linter contracts, ruff (lint and format), mypy
