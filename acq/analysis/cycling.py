@@ -481,7 +481,12 @@ class SymmetricCellFailure:
             "failed_half_cycle": self.failed_half_cycle,
             **self.polarisation.as_dict(),
         }
-        return {key: NONE if value is None else value for key, value in record.items()}
+        return _recorded(record)
+
+
+def _recorded(record: dict[str, float | int | str | None]) -> dict[str, float | int | str]:
+    """``record`` as a summary records it: what there is not (None) is `NONE`, explicitly."""
+    return {key: NONE if value is None else value for key, value in record.items()}
 
 
 def classify_symmetric_failure(
@@ -572,7 +577,7 @@ class FullCellFailure:
             "failed_half_cycle": self.failed_half_cycle,
             **self.polarisation.as_dict(),
         }
-        return {key: NONE if value is None else value for key, value in record.items()}
+        return _recorded(record)
 
 
 def classify_full_cell_failure(

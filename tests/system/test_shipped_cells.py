@@ -59,40 +59,36 @@ def shipped_station(name: str, directory, **parameters: dict) -> StationConfig:
     return parse_config(raw)
 
 
-@pytest.fixture(scope="module")
-def sulfide(request, tmp_path_factory):
-    directory = tmp_path_factory.mktemp(request.param)
-    served = serve(shipped_station(request.param, directory), directory)
+def serving(tmp_path_factory, folder: str, name: str, **parameters: dict):
+    """The shipped config ``name`` (`shipped_station`) served from a ``folder`` of its own
+    until the fixture that yields from this ends."""
+    directory = tmp_path_factory.mktemp(folder)
+    served = serve(shipped_station(name, directory, **parameters), directory)
     yield served
     stop(served)
+
+
+@pytest.fixture(scope="module")
+def sulfide(request, tmp_path_factory):
+    yield from serving(tmp_path_factory, request.param, request.param)
 
 
 @pytest.fixture(scope="module")
 def garnet(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("garnet")
-    served = serve(shipped_station("garnet_symmetric", directory), directory)
-    yield served
-    stop(served)
+    yield from serving(tmp_path_factory, "garnet", "garnet_symmetric")
 
 
 @pytest.fixture(scope="module")
 def garnet_pristine(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("garnet_pristine")
-    served = serve(shipped_station("garnet_pristine", directory), directory)
-    yield served
-    stop(served)
+    yield from serving(tmp_path_factory, "garnet_pristine", "garnet_pristine")
 
 
 @pytest.fixture(scope="module")
 def lfp(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("lfp")
     # N/P 1.1, the paper's lowest: the knee within some 30 cycles, not 70.
-    config = shipped_station(
-        "lfp_limited_lithium", directory, electrochemistry={"n_to_p_ratio": 1.1}
+    yield from serving(
+        tmp_path_factory, "lfp", "lfp_limited_lithium", electrochemistry={"n_to_p_ratio": 1.1}
     )
-    served = serve(config, directory)
-    yield served
-    stop(served)
 
 
 #: Contact loss of the second LFP station's cathode interface, per hour under current.
@@ -101,13 +97,12 @@ LFP_CONTACT_LOSS_PER_H = 0.01
 
 @pytest.fixture(scope="module")
 def lfp_losing_contact(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("lfp_losing_contact")
-    config = shipped_station(
-        "lfp_limited_lithium", directory, interface={"contact_loss_per_h": LFP_CONTACT_LOSS_PER_H}
+    yield from serving(
+        tmp_path_factory,
+        "lfp_losing_contact",
+        "lfp_limited_lithium",
+        interface={"contact_loss_per_h": LFP_CONTACT_LOSS_PER_H},
     )
-    served = serve(config, directory)
-    yield served
-    stop(served)
 
 
 def run_plan(
