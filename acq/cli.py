@@ -287,6 +287,9 @@ def run_plan(
     if plan_name not in known:
         raise ValueError(f"no plan {plan_name!r}; the station's plans: {', '.join(known)}")
     plan = known[plan_name]
+    refused = plan.refusal(params)  # before the station: nothing is connected to for it
+    if refused:
+        raise ValueError(refused)
     with ExitStack() as stack:
         try:
             station = build_station(config)

@@ -21,6 +21,7 @@ from typing import Any
 from ophyd import Device
 
 import plans
+from conventions.plan_arguments import argument_refusal
 
 from .station import Station
 
@@ -80,6 +81,21 @@ class StationPlan:
     function: Callable[..., Any]
     signature: inspect.Signature
     devices: Mapping[str, DeviceParameter]
+
+    def refusal(self, arguments: Mapping[str, Any]) -> str:
+        """The one line the plan's own check (`conventions.plan_arguments`) refuses
+        ``arguments`` with, the plan's defaults filled in, before any device is needed
+        (``""`` if it passes, has no check, or an argument it checks is missing: `bind`
+        names that)."""
+        try:
+            bound = self.signature.bind_partial(**arguments)
+        except TypeError:
+            return ""  # `bind` reports it, naming the plan's parameters
+        bound.apply_defaults()
+        try:
+            return argument_refusal(self.name, bound.arguments)
+        except KeyError:
+            return ""
 
     def bind(
         self, station: Station, arguments: Mapping[str, Any], *, fill_optional: bool = False

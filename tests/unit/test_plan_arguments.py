@@ -5,6 +5,7 @@ first, word for word: the queue's RE Manager refuses an item with the same line 
 from __future__ import annotations
 
 import inspect
+import json
 import math
 
 import pytest
@@ -12,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acq.beamline import station_plans
+from acq.cli import main
 from conventions.plan_arguments import PLAN_CHECKS, argument_refusal
+from tests.stations import small_station_config, write_toml
 
 #: Arguments a plan needs besides its defaults to run at all.
 REQUIRED = {"galvanostatic_cycles": {"c_rate": 0.01}, "pressure_step": {"pressure_MPa": 10.0}}
@@ -81,6 +84,21 @@ def test_the_queue_refuses_what_the_plan_refuses_in_the_same_words(
     refusal = argument_refusal(name, _arguments(name, given_arguments))
     assert part in refusal
     assert _plan_refusal(sim, fake_station, name, given_arguments) == refusal
+
+
+@pytest.mark.parametrize("name, given_arguments, part", BAD)
+def test_acq_run_refuses_it_in_that_line_before_it_looks_for_the_station(
+    tmp_path, capsys, name, given_arguments, part
+):
+    """No station serves this config: refusing the argument must not wait for devices."""
+    config = write_toml(small_station_config(tmp_path / "data"), tmp_path / "station.toml")
+    arguments = {**REQUIRED.get(name, {}), **given_arguments}
+    params = [f"{key}={json.dumps(value)}" for key, value in arguments.items()]
+    argv = ["run", name, "--config", str(config), "--analysis-wait-s", "0"]
+    assert main([*argv, *(arg for p in params for arg in ("--param", p))]) == 2
+    error = capsys.readouterr().err
+    assert error == f"acq: {argument_refusal(name, _arguments(name, given_arguments))}\n"
+    assert part in error
 
 
 @pytest.mark.parametrize("name", sorted(PLAN_CHECKS))
