@@ -305,13 +305,20 @@ class AnalysisSection(_Table):
 
 
 class QueueSection(_Table):
-    """Where ``acq queue``'s RE Manager keeps its queue and history."""
+    """Where ``acq queue``'s RE Manager keeps its queue and history, and where its parts
+    listen (``acq queue``'s options override the ports)."""
 
     #: ``host:port`` of a Redis the site runs; empty: ``acq queue`` runs its own, on
     #: loopback with append-only persistence under ``data_dir/queue/redis``.
     redis_addr: str = Field(default="", pattern=r"^(|[A-Za-z0-9_.\-]+:[0-9]{1,5})$")
     #: Port of its own Redis on 127.0.0.1.
     redis_port: Port = 60635
+    #: The RE Manager's 0MQ control port (``qserver -a``, `REManagerAPI` over 0MQ) and its
+    #: console-output port, on 127.0.0.1: a second station on the machine takes its own.
+    zmq_control_port: Port = 60615
+    zmq_info_port: Port = 60625
+    #: Port of bluesky-httpserver (the queue's HTTP API).
+    http_port: Port = 60610
 
 
 class SimulationSection(_Table):
@@ -357,6 +364,9 @@ class StationConfig(_Table):
             ports["tiled.port"] = self.tiled.port
         if not self.queue.redis_addr:
             ports["queue.redis_port"] = self.queue.redis_port
+        ports["queue.zmq_control_port"] = self.queue.zmq_control_port
+        ports["queue.zmq_info_port"] = self.queue.zmq_info_port
+        ports["queue.http_port"] = self.queue.http_port
         taken: dict[int, str] = {}
         for key, port in ports.items():
             if port in taken:

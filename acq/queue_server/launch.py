@@ -389,7 +389,7 @@ class QueueServer(ChildService):
 
 
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``acq queue``."""
+    """The options of ``acq queue`` (the ports default to the config's ``[queue]``)."""
     defaults = QueueSettings()
     parser.add_argument(
         "--redis-addr",
@@ -404,14 +404,16 @@ def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--zmq-control-port",
         type=int,
-        default=defaults.zmq_control_port,
-        help="RE Manager 0MQ control port on 127.0.0.1 (default %(default)s)",
+        default=None,
+        help="RE Manager 0MQ control port on 127.0.0.1 (default: the config's [queue] "
+        f"zmq_control_port, {defaults.zmq_control_port} unless set)",
     )
     parser.add_argument(
         "--zmq-info-port",
         type=int,
-        default=defaults.zmq_info_port,
-        help="RE Manager 0MQ console-output port (default %(default)s)",
+        default=None,
+        help="RE Manager 0MQ console-output port (default: [queue] zmq_info_port, "
+        f"{defaults.zmq_info_port} unless set)",
     )
     parser.add_argument(
         "--http-host", default=defaults.http_host, help="HTTP server address (default %(default)s)"
@@ -419,22 +421,23 @@ def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-port",
         type=int,
-        default=defaults.http_port,
-        help="HTTP server port (default %(default)s)",
+        default=None,
+        help=f"HTTP server port (default: [queue] http_port, {defaults.http_port} unless set)",
     )
 
 
 def settings_from_arguments(args: argparse.Namespace, config: StationConfig) -> QueueSettings:
     """`QueueSettings` from the options of `add_queue_arguments` and the config's ``[queue]``."""
     prefix = args.redis_prefix or "qs_" + re.sub(r"[^A-Za-z0-9_-]", "_", config.station.name)
+    queue = config.queue
     return QueueSettings(
-        redis_addr=args.redis_addr or config.queue.redis_addr,
-        redis_port=config.queue.redis_port,
+        redis_addr=args.redis_addr or queue.redis_addr,
+        redis_port=queue.redis_port,
         redis_name_prefix=prefix,
-        zmq_control_port=args.zmq_control_port,
-        zmq_info_port=args.zmq_info_port,
+        zmq_control_port=args.zmq_control_port or queue.zmq_control_port,
+        zmq_info_port=args.zmq_info_port or queue.zmq_info_port,
         http_host=args.http_host,
-        http_port=args.http_port,
+        http_port=args.http_port or queue.http_port,
     )
 
 

@@ -65,6 +65,9 @@ def _raw(**changes):
         ({"station__ca_repeater_port": 70000}, "station.ca_repeater_port"),
         ({"station__ca_repeater_port": 5064}, "ca_server_port and ca_repeater_port"),
         ({"station__ca_server_port": 8010}, "station.ca_server_port"),
+        ({"queue__http_port": 8010}, "queue.http_port"),
+        ({"queue__zmq_info_port": 60615}, "queue.zmq_control_port"),
+        ({"queue__zmq_control_port": 0}, "queue.zmq_control_port"),
     ],
 )
 def test_bad_values_are_named(changes, named):
