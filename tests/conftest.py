@@ -50,7 +50,7 @@ BESIDE_THE_README = ("test_acq_queue_signals.py",)
 #: System test files that need no session fixture: each serves stations of its own (own
 #: prefix, Channel Access, Tiled and 0MQ ports), so they run as a group of their own on
 #: whichever worker is free first, after the README's and beside the session's station.
-SERVED_ALONE = ("test_shipped_cells.py",)
+SERVED_ALONE = ("test_shipped_cells.py", "test_many_stations.py")
 
 
 #: Environment variable naming the folder where each pytest-xdist worker's fatal errors go.

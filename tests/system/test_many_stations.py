@@ -1,0 +1,133 @@
+"""Three simulated stations at once into one Tiled: each an ``acq queue`` of its own (own PV
+prefix, Channel Access ports, RunEngine, queue server, Redis and analysis worker), all
+running a pressure series at the same time into one Tiled server. Every run is complete,
+found by station, by sample and by series, and each has its analysis, linked to it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+from bluesky_queueserver_api import BPlan
+from bluesky_queueserver_api.zmq import REManagerAPI
+from tiled.queries import Key
+
+from acq.analysis.results import wait_for_analysis
+from acq.runtime.tiled_client import connect
+from acq.services import EmbeddedTiled
+from acq.services.ports import free_channel_access_port, free_tcp_port
+from conventions import data_keys
+from tests.stations import small_station_config, write_toml
+from tests.system import series_settings as tiny
+from tests.system.queue_server.acq_queue import acq_queue
+
+pytestmark = pytest.mark.slow
+
+STATIONS = 3
+#: Wall seconds for the three stations to start side by side on two cores.
+STARTUP_TIMEOUT_S = 300
+#: Wall seconds for every station's series, run at the same time.
+SERIES_TIMEOUT_S = 600
+DEVICES = ("press", "pstat", "tomo", "det")
+
+
+def station_config(index: int, directory: Path, tiled: EmbeddedTiled):
+    """Station ``index``: its own name, sample, ports and data, writing into ``tiled``."""
+    ca_port = free_channel_access_port()
+    return small_station_config(
+        directory / "data",
+        station={
+            "name": f"station-{index}",
+            "ca_server_port": ca_port,
+            "ca_repeater_port": ca_port + 1,
+        },
+        sample={"id": f"sample-{index}"},
+        tiled={"uri": tiled.uri, "api_key": tiled.api_key},
+        analysis={"zmq_in_port": free_tcp_port(), "zmq_out_port": free_tcp_port()},
+        queue={"redis_port": free_tcp_port()},
+    )
+
+
+def series_plan() -> BPlan:
+    return BPlan(
+        "pressure_series",
+        *DEVICES,
+        pressures_MPa=tiny.PRESSURES_MPA,
+        eis_points_per_decade=tiny.POINTS_PER_DECADE,
+        ct_num_projections=tiny.PROJECTIONS,
+        ct_num_darks=tiny.DARKS,
+        ct_num_flats=tiny.FLATS,
+        cycles=1,
+        c_rate=0.1,
+        poll_interval_s=0.05,
+    )
+
+
+def environment_ready(status: dict) -> bool:
+    return (
+        status["manager_state"] == "idle"
+        and status["worker_environment_exists"]
+        and status["worker_environment_state"] == "idle"
+    )
+
+
+def test_three_stations_run_series_at_once_into_one_tiled(tmp_path):
+    folders = [tmp_path / f"station-{index}" for index in range(STATIONS)]
+    frames = [folder / "data" / "frames" for folder in folders]
+    for folder in frames:
+        folder.mkdir(parents=True)
+    with contextlib.ExitStack() as stack:
+        tiled = stack.enter_context(EmbeddedTiled(tmp_path / "tiled", frames))
+        configs = [station_config(index, folder, tiled) for index, folder in enumerate(folders)]
+        served = [
+            stack.enter_context(
+                acq_queue(write_toml(config, folder / "station.toml"), folder, STARTUP_TIMEOUT_S)
+            )
+            for config, folder in zip(configs, folders, strict=True)
+        ]
+        apis = []
+        for config, queue in zip(configs, served, strict=True):
+            key = (config.station.data_dir / "queue" / "zmq_public_key").read_text().strip()
+            api = REManagerAPI(zmq_control_addr=queue.zmq_control_addr, zmq_public_key=key)
+            stack.callback(api.close)
+            api.environment_open()
+            apis.append(api)
+        for api in apis:
+            api.wait_for_condition(environment_ready, timeout=STARTUP_TIMEOUT_S)
+            api.item_add(series_plan())
+        for api in apis:  # started together: the series run side by side
+            api.queue_start()
+        deadline = time.monotonic() + SERIES_TIMEOUT_S
+        histories = []
+        for api in apis:
+            api.wait_for_idle(timeout=max(1.0, deadline - time.monotonic()))
+            histories.append(api.history_get()["items"])
+
+        client = connect(tiled.uri, tiled.api_key)
+        raw, analysis = client["raw"], client["analysis"]
+        first_starts, last_stops = [], []
+        for config, history in zip(configs, histories, strict=True):
+            (item,) = history
+            assert item["result"]["exit_status"] == "completed", item["result"]
+            uids = item["result"]["run_uids"]
+            assert len(uids) == len(tiny.PRESSURES_MPA)
+            station = config.station.name
+            assert sorted(raw.search(Key("station") == station)) == sorted(uids)
+            assert sorted(raw.search(Key("sample") == config.sample.id)) == sorted(uids)
+            series_uid = raw[uids[0]].metadata["start"]["series_uid"]
+            assert sorted(raw.search(Key("series_uid") == series_uid)) == sorted(uids)
+            for uid, pressure in zip(uids, tiny.PRESSURES_MPA, strict=True):
+                run = raw[uid]
+                start, stop = run.metadata["start"], run.metadata["stop"]
+                assert stop["exit_status"] == "success"
+                assert (start["station"], start["pressure_MPa"]) == (station, pressure)
+                assert run["projection"]["det_image"].shape[0] == tiny.PROJECTIONS
+                assert len(run["eis"][data_keys.SPECTRUM_Z_REAL].read()) == 1
+                linked = wait_for_analysis(analysis, uid, timeout_s=SERIES_TIMEOUT_S)
+                assert linked.metadata["start"]["raw_uid"] == uid
+            first_starts.append(raw[uids[0]].metadata["start"]["time"])
+            last_stops.append(raw[uids[-1]].metadata["stop"]["time"])
+        # At once, not one after another: every series started before any of them ended.
+        assert max(first_starts) < min(last_stops)
