@@ -4,11 +4,12 @@
 # and, while developing:
 #   make unit   – the unit tier without the slow accuracy tests (no IOC, server or Redis)
 #   make lint   – import-linter contracts, ruff (lint and format), mypy
+#   make bench  – every benchmark, one table (python -m benchmarks; BENCH_ARGS="--quick")
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint clean
+.PHONY: demo test unit lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,16 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The benchmarks' peers beyond the test extra (pyimpspec: GPL-3.0, never imported by acq).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data build *.egg-info
