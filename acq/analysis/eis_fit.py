@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, signal, stats
+from scipy import optimize, signal, special
 
 from .eis_validity import DRT, drt, kk_test
 
@@ -182,39 +182,31 @@ def _from_tau(phi: np.ndarray, jacobian: np.ndarray, names: list[str]):
 def _model(phi: np.ndarray, names: list[str], s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Z(s) and dZ/dφ (columns) for log-parameters φ (exponents linear) in which each arc
     is (ln R, ln τ, n), Z = R / (1 + (sτ)^n): R and τ are far less correlated than R and Q,
-    which keeps the solver's steps few."""
+    which keeps the solver's steps few. The arcs are evaluated together, as columns."""
     z = np.zeros(s.shape, dtype=complex)
     jacobian = np.zeros((s.size, len(names)), dtype=complex)
-    log_s = np.log(s)
-    k = 0
-    while k < len(names):
-        name = names[k]
+    arcs = np.array(_arc_starts(names), dtype=int)
+    if arcs.size:
+        r, log_tau, n = np.exp(phi[arcs]), phi[arcs + 1], phi[arcs + 2]
+        log_st = np.log(s)[:, None] + log_tau  # ln(sτ), a column per arc
+        power = np.exp(n * log_st)  # (sτ)^n
+        arc = r / (1.0 + power)
+        slope = arc * power / (1.0 + power)  # −∂Z/∂ln((sτ)^n)
+        z += arc.sum(axis=1)
+        jacobian[:, arcs] = arc
+        jacobian[:, arcs + 1] = -n * slope
+        jacobian[:, arcs + 2] = -log_st * slope
+    for k, name in enumerate(names):
         if name == "L_H":
-            inductor = math.exp(phi[k]) * s
-            z += inductor
-            jacobian[:, k] = inductor
-            k += 1
+            column = math.exp(phi[k]) * s
         elif name == "R0_ohm":
-            r0 = math.exp(phi[k])
-            z += r0
-            jacobian[:, k] = r0
-            k += 1
-        elif name.startswith("R_"):
-            r, n = math.exp(phi[k]), phi[k + 2]
-            log_st = log_s + phi[k + 1]
-            power = np.exp(n * log_st)  # (sτ)^n
-            arc = r / (1.0 + power)
-            z += arc
-            slope = arc * power / (1.0 + power)  # −∂Z/∂ln((sτ)^n)
-            jacobian[:, k] = arc
-            jacobian[:, k + 1] = -n * slope
-            jacobian[:, k + 2] = -log_st * slope
-            k += 3
-        else:  # Warburg
-            warburg = math.exp(phi[k]) * math.sqrt(2.0) / np.sqrt(s)
-            z += warburg
-            jacobian[:, k] = warburg
-            k += 1
+            column = np.full(s.shape, math.exp(phi[k]), dtype=complex)
+        elif name == "sigma_W_ohm_s05":
+            column = math.exp(phi[k]) * math.sqrt(2.0) / np.sqrt(s)
+        else:
+            continue
+        z += column
+        jacobian[:, k] = column
     return z, jacobian
 
 
@@ -598,7 +590,7 @@ def _arcs_resolved(result, names: list[str], points: int) -> bool:
         return False
     errors = _log_errors(names, result, points)
     extra, dof = 3, points - len(names)
-    needed = WALD_MARGIN * extra * stats.f.isf(SIMPLIFICATION_P_VALUE, extra, dof)
+    needed = WALD_MARGIN * extra * special.fdtri(extra, dof, 1.0 - SIMPLIFICATION_P_VALUE)
     return all(errors[name] ** -2 > needed for name in arcs)
 
 
@@ -639,7 +631,8 @@ def _worse(
     extra = full_parameters - reduced_parameters
     dof = points - full_parameters
     statistic = ((reduced_cost - full_cost) / extra) / (full_cost / dof)
-    return stats.f.sf(statistic, extra, dof) < SIMPLIFICATION_P_VALUE
+    # scipy.special's F survival function: scipy.stats' checks cost more than the test
+    return special.fdtrc(extra, dof, statistic) < SIMPLIFICATION_P_VALUE
 
 
 def _best_fit(f: np.ndarray, z: np.ndarray, names: list[str], distribution: DRT):
