@@ -11,21 +11,24 @@ The default, ``R0-RQ-RQ-RQ-W``, is R0 + bulk arc + grain-boundary arc + charge-t
 the simulator's `EquivalentCircuit` — and ``L_H`` (henry).
 
 Written by hand rather than with impedance.py because what makes a fit of every spectrum
-reliable is not in impedance.py: starting values read off the spectrum (arc apexes matched to
-arc slots), simplifications tried in turn with an F-test, arcs sorted by frequency, and
-standard errors with unresolved parameters flagged. `benchmarks/eis_fit.py` measured it here
-(10 spectra of the default cell, 0.5 % noise): given the same starting values, impedance.py
-(unweighted; ``weight_by_modulus`` left it at the guess) took a median 1.4 s per fit (3.5×
-ours) and got the lowest-frequency arc within 5 % on 5 of 10 spectra, this fit on 10 of 10;
-given the truth ×1.2 as its guess, impedance.py was as accurate and about twice as fast. This
-fit — least squares on log-parameters, residuals weighted by |Z| as the instrument's noise is,
-an analytic Jacobian — takes 0.1–0.7 s for a 71-point spectrum with every start and
-simplification, fast enough to fit each spectrum as it arrives.
+reliable and fast is not in impedance.py: one start read off the spectrum's distribution of
+relaxation times (its peaks are the arcs; `_drt_start`), arcs fitted as (R, τ, n) with an
+analytic Jacobian, simplifications tried in turn with an F-test only where the data can
+tell (`_arcs_resolved`), arcs sorted by frequency, and standard errors with unresolved
+parameters flagged. `benchmarks/eis_fit.py` measured it here (10 spectra of the default
+cell, 0.5 % noise, CPU time on a loaded machine): all of `fit_spectrum` a median 25 ms, of
+which the KK test and DRT (`eis_validity`) 20 ms and the circuit fit with its model
+selection 5 ms; impedance.py (unweighted; ``weight_by_modulus`` left it at the guess) from
+the same start 83 ms per fit, with R_ct and R0 + R_b + R_gb within 5 % on 5 of 10 spectra,
+this fit on 10 of 10. Fitting from every matching of the −Z″ apexes to the arcs
+(`_starts`), as this fit did before, took 7× longer and on some spectra still stopped in a
+poorer minimum; those starts are now tried only when the DRT's start does not describe the
+spectrum.
 
 Uncertainties come from the fit's covariance, s²·(JᵀJ)⁻¹ with s² the reduced residual
 variance, in log-parameter space (so intervals of positive quantities stay positive); over 200
 spectra of the default cell at 25 MPa and 0.5 % noise the true R_ct lay inside the reported
-95 % interval 92 % of the time (tests/analysis/test_eis_fit.py). A
+95 % interval 94 % of the time, R0 + R_b + R_gb 93 % (tests/unit/analysis/test_eis_fit.py). A
 parameter whose relative standard error exceeds `UNRESOLVED_RELATIVE_ERROR` is listed in
 ``unresolved`` rather than reported as if certain: typically the bulk arc of a sulfide cell,
 which lies above 1 MHz, so that only R0 + R_b is determined.
