@@ -18,7 +18,7 @@ from simulated_devices.physics.impedance import circuit_at, measured_spectrum
 from simulated_devices.physics.microstructure import microstructure_at
 from simulated_devices.physics.parameters import CellParameters
 
-from .synthetic_eis import drifting, inductive_cell, noisy
+from .synthetic_eis import arc, arcs_spectrum, drifting, inductive_cell, noisy
 
 NOISE = 0.005
 FREQUENCIES_HZ = sweep_frequencies_Hz(1e6, 0.1, 10)
@@ -108,16 +108,30 @@ def test_arcs_the_spectrum_cannot_separate_are_flagged_not_fitted_to_noise():
     assert np.max(np.abs(fit.impedance(f) - z) / np.abs(z)) < 5 * NOISE
 
 
-def test_an_arc_split_off_the_charge_transfer_arc_is_not_kept():
-    """At 50 MPa the bulk arc is above the window; on this noise the three-arc circuit fits
-    significantly better by splitting the charge-transfer arc in two (R_gb unresolved, R_ct
-    14 % low). The two-arc circuit, which resolves both its arcs, is the one reported."""
+def test_the_charge_transfer_arc_is_not_split_in_two():
+    """At 50 MPa the bulk arc is above the window; on this noise three-arc fits from the
+    −Z″ apexes stopped in a minimum that split the charge-transfer arc in two (R_gb
+    unresolved, R_ct 14 % low). From the DRT's start the three arcs are the cell's."""
     truth = circuit_at(microstructure_at(50.0, SULFIDE), SULFIDE)
     fit = fit_spectrum(*spectrum(truth, 15))
-    assert fit.fitted_circuit == "R0-RQ-RQ-W"
     assert fit.parameters["R_ct_ohm"].value == pytest.approx(truth.R_ct_ohm, rel=0.02)
+    assert "R_ct_ohm" not in fit.unresolved
     electrolyte = fit.sum_of(["R0_ohm", "R_b_ohm", "R_gb_ohm"]).value
     assert electrolyte == pytest.approx(truth.R0_ohm + truth.R_b_ohm + truth.R_gb_ohm, rel=0.02)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_arc_the_spectrum_does_not_hold_is_not_kept(seed):
+    """Two arcs fitted with three: the third is split off one of them or fitted to noise,
+    so the two-arc simplification is reported, its arcs resolved and within 5 %."""
+    z = noisy(arcs_spectrum((1e-5, 1e-2), (300.0, 1000.0)), seed)
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(z), circuit="R0-RQ-RQ-RQ")
+    assert fit.converged, fit.message
+    assert fit.fitted_circuit == "R0-RQ-RQ"
+    assert {"R_gb_ohm", "Q_gb", "n_gb"} <= set(fit.unresolved)
+    assert not {"R_b_ohm", "R_ct_ohm"} & set(fit.unresolved)
+    assert fit.parameters["R_b_ohm"].value == pytest.approx(300.0, rel=0.05)
+    assert fit.parameters["R_ct_ohm"].value == pytest.approx(1000.0, rel=0.05)
 
 
 def test_a_spectrum_the_circuit_cannot_describe_is_not_reported_as_converged():
@@ -191,23 +205,25 @@ def _parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z.real, z.imag
 
 
+def _sharp_arc() -> np.ndarray:
+    """10 Ω + an arc sharper than a CPE can be (n = 1.05: an artefact, e.g. a cell changing
+    during the sweep), with noise: the best fit leaves the exponent on its bound of 1."""
+    return noisy(10.0 + arc(FREQUENCIES_HZ, 1000.0, 1e-3, 1.05), 0)
+
+
 def test_a_simplification_with_a_parameter_on_its_bound_is_flagged():
-    """At 12 MPa and −10 °C a two-arc fit is simplified to one arc whose exponent sits on
-    its bound of 1 (R_ct ≈ 90 % high): the fit says so."""
-    truth = circuit_at(microstructure_at(12.0, SULFIDE), SULFIDE, temperature_K=263.15)
-    fit = fit_spectrum(*spectrum(truth, 0), circuit="R0-RQ-RQ-W")
-    assert fit.fitted_circuit == "R0-RQ-W"
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(_sharp_arc()), circuit="R0-RQ-RQ")
+    assert fit.fitted_circuit == "R0-RQ"
     assert fit.at_bounds == ("n_ct",)
-    assert "simplified to R0-RQ-W with n_ct at their bounds" in fit.message
+    assert "simplified to R0-RQ with n_ct at their bounds" in fit.message
     assert fit.as_dict()["at_bounds"] == "n_ct"
 
 
 def test_a_converged_fit_with_an_exponent_on_its_bound_says_so():
-    """At 50 MPa and −10 °C the charge-transfer arc's exponent ends on 1 (R_ct 97 % low)."""
-    truth = circuit_at(microstructure_at(50.0, SULFIDE), SULFIDE, temperature_K=263.15)
-    fit = fit_spectrum(*spectrum(truth, 2))
+    fit = fit_spectrum(FREQUENCIES_HZ, *_parts(_sharp_arc()), circuit="R0-RQ")
     assert fit.converged
     assert fit.at_bounds == ("n_ct",)
+    assert fit.parameters["n_ct"].value == pytest.approx(1.0)
     assert "with n_ct at their bounds" in fit.message
     assert "at bounds: n_ct" in fit.summary()
 
