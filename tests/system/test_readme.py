@@ -44,7 +44,6 @@ README = ROOT / "README.md"
 NOT_RUN = {
     "make demo": ".ci/run runs the demo itself, before the tests, and checks its output",
     "make test": "the suite this test is part of",
-    "benchmarks/": "measurements of minutes each, run by hand (their figures are in the README)",
     "make bench": "the benchmarks, run by hand on a quiet machine (benchmarks/RESULTS.md)",
 }
 #: Lines that serve until Ctrl-C.
