@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"acq: {error}", file=sys.stderr)
         return 2
-    except ServiceError as error:
+    except (ServiceError, ConnectionError) as error:  # a service, or the broker, not there
         if args.debug:
             traceback.print_exc()
         print(f"acq: {error}", file=sys.stderr)

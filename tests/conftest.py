@@ -47,10 +47,15 @@ ALONE = ("test_readme.py",)
 #: ports: beside the session's station (same ports) their clients would not find their IOCs,
 #: so they run on the README's worker, which never starts the session's station.
 BESIDE_THE_README = ("test_acq_queue_signals.py",)
-#: System test files that need no session fixture: each serves stations of its own (own
-#: prefix, Channel Access, Tiled and 0MQ ports), so they run as a group of their own on
-#: whichever worker is free first, after the README's and beside the session's station.
-SERVED_ALONE = ("test_shipped_cells.py", "test_many_stations.py")
+#: System test files that need no session fixture: each serves stations (or a Tiled and a
+#: broker) of its own (own prefix, Channel Access, Tiled and 0MQ ports), so they run as a
+#: group of their own on whichever worker is free first, after the README's and beside the
+#: session's station.
+SERVED_ALONE = (
+    "test_shipped_cells.py",
+    "test_many_stations.py",
+    "test_broker.py",
+)
 
 
 #: Environment variable naming the folder where each pytest-xdist worker's fatal errors go.

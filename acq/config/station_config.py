@@ -296,12 +296,20 @@ class TiledSection(_Table):
 
 
 class AnalysisSection(_Table):
-    """Live analysis: the circuit spectra are fitted to, and the 0MQ document stream that
-    feeds the analysis worker (a `bluesky-0MQ-proxy` on loopback between two ports)."""
+    """Live analysis: the circuit spectra are fitted to, and the document stream that feeds
+    the analysis worker: a `bluesky-0MQ-proxy` on loopback between two ports (the default),
+    or a NATS JetStream server that keeps the documents (``broker_url``;
+    `acq.runtime.document_broker`)."""
 
     circuit: str = Field(default=DEFAULT_CIRCUIT, min_length=1)
     zmq_in_port: Port = 5577
     zmq_out_port: Port = 5578
+    #: ``nats://host:port`` of a NATS server with JetStream; empty: the 0MQ proxy.
+    broker_url: str = Field(default="", pattern=r"^(|nats://[A-Za-z0-9_.\-]+:[0-9]{1,5})$")
+    #: Wall seconds a worker that stopped reporting keeps a run before it goes to another.
+    broker_ack_wait_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    #: Runs one worker analyses at the same time.
+    broker_runs_at_once: int = Field(default=4, ge=1, le=64)
 
 
 class QueueSection(_Table):

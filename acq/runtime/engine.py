@@ -21,6 +21,7 @@ from devices.station_lock import StationLock
 from plans.metadata import label_runs
 
 from ..config import StationConfig
+from .document_broker import BrokerPublisher
 from .open_runs import OpenRunJournal, open_runs_directory
 from .scan_ids import SCAN_ID_FILE, StationScanIds
 from .streaming import BackgroundWriter, TiledBackgroundWriter, backup_directory
@@ -117,12 +118,13 @@ def _drop_tolerating_rewind(RE: RunEngine) -> None:
 
 @dataclass
 class Engine:
-    """A RunEngine, the Tiled writer subscribed to it (None when not streaming) and the 0MQ
-    publisher feeding the analysis worker (None when not publishing)."""
+    """A RunEngine, the Tiled writer subscribed to it (None when not streaming) and the
+    publisher feeding the analysis worker, over 0MQ or the broker (None when not
+    publishing)."""
 
     RE: RunEngine
     writer: TiledBackgroundWriter | None
-    publisher: Publisher | None = None
+    publisher: Publisher | BrokerPublisher | None = None
 
     def run(self, plan: Iterable[Msg]) -> tuple[str, ...]:
         """Run ``plan``; return the uids of the runs it opened."""
@@ -162,7 +164,9 @@ def make_run_engine(
     ``RE(...)`` returns can be read back at once (``db[uid]``); each run is in the journal of
     open runs under ``<data_dir>/open_runs`` until then (`acq.runtime.open_runs`), so that
     ``acq recover`` closes it if its process dies first. With ``publish`` every document
-    also goes to the config's 0MQ proxy, for the analysis worker (`acq.services.analysis_worker`).
+    also goes to the analysis worker (`acq.services.analysis_worker`): through the config's
+    broker when ``[analysis] broker_url`` names one (`acq.runtime.document_broker`; a broker
+    that does not answer raises ``ConnectionError``), else to its 0MQ proxy.
     Every start document also carries its ``start_datetime`` and, given the ``press``, its
     ``pressure_MPa`` (`plans.metadata.label_runs`). Given the station's ``lock``, every plan
     holds it while it runs (staged around it: `devices.station_lock`), and one refused when
@@ -190,8 +194,13 @@ def make_run_engine(
         RE.subscribe(writer)
         # After the writer, so it runs once the stop document is queued to it.
         RE.subscribe(_flush_at_stop(writer, journal), "stop")
-    publisher = None
-    if publish:
+    publisher: Publisher | BrokerPublisher | None = None
+    if publish and config.analysis.broker_url:
+        publisher = BrokerPublisher(
+            config.analysis.broker_url, config.station.name, config.analysis.circuit
+        )
+        RE.subscribe(publisher)
+    elif publish:
         publisher = Publisher(f"127.0.0.1:{config.analysis.zmq_in_port}")
         # bluesky leaves the socket's LINGER at -1: closing (or garbage-collecting) a
         # publisher whose proxy has gone would then block forever on undelivered documents.

@@ -1,14 +1,17 @@
-"""The analysis worker: a process fed by bluesky's 0MQ document stream.
+"""The analysis worker: a process fed by bluesky's 0MQ document stream or by the broker.
 
-The RunEngine publishes every document to a ``bluesky-0MQ-proxy`` (`acq.runtime.engine`);
-the worker subscribes to the proxy with a `bluesky.callbacks.zmq.RemoteDispatcher` and hands
-each document to `acq.analysis.live.LiveAnalysis` on a thread of its own, so a slow CT
-analysis neither delays acquisition nor makes the dispatcher miss documents. Run it as::
+By default the RunEngine publishes every document to a ``bluesky-0MQ-proxy``
+(`acq.runtime.engine`); the worker subscribes to the proxy with a
+`bluesky.callbacks.zmq.RemoteDispatcher` and hands each document to
+`acq.analysis.live.LiveAnalysis` on a thread of its own, so a slow CT analysis neither delays
+acquisition nor makes the dispatcher miss documents. With ``[analysis] broker_url`` set, it is
+instead a competing consumer of the runs NATS JetStream keeps
+(`acq.services.broker_analysis`), and there is no proxy. Run it as::
 
     python -m acq.services.analysis_worker --config station.toml
 
-`AnalysisWorkerProcess` starts the proxy and the worker as child processes (what ``acq demo``
-and ``acq serve`` do).
+`AnalysisWorkerProcess` starts the proxy (if any) and the worker as child processes (what
+``acq demo`` and ``acq serve`` do).
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ def zmq_address(port: int) -> str:
 def serve(config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
     """Analyse the documents the config's 0MQ proxy publishes until interrupted; once
     subscribed, catch up on the finished runs that have no analysis yet (on a thread of its
-    own: documents keep arriving meanwhile)."""
+    own: documents keep arriving meanwhile). With a broker, analyse the runs it hands this
+    worker instead (the broker keeps what a worker that was down missed)."""
+    if config.analysis.broker_url:
+        _serve_from_broker(config, tiled_uri, api_key)
+        return
     from bluesky.callbacks.zmq import RemoteDispatcher
 
     from ..analysis.live import LiveAnalysis
@@ -68,15 +75,40 @@ def serve(config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
     dispatcher.start()
 
 
+def _serve_from_broker(config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
+    """`serve` with the config's broker (`acq.services.broker_analysis`)."""
+    import asyncio
+
+    from ..runtime.tiled_client import connect
+    from .broker_analysis import serve_from_broker
+
+    def ready() -> None:
+        print(
+            f"{READY_LINE}: runs from the broker at {config.analysis.broker_url}, results to "
+            f"{tiled_uri} ('analysis')",
+            flush=True,
+        )
+
+    client = connect(tiled_uri, api_key)
+    try:
+        asyncio.run(serve_from_broker(config, client, lambda line: print(line, flush=True), ready))
+    except ConnectionError as error:
+        print(f"analysis worker: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
 class AnalysisWorkerProcess(ChildService):
     """The 0MQ proxy and the analysis worker of ``config`` as child processes.
 
     Parameters
     ----------
     config
-        The station config (its ``[analysis]`` ports).
+        The station config (its ``[analysis]`` ports or broker).
     tiled_uri, api_key
         The Tiled server the results go to (the key reaches the worker in its environment).
+    name
+        What the worker is called in messages; its log is named after it (several workers
+        of one config, each a competing consumer of the broker, need names of their own).
 
     The worker's log and the config it reads are under ``<data_dir>/services``. Started again
     (`acq.services.supervisor.Supervisor`), the worker catches up on the runs it missed
@@ -85,15 +117,22 @@ class AnalysisWorkerProcess(ChildService):
 
     restart_note = "the worker analyses the finished runs that have no analysis run yet"
 
-    def __init__(self, config: StationConfig, tiled_uri: str, api_key: str | None) -> None:
+    def __init__(
+        self,
+        config: StationConfig,
+        tiled_uri: str,
+        api_key: str | None,
+        name: str = "analysis worker",
+    ) -> None:
         services = config.station.data_dir.resolve() / "services"
-        super().__init__("analysis worker", services / "analysis_worker.log")
+        super().__init__(name, services / f"{name.replace(' ', '_')}.log")
         self.config = config
         self.tiled_uri, self.api_key = tiled_uri, api_key
-        self.config_path = services / "analysis_worker_config.json"
+        self.config_path = services / f"{name.replace(' ', '_')}_config.json"
 
     def start(self) -> None:
-        """Start the proxy, then the worker; return once the worker is subscribed.
+        """Start the proxy (without a broker), then the worker; return once the worker is
+        subscribed.
 
         Raises
         ------
@@ -105,20 +144,22 @@ class AnalysisWorkerProcess(ChildService):
         self.config_path.write_text(json.dumps(self.config.model_dump(mode="json")))
         analysis = self.config.analysis
         env = {**os.environ, TILED_API_KEY_VARIABLE: self.api_key or ""}
-        # On loopback: bluesky-0MQ-proxy given bare ports binds every interface, unencrypted.
-        self.launch(
-            [
-                sys.executable,
-                "-m",
-                "bluesky.commandline.zmq_proxy",  # bluesky-0MQ-proxy
-                "--in-address",
-                f"tcp://{zmq_address(analysis.zmq_in_port)}",
-                "--out-address",
-                f"tcp://{zmq_address(analysis.zmq_out_port)}",
-            ],
-            env,
-        )
-        logged = self.log_path.stat().st_size  # a restart appends: look for a new READY_LINE
+        if not analysis.broker_url:
+            # On loopback: bluesky-0MQ-proxy given bare ports binds every interface, unencrypted.
+            self.launch(
+                [
+                    sys.executable,
+                    "-m",
+                    "bluesky.commandline.zmq_proxy",  # bluesky-0MQ-proxy
+                    "--in-address",
+                    f"tcp://{zmq_address(analysis.zmq_in_port)}",
+                    "--out-address",
+                    f"tcp://{zmq_address(analysis.zmq_out_port)}",
+                ],
+                env,
+            )
+        # A restart appends: look for a new READY_LINE (no log yet without a proxy).
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.launch(
             [
                 sys.executable,

@@ -68,6 +68,11 @@ def _raw(**changes):
         ({"queue__http_port": 8010}, "queue.http_port"),
         ({"queue__zmq_info_port": 60615}, "queue.zmq_control_port"),
         ({"queue__zmq_control_port": 0}, "queue.zmq_control_port"),
+        ({"analysis__broker_url": "amqp://127.0.0.1:5672"}, "analysis.broker_url"),
+        ({"analysis__broker_url": "nats://127.0.0.1"}, "analysis.broker_url"),
+        ({"analysis__broker_ack_wait_s": math.nan}, "analysis.broker_ack_wait_s"),
+        ({"analysis__broker_ack_wait_s": 0}, "analysis.broker_ack_wait_s"),
+        ({"analysis__broker_runs_at_once": 0}, "analysis.broker_runs_at_once"),
     ],
 )
 def test_bad_values_are_named(changes, named):
