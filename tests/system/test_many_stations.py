@@ -1,7 +1,9 @@
 """Three simulated stations at once into one Tiled: each an ``acq queue`` of its own (own PV
 prefix, Channel Access ports, RunEngine, queue server, Redis and analysis worker), all
-running a pressure series at the same time into one Tiled server. Every run is complete,
-found by station, by sample and by series, and each has its analysis, linked to it."""
+running a pressure series at the same time into one Tiled server, their documents through
+one NATS JetStream broker whose runs the three analysis workers share as competing
+consumers. Every run is complete, found by station, by sample and by series, and has one
+analysis run, linked to it."""
 
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ from bluesky_queueserver_api import BPlan
 from bluesky_queueserver_api.zmq import REManagerAPI
 from tiled.queries import Key
 
-from acq.analysis.results import wait_for_analysis
+from acq.analysis.results import analysis_runs_of, wait_for_analysis
 from acq.runtime.tiled_client import connect
 from acq.services import EmbeddedTiled
 from acq.services.ports import free_channel_access_port, free_tcp_port
 from conventions import data_keys
 from tests.stations import small_station_config, write_toml
 from tests.system import series_settings as tiny
+from tests.system.nats_server import NatsServer
 from tests.system.queue_server.acq_queue import acq_queue
 
 pytestmark = pytest.mark.slow
@@ -33,7 +36,7 @@ SERIES_TIMEOUT_S = 600
 DEVICES = ("press", "pstat", "tomo", "det")
 
 
-def station_config(index: int, directory: Path, tiled: EmbeddedTiled):
+def station_config(index: int, directory: Path, tiled: EmbeddedTiled, broker: NatsServer):
     """Station ``index``: its own name, sample, ports and data, writing into ``tiled``."""
     ca_port = free_channel_access_port()
     return small_station_config(
@@ -45,7 +48,11 @@ def station_config(index: int, directory: Path, tiled: EmbeddedTiled):
         },
         sample={"id": f"sample-{index}"},
         tiled={"uri": tiled.uri, "api_key": tiled.api_key},
-        analysis={"zmq_in_port": free_tcp_port(), "zmq_out_port": free_tcp_port()},
+        analysis={
+            "zmq_in_port": free_tcp_port(),
+            "zmq_out_port": free_tcp_port(),
+            "broker_url": broker.url,
+        },
         queue={"redis_port": free_tcp_port()},
     )
 
@@ -80,7 +87,12 @@ def test_three_stations_run_series_at_once_into_one_tiled(tmp_path):
         folder.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
         tiled = stack.enter_context(EmbeddedTiled(tmp_path / "tiled", frames))
-        configs = [station_config(index, folder, tiled) for index, folder in enumerate(folders)]
+        broker = NatsServer(tmp_path / "jetstream")
+        broker.start()
+        stack.callback(broker.stop)
+        configs = [
+            station_config(index, folder, tiled, broker) for index, folder in enumerate(folders)
+        ]
         served = [
             stack.enter_context(
                 acq_queue(write_toml(config, folder / "station.toml"), folder, STARTUP_TIMEOUT_S)
@@ -127,6 +139,7 @@ def test_three_stations_run_series_at_once_into_one_tiled(tmp_path):
                 assert len(run["eis"][data_keys.SPECTRUM_Z_REAL].read()) == 1
                 linked = wait_for_analysis(analysis, uid, timeout_s=SERIES_TIMEOUT_S)
                 assert linked.metadata["start"]["raw_uid"] == uid
+                assert len(analysis_runs_of(analysis, uid)) == 1  # one worker took it
             first_starts.append(raw[uids[0]].metadata["start"]["time"])
             last_stops.append(raw[uids[-1]].metadata["stop"]["time"])
         # At once, not one after another: every series started before any of them ended.

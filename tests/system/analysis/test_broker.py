@@ -11,13 +11,9 @@ analyses which run, and how often.
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import bluesky.plan_stubs as bps
 import pytest
@@ -29,52 +25,12 @@ from acq.runtime.tiled_client import connect
 from acq.services import AnalysisWorkerProcess, EmbeddedTiled
 from acq.services.ports import free_tcp_port
 from tests.stations import small_station_config
+from tests.system.nats_server import NatsServer
 
 #: Wall seconds a killed worker's run waits before it is redelivered.
 ACK_WAIT_S = 3.0
 #: Wall seconds for a run's analysis to appear (worker start-up and redelivery included).
 ANALYSIS_TIMEOUT_S = 90.0
-
-
-class NatsServer:
-    """``nats-server`` with JetStream on 127.0.0.1, its store in ``directory``."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.port = directory, free_tcp_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "nats-server",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("nats-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture(scope="module")
