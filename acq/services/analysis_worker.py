@@ -25,6 +25,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from ..config import StationConfig, load_config, parse_config
 from ..runtime.tiled_client import TILED_API_KEY_VARIABLE, endpoint
 from .child import ChildService
@@ -202,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         config = load_config(args.config)
     uri, api_key = endpoint(config)
+    # OpenBLAS's threads spin on the small least-squares problems of the EIS fit and KK test:
+    # on two cores shared with the IOCs, Tiled and the RunEngine, a fit took 29 ms of wall
+    # time with them against 16 ms on one thread (benchmarks/eis_fit.py runs it so too).
+    threadpool_limits(limits=1, user_api="blas")
     with contextlib.suppress(KeyboardInterrupt):
         serve(config, args.tiled_uri or uri, os.environ.get(TILED_API_KEY_VARIABLE) or api_key)
     return 0
