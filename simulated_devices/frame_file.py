@@ -4,9 +4,9 @@ Frames go to ``/entry/data/data`` (N, Y, X) uint16, one frame per chunk (areaDet
 layout), each written to disk as it arrives by ``H5Dwrite_chunk`` (h5py's
 ``id.write_direct_chunk``: no chunk cache, no type conversion). Each frame's rotation angle
 (deg) is kept in memory and written to `ANGLE_DATASET` at a flush. A flush makes every frame
-appended so far visible to SWMR readers (Tiled reading the stream live); it happens at most
-every ``flush_interval_s`` while frames arrive, when the owner asks (at the end of an
-acquisition) and at close, instead of after every frame (a flush per frame, and an angle
+appended so far visible to SWMR readers (Tiled reading the stream live); it happens once the
+oldest frame not yet shown has waited ``flush_interval_s``, when the owner asks (at the end of
+an acquisition) and at close, instead of after every frame (a flush per frame, and an angle
 written per frame, made small frames several times slower to write than raw h5py;
 benchmarks/ct_frames.py measures this writer against raw h5py).
 
@@ -43,8 +43,9 @@ class FrameFile:
     frame_shape
         (rows, columns) of a frame, pixels.
     flush_interval_s
-        Longest time, s, between a frame's write and the flush that shows it to readers, as
-        long as frames keep arriving (`flush_if_due` covers a pause).
+        Longest time, s, between a frame's write and the flush that shows it to readers: the
+        next append flushes once it has passed, or the owner's `flush_if_due` (at
+        `seconds_to_flush`) when no frame comes.
     clock
         Monotonic wall clock, s (``time.monotonic``; a test may pass its own).
     """
@@ -75,7 +76,7 @@ class FrameFile:
         self._pending_angles_deg: list[float] = []
         #: Frames flushed, i.e. visible to SWMR readers.
         self.visible = 0
-        self._flushed_at = self._clock()
+        self._pending_since = 0.0  # when the oldest frame not yet flushed was written
 
     @property
     def written(self) -> int:
@@ -88,11 +89,14 @@ class FrameFile:
         Returns
         -------
         bool
-            Whether this append flushed (`flush_interval_s` had passed since the last flush).
+            Whether this append flushed (the oldest frame not yet flushed was written
+            `flush_interval_s` ago or more).
         """
         if frame.shape != self.frame_shape:
             raise ValueError(f"frame of shape {frame.shape}, the file's are {self.frame_shape}")
         index = self.written
+        if not self._pending_angles_deg:
+            self._pending_since = self._clock()
         self._frames.resize(index + 1, axis=0)
         self._frames.id.write_direct_chunk(
             (index, 0, 0), np.ascontiguousarray(frame, dtype=np.uint16)
@@ -100,9 +104,17 @@ class FrameFile:
         self._pending_angles_deg.append(float(angle_deg))
         return self.flush_if_due()
 
+    def seconds_to_flush(self) -> float | None:
+        """Seconds until the oldest frame not yet flushed is due (≤ 0: now); None if all are
+        flushed."""
+        if not self._pending_angles_deg:
+            return None
+        return self._pending_since + self.flush_interval_s - self._clock()
+
     def flush_if_due(self) -> bool:
-        """Flush if frames are pending and `flush_interval_s` has passed; whether it did."""
-        if self._pending_angles_deg and self._clock() - self._flushed_at >= self.flush_interval_s:
+        """Flush if a frame has waited `flush_interval_s` or more; whether it did."""
+        due_in_s = self.seconds_to_flush()
+        if due_in_s is not None and due_in_s <= 0:
             self.flush()
             return True
         return False
@@ -117,7 +129,6 @@ class FrameFile:
             self._frames.flush()
             self._angles.flush()
             self.visible = count
-        self._flushed_at = self._clock()
 
     def close(self) -> None:
         """Flush and close the file."""

@@ -461,10 +461,11 @@ class TomographyIOC(ReportingGroup):
             await self.file_number.write(number, verify_value=False)
 
     async def _flush_while_open(self, file: FrameFile) -> None:
-        """Flush ``file`` when frames have waited `FrameFile.flush_interval_s` (frames that
+        """Flush ``file`` when a frame has waited `FrameFile.flush_interval_s` (frames that
         stop arriving mid-acquisition are shown all the same), until it is closed."""
         while True:
-            await asyncio.sleep(file.flush_interval_s / 2)
+            due_in_s = file.seconds_to_flush()
+            await asyncio.sleep(file.flush_interval_s if due_in_s is None else max(due_in_s, 0))
             try:
                 flushed = file.flush_if_due()
             except Exception as error:  # publish, as a failed open is

@@ -55,14 +55,17 @@ def test_reader_sees_frames_after_the_flush_interval_and_every_frame_at_close(tm
     assert seen_by_reader(path) == [0, 0, 0]  # written, not yet flushed
     assert (file.written, file.visible) == (2, 0)
 
-    clock.now_s = 0.5  # the interval has passed: the next frame flushes all three
+    clock.now_s = 0.5  # the first has waited the interval: the next frame flushes all three
     assert file.append(frame(2), 0.2) is True
     assert seen_by_reader(path) == [3, 3, frame(0).sum() + frame(1).sum() + frame(2).sum()]
 
+    assert file.seconds_to_flush() is None  # nothing waits
     clock.now_s = 0.7
     file.append(frame(3), 0.3)
-    assert file.flush_if_due() is False  # 0.2 s since the last flush
     clock.now_s = 1.0
+    assert file.flush_if_due() is False  # it has waited 0.3 s
+    assert file.seconds_to_flush() == pytest.approx(0.2)
+    clock.now_s = 1.2
     assert file.flush_if_due() is True  # a pause in the frames: shown all the same
     assert seen_by_reader(path)[:2] == [4, 4]
 
