@@ -51,7 +51,7 @@ WRITE_SHAPES = ((64, 256), (512, 512), (2048, 2048))
 #: Frames written per run and shape, MB (quick: a quarter).
 WRITE_MB = 256
 #: Runs of each writer per shape; the best counts (the least disturbed by other load).
-REPEATS = 3
+REPEATS = 5
 #: The paper's exposure per frame, s (docs/science.md).
 EXPOSURE_S = 0.05
 #: The paper's projections over 180°.
