@@ -17,7 +17,7 @@ from .physics.electrochemistry import ElectrochemicalCell, HalfCycle, HalfCycleL
 from .physics.impedance import EquivalentCircuit, circuit_at, measured_spectrum
 from .physics.microstructure import Microstructure, microstructure_at
 from .physics.parameters import CellParameters
-from .physics.phantom import Phantom, make_phantom
+from .physics.phantom import Phantom, make_phantom, phantom_imaging
 from .physics.projection import DetectorModel, ParallelBeamProjector, attenuation_volume
 
 #: Stack pressure changes smaller than this leave the microstructure as it is, MPa.
@@ -136,12 +136,19 @@ class SimulatedCell:
 def _phantom(params: CellParameters, pressure_MPa: float, seed: int) -> Phantom:
     # The same seed at every pressure: the same particles, compacted differently.
     return make_phantom(
-        microstructure_at(pressure_MPa, params), params.imaging, np.random.default_rng(seed)
+        microstructure_at(pressure_MPa, params),
+        phantom_imaging(params.imaging),
+        np.random.default_rng(seed),
     )
 
 
 @lru_cache(maxsize=2)
 def _projector(params: CellParameters, pressure_MPa: float, seed: int) -> ParallelBeamProjector:
+    imaging = params.imaging
     return ParallelBeamProjector(
-        attenuation_volume(_phantom(params, pressure_MPa, seed), params.imaging)
+        attenuation_volume(_phantom(params, pressure_MPa, seed), imaging),
+        frame_shape=(
+            imaging.electrode_slices + imaging.electrolyte_slices,
+            imaging.diameter_voxels,
+        ),
     )

@@ -28,7 +28,7 @@ PV                          unit   meaning
 ``HDF1:FileTemplate[_RBV]``        printf template of (path, name, number)
 ``HDF1:FileWriteMode[_RBV]``       Single / Capture / Stream (Stream simulated)
 ``HDF1:Capture[_RBV]``             1 opens the file; every frame is appended; 0 closes it
-``HDF1:NumCaptured_RBV``           frames written to the open file
+``HDF1:NumCaptured_RBV``           frames written to the open file and flushed
 ``HDF1:FullFileName_RBV``          the open (last) file
 ``HDF1:WriteStatus``               Write OK / Write error (the last file operation)
 ``HDF1:WriteMessage``              why the last file operation failed; empty when none
@@ -45,8 +45,11 @@ over `NOMINAL_BEAM_CURRENT_MA` (no beam: frames as dark as with the shutter clos
 ``Acquire`` = 0 stops an acquisition.
 
 Files are HDF5 with the frames at ``/entry/data/data`` (N, Y, X) uint16 and each frame's
-rotation angle at `ANGLE_DATASET`, opened for SWMR and flushed per frame so Tiled can read
-them while written.
+rotation angle at ``/entry/instrument/NDAttributes/RotationAngle_deg``, opened for SWMR so
+Tiled can read them while written (`simulated_devices.frame_file.FrameFile`: a frame's chunk is
+written as it arrives, the file flushed every `~simulated_devices.frame_file.FLUSH_INTERVAL_S`,
+at the end of an acquisition and at close). ``HDF1:NumCaptured_RBV`` counts the frames flushed,
+so a client registering ``NumCaptured`` frames never points a reader past what it can see.
 """
 
 from __future__ import annotations
@@ -56,7 +59,6 @@ import math
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 from caproto import ChannelType
 from caproto.server import pvproperty
@@ -64,17 +66,13 @@ from caproto.server import pvproperty
 from conventions.pv_states import Shutter, TriggerMode
 
 from .cell import SimulatedCell
+from .frame_file import FrameFile
 from .motor import SimulatedMotor
 from .position_compare import PositionCompareIOC
 from .pvs import MESSAGE_LENGTH, ReportingGroup, message_pv
 
 #: |samx| beyond which the sample is out of the beam, mm.
 SAMPLE_IN_BEAM_MM = 1.0
-#: Dataset the HDF5 plugin writes frames to (as areaDetector's default layout).
-FRAMES_DATASET = "/entry/data/data"
-#: NDAttribute dataset of each frame's rotation angle, deg (the encoder position latched at
-#: the trigger, as an attributes file would make areaDetector record).
-ANGLE_DATASET = "/entry/instrument/NDAttributes/RotationAngle_deg"
 #: The camera's status messages while idle and while acquiring (ADSimDetector's words).
 STATUS_IDLE, STATUS_ACQUIRING = "Waiting for acquire command", "Acquiring data"
 #: A file plugin's write status (NDFile's ``WriteStatus``).
@@ -271,7 +269,8 @@ class TomographyIOC(ReportingGroup):
         )
         self.pvdb.update(self.rotation.pvdb)
         self.pvdb.update(self.sample_x.pvdb)
-        self._file: h5py.File | None = None
+        self._file: FrameFile | None = None
+        self._flusher: asyncio.Task | None = None
         # Latched rotation angles of external trigger pulses; None asks to stop.
         self._triggers: asyncio.Queue[float | None] = asyncio.Queue()
         self._stop_requested = False
@@ -351,6 +350,7 @@ class TomographyIOC(ReportingGroup):
                     break
                 await self._take_frame(angle)
                 await self.num_images_counter.write(index + 1)
+            await self._flush()  # the frames of this acquisition, all visible when it ends
         except Exception as error:  # publish every fault; never leave Acquire hanging
             why = f"{type(error).__name__}: {error}"
             await self.error_message.write(f"acquisition failed: {why}")
@@ -396,10 +396,9 @@ class TomographyIOC(ReportingGroup):
                 await self.hdf_size0.write(frame.shape[1])
                 await self.hdf_size1.write(frame.shape[0])
         if self._file is not None:
-            self._append(frame, angle_deg)
-            captured = self.num_captured.value + 1
-            await self.num_captured.write(captured)
-            if 0 < self.num_capture_rbv.value <= captured:
+            if self._file.append(frame, angle_deg):
+                await self.num_captured.write(self._file.visible)
+            if 0 < self.num_capture_rbv.value <= self._file.written:
                 await self._close_file()
 
     # -- HDF5 plugin -----------------------------------------------------------------------
@@ -452,20 +451,8 @@ class TomographyIOC(ReportingGroup):
         if self.create_directory_rbv.value != 0:  # as areaDetector: create on open
             path.parent.mkdir(parents=True, exist_ok=True)
         await self.file_path_exists.write(int(path.parent.is_dir()))
-        height, width = self.cell.detector.frame_shape
-        handle = h5py.File(path, "w", libver="latest")
-        handle.create_dataset(
-            FRAMES_DATASET,
-            shape=(0, height, width),
-            maxshape=(None, height, width),
-            dtype=np.uint16,
-            chunks=(1, height, width),
-        )
-        handle.create_dataset(
-            ANGLE_DATASET, shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,)
-        ).attrs["units"] = "deg"
-        handle.swmr_mode = True
-        self._file = handle
+        self._file = FrameFile(path, self.cell.detector.frame_shape)
+        self._flusher = asyncio.create_task(self._flush_while_open(self._file))
         await self.full_file_name.write(os.fspath(name))
         await self.num_captured.write(0)
         if self.auto_increment_rbv.value == "Yes":
@@ -473,18 +460,36 @@ class TomographyIOC(ReportingGroup):
             await self.file_number_rbv.write(number)
             await self.file_number.write(number, verify_value=False)
 
-    def _append(self, frame: np.ndarray, angle_deg: float) -> None:
-        if self._file is None:
-            return
-        for name, value in ((ANGLE_DATASET, angle_deg), (FRAMES_DATASET, frame)):
-            dataset = self._file[name]
-            dataset.resize(dataset.shape[0] + 1, axis=0)
-            dataset[-1] = value
-            dataset.flush()
+    async def _flush_while_open(self, file: FrameFile) -> None:
+        """Flush ``file`` when a frame has waited `FrameFile.flush_interval_s` (frames that
+        stop arriving mid-acquisition are shown all the same), until it is closed."""
+        while True:
+            due_in_s = file.seconds_to_flush()
+            await asyncio.sleep(file.flush_interval_s if due_in_s is None else max(due_in_s, 0))
+            try:
+                flushed = file.flush_if_due()
+            except Exception as error:  # publish, as a failed open is
+                why = f"cannot flush the HDF5 file: {type(error).__name__}: {error}"
+                await self.error_message.write(why)
+                await self.write_message.write(why)
+                await self.write_status.write("Write error")
+                return
+            if flushed:
+                await self.num_captured.write(file.visible)
+
+    async def _flush(self) -> None:
+        """Show every frame written so far to readers, and count them in NumCaptured."""
+        if self._file is not None:
+            self._file.flush()
+            await self.num_captured.write(self._file.visible)
 
     async def _close_file(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
         if self._file is not None:
             self._file.close()
+            await self.num_captured.write(self._file.visible)
             self._file = None
         await self.capture_rbv.write(0)
         await self.capture.write(0, verify_value=False)

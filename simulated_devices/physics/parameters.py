@@ -290,6 +290,10 @@ class ImagingParameters:
     dark_counts: float = 100.0
     #: Relative column-to-column gain variation of the flat field.
     flat_field_nonuniformity: float = 0.05
+    #: Longest edge of the voxel phantom, voxels: a larger detector sees a phantom of coarser
+    #: voxels (a whole number of pixels each), its projections interpolated to the pixels
+    #: (`phantom.phantom_imaging`), so a 2048² frame needs no 2048³ volume.
+    max_phantom_voxels: int = 256
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ Nothing here imports the rest of the project or EPICS.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -79,6 +79,27 @@ class Phantom:
     voxel_size_um: float
     truth: VolumeMetrics
     target: Microstructure
+
+
+def phantom_imaging(imaging: ImagingParameters) -> ImagingParameters:
+    """The imaging parameters the phantom is built at for a detector of ``imaging``.
+
+    A detector whose frame has an edge beyond ``max_phantom_voxels`` pixels sees a phantom of
+    voxels ``k`` pixels wide, ``k`` the smallest whole number that brings the longest edge
+    within it: its diameter and slices are ``k`` times fewer (rounded), its voxel ``k`` times
+    larger (µm); the physical cell and particles are the same. Otherwise ``imaging`` itself.
+    """
+    slices = imaging.electrode_slices + imaging.electrolyte_slices
+    k = math.ceil(max(imaging.diameter_voxels, slices) / imaging.max_phantom_voxels)
+    if k <= 1:
+        return imaging
+    return replace(
+        imaging,
+        diameter_voxels=max(round(imaging.diameter_voxels / k), 1),
+        electrode_slices=max(round(imaging.electrode_slices / k), 1),
+        electrolyte_slices=max(round(imaging.electrolyte_slices / k), 1),
+        voxel_size_um=imaging.voxel_size_um * k,
+    )
 
 
 @lru_cache(maxsize=64)

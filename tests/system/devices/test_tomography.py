@@ -104,3 +104,31 @@ def test_the_camera_status_message_follows_the_acquisition(RE, station):
     assert STATUS_ACQUIRING in seen
     assert seen[-1] == STATUS_IDLE
     assert read_message(pv) == STATUS_IDLE
+
+
+def test_a_swmr_reader_sees_every_frame_of_an_acquisition_while_the_file_is_open(RE, station):
+    """The IOC flushes at the end of each acquisition: NumCaptured counts the frames shown,
+    and a reader opening the file still being written (SWMR) finds every one, with its angle."""
+    detector, stage = station.detector, station.tomo_stage
+    seen = {}
+
+    def plan():
+        yield from bps.mv(stage.shutter, "Open", stage.sample_x, 0.0, stage.rotation, 10.0)
+        yield from bps.stage(detector)
+        try:
+            for _ in range(3):
+                yield from bps.trigger(detector, wait=True)
+            path = detector.hdf1.full_file_name.get(use_monitor=False)
+            with h5py.File(path, "r", libver="latest", swmr=True) as handle:
+                seen["frames"] = handle["/entry/data/data"].shape[0]
+                seen["angles"] = handle["/entry/instrument/NDAttributes/RotationAngle_deg"][()]
+            seen["captured"] = detector.hdf1.num_captured.get(use_monitor=False)
+            seen["capturing"] = detector.hdf1.capture.get(use_monitor=False)
+        finally:
+            yield from bps.unstage(detector)
+            yield from bps.mv(stage.shutter, "Closed")
+
+    RE(plan())
+    assert seen["capturing"] == 1  # the file was still open for writing
+    assert seen["frames"] == seen["captured"] == 3
+    np.testing.assert_allclose(seen["angles"], [10.0, 10.0, 10.0], atol=1e-6)

@@ -22,13 +22,16 @@ from conventions.voxels import (
     measure,
     phase_fractions,
 )
+from simulated_devices.physics import projection
 from simulated_devices.physics.microstructure import microstructure_at
+from simulated_devices.physics.noise_bank import NormalBank
 from simulated_devices.physics.parameters import CellParameters, ImagingParameters
-from simulated_devices.physics.phantom import Phantom, make_phantom
+from simulated_devices.physics.phantom import Phantom, make_phantom, phantom_imaging
 from simulated_devices.physics.projection import (
     DetectorModel,
     ParallelBeamProjector,
     attenuation_volume,
+    linear_resampling,
 )
 
 PRESSURES_MPA = [6.0, 12.0, 25.0, 50.0, 100.0]
@@ -322,3 +325,87 @@ def test_counts_saturate_at_uint16():
     )
     frame = bright.flat()
     assert frame.dtype == np.uint16 and frame.max() == 65535
+
+
+# --- detectors finer than the phantom ---------------------------------------------------------
+
+
+def test_a_detector_within_the_phantom_limit_sees_the_phantom_at_its_pixels():
+    assert phantom_imaging(PARAMS.imaging) is PARAMS.imaging
+
+
+def test_a_paper_scale_detector_sees_a_phantom_of_coarser_voxels():
+    paper = dataclasses.replace(
+        PARAMS.imaging,
+        diameter_voxels=2048,
+        electrode_slices=1536,
+        electrolyte_slices=512,
+        voxel_size_um=0.5,
+    )
+    coarse = phantom_imaging(paper)
+    assert (coarse.diameter_voxels, coarse.electrode_slices, coarse.electrolyte_slices) == (
+        256,
+        192,
+        64,
+    )
+    assert coarse.voxel_size_um == 8 * paper.voxel_size_um  # the same cell, in µm
+    assert coarse.particle_diameter_um == paper.particle_diameter_um
+
+
+def test_linear_resampling_keeps_constants_and_ramps():
+    resampling = linear_resampling(12, 3)
+    np.testing.assert_allclose(resampling @ np.full(3, 2.0), 2.0, rtol=1e-6)
+    # Fine centres 0.5/12 … 11.5/12 of the length; coarse 1/6, 1/2, 5/6: a ramp through the
+    # coarse samples is the ramp between the outermost coarse centres, flat beyond them.
+    fine = resampling @ np.array([1.0, 2.0, 3.0])
+    position = np.clip((np.arange(12) + 0.5) / 4.0 - 0.5, 0.0, 2.0)
+    np.testing.assert_allclose(fine, 1.0 + position, rtol=1e-6)
+
+
+def test_a_finer_detector_sees_the_chords_of_the_same_cylinder():
+    fine = dataclasses.replace(
+        SMALL, diameter_voxels=256, electrode_slices=64, electrolyte_slices=32
+    )
+    limited = dataclasses.replace(fine, max_phantom_voxels=64)
+    coarse = phantom_imaging(limited)
+    phantom = uniform_cylinder(coarse)
+    projector = ParallelBeamProjector(attenuation_volume(phantom, coarse), frame_shape=(96, 256))
+    line_integrals = projector.project(30.0)
+    assert line_integrals.shape == projector.frame_shape == (96, 256)
+    # The chord through the 256 µm cylinder, in μ·Δx of the fine pixels' cylinder.
+    mu_cm = fine.attenuation_electrolyte_per_cm
+    offset_um = (np.arange(256) - 127.5) * fine.voxel_size_um
+    chord_um = 2.0 * np.sqrt(np.clip(128.0**2 - offset_um**2, 0.0, None))
+    interior = np.abs(offset_um) < 110
+    np.testing.assert_allclose(
+        line_integrals[:, interior],
+        np.broadcast_to(mu_cm * chord_um[interior] * 1e-4, (96, interior.sum())),
+        atol=1.5 * mu_cm * coarse.voxel_size_um * 1e-4,  # a coarse voxel's ragged edge
+    )
+
+
+def test_large_frames_take_the_normal_approximation_of_the_same_noise(monkeypatch):
+    monkeypatch.setattr(projection, "EXACT_NOISE_MAX_PIXELS", 100)  # SMALL's 24 × 64 is large
+    model = detector()
+    assert model._normal is not None
+    darks = np.stack([model.dark() for _ in range(50)]).astype(float)
+    assert darks.mean() == pytest.approx(SMALL.dark_counts, rel=0.01)
+    expected_std = math.sqrt(SMALL.dark_counts + model.readout_noise_counts**2)
+    assert darks.std() == pytest.approx(expected_std, rel=0.05)
+    line_integrals = np.linspace(0.0, 3.0, 24 * 64).reshape(24, 64)
+    frames = np.stack([model.projection(line_integrals) for _ in range(40)]).astype(float)
+    expected = SMALL.flat_field_photons * model.gain * np.exp(-line_integrals) + SMALL.dark_counts
+    np.testing.assert_allclose(frames.mean(axis=0), expected, rtol=0.03)
+    flats = np.stack([model.flat() for _ in range(40)]).astype(float)
+    assert flats.var(axis=0).mean() == pytest.approx(flats.mean(), rel=0.1)
+
+
+def test_normal_bank_frames_are_standard_normal_and_renewed():
+    bank = NormalBank(10_000, np.random.default_rng(3))
+    first = bank.draw().copy()
+    second = bank.draw()
+    assert first.mean() == pytest.approx(0.0, abs=0.05)
+    assert first.std() == pytest.approx(1.0, rel=0.05)
+    assert not np.array_equal(first, second)
+    with pytest.raises(ValueError):
+        second[0] = 0.0  # a view into the bank: read-only
