@@ -29,7 +29,7 @@ from scipy import fft, sparse
 
 from conventions.voxels import cylinder_mask
 
-from .slabs import WORKERS, for_each_slab
+from .slabs import WORKERS, map_slabs
 
 #: Lower bound of the flat/dark-corrected transmission before the logarithm (dimensionless).
 MIN_TRANSMISSION = 1e-3
@@ -74,7 +74,7 @@ def line_integrals(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray
         np.log(out, out=out)
         np.negative(out, out=out)
 
-    for_each_slab(correct, projections.shape[1])
+    map_slabs(correct, projections.shape[1])
     return result
 
 
@@ -106,7 +106,7 @@ def filter_rows(sinograms: np.ndarray) -> np.ndarray:
         spectrum *= response
         result[angles] = fft.irfft(spectrum, n=padded, axis=-1)[..., :columns]
 
-    for_each_slab(work, len(sinograms), count=FILTER_SLABS)
+    map_slabs(work, len(sinograms), count=FILTER_SLABS)
     return result
 
 

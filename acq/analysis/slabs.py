@@ -12,6 +12,9 @@ import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: Threads used: one per core.
 WORKERS = os.cpu_count() or 1
@@ -24,16 +27,15 @@ def slabs(length: int, count: int = WORKERS) -> list[slice]:
     return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
 
 
-def for_each_slab(work: Callable[[slice], object], length: int, count: int = WORKERS) -> None:
-    """Call ``work(slab)`` for the ``count`` `slabs` of ``range(length)``, on `WORKERS` threads.
+def map_slabs(work: Callable[[slice], T], length: int, count: int = WORKERS) -> list[T]:
+    """``work(slab)`` for the ``count`` `slabs` of ``range(length)``, on `WORKERS` threads.
 
-    ``work`` must touch only its slab of any output; its return value is dropped and its
-    exceptions are raised here. More slabs than threads keep each slab's temporaries small.
+    ``work`` must write only to its slab of any output. Returns the results in slab order;
+    an exception in ``work`` is raised here. More slabs than threads keep each slab's
+    temporaries small.
     """
     parts = slabs(length, count)
     if len(parts) == 1:
-        work(parts[0])
-        return
+        return [work(parts[0])]
     with ThreadPoolExecutor(min(WORKERS, len(parts))) as pool:
-        for future in [pool.submit(work, part) for part in parts]:
-            future.result()
+        return list(pool.map(work, parts))
