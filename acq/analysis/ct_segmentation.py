@@ -57,8 +57,12 @@ OUTSIDE_LEVEL = 0.0
 BLUR_SIGMA_RANGE_VOXELS = (0.2, 2.0)
 #: Tolerance of the fitted σ, voxels.
 BLUR_SIGMA_TOLERANCE_VOXELS = 0.01
-#: Every this many z-slices enter the blur fit (4 parameters need few voxels).
+#: Every this many z-slices enter the blur fit (4 parameters need few voxels) …
 FIT_SLICE_STEP = 4
+#: … or every more, so that at most about this many voxels enter it.
+FIT_VOXELS = 1 << 20
+#: A refit after the labels were refined searches σ this close to the last fit's, voxels.
+REFIT_SIGMA_SPAN_VOXELS = 0.1
 #: Voxels at the cylinder's rim left out of the blur fit (they blur with the air outside).
 RIM_VOXELS = 3
 #: Potts penalty per disagreeing face neighbour, in units of 2·noise² (the scale of the
@@ -215,12 +219,18 @@ def _fit_levels(
     return levels, float(max(residual, 0.0))
 
 
-def fit_blur_model(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray) -> BlurModel:
+def fit_blur_model(
+    volume: np.ndarray,
+    labels: np.ndarray,
+    inside: np.ndarray,
+    sigma_bounds_voxels: tuple[float, float] = BLUR_SIGMA_RANGE_VOXELS,
+) -> BlurModel:
     """Fit the phase levels and the blur σ to a reconstruction given its labels.
 
     The levels enter linearly (least squares for each σ); σ minimises the residual (bounded
-    scalar search). Every `FIT_SLICE_STEP`-th slice is used; voxels within `RIM_VOXELS` of
-    the cylinder's rim are left out.
+    scalar search within ``sigma_bounds_voxels``). Every `FIT_SLICE_STEP`-th slice is used,
+    or every more so that at most about `FIT_VOXELS` voxels enter; voxels within
+    `RIM_VOXELS` of the cylinder's rim are left out.
 
     Parameters
     ----------
@@ -230,6 +240,8 @@ def fit_blur_model(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray) -
         Current labels (z, y, x).
     inside
         Boolean (y, x) cylinder mask.
+    sigma_bounds_voxels
+        Range searched for σ, voxels.
 
     Returns
     -------
@@ -237,11 +249,12 @@ def fit_blur_model(volume: np.ndarray, labels: np.ndarray, inside: np.ndarray) -
         The fitted levels and σ (voxels).
     """
     core = ndimage.binary_erosion(inside, iterations=RIM_VOXELS)
-    labels = labels[::FIT_SLICE_STEP]
-    observed = volume[::FIT_SLICE_STEP, core].ravel().astype(np.float64)
+    step = max(FIT_SLICE_STEP, -(-volume.shape[0] * np.count_nonzero(core) // FIT_VOXELS))
+    labels = labels[::step]
+    observed = volume[::step, core].ravel().astype(np.float64)
     search = optimize.minimize_scalar(
         lambda sigma: _fit_levels(observed, labels, core, sigma)[1],
-        bounds=BLUR_SIGMA_RANGE_VOXELS,
+        bounds=sigma_bounds_voxels,
         method="bounded",
         options={"xatol": BLUR_SIGMA_TOLERANCE_VOXELS},
     )
@@ -536,12 +549,21 @@ def refine_labels(
     return labels
 
 
+def _around(sigma_voxels: float) -> tuple[float, float]:
+    """σ bounds of a refit: `REFIT_SIGMA_SPAN_VOXELS` either side, within the full range."""
+    low, high = BLUR_SIGMA_RANGE_VOXELS
+    return (
+        max(low, sigma_voxels - REFIT_SIGMA_SPAN_VOXELS),
+        min(high, sigma_voxels + REFIT_SIGMA_SPAN_VOXELS),
+    )
+
+
 def segment(volume: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, BlurModel]:
     """Three-phase segmentation of a reconstructed volume.
 
     Otsu thresholds start it; then `SINGLE_VOXEL_ROUNDS` rounds of fitting the blur model to
     the labels and refining the labels voxel by voxel under it; then a last fit and
-    `PAIR_SWEEPS` sweeps of pair moves.
+    `PAIR_SWEEPS` sweeps of pair moves. Refits search σ near the last fit's.
 
     Parameters
     ----------
@@ -558,9 +580,11 @@ def segment(volume: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, BlurMod
         The blur model of the last fit.
     """
     labels = threshold_labels(volume, inside)
+    bounds = BLUR_SIGMA_RANGE_VOXELS
     for _ in range(SINGLE_VOXEL_ROUNDS):
-        model = fit_blur_model(volume, labels, inside)
+        model = fit_blur_model(volume, labels, inside, bounds)
         labels = refine_labels(volume, labels, inside, model)
-    model = fit_blur_model(volume, labels, inside)
+        bounds = _around(model.sigma_voxels)
+    model = fit_blur_model(volume, labels, inside, bounds)
     labels = refine_labels(volume, labels, inside, model, block_voxels=2, max_sweeps=PAIR_SWEEPS)
     return labels, model
