@@ -12,19 +12,28 @@ Why not ``iradon`` itself: it back-projects one slice at a time with `numpy.inte
 0.16 s per 256² slice at 361 angles, so 10 s for the 64 slices of the demo's scan before any
 analysis. Every slice shares the same geometry, so here the back-projection is one sparse
 (pixels × angles·columns) linear-interpolation operator applied to all slices at once as a
-sparse × dense product (built in chunks of angles to bound memory), 1–1.5 s in all. The
-filter is scikit-image's ramp (the band-limited Ram-Lak kernel sampled in real space, which
-keeps the mean right), and each angle is weighted by the angular interval it stands for, so
-irregular angles — latched encoder positions of a fly scan — and a redundant 180° projection
-are integrated correctly.
+sparse × dense product, built in chunks of angles (to bound memory) on the other cores' threads
+while the product of the chunks already built runs (`scipy.sparse` holds the GIL, NumPy building
+the next chunk does not). The filter is scikit-image's ramp (the band-limited Ram-Lak kernel
+sampled in real space, which keeps the mean right), applied by `scipy.fft` in float32 per
+slab of angles on every core, and each angle is weighted by the angular interval it stands
+for, so irregular angles — latched encoder positions of a fly scan — and a redundant 180°
+projection are integrated correctly. `benchmarks/ct_analysis.py` measures it against
+``iradon`` and how it grows with projections and detector width: the cost is the product's,
+about proportional to pixels × projections × slices.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
-from scipy import sparse
+from scipy import fft, sparse
 
 from conventions.voxels import cylinder_mask
+
+from .slabs import WORKERS, map_slabs
 
 #: Lower bound of the flat/dark-corrected transmission before the logarithm (dimensionless).
 MIN_TRANSMISSION = 1e-3
@@ -32,8 +41,10 @@ MIN_TRANSMISSION = 1e-3
 MIN_FLAT_COUNTS = 1.0
 #: Shortest zero-padded length of the filtered detector rows, pixels.
 MIN_PADDED_COLUMNS = 64
-#: Angles per chunk of the back-projection operator (bounds its memory to ~100 MB).
-ANGLES_PER_CHUNK = 64
+#: Slabs of angles the ramp filter works on (on `WORKERS` threads); small slabs stay in cache.
+FILTER_SLABS = 64
+#: Entries per chunk of angles of the back-projection operator (8 bytes each: ~64 MB).
+OPERATOR_ENTRIES_PER_CHUNK = 1 << 23
 #: Span of angles of a complete parallel-beam scan, degrees.
 HALF_TURN_DEG = 180.0
 
@@ -56,8 +67,19 @@ def line_integrals(projections: np.ndarray, darks: np.ndarray, flats: np.ndarray
     """
     dark = darks.mean(axis=0, dtype=np.float64).astype(np.float32)
     open_beam = np.maximum(flats.mean(axis=0, dtype=np.float64) - dark, MIN_FLAT_COUNTS)
-    transmission = (projections.astype(np.float32) - dark) / open_beam.astype(np.float32)
-    return -np.log(np.maximum(transmission, MIN_TRANSMISSION))
+    scale = (1.0 / open_beam).astype(np.float32)
+    result = np.empty(projections.shape, dtype=np.float32)
+
+    def correct(rows: slice) -> None:
+        out = result[:, rows]
+        np.subtract(projections[:, rows], dark[rows], out=out, dtype=np.float32)
+        out *= scale[rows]
+        np.maximum(out, MIN_TRANSMISSION, out=out)
+        np.log(out, out=out)
+        np.negative(out, out=out)
+
+    map_slabs(correct, projections.shape[1])
+    return result
 
 
 def ramp_filter(padded_columns: int) -> np.ndarray:
@@ -76,12 +98,20 @@ def ramp_filter(padded_columns: int) -> np.ndarray:
 
 
 def filter_rows(sinograms: np.ndarray) -> np.ndarray:
-    """Ramp-filter every detector row of (N, Y, X) line integrals along X (float32)."""
+    """Ramp-filter every detector row of (N, Y, X) float32 line integrals along X (float32)."""
     columns = sinograms.shape[-1]
     padded = max(MIN_PADDED_COLUMNS, 1 << int(np.ceil(np.log2(2 * columns))))
-    spectrum = np.fft.rfft(sinograms, n=padded, axis=-1)
-    spectrum *= ramp_filter(padded)
-    return np.fft.irfft(spectrum, n=padded, axis=-1)[..., :columns].astype(np.float32)
+    response = ramp_filter(padded).astype(np.float32)
+    result = np.empty(sinograms.shape, dtype=np.float32)
+
+    def work(angles: slice) -> None:
+        # scipy.fft keeps float32 in single precision (numpy.fft would not).
+        spectrum = fft.rfft(sinograms[angles], n=padded, axis=-1)
+        spectrum *= response
+        result[angles] = fft.irfft(spectrum, n=padded, axis=-1)[..., :columns]
+
+    map_slabs(work, len(sinograms), count=FILTER_SLABS)
+    return result
 
 
 def angle_weights_rad(angles_deg: np.ndarray) -> np.ndarray:
@@ -113,31 +143,44 @@ def _backprojection_chunk(
 
     Row ``first_row + a·columns + j`` of a filtered sinogram matrix is detector column j of
     the chunk's angle a; each pixel takes the linear interpolation between the two columns
-    either side of where it projects, times the angle's weight.
+    either side of where it projects, times the angle's weight. Built in float32 straight
+    into the CSR arrays (pixel-major, as its rows want it), without temporaries per entry.
     """
     centre = (columns - 1) / 2.0
     theta = np.deg2rad(angles_deg)
-    # (pixels, angles), pixel-major as the CSR rows want it.
-    position = (
-        centre
-        + np.outer(pixel_x - centre, np.cos(theta))
-        + np.outer(pixel_y - centre, np.sin(theta))
-    ).astype(np.float32)
-    left = np.clip(np.floor(position), 0, columns - 2)
-    right_share = position - left
+    # (pixels, angles): where each pixel falls on the detector.
+    position = np.multiply.outer(
+        (pixel_x - centre).astype(np.float32), np.cos(theta, dtype=np.float32)
+    )
+    position += np.multiply.outer(
+        (pixel_y - centre).astype(np.float32), np.sin(theta, dtype=np.float32)
+    )
+    position += np.float32(centre)
+    left = np.floor(position)
+    np.clip(left, 0, columns - 2, out=left)
+    position -= left  # now the share of the right-hand column
+    index_type = np.int32 if total_rows < np.iinfo(np.int32).max else np.int64
+    cols = np.empty((*position.shape, 2), dtype=index_type)
+    cols[..., 0] = left
+    cols[..., 0] += (first_row + columns * np.arange(len(angles_deg))).astype(index_type)
+    np.add(cols[..., 0], 1, out=cols[..., 1])
     weight = weights_rad.astype(np.float32)
-    first = left.astype(np.int64) + (first_row + columns * np.arange(len(angles_deg)))
-    cols = np.stack([first, first + 1], axis=-1)
-    values = np.stack([(1.0 - right_share) * weight, right_share * weight], axis=-1)
+    values = np.empty((*position.shape, 2), dtype=np.float32)
+    np.multiply(position, weight, out=values[..., 1])
+    np.subtract(weight, values[..., 1], out=values[..., 0])
     per_pixel = 2 * len(angles_deg)
     indptr = np.arange(0, pixel_y.size * per_pixel + 1, per_pixel, dtype=np.int64)
     return sparse.csr_matrix(
-        (values.ravel(), cols.ravel(), indptr), shape=(pixel_y.size, total_rows)
+        (values.reshape(-1), cols.reshape(-1), indptr), shape=(pixel_y.size, total_rows)
     )
 
 
 def backproject(filtered: np.ndarray, angles_deg: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """Back-project ramp-filtered line integrals onto the pixels of a slice mask.
+
+    The operator is built chunk by chunk of angles (at most `OPERATOR_ENTRIES_PER_CHUNK`
+    entries each) on `WORKERS` − 1 threads while this one multiplies the chunks already built
+    (the sparse product holds the GIL, the building does not); at most `WORKERS` chunks wait.
 
     Parameters
     ----------
@@ -160,9 +203,11 @@ def backproject(filtered: np.ndarray, angles_deg: np.ndarray, inside: np.ndarray
     # (angle·column, slice): one column per slice, so one sparse product serves all slices.
     stacked = np.ascontiguousarray(filtered.transpose(0, 2, 1)).reshape(n_angles * columns, rows)
     result = np.zeros((pixel_y.size, rows), dtype=np.float32)
-    for start in range(0, n_angles, ANGLES_PER_CHUNK):
-        chunk = slice(start, min(start + ANGLES_PER_CHUNK, n_angles))
-        operator = _backprojection_chunk(
+    per_chunk = max(1, OPERATOR_ENTRIES_PER_CHUNK // (2 * max(pixel_y.size, 1)))
+
+    def build(start: int) -> sparse.csr_matrix:
+        chunk = slice(start, min(start + per_chunk, n_angles))
+        return _backprojection_chunk(
             pixel_y,
             pixel_x,
             columns,
@@ -171,7 +216,15 @@ def backproject(filtered: np.ndarray, angles_deg: np.ndarray, inside: np.ndarray
             start * columns,
             n_angles * columns,
         )
-        result += operator @ stacked
+
+    pending: deque[Future[sparse.csr_matrix]] = deque()
+    with ThreadPoolExecutor(max(1, WORKERS - 1)) as pool:
+        for start in range(0, n_angles, per_chunk):
+            pending.append(pool.submit(build, start))
+            if len(pending) > WORKERS:
+                result += pending.popleft().result() @ stacked
+        while pending:
+            result += pending.popleft().result() @ stacked
     return np.ascontiguousarray(result.T)
 
 

@@ -23,6 +23,8 @@ from acq.analysis.ct_reconstruction import (
 )
 from acq.analysis.ct_segmentation import (
     BlurModel,
+    ResidualEvidence,
+    blur_matrix,
     blur_xy,
     fit_blur_model,
     segment,
@@ -252,6 +254,36 @@ def test_blur_model_fit_recovers_sigma_and_levels():
     assert fitted.sigma_voxels == pytest.approx(0.8, abs=0.03)
     np.testing.assert_allclose(fitted.levels, truth.levels, atol=1e-4)
     assert fitted.noise_rms == pytest.approx(2e-4, rel=0.2)
+
+
+def test_blur_matrix_is_the_blur_of_a_slice():
+    image = np.random.default_rng(0).random((1, 12, 12), dtype=np.float32)
+    inside = cylinder_mask(12)
+    blur, masked = blur_matrix(inside, 0.7)
+    np.testing.assert_allclose(blur @ image.ravel(), blur_xy(image, 0.7).ravel(), atol=1e-6)
+    np.testing.assert_allclose(
+        masked @ image.ravel(), (blur @ image.ravel()) * inside.ravel(), atol=1e-6
+    )
+
+
+def test_residual_evidence_updated_where_labels_changed_equals_recomputed():
+    """The sparse update after a few changed labels, near the rim too, gives the evidence
+    that blurring the whole volume again gives."""
+    frames = scan(SMALL, 25.0)
+    labels = frames.phantom.labels.copy()
+    inside = cylinder_mask(labels.shape[1])
+    model = BlurModel(levels=(0.0, 0.003, 0.009), sigma_voxels=0.6, noise_rms=2e-4)
+    volume = blurred(labels, model, np.random.default_rng(0))
+    volume[:, ~inside] = 0.0
+    evidence = ResidualEvidence(volume, labels, inside, model)
+    rng = np.random.default_rng(1)
+    index = rng.choice(np.flatnonzero(np.broadcast_to(inside, labels.shape)), 40, replace=False)
+    old = model.level_image(labels.ravel()[index])
+    labels.ravel()[index] = np.where(labels.ravel()[index] == ACTIVE, VOID, ACTIVE)
+    evidence.update(labels, index, model.level_image(labels.ravel()[index]) - old)
+    recomputed = ResidualEvidence(volume, labels, inside, model).values
+    assert np.abs(evidence.values - recomputed).max() < 1e-6 * np.abs(recomputed).max() + 1e-9
+    assert np.abs(evidence.values - recomputed).max() < 1e-3 * np.abs(old).max()
 
 
 def test_segment_undoes_the_blur_without_noise():
