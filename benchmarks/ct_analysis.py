@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -231,6 +232,9 @@ def figures(quick: bool) -> list[Figure]:
     crop_angles = np.linspace(0.0, 180.0, QUICK_PROJECTIONS if quick else PAPER_PROJECTIONS)
     paper = scan_cost(crop_params, PAPER_PRESSURE_MPA, crop_angles)
     paper_load = load_text()
+    # The process's peak so far: the crop's simulated frames, its analysis, and the smaller
+    # demo scan before it (an upper bound of the crop's scan plus analysis).
+    peak_GB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     anchor = iradon_per_slice(paper.frames, crop_angles, IRADON_SLICES)
     slices = paper.frames[0].shape[1]
     growth = reconstruction_growth(GROWTH_SIZES[quick])
@@ -261,6 +265,15 @@ def figures(quick: bool) -> list[Figure]:
                 f"{paper.detail()}; segmentation + metrics {per_voxel[0]} (demo), "
                 f"{per_voxel[1]} (crop); load {paper_load}"
             ),
+        ),
+        Figure(
+            f"CT scan + analysis peak memory, {crop_name}",
+            peak_GB,
+            "GB",
+            8.0,
+            "lower",
+            anchor="peak RSS of this process (frames in memory, as the worker reads them)",
+            detail="the detector's 2048² × 1800 render alone: benchmarks/ct_frames.py",
         ),
         Figure(
             f"CT reconstruction, scikit-image iradon ÷ ours, {crop_name}",
