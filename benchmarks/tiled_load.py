@@ -41,7 +41,7 @@ from benchmarks.figures import Figure
 #: Writers at once.
 WRITERS = (1, 2, 4, 8)
 #: Events and frames per writer: full, quick.
-SIZES = {False: (60, 4), True: (15, 2)}
+SIZES = {False: (40, 4), True: (15, 2)}
 #: Tiled servers of the deployment: full, quick.
 SERVERS = {False: 4, True: 2}
 FRAME_SHAPE = (64, 64)
@@ -58,10 +58,12 @@ POSTGRESQL = "postgresql://postgres@127.0.0.1:5432"
 @dataclass(frozen=True)
 class WriterResult:
     """One writer's run: its uid, when each event was handed over and first read back
-    (monotonic s, system-wide on Linux), when it started and ended, runs backed up."""
+    (monotonic s, system-wide on Linux), frames written, when it started and ended, runs
+    backed up."""
 
     uid: str
     emitted_s: list[float]
+    frames: int
     readable_s: list[float | None]
     began_s: float
     ended_s: float
@@ -80,7 +82,8 @@ def _warm(_: int) -> None:
 def write_one_run(
     uri: str, api_key: str, events: int, frames: int, start_at_s: float, backup: str
 ) -> WriterResult:
-    """A writer process's run (see the module's docstring), begun at ``start_at_s``."""
+    """A writer process's run (see the module's docstring), begun at ``start_at_s``; no
+    event is emitted after `STEP_TIMEOUT_S` from then (the run is closed)."""
     from bluesky_tiled_plugins import TiledWriter
     from event_model import compose_run, sanitize_doc
 
@@ -142,6 +145,8 @@ def write_one_run(
     frame_every = max(events // max(frames, 1), 1)
     written_frames = 0
     for seq_num in range(1, events + 1):
+        if time.monotonic() > start_at_s + STEP_TIMEOUT_S:
+            break
         now = time.time()
         event = primary.compose_event(
             data={"x": float(seq_num)}, timestamps={"x": now}, seq_num=seq_num
@@ -160,7 +165,7 @@ def write_one_run(
     done.set()
     polling.join(READ_TIMEOUT_S + 5)
     backed_up = sum(1 for _ in Path(backup).glob("*.jsonl"))
-    return WriterResult(uid, emitted, readable, began, ended, backed_up)
+    return WriterResult(uid, emitted, written_frames, readable, began, ended, backed_up)
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,8 @@ class Step:
     writers: int
     documents: int
     wall_s: float
+    #: CPU time of the server's processes (Tiled servers, HAProxy; not PostgreSQL's), s.
+    server_cpu_s: float
     latencies_s: list[float]
     lost: int
     duplicated: int
@@ -178,6 +185,11 @@ class Step:
     def throughput_per_s(self) -> float:
         """Documents (events and frames) written per wall second, all writers."""
         return self.documents / self.wall_s
+
+    @property
+    def server_cpu_ms_per_document(self) -> float:
+        """The server's CPU time per document written, ms (what the load average hides)."""
+        return 1e3 * self.server_cpu_s / self.documents
 
     def latency_ms(self, quantile: float) -> float:
         """The emit→readable latency at ``quantile`` (0.5: median), ms; NaN if none."""
@@ -194,10 +206,13 @@ def run_step(
     events: int,
     frames: int,
     scratch: Path,
+    server_pids: list[int],
 ) -> Step:
-    """``writers`` runs written at once into the server at ``uri``, then read back."""
+    """``writers`` runs written at once into the server at ``uri`` (whose processes are
+    ``server_pids``), then read back."""
     from acq.runtime.tiled_client import connect
 
+    cpu_before_s = _cpu_s(server_pids)
     start_at = time.monotonic() + 2.0  # every writer connected by then
     futures = []
     for index in range(writers):
@@ -206,7 +221,8 @@ def run_step(
         futures.append(
             pool.submit(write_one_run, uri, api_key, events, frames, start_at, str(backup))
         )
-    results = [future.result(timeout=STEP_TIMEOUT_S) for future in futures]
+    results = [future.result(timeout=STEP_TIMEOUT_S + READ_TIMEOUT_S + 60) for future in futures]
+    server_cpu_s = _cpu_s(server_pids) - cpu_before_s
     raw = connect(uri, api_key)["raw"]
     lost = duplicated = 0
     latencies = []
@@ -214,17 +230,31 @@ def run_step(
         run = raw[result.uid]
         seq_nums = np.asarray(run["primary"]["seq_num"].read()).tolist()
         frame_seq = np.asarray(run["frames"]["seq_num"].read()).tolist()
-        for got, expected in ((seq_nums, events), (frame_seq, frames)):
+        for got, expected in ((seq_nums, len(result.emitted_s)), (frame_seq, result.frames)):
             lost += expected - len(set(got) & set(range(1, expected + 1)))
             duplicated += len(got) - len(set(got))
         lost += result.backed_up  # a run (partly) in the backup did not reach Tiled whole
         latencies += [
             seen - emitted
-            for emitted, seen in zip(result.emitted_s, result.readable_s, strict=True)
+            for emitted, seen in zip(result.emitted_s, result.readable_s, strict=False)
             if seen is not None
         ]
     wall = max(r.ended_s for r in results) - min(r.began_s for r in results)
-    return Step(writers, writers * (events + frames), wall, latencies, lost, duplicated)
+    documents = sum(len(r.emitted_s) + r.frames for r in results)
+    return Step(writers, documents, wall, server_cpu_s, latencies, lost, duplicated)
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User and system CPU time of processes ``pids`` and their children so far, s."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        process = psutil.Process(pid)
+        for each in (process, *process.children(recursive=True)):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def measure(quick: bool, servers: int | None = None) -> dict[str, list[Step]]:
@@ -251,7 +281,7 @@ def measure(quick: bool, servers: int | None = None) -> dict[str, list[Step]]:
         }
         deployment = TiledDeployment(parse_config(raw))
         stack.callback(drop_database, POSTGRESQL, database)  # after the servers stop
-        deployment.start(stack)
+        services = deployment.start(stack)
         embedded = stack.enter_context(EmbeddedTiled(scratch / "embedded", [], free_tcp_port()))
         pool = stack.enter_context(
             ProcessPoolExecutor(max(WRITERS), mp_context=get_context("spawn"))
@@ -259,13 +289,21 @@ def measure(quick: bool, servers: int | None = None) -> dict[str, list[Step]]:
         list(pool.map(_warm, range(max(WRITERS))))
         api_key = deployment.key_path.read_text().strip()
         engines = {
-            f"PostgreSQL, {servers} servers behind HAProxy": (deployment.uri, api_key),
-            "embedded SQLite": (embedded.uri, embedded.api_key),
+            f"PostgreSQL, {servers} servers behind HAProxy": (
+                deployment.uri,
+                api_key,
+                [process.pid for service in services for process in service.processes],
+            ),
+            "embedded SQLite": (
+                embedded.uri,
+                embedded.api_key,
+                [process.pid for process in embedded.processes],
+            ),
         }
-        for name, (uri, key) in engines.items():
+        for name, (uri, key, pids) in engines.items():
             steps[name] = []
             for writers in WRITERS:
-                step = run_step(pool, uri, key, writers, events, frames, scratch / "backups")
+                step = run_step(pool, uri, key, writers, events, frames, scratch / "backups", pids)
                 steps[name].append(step)
                 print(f"  {name}: {describe(step)}", flush=True)
     return steps
@@ -276,7 +314,8 @@ def describe(step: Step) -> str:
     return (
         f"K={step.writers}: {step.throughput_per_s:.1f} documents/s, emit→readable median "
         f"{step.latency_ms(0.5):.0f} ms, p99 {step.latency_ms(0.99):.0f} ms, "
-        f"{step.lost} lost, {step.duplicated} duplicated"
+        f"{step.lost} lost, {step.duplicated} duplicated; server CPU "
+        f"{step.server_cpu_ms_per_document:.0f} ms per document"
     )
 
 
