@@ -177,6 +177,8 @@ class Step:
     wall_s: float
     #: CPU time of the server's processes (Tiled servers, HAProxy; not PostgreSQL's), s.
     server_cpu_s: float
+    #: Requests the server answered with HTTP 500 (TiledWriter retries them).
+    server_errors: int
     latencies_s: list[float]
     lost: int
     duplicated: int
@@ -207,12 +209,14 @@ def run_step(
     frames: int,
     scratch: Path,
     server_pids: list[int],
+    server_logs: list[Path],
 ) -> Step:
     """``writers`` runs written at once into the server at ``uri`` (whose processes are
-    ``server_pids``), then read back."""
+    ``server_pids``, logging to ``server_logs``), then read back."""
     from acq.runtime.tiled_client import connect
 
     cpu_before_s = _cpu_s(server_pids)
+    errors_before = _errors(server_logs)
     start_at = time.monotonic() + 2.0  # every writer connected by then
     futures = []
     for index in range(writers):
@@ -223,6 +227,7 @@ def run_step(
         )
     results = [future.result(timeout=STEP_TIMEOUT_S + READ_TIMEOUT_S + 60) for future in futures]
     server_cpu_s = _cpu_s(server_pids) - cpu_before_s
+    server_errors = _errors(server_logs) - errors_before
     raw = connect(uri, api_key)["raw"]
     lost = duplicated = 0
     latencies = []
@@ -241,7 +246,12 @@ def run_step(
         ]
     wall = max(r.ended_s for r in results) - min(r.began_s for r in results)
     documents = sum(len(r.emitted_s) + r.frames for r in results)
-    return Step(writers, documents, wall, server_cpu_s, latencies, lost, duplicated)
+    return Step(writers, documents, wall, server_cpu_s, server_errors, latencies, lost, duplicated)
+
+
+def _errors(logs: list[Path]) -> int:
+    """HTTP 500 answers in the servers' access logs so far."""
+    return sum(log.read_text(errors="replace").count("500 Internal Server Error") for log in logs)
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -293,17 +303,21 @@ def measure(quick: bool, servers: int | None = None) -> dict[str, list[Step]]:
                 deployment.uri,
                 api_key,
                 [process.pid for service in services for process in service.processes],
+                [server.log_path for server in deployment.servers],
             ),
             "embedded SQLite": (
                 embedded.uri,
                 embedded.api_key,
                 [process.pid for process in embedded.processes],
+                [embedded.log_path],
             ),
         }
-        for name, (uri, key, pids) in engines.items():
+        for name, (uri, key, pids, logs) in engines.items():
             steps[name] = []
             for writers in WRITERS:
-                step = run_step(pool, uri, key, writers, events, frames, scratch / "backups", pids)
+                step = run_step(
+                    pool, uri, key, writers, events, frames, scratch / "backups", pids, logs
+                )
                 steps[name].append(step)
                 print(f"  {name}: {describe(step)}", flush=True)
     return steps
@@ -314,7 +328,8 @@ def describe(step: Step) -> str:
     return (
         f"K={step.writers}: {step.throughput_per_s:.1f} documents/s, emit→readable median "
         f"{step.latency_ms(0.5):.0f} ms, p99 {step.latency_ms(0.99):.0f} ms, "
-        f"{step.lost} lost, {step.duplicated} duplicated; server CPU "
+        f"{step.lost} lost, {step.duplicated} duplicated; {step.server_errors} HTTP 500 "
+        f"answers (retried); server CPU "
         f"{step.server_cpu_ms_per_document:.0f} ms per document"
     )
 
@@ -337,7 +352,9 @@ def figures(quick: bool) -> list[Figure]:
                 "lower",
                 anchor="every row read back",
                 detail="; ".join(
-                    f"K={s.writers}: {s.lost} lost, {s.duplicated} dup." for s in series
+                    f"K={s.writers}: {s.lost} lost, {s.duplicated} dup., "
+                    f"{s.server_errors} HTTP 500 retried"
+                    for s in series
                 ),
             )
         )
