@@ -1,13 +1,20 @@
 """``[tiled.deployment]`` and ``[tiled] api_key_file``: what ``acq tiled serve`` is given, and
-how a station reads the deployment's key; bad values refused by name before anything starts."""
+how a station reads the deployment's key; bad values refused by name, a taken port and an
+unreachable PostgreSQL in one line, before anything starts."""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 
+from acq.cli import main
 from acq.config import ConfigError, load_config, parse_config
 from acq.runtime.tiled_client import endpoint
+from acq.services.ports import free_tcp_port
 from acq.services.tiled_deployment import TiledDeployment
+from tests.stations import small_station_config, write_toml
 
 
 def _config(tmp_path, tiled: dict):
@@ -68,3 +75,41 @@ def test_the_key_is_read_from_an_owner_only_file(tmp_path):
 def test_a_key_given_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="api_key and api_key_file"):
         _config(tmp_path, {"uri": "http://127.0.0.1:8020", "api_key": "k", "api_key_file": "f"})
+
+
+def _served_config(tmp_path, deployment: dict) -> Path:
+    config = small_station_config(tmp_path / "data")
+    raw = config.model_dump(mode="json")
+    raw["tiled"]["deployment"] = deployment
+    return write_toml(parse_config(raw), tmp_path / "station.toml")
+
+
+def test_a_taken_port_is_one_line_and_exit_status_1(tmp_path, capfd):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config_file = _served_config(tmp_path, {"port": port})
+        assert main(["tiled", "serve", "--config", str(config_file)]) == 1
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and f"127.0.0.1:{port}: the port is in use" in err
+
+
+def test_an_unreachable_postgresql_is_one_line_and_exit_status_1(tmp_path, capfd):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    config_file = _served_config(
+        tmp_path,
+        {"postgresql": f"postgresql://postgres@127.0.0.1:{closed}", "port": free_tcp_port()},
+    )
+    assert main(["tiled", "serve", "--config", str(config_file)]) == 1
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and f"cannot use PostgreSQL at 127.0.0.1:{closed}" in err
+    assert "Traceback" not in err
+
+
+def test_a_config_without_a_deployment_is_one_line_and_exit_status_2(tmp_path, capfd):
+    config_file = write_toml(small_station_config(tmp_path / "data"), tmp_path / "s.toml")
+    assert main(["tiled", "serve", "--config", str(config_file)]) == 2
+    assert "no [tiled.deployment] table" in capfd.readouterr().err
