@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   – create .venv, install, run the simulated station demo
-#   make test   – create .venv if needed (and Debian's chromium and nats-server, if missing), run the test suite (both tiers)
+#   make test   – create .venv if needed (and Debian's chromium, nats-server and haproxy, if missing), run the test suite (both tiers)
 # and, while developing:
 #   make unit   – the unit tier without the slow accuracy tests (no IOC, server or Redis)
 #   make lint   – import-linter contracts, ruff (lint and format), mypy
@@ -36,9 +36,17 @@ $(NATS_SERVER):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server
 
+# Debian's HAProxy, the load balancer of `acq tiled serve` (tests/system/test_tiled_deployment.py):
+# installed when missing (as root, as CI runs).
+HAPROXY := /usr/sbin/haproxy
+
+$(HAPROXY):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy
+
 # Two workers (2 cores): the system tier on one, the README's walk-through on the other,
 # unit tests on whichever is free (tests/conftest.py assigns the groups).
-test: $(STAMP) $(BROWSER) $(NATS_SERVER)
+test: $(STAMP) $(BROWSER) $(NATS_SERVER) $(HAPROXY)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -34,6 +34,10 @@ import
     (``--cell KEY=VALUE`` for a cell other than the config's, ``--circuit R0-RQ-RQ-RQ-W`` to
     fit its spectra to another circuit than the config's; a fit that does not converge is
     followed by the circuit with as many arcs as the spectrum's DRT resolves).
+tiled serve
+    Serve the config's ``[tiled.deployment]``: Tiled servers on a PostgreSQL catalog behind
+    HAProxy on loopback (`acq.services.tiled_deployment`), supervised, until Ctrl-C; stations
+    name it as ``[tiled] uri`` with its key's ``api_key_file``.
 recover
     Close ("fail", saying why) each run whose process died before closing it (its entry in
     ``<data_dir>/open_runs``), then upload the runs kept in ``<data_dir>/backup`` (documents
@@ -120,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser(
         "recover", help="close runs whose process died; upload the runs kept in the backup"
     )
+    tiled = verbs.add_parser(
+        "tiled", help="the config's Tiled deployment (PostgreSQL, HAProxy), until Ctrl-C"
+    )
+    tiled.add_argument("action", choices=["serve"], help="serve it")
     session = verbs.add_parser("ipython", help="IPython session on a serving station")
     session.add_argument(
         "ipython_args", nargs=argparse.REMAINDER, help="arguments for IPython, after --"
@@ -213,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return import_command(config, args.files, cell, args.circuit)
         if args.verb == "queue":
             return serve_queue(config, settings_from_arguments(args, config))
+        if args.verb == "tiled":
+            from .services.tiled_deployment import serve_deployment
+
+            return serve_deployment(config)
         if args.verb == "recover":
             from .runtime.recovery import recover
 

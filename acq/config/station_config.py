@@ -285,14 +285,60 @@ class TomographySection(_Table):
         return self.beam_current_pv or station_prefix + self.prefix + "BeamCurrent_RBV"
 
 
+def _postgresql_server(uri: str) -> str:
+    """A ``postgresql://user@host:port`` URI naming a server only: no database (the
+    deployment's ``database`` names it) and no password (a command line or a config file
+    would show it: libpq and asyncpg read ``PGPASSWORD`` or ``~/.pgpass``)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname:
+        raise ValueError(f"must be a postgresql://user@host:port URI, not {uri!r}")
+    if parts.password is not None:
+        raise ValueError("must hold no password: set PGPASSWORD or ~/.pgpass instead")
+    if parts.path not in ("", "/") or parts.query:
+        raise ValueError("must name the server only (the database is tiled.deployment.database)")
+    return uri
+
+
+class DeploymentSection(_Table):
+    """A facility's Tiled, served by ``acq tiled serve``: several Tiled server processes
+    behind HAProxy on loopback, the catalog and the tables in one PostgreSQL database, the
+    arrays on disk under ``data_dir/tiled_deployment`` (README, "Scaling")."""
+
+    #: The PostgreSQL server (no database, no password).
+    postgresql: Annotated[str, AfterValidator(_postgresql_server)] = (
+        "postgresql://postgres@127.0.0.1:5432"
+    )
+    #: The deployment's database (created if missing): its catalog and its tables.
+    database: str = Field(default="ssb_tiled", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: Tiled server processes behind the load balancer.
+    servers: int = Field(default=4, ge=1, le=16)
+    #: The load balancer's port on 127.0.0.1 (what stations name as ``[tiled] uri``).
+    port: Port = 8020
+    #: Directories of external files the servers may read besides this config's frames
+    #: directory (other stations' detector frames).
+    readable_dirs: list[Path] = Field(default_factory=list)
+
+
 class TiledSection(_Table):
     """Where documents go. An empty ``uri`` means the embedded server under ``data_dir``."""
 
     uri: Annotated[str, AfterValidator(_http_uri)] = ""
     #: API key of a remote server (for the embedded one, kept in ``data_dir/tiled/api_key``).
     api_key: str = ""
+    #: A file holding the remote server's API key (readable by its owner only), such as a
+    #: deployment's ``data_dir/tiled_deployment/api_key``; without either, the key is taken
+    #: from ``$TILED_API_KEY``.
+    api_key_file: Path | None = None
     #: Port of the embedded server on loopback (0: any free port).
     port: int = Field(default=8010, ge=0, le=65535)
+    #: The deployment ``acq tiled serve`` runs from this config (none: no deployment).
+    deployment: DeploymentSection | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> TiledSection:
+        if self.api_key and self.api_key_file is not None:
+            raise ValueError("api_key and api_key_file both give the key: keep one")
+        return self
 
 
 class AnalysisSection(_Table):
@@ -370,6 +416,8 @@ class StationConfig(_Table):
         }
         if not self.tiled.uri and self.tiled.port:
             ports["tiled.port"] = self.tiled.port
+        if self.tiled.deployment is not None:
+            ports["tiled.deployment.port"] = self.tiled.deployment.port
         if not self.queue.redis_addr:
             ports["queue.redis_port"] = self.queue.redis_port
         ports["queue.zmq_control_port"] = self.queue.zmq_control_port

@@ -15,7 +15,7 @@ from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH, Container
 from tiled.structures.core import Spec
 from tiled.utils import OneShotCachedMap
 
-from ..config import StationConfig
+from ..config import ConfigError, StationConfig
 
 #: The spec that makes a container browsable as a catalog of Bluesky runs.
 BLUESKY_CATALOG_SPEC = Spec("CatalogOfBlueskyRuns", version="3.0")
@@ -42,10 +42,45 @@ def kept_secret(path: Path, nbytes: int) -> str:
 
 
 def endpoint(config: StationConfig) -> tuple[str, str]:
-    """URI and API key of the config's Tiled: the remote one, or the embedded one's."""
+    """URI and API key of the config's Tiled: the remote one (its key from ``api_key``, from
+    ``api_key_file``, or empty: the client then reads ``$TILED_API_KEY``), or the embedded
+    one's.
+
+    Raises
+    ------
+    ConfigError
+        If ``api_key_file`` is missing, empty or readable by others than its owner.
+    """
     if config.tiled.uri:
+        if config.tiled.api_key_file is not None:
+            return config.tiled.uri, key_from_file(config.tiled.api_key_file)
         return config.tiled.uri, config.tiled.api_key
     return (f"http://127.0.0.1:{config.tiled.port}", embedded_api_key(config.station.data_dir))
+
+
+def key_from_file(path: Path) -> str:
+    """The API key kept in ``path``, which only its owner may read (as the embedded server's
+    and a deployment's, `kept_secret`).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or empty, or others than its owner may read it.
+    """
+    try:
+        mode = path.stat().st_mode
+        key = path.read_text().strip()
+    except OSError as error:
+        raise ConfigError(
+            f"tiled.api_key_file {path}: {error.strerror} (is `acq tiled serve` running?)"
+        ) from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"tiled.api_key_file {path} is readable by others than its owner (chmod 600 it)"
+        )
+    if not key:
+        raise ConfigError(f"tiled.api_key_file {path} is empty")
+    return key
 
 
 class StructureClients(OneShotCachedMap):

@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from tiled.client.container import Container
 
 from ..config import StationConfig
-from ..runtime.tiled_client import connect
+from ..runtime.tiled_client import connect, endpoint
 from .analysis_worker import AnalysisWorkerProcess
 from .child import ChildService, ServiceError, serve_until_interrupted
 from .playback_station import PlaybackStationProcess
@@ -67,7 +67,7 @@ def start_simulated_services(
         flush=True,
     )
     if config.tiled.uri:
-        uri, api_key = config.tiled.uri, config.tiled.api_key
+        uri, api_key = endpoint(config)
     else:
         server = stack.enter_context(embedded_tiled(config))
         services.append(server)

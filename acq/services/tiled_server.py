@@ -127,10 +127,15 @@ class EmbeddedTiled(ChildService):
         self.wait_until(self._answers)
 
     def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.uri}/api/v1/", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return tiled_answers(self.uri)
+
+
+def tiled_answers(uri: str) -> bool:
+    """Whether the Tiled server at ``uri`` answers its API's root (no key needed)."""
+    try:
+        return httpx.get(f"{uri}/api/v1/", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def embedded_tiled(config: StationConfig) -> EmbeddedTiled:
