@@ -1,13 +1,15 @@
-"""Three simulated stations at once into one Tiled: each an ``acq queue`` of its own (own PV
-prefix, Channel Access ports, RunEngine, queue server, Redis and analysis worker), all
-running a pressure series at the same time into one Tiled server, their documents through
-one NATS JetStream broker whose runs the three analysis workers share as competing
-consumers. Every run is complete, found by station, by sample and by series, and has one
-analysis run, linked to it."""
+"""Three simulated stations at once into one facility Tiled: each an ``acq queue`` of its own
+(own PV prefix, Channel Access ports, RunEngine, queue server, Redis and analysis worker),
+all running a pressure series at the same time into one Tiled deployment (two Tiled servers
+behind HAProxy on a PostgreSQL database of this test's own, `acq.services.tiled_deployment`),
+their documents through one NATS JetStream broker whose runs the three analysis workers share
+as competing consumers. Every run is complete, found by station, by sample and by series, and
+has one analysis run, linked to it."""
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from pathlib import Path
 
@@ -18,15 +20,18 @@ from tiled.queries import Key
 
 from acq.analysis.results import analysis_runs_of, wait_for_analysis
 from acq.runtime.tiled_client import connect
-from acq.services import EmbeddedTiled
 from acq.services.ports import free_channel_access_port, free_tcp_port
+from acq.services.postgresql import drop_database
+from acq.services.tiled_deployment import TiledDeployment
 from conventions import data_keys
 from tests.stations import small_station_config, write_toml
 from tests.system import series_settings as tiny
 from tests.system.nats_server import NatsServer
 from tests.system.queue_server.acq_queue import acq_queue
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+
+POSTGRESQL = "postgresql://postgres@127.0.0.1:5432"
 
 STATIONS = 3
 #: Wall seconds for the three stations to start side by side on two cores.
@@ -36,7 +41,26 @@ SERIES_TIMEOUT_S = 600
 DEVICES = ("press", "pstat", "tomo", "det")
 
 
-def station_config(index: int, directory: Path, tiled: EmbeddedTiled, broker: NatsServer):
+def deployment_config(directory: Path, frames: list[Path]):
+    """A config serving a deployment of two servers on a database of its own, which may read
+    every station's frames."""
+    port = free_tcp_port()
+    return small_station_config(
+        directory / "data",
+        tiled={
+            "uri": f"http://127.0.0.1:{port}",
+            "deployment": {
+                "postgresql": POSTGRESQL,
+                "database": f"acq_test_{secrets.token_hex(4)}",
+                "servers": 2,
+                "port": port,
+                "readable_dirs": [str(folder) for folder in frames],
+            },
+        },
+    )
+
+
+def station_config(index: int, directory: Path, tiled: TiledDeployment, broker: NatsServer):
     """Station ``index``: its own name, sample, ports and data, writing into ``tiled``."""
     ca_port = free_channel_access_port()
     return small_station_config(
@@ -47,7 +71,7 @@ def station_config(index: int, directory: Path, tiled: EmbeddedTiled, broker: Na
             "ca_repeater_port": ca_port + 1,
         },
         sample={"id": f"sample-{index}"},
-        tiled={"uri": tiled.uri, "api_key": tiled.api_key},
+        tiled={"uri": tiled.uri, "api_key_file": str(tiled.key_path)},
         analysis={
             "zmq_in_port": free_tcp_port(),
             "zmq_out_port": free_tcp_port(),
@@ -86,7 +110,10 @@ def test_three_stations_run_series_at_once_into_one_tiled(tmp_path):
     for folder in frames:
         folder.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
-        tiled = stack.enter_context(EmbeddedTiled(tmp_path / "tiled", frames))
+        served = deployment_config(tmp_path / "tiled", frames)
+        tiled = TiledDeployment(served)
+        stack.callback(drop_database, POSTGRESQL, served.tiled.deployment.database)
+        tiled.start(stack)
         broker = NatsServer(tmp_path / "jetstream")
         broker.start()
         stack.callback(broker.stop)
@@ -117,7 +144,7 @@ def test_three_stations_run_series_at_once_into_one_tiled(tmp_path):
             api.wait_for_idle(timeout=max(1.0, deadline - time.monotonic()))
             histories.append(api.history_get()["items"])
 
-        client = connect(tiled.uri, tiled.api_key)
+        client = connect(tiled.uri, tiled.key_path.read_text().strip())
         raw, analysis = client["raw"], client["analysis"]
         first_starts, last_stops = [], []
         for config, history in zip(configs, histories, strict=True):
