@@ -112,6 +112,7 @@ async def connect(url: str) -> tuple[nats.NATS, JetStreamContext]:
     # nats-py retries a first connection as often as a reconnection (for ever, here): try
     # the port once first, so that a server that is not there is one clear error.
     host, _, port = url.removeprefix("nats://").rpartition(":")
+    report = _ConnectionReport(url)
     try:
         _, writer = await asyncio.wait_for(
             asyncio.open_connection(host, int(port)), REQUEST_TIMEOUT_S
@@ -123,9 +124,8 @@ async def connect(url: str) -> tuple[nats.NATS, JetStreamContext]:
             allow_reconnect=True,
             max_reconnect_attempts=-1,
             reconnect_time_wait=RETRY_INTERVAL_S,
-            error_cb=_connection_error,
-            disconnected_cb=_disconnected,
-            reconnected_cb=_reconnected,
+            error_cb=report.error,
+            reconnected_cb=report.reconnected,
         )
     except (OSError, TimeoutError, ValueError) as error:
         raise ConnectionError(f"no NATS server answers at {url} ({error})") from error
@@ -141,17 +141,27 @@ async def connect(url: str) -> tuple[nats.NATS, JetStreamContext]:
     return client, jetstream
 
 
-async def _connection_error(error: Exception) -> None:
-    """nats-py's error callback: one line, not its default traceback."""
-    logger.warning("broker connection: %s", error or type(error).__name__)
+class _ConnectionReport:
+    """nats-py's callbacks for one connection: one line when it is lost and one when it is
+    back, rather than nats-py's traceback at every attempt (every `RETRY_INTERVAL_S`)."""
 
+    def __init__(self, url: str) -> None:
+        self.url, self.failing = url, False
 
-async def _disconnected() -> None:
-    logger.info("broker connection lost; reconnecting every %g s", RETRY_INTERVAL_S)
+    async def error(self, error: Exception) -> None:
+        if not self.failing:
+            self.failing = True
+            logger.warning(
+                "broker at %s: %s; reconnecting every %g s",
+                self.url,
+                error or type(error).__name__,
+                RETRY_INTERVAL_S,
+            )
 
-
-async def _reconnected() -> None:
-    logger.info("broker connection back")
+    async def reconnected(self) -> None:
+        if self.failing:
+            logger.warning("broker at %s: connected again", self.url)
+        self.failing = False
 
 
 async def ensure_streams(jetstream: JetStreamContext) -> None:

@@ -79,11 +79,12 @@ def start_simulated_services(
         )
     client = connect(uri, api_key)
     worker = stack.enter_context(AnalysisWorkerProcess(config, uri, api_key))
-    print(
-        f"analysis worker listening on the 0MQ proxy at port "
-        f"{config.analysis.zmq_out_port} (log {worker.log_path})",
-        flush=True,
+    source = (
+        f"a consumer of the broker at {config.analysis.broker_url}"
+        if config.analysis.broker_url
+        else f"listening on the 0MQ proxy at port {config.analysis.zmq_out_port}"
     )
+    print(f"analysis worker {source} (log {worker.log_path})", flush=True)
     services.append(worker)
     supervisor = stack.enter_context(Supervisor(services))
     print(
