@@ -70,6 +70,9 @@ from .pvs import MESSAGE_LENGTH, ReportingGroup, message_pv
 
 #: |samx| beyond which the sample is out of the beam, mm.
 SAMPLE_IN_BEAM_MM = 1.0
+#: Acceleration times (``.ACCL``) of the rotation and the sample translation, s: an
+#: air-bearing rotation stage's and a linear stage's.
+ROTATION_ACCELERATION_S, SAMPLE_ACCELERATION_S = 0.2, 0.1
 #: Dataset the HDF5 plugin writes frames to (as areaDetector's default layout).
 FRAMES_DATASET = "/entry/data/data"
 #: NDAttribute dataset of each frame's rotation angle, deg (the encoder position latched at
@@ -257,6 +260,7 @@ class TomographyIOC(ReportingGroup):
             clock=cell.clock,
             limits=(-3600.0, 3600.0),
             velocity=30.0,
+            acceleration_s=ROTATION_ACCELERATION_S,
             units="deg",
             on_position=self.position_compare.follow,
         )
@@ -267,6 +271,7 @@ class TomographyIOC(ReportingGroup):
             clock=cell.clock,
             limits=(-20.0, 20.0),
             velocity=2.0,
+            acceleration_s=SAMPLE_ACCELERATION_S,
             units="mm",
         )
         self.pvdb.update(self.rotation.pvdb)
