@@ -323,7 +323,8 @@ def acquire_ct(
     step scan reading ``detectors`` with every projection. With a ``beam`` monitor, the CT
     takes no flat or projection while the beam is down (`plans.beam_wait`: each flat and step
     projection waits, a fly pass is suspended and flown again), and the ring current is read
-    with every dark, flat and step projection (and in ``ct_conditions``). The ``clock`` is
+    with every dark, flat and step projection (and in ``ct_conditions``); the rotation and the
+    sample translation are read with every dark and flat. The ``clock`` is
     read in every event (of a fly scan, in ``ct_conditions``: the pass's frames are stream
     data of the detector's file). Leaves the shutter closed and the sample in the beam.
     """
@@ -347,7 +348,8 @@ def acquire_ct(
     yield from bps.mv(stage.shutter, Shutter.CLOSED)
     yield from bps.abs_set(stage.sample_x, sample_out_mm, group=SAMPLE_MOVE)
     yield from bps.abs_set(stage.rotation, first_deg, group=ROTATION_MOVE)
-    frame_readers = clocked([stage.rotation, *beam_readers], clock)
+    # Where the sample was is in every dark and flat: a flat's proves it was out.
+    frame_readers = clocked([stage.rotation, stage.sample_x, *beam_readers], clock)
     yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
     timer.end("darks")
     yield from sample_arrived(stage, sample_out_mm)

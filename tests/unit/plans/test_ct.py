@@ -110,7 +110,9 @@ def answer_sample_readback(sim, stage, short_once: bool = False) -> None:
         return {stage.sample_x.user_readback.name: {"value": value, "timestamp": 0.0}}
 
     sim.add_handler("set", record, stage.sample_x.name)
-    sim.add_handler("read", readback, stage.sample_x.user_readback.name)
+    sim.add_handler(
+        "read", readback, lambda m: m.command == "read" and m.obj is stage.sample_x.user_readback
+    )
 
 
 def fly_messages(sim, fake_station, **kwargs):
