@@ -467,7 +467,8 @@ def ct_geometry(
     stage: TomographyStage, detector: TomographyDetector, flyer: RotationFlyer | None = None
 ) -> MsgGenerator[dict]:
     """What a reconstruction needs besides the frames: pixel size, sample in/out positions,
-    and how the projections were taken (``fly`` or ``step``; a fly scan's speed) (reads)."""
+    and how the projections were taken (``fly`` or ``step``; a fly scan's detector readout
+    and the rotation's acceleration time, s, which set its speed and run-up) (reads)."""
     sample_in_mm, sample_out_mm = yield from sample_positions(stage)
     geometry = {
         "pixel_size_um": float((yield from bps.rd(detector.pixel_size_um))),
