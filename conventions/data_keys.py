@@ -57,11 +57,12 @@ FRAME = f"{DETECTOR}_image"
 ANGLE = f"{STAGE}_rotation"
 
 #: Streams of a run (`plans`): the primary readings; a pressure series' spectrum; the live
-#: and the recorded cycling; the CT's darks, flats and projections, and the readings taken
-#: before and after a fly pass.
+#: and the recorded cycling; the CT's darks, flats and projections, the readings taken
+#: before and after a fly pass, and the CT's own timing (one event: `plans.ct_timing`).
 PRIMARY, EIS, TRACE, HALF_CYCLE = "primary", "eis", "trace", "half_cycle"
 DARK, FLAT, PROJECTION = "dark", "flat", "projection"
 CT_CONDITIONS = "ct_conditions"
+CT_TIMING = "ct_timing"
 
 #: A technique held at its stack pressure (`plans.pressure_hold`): one event when a suspender
 #: trips and one when the technique resumes, each with the press's readings and what happened.

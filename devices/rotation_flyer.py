@@ -126,8 +126,10 @@ class RotationFlyer:
     readout_s
         Detector dead time between frames, s (sets the rotation speed).
     run_up_s
-        Time the rotation gets to reach speed before the first angle (and to stop after the
-        last), s of experiment time.
+        Time the rotation takes to reach its speed (and to stop), s of experiment time; None
+        (the default): the motor record's ``ACCL``, read when the pass is planned. The
+        run-up before the first angle is the distance accelerating takes, ½ × speed ×
+        ``run_up_s``, and one step more; the run-out after the last angle the same.
     stall_timeout_s
         Wall seconds without a new frame, after the rotation stopped, before `complete`
         fails.
@@ -142,7 +144,7 @@ class RotationFlyer:
         name: str = "ct_flyer",
         stream: str = "projection",
         readout_s: float = 0.001,
-        run_up_s: float = 0.5,
+        run_up_s: float | None = None,
         stall_timeout_s: float = 10.0,
     ) -> None:
         self.name = name
@@ -169,10 +171,20 @@ class RotationFlyer:
         """Rotation speed of the pass: one step per exposure + readout, deg/s."""
         return abs(spec.step_deg) / (spec.exposure_s + self.readout_s)
 
+    def acceleration_s(self) -> float:
+        """Time the rotation takes to reach its speed, s: ``run_up_s``, or the motor
+        record's ``ACCL`` (a Channel Access get)."""
+        if self.run_up_s is not None:
+            return self.run_up_s
+        return float(self.stage.rotation.acceleration.get())
+
     def travel_deg(self, spec: FlySpec) -> tuple[float, float]:
-        """Where the rotation starts its run-up and ends its run-out, degrees."""
+        """Where the rotation starts its run-up and ends its run-out, degrees: accelerating
+        (decelerating) to speed takes ½ × speed × `acceleration_s`, and one step more has
+        the first frame's pulse (the last frame's exposure) at full speed."""
+        velocity = self.velocity_deg_s(spec)
         run_up = math.copysign(
-            self.velocity_deg_s(spec) * self.run_up_s + abs(spec.step_deg), spec.step_deg
+            velocity * self.acceleration_s() / 2 + abs(spec.step_deg), spec.step_deg
         )
         return spec.start_deg - run_up, spec.stop_deg + run_up
 

@@ -30,15 +30,21 @@ PRIME_TIMEOUT_S = 10.0
 class TomographyStage(Device):
     """Rotation, sample translation and shutter.
 
-    ===================  ============================  =====  ================================
-    attribute            PV suffix                     unit   meaning
-    ===================  ============================  =====  ================================
-    ``rotation``         ``rot``                       deg    rotation stage (motor record)
-    ``sample_x``         ``samx``                      mm     sample translation (motor record)
-    ``shutter``          ``Shutter_RBV``/``Shutter``          `Shutter` Closed / Open
-    ``sample_in_mm``     (soft)                        mm     sample_x in the beam
-    ``sample_out_mm``    (soft)                        mm     sample_x out of the beam (flats)
-    ===================  ============================  =====  ================================
+    ========================  ========================  =====  ===============================
+    attribute                 PV suffix                 unit   meaning
+    ========================  ========================  =====  ===============================
+    ``rotation``              ``rot``                   deg    rotation stage (motor record)
+    ``sample_x``              ``samx``                  mm     sample translation (motor
+                                                               record)
+    ``shutter``               ``Shutter_RBV``/                 `Shutter` Closed / Open
+                              ``Shutter``
+    ``sample_in_mm``          (soft)                    mm     sample_x in the beam
+    ``sample_out_mm``         (soft)                    mm     sample_x out of the beam
+                                                               (flats)
+    ``sample_speed_mm_s``     (soft)                    mm/s   sample_x's speed in a CT
+    ``rotation_speed_deg_s``  (soft)                    deg/s  the rotation's speed between
+                                                               fly passes and steps
+    ========================  ========================  =====  ===============================
     """
 
     rotation = Cpt(EpicsMotor, "rot", kind="hinted")
@@ -53,6 +59,8 @@ class TomographyStage(Device):
     )
     sample_in_mm = Cpt(Signal, value=0.0, kind="config")
     sample_out_mm = Cpt(Signal, value=5.0, kind="config")
+    sample_speed_mm_s = Cpt(Signal, value=10.0, kind="config")
+    rotation_speed_deg_s = Cpt(Signal, value=90.0, kind="config")
 
 
 class HDF5PluginWithFileStore(HDF5Plugin, FileStoreHDF5IterativeWrite):

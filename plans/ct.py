@@ -7,11 +7,17 @@ flat and projection frames each have a file (and a Resource) of their own.
 Projections are a fly scan when a position-compare unit is given (continuous rotation, the
 unit triggering the camera: `devices.rotation_flyer`), else a step scan (move, settle, expose
 at each angle). Darks and flats are always single internally triggered frames.
+
+The frames overlap the motions (`acquire_ct`): the darks are taken (shutter closed) while the
+sample moves out of the beam and the rotation goes to its first position; the flats once the
+sample is fully out, the rotation possibly still on its way; the sample moves back in while
+the projections' file is opened and the fly pass prepared. Each CT records its wall time
+against its exposure floor in stream ``ct_timing`` (`plans.ct_timing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import bluesky.plan_stubs as bps
@@ -29,8 +35,14 @@ from devices.station_clock import StationClock
 from devices.tomography import TomographyDetector, TomographyStage
 
 from .beam_wait import beam_gate, describe_beam_suspender, waiting_for_beam
+from .ct_timing import PhaseTimer, record_timing
 from .experiment_time import clocked
 from .metadata import checkpointed_run, plan_metadata
+
+#: Groups of the sample translation's and the rotation's moves that frames overlap.
+SAMPLE_MOVE, ROTATION_MOVE = "ct_sample_x", "ct_rotation"
+#: How far from its target the sample translation may read and count as arrived, mm.
+SAMPLE_ARRIVED_MM = 1e-3
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ class CTSettings:
             self.num_flats,
         )
 
+    @property
+    def num_frames(self) -> int:
+        """Every frame of the scan: darks, flats and projections."""
+        return self.num_darks + self.num_flats + self.num_projections
+
     def angles_deg(self) -> np.ndarray:
         """Projection angles, degrees."""
         return np.linspace(self.start_deg, self.stop_deg, self.num_projections)
@@ -86,6 +103,27 @@ def sample_positions(stage: TomographyStage) -> MsgGenerator[tuple[float, float]
     return (
         float((yield from bps.rd(stage.sample_in_mm))),
         float((yield from bps.rd(stage.sample_out_mm))),
+    )
+
+
+def sample_arrived(stage: TomographyStage, position_mm: float) -> MsgGenerator[None]:
+    """Wait for the sample translation's move (group `SAMPLE_MOVE`), and move it again if it
+    reads short of ``position_mm``: a pause stops every motor the RunEngine moved, and the
+    resumed plan does not repeat a move started before its last checkpoint."""
+    yield from bps.wait(group=SAMPLE_MOVE)
+    where_mm = yield from bps.rd(stage.sample_x.user_readback, default_value=None)
+    if where_mm is None or abs(where_mm - position_mm) > SAMPLE_ARRIVED_MM:
+        yield from bps.mv(stage.sample_x, position_mm)
+
+
+def stage_speeds(stage: TomographyStage) -> MsgGenerator[None]:
+    """Set the sample translation's and the rotation's speeds (``.VELO``) to the stage's
+    ``sample_speed_mm_s`` and ``rotation_speed_deg_s`` (a fly pass sets its own and restores
+    this one)."""
+    sample_speed = yield from bps.rd(stage.sample_speed_mm_s)
+    rotation_speed = yield from bps.rd(stage.rotation_speed_deg_s)
+    yield from bps.mv(
+        stage.sample_x.velocity, sample_speed, stage.rotation.velocity, rotation_speed
     )
 
 
@@ -165,8 +203,15 @@ class FlyPass:
     keys, which Tiled takes as the same stream.
     """
 
-    def __init__(self, flyer: RotationFlyer, settings: CTSettings) -> None:
+    def __init__(
+        self,
+        flyer: RotationFlyer,
+        settings: CTSettings,
+        ready: Callable[[], MsgGenerator[None]] | None = None,
+    ) -> None:
         self.flyer, self.settings = flyer, settings
+        #: What the pass waits for once prepared, before it starts (the sample in the beam).
+        self.ready = ready
         #: The pass's file is open (between its stage and its unstage).
         self.under_way = False
 
@@ -180,6 +225,8 @@ class FlyPass:
             # From here a suspension replays the pass (the stage cleared the checkpoint).
             self.under_way = True
             yield from bps.prepare(flyer, self.settings.fly_spec(), wait=True)
+            if self.ready is not None:
+                yield from self.ready()
             yield from bps.declare_stream(flyer, name=flyer.stream, collect=True)
             yield from bps.kickoff(flyer, wait=True)
             yield from bps.complete(flyer, wait=True)
@@ -249,43 +296,86 @@ def acquire_ct(
     clock: StationClock | None = None,
 ) -> MsgGenerator[None]:
     """Darks, flats and projections in streams ``dark``, ``flat`` and ``projection_stream``
-    (no run).
+    (no run), the frames overlapping the motions; then the CT's timing in stream
+    ``ct_timing`` (`plans.ct_timing.record_timing`: each phase's wall seconds and the whole
+    ÷ every frame's exposure).
+
+    In order, at the stage's ``sample_speed_mm_s`` and ``rotation_speed_deg_s``:
+
+    1. the shutter closes; the sample sets off out of the beam and the rotation to its first
+       position (a fly pass's run-up start, or ``start_deg``); the darks are taken meanwhile
+       (closed shutter: where the sample is does not matter);
+    2. once the sample is fully out (its readback at ``sample_out_mm``) the shutter opens
+       and the flats are taken: a flat is never taken with the sample moving, nor partly in
+       the beam; the rotation may still be on its way (the sample is out);
+    3. the sample sets off back in; meanwhile the ``detectors`` are read (a fly scan), the
+       rotation arrives, the projections' file opens and the fly pass is prepared; the first
+       projection waits for the sample to be in (its readback at ``sample_in_mm``);
+    4. the projections, the shutter closes. The rotation stays where the projections ended
+       (a fly pass: beyond ``stop_deg`` by its run-out); the next CT's darks and flats
+       overlap its return.
+
+    Flats are taken before the projections only (as darks), so that an analysis can
+    normalise the projections as they arrive.
 
     With a ``flyer`` (see `ct_flyer`) the projections are a fly scan into the flyer's stream,
     and ``detectors`` are read before and after it in stream ``ct_conditions``; without, a
     step scan reading ``detectors`` with every projection. With a ``beam`` monitor, the CT
     takes no flat or projection while the beam is down (`plans.beam_wait`: each flat and step
     projection waits, a fly pass is suspended and flown again), and the ring current is read
-    with every dark, flat and step projection (and in ``ct_conditions``). The ``clock`` is
+    with every dark, flat and step projection (and in ``ct_conditions``); the rotation and the
+    sample translation are read with every dark and flat. The ``clock`` is
     read in every event (of a fly scan, in ``ct_conditions``: the pass's frames are stream
     data of the detector's file). Leaves the shutter closed and the sample in the beam.
     """
+    timer = PhaseTimer()
     beam_readers = [beam] if beam is not None else []
     conditions = clocked([*detectors, *beam_readers], clock)
-    fly_pass = FlyPass(flyer, settings) if flyer is not None else None
-
     sample_in_mm, sample_out_mm = yield from sample_positions(stage)
+    first_deg = settings.start_deg
+    if flyer is not None:
+        first_deg = flyer.travel_deg(settings.fly_spec())[0]
+
+    def sample_in() -> MsgGenerator[None]:
+        yield from sample_arrived(stage, sample_in_mm)
+        timer.end("projection_setup")
+
+    fly_pass = FlyPass(flyer, settings, ready=sample_in) if flyer is not None else None
+
     cam = detector.cam
+    yield from stage_speeds(stage)
     yield from bps.mv(cam.acquire_time, settings.exposure_s, cam.num_images, 1)
     yield from bps.mv(stage.shutter, Shutter.CLOSED)
-    frame_readers = clocked([stage.rotation, *beam_readers], clock)
+    yield from bps.abs_set(stage.sample_x, sample_out_mm, group=SAMPLE_MOVE)
+    yield from bps.abs_set(stage.rotation, first_deg, group=ROTATION_MOVE)
+    # Where the sample was is in every dark and flat: a flat's proves it was out.
+    frame_readers = clocked([stage.rotation, stage.sample_x, *beam_readers], clock)
     yield from _frames(detector, frame_readers, settings.num_darks, data_keys.DARK)
-    yield from bps.mv(stage.sample_x, sample_out_mm, stage.rotation, settings.start_deg)
+    timer.end("darks")
+    yield from sample_arrived(stage, sample_out_mm)
     yield from bps.mv(stage.shutter, Shutter.OPEN)
+    timer.end("sample_out")
     yield from _frames(detector, frame_readers, settings.num_flats, data_keys.FLAT, beam, clock)
-    yield from bps.mv(stage.sample_x, sample_in_mm)
+    timer.end("flats")
+    yield from bps.abs_set(stage.sample_x, sample_in_mm, group=SAMPLE_MOVE)
     if fly_pass is None:
+        yield from bps.wait(group=ROTATION_MOVE)
+        yield from sample_in()
         yield from step_projections(
             stage, detector, settings, conditions, projection_stream, beam, clock
         )
     else:
         if conditions:
             yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
+        yield from bps.wait(group=ROTATION_MOVE)  # before the pass's own move to its start
         yield from beam_gate(beam, clock)
         yield from waiting_for_beam(fly_pass.plan(), beam, fly_pass.interrupted)
         if conditions:
             yield from bps.trigger_and_read(conditions, name=data_keys.CT_CONDITIONS)
+    timer.end("projections")
     yield from bps.mv(stage.shutter, Shutter.CLOSED)
+    timer.end("finish")
+    yield from record_timing(timer, settings.num_frames * settings.exposure_s, clock)
 
 
 def ct_scan(
@@ -377,7 +467,8 @@ def ct_geometry(
     stage: TomographyStage, detector: TomographyDetector, flyer: RotationFlyer | None = None
 ) -> MsgGenerator[dict]:
     """What a reconstruction needs besides the frames: pixel size, sample in/out positions,
-    and how the projections were taken (``fly`` or ``step``; a fly scan's speed) (reads)."""
+    and how the projections were taken (``fly`` or ``step``; a fly scan's detector readout
+    and the rotation's acceleration time, s, which set its speed and run-up) (reads)."""
     sample_in_mm, sample_out_mm = yield from sample_positions(stage)
     geometry = {
         "pixel_size_um": float((yield from bps.rd(detector.pixel_size_um))),
@@ -386,5 +477,5 @@ def ct_geometry(
         "acquisition": "step" if flyer is None else "fly",
     }
     if flyer is not None:
-        geometry.update(readout_s=flyer.readout_s, run_up_s=flyer.run_up_s)
+        geometry.update(readout_s=flyer.readout_s, acceleration_s=flyer.acceleration_s())
     return geometry

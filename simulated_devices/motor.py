@@ -3,7 +3,9 @@
 Serves the fields ophyd's `EpicsMotor` uses (``.VAL .RBV .DMOV .MOVN .HLM .LLM .VELO .ACCL
 .STOP .HLS .LLS .EGU``). Unlike caproto's example motor it publishes its user limits as the
 ``.VAL`` control limits (so ophyd raises `LimitError` before any put) and refuses a write
-beyond them in the IOC too.
+beyond them in the IOC too. A move follows the motor record's trapezoidal profile: from rest
+to ``.VELO`` in ``.ACCL`` seconds, at ``.VELO``, and to rest in ``.ACCL`` (a short move
+accelerates for half its distance and decelerates for the other half).
 """
 
 from __future__ import annotations
@@ -21,6 +23,49 @@ from .pvs import ReportingGroup
 TICK_S = 0.02
 #: Display precision of the position (``.PREC`` and the readbacks' precision), digits.
 PRECISION = 4
+
+
+def move_duration_s(distance: float, velocity: float, acceleration_s: float) -> float:
+    """Experiment seconds a move of ``distance`` (units) takes at ``velocity`` (units/s),
+    accelerating from and decelerating to rest in ``acceleration_s`` (the record's ACCL)."""
+    distance = abs(distance)
+    if velocity <= 0 or distance == 0:
+        return 0.0
+    if acceleration_s <= 0:
+        return distance / velocity
+    ramp = velocity * acceleration_s / 2  # distance accelerating to full speed takes
+    if 2 * ramp >= distance:  # never at full speed: half accelerating, half decelerating
+        return 2 * math.sqrt(distance * acceleration_s / velocity)
+    return 2 * acceleration_s + (distance - 2 * ramp) / velocity
+
+
+def travelled(elapsed_s: float, distance: float, velocity: float, acceleration_s: float) -> float:
+    """How far (units, ≥ 0) a move of ``distance`` has gone after ``elapsed_s`` (see
+    `move_duration_s`)."""
+    distance = abs(distance)
+    total_s = move_duration_s(distance, velocity, acceleration_s)
+    if elapsed_s >= total_s:
+        return distance
+    if elapsed_s <= 0:
+        return 0.0
+    if acceleration_s <= 0:
+        return velocity * elapsed_s
+    rate = velocity / acceleration_s  # units/s²
+    ramp_s = min(acceleration_s, total_s / 2)
+    if elapsed_s <= ramp_s:
+        return rate * elapsed_s**2 / 2
+    remaining_s = total_s - elapsed_s
+    if remaining_s <= ramp_s:
+        return distance - rate * remaining_s**2 / 2
+    return rate * ramp_s**2 / 2 + velocity * (elapsed_s - ramp_s)
+
+
+def full_speed_s(distance: float, velocity: float, acceleration_s: float) -> tuple[float, float]:
+    """When (experiment s into the move) it reaches full speed and starts to decelerate:
+    the ends of its constant-velocity part, where a follower's interpolation holds."""
+    total_s = move_duration_s(distance, velocity, acceleration_s)
+    ramp_s = min(max(acceleration_s, 0.0), total_s / 2)
+    return ramp_s, total_s - ramp_s
 
 
 @register_record
@@ -55,6 +100,8 @@ class SimulatedMotor(ReportingGroup):
         (low, high) user limits, in engineering units.
     velocity
         Initial velocity, units/s.
+    acceleration_s
+        Initial acceleration time (``.ACCL``), s: to full speed and back to rest.
     units
         Engineering units (``.EGU``).
     on_position
@@ -77,6 +124,7 @@ class SimulatedMotor(ReportingGroup):
         limits: tuple[float, float],
         velocity: float,
         units: str,
+        acceleration_s: float = 0.0,
         initial_position: float = 0.0,
         on_position=None,
         ceiling: Callable[[], float] | None = None,
@@ -87,14 +135,17 @@ class SimulatedMotor(ReportingGroup):
         self.clock = clock
         self.limits = limits
         self.initial_velocity = velocity
+        self.initial_acceleration_s = acceleration_s
         self.units = units
         self.initial_position = initial_position
         self.on_position = on_position
         self.ceiling = ceiling
         self.on_ceiling = on_ceiling
         self._target: float | None = None
-        # (readback, experiment time, speed) at the start of the current move.
-        self._move: tuple[float, float, float] = (initial_position, 0.0, velocity)
+        # (readback, experiment time, speed, acceleration time) at the start of the move.
+        self._move: tuple[float, float, float, float] = (initial_position, 0.0, velocity, 0.0)
+        # Experiment time of the last position reported to ``on_position``.
+        self._reported_s = 0.0
 
     @property
     def position(self) -> float:
@@ -113,9 +164,13 @@ class SimulatedMotor(ReportingGroup):
         fields = self.motor.field_inst
         now = self.clock.now()
         self._target = float(value)
-        self._move = (fields.user_readback_value.value, now, abs(fields.velocity.value))
-        if self.on_position is not None:
-            await self.on_position(self._move[0], now)
+        self._move = (
+            fields.user_readback_value.value,
+            now,
+            abs(fields.velocity.value),
+            max(float(fields.seconds_to_velocity.value), 0.0),
+        )
+        await self._report(self._move[0], now)
         await self.motor.field_inst.done_moving_to_value.write(0)
         await self.motor.field_inst.motor_is_moving.write(1)
         return value
@@ -130,7 +185,7 @@ class SimulatedMotor(ReportingGroup):
         for readback in (fields.user_readback_value, fields.dial_readback_value):
             await readback.write_metadata(units=self.units, precision=PRECISION)
         await fields.velocity.write(self.initial_velocity)
-        await fields.seconds_to_velocity.write(0.1)
+        await fields.seconds_to_velocity.write(self.initial_acceleration_s)
         await fields.user_low_limit.write(low)
         await fields.user_high_limit.write(high)
         await instance.write_metadata(
@@ -140,8 +195,7 @@ class SimulatedMotor(ReportingGroup):
         await fields.user_readback_value.write(self.initial_position)
         await fields.done_moving_to_value.write(1)
         await fields.motor_is_moving.write(0)
-        if self.on_position is not None:
-            await self.on_position(self.initial_position, self.clock.now())
+        await self._report(self.initial_position, self.clock.now())
         while True:
             await async_lib.library.sleep(TICK_S)
             await self._tick(fields)
@@ -155,15 +209,29 @@ class SimulatedMotor(ReportingGroup):
                 await self.motor.write(readback, verify_value=False)
         if self._target is None:
             return
-        origin, started, velocity = self._move
+        origin, started, velocity, acceleration_s = self._move
         distance = self._target - origin
         now = self.clock.now()
-        travelled = velocity * (now - started)
-        if travelled >= abs(distance):
+        duration_s = move_duration_s(distance, velocity, acceleration_s)
+        if velocity > 0 and now - started >= duration_s:
             position = self._target
-            now = started + abs(distance) / velocity if velocity > 0 else now
+            now = started + duration_s
         else:
-            position = origin + math.copysign(travelled, distance)
+            position = origin + math.copysign(
+                travelled(now - started, distance, velocity, acceleration_s), distance
+            )
+        # The ends of the constant-speed part, reported as they pass (a follower interpolates
+        # linearly between reports: exact only where the speed is constant).
+        for offset_s in full_speed_s(distance, velocity, acceleration_s):
+            at_s = started + offset_s
+            if self._reported_s < at_s < now:
+                await self._report(
+                    origin
+                    + math.copysign(
+                        travelled(offset_s, distance, velocity, acceleration_s), distance
+                    ),
+                    at_s,
+                )
         commanded = self._target
         stopped = self.ceiling is not None and position > self.ceiling()
         if stopped:
@@ -172,11 +240,16 @@ class SimulatedMotor(ReportingGroup):
             await self.motor.write(position, verify_value=False)
         await fields.user_readback_value.write(position)
         await fields.dial_readback_value.write(position)
-        if self.on_position is not None:
-            await self.on_position(position, now)
+        await self._report(position, now)
         if position == self._target:
             self._target = None
             await fields.motor_is_moving.write(0)
             await fields.done_moving_to_value.write(1)
         if stopped and self.on_ceiling is not None:
             await self.on_ceiling(commanded)
+
+    async def _report(self, position: float, at_s: float) -> None:
+        """Tell ``on_position`` where the motor is (was) at experiment time ``at_s``."""
+        self._reported_s = at_s
+        if self.on_position is not None:
+            await self.on_position(position, at_s)

@@ -73,6 +73,9 @@ from .pvs import MESSAGE_LENGTH, ReportingGroup, message_pv
 
 #: |samx| beyond which the sample is out of the beam, mm.
 SAMPLE_IN_BEAM_MM = 1.0
+#: Acceleration times (``.ACCL``) of the rotation and the sample translation, s: an
+#: air-bearing rotation stage's and a linear stage's.
+ROTATION_ACCELERATION_S, SAMPLE_ACCELERATION_S = 0.2, 0.1
 #: The camera's status messages while idle and while acquiring (ADSimDetector's words).
 STATUS_IDLE, STATUS_ACQUIRING = "Waiting for acquire command", "Acquiring data"
 #: A file plugin's write status (NDFile's ``WriteStatus``).
@@ -255,6 +258,7 @@ class TomographyIOC(ReportingGroup):
             clock=cell.clock,
             limits=(-3600.0, 3600.0),
             velocity=30.0,
+            acceleration_s=ROTATION_ACCELERATION_S,
             units="deg",
             on_position=self.position_compare.follow,
         )
@@ -265,6 +269,7 @@ class TomographyIOC(ReportingGroup):
             clock=cell.clock,
             limits=(-20.0, 20.0),
             velocity=2.0,
+            acceleration_s=SAMPLE_ACCELERATION_S,
             units="mm",
         )
         self.pvdb.update(self.rotation.pvdb)

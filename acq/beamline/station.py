@@ -181,11 +181,15 @@ def make_potentiostat(config: StationConfig, *, fake: bool = False) -> Potentios
 
 
 def make_tomo_stage(config: StationConfig, *, fake: bool = False) -> TomographyStage:
-    """Rotation, sample translation and shutter, with the config's sample-out position."""
+    """Rotation, sample translation and shutter, with the config's sample-out position and
+    stage speeds."""
+    tomography = config.tomography
     stage = _kind(TomographyStage, fake)(
-        config.station.prefix + config.tomography.prefix, name=data_keys.STAGE
+        config.station.prefix + tomography.prefix, name=data_keys.STAGE
     )
-    stage.sample_out_mm.put(config.tomography.sample_out_mm)
+    stage.sample_out_mm.put(tomography.sample_out_mm)
+    stage.sample_speed_mm_s.put(tomography.sample_speed_mm_s)
+    stage.rotation_speed_deg_s.put(tomography.rotation_speed_deg_s)
     return stage
 
 

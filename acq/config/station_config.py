@@ -67,6 +67,9 @@ class ConfigError(ValueError):
 #: a typo, and a wait that long would hang a plan for good.
 MAX_TIME_SCALE = 1e7
 MAX_WAIT_S = 86400.0
+#: Fastest sample translation (mm/s) and rotation (deg/s) a tomography stage is asked for.
+MAX_SAMPLE_SPEED_MM_S = 100.0
+MAX_ROTATION_SPEED_DEG_S = 720.0
 
 
 def _inside(path: Path) -> Path:
@@ -271,6 +274,12 @@ class TomographySection(_Table):
     frames_dir: Annotated[Path, AfterValidator(_inside)] = Path("frames")
     #: Sample translation that takes the sample out of the beam for flat fields, mm.
     sample_out_mm: float = 5.0
+    #: Speed of the sample translation in and out of the beam, mm/s (its ``.VELO`` during a
+    #: CT; a micro-tomography stage's, not the simulator's start-up default).
+    sample_speed_mm_s: float = Field(default=10.0, gt=0, le=MAX_SAMPLE_SPEED_MM_S)
+    #: Speed of the rotation between a CT's passes (to its start, back from its run-out),
+    #: deg/s; a fly pass sets its own from the exposure.
+    rotation_speed_deg_s: float = Field(default=90.0, gt=0, le=MAX_ROTATION_SPEED_DEG_S)
     #: The storage ring's current, a whole PV name (a facility's, e.g.
     #: ``SR:C03-BI{DCCT:1}I:Real-I``); empty: the tomography IOC's ``BeamCurrent_RBV``
     #: (what the simulated station serves).

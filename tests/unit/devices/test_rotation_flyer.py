@@ -135,3 +135,19 @@ def test_the_stream_holds_frames_and_angles_by_reference(flyer):
     assert [doc["indices"] for _, doc in flyer.collect_asset_docs()] == [
         {"start": 3, "stop": 5}
     ] * 2
+
+
+def test_the_run_up_is_the_distance_the_rotations_acceleration_takes_and_a_step(flyer):
+    flyer.stage.rotation.acceleration.sim_put(0.2)
+    velocity = flyer.velocity_deg_s(SPEC)
+    run_up = velocity * 0.2 / 2 + SPEC.step_deg
+    start, end = flyer.travel_deg(SPEC)
+    assert start == pytest.approx(SPEC.start_deg - run_up)
+    assert end == pytest.approx(SPEC.stop_deg + run_up)
+    backwards = FlySpec(start_deg=180.0, step_deg=-45.0, num_frames=5, exposure_s=0.05)
+    assert flyer.travel_deg(backwards) == pytest.approx((180.0 + run_up, 0.0 - run_up))
+    # A slower rotation stage: a longer run-up; a given run_up_s overrides the record's ACCL.
+    flyer.stage.rotation.acceleration.sim_put(1.0)
+    assert flyer.travel_deg(SPEC)[0] < start
+    flyer.run_up_s = 0.2
+    assert flyer.travel_deg(SPEC) == pytest.approx((start, end))
