@@ -25,22 +25,26 @@ writer failed on.
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from bluesky_tiled_plugins import TiledWriter
 
 # TiledWriter's naming of a run's backup file (JSONLinesWriter's), so the two agree.
 from bluesky_tiled_plugins.writing._json_writer import default_name
 from bluesky_tiled_plugins.writing.tiled_writer import RunNormalizer, _RunWriter
-from event_model import DocumentNames, pack_event_page, sanitize_doc, schema_validators
-from event_model.documents import Event
+from event_model import (
+    DocumentNames,
+    pack_event_page,
+    sanitize_doc,
+    schema_validators,
+    unpack_event_page,
+)
+from event_model.documents import Event, EventPage
 from tiled.client.container import Container
 
 from ..analysis.results import ALL_ARRAYS_AS_ZARR
@@ -85,6 +89,7 @@ class BackgroundWriter:
         self.failures = 0
         self._queue: queue.Queue = queue.Queue()
         self._held: list[dict] = []  # events of one stream not yet handed on (worker's)
+        self._wake = threading.Event()  # ends the worker's wait for more events
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
@@ -100,39 +105,55 @@ class BackgroundWriter:
         """Wait until every document so far has been written; False on timeout."""
         done = threading.Event()
         self._queue.put((_CLOSE, done))
+        self._wake.set()
         return done.wait(timeout_s)
 
     def close(self, timeout_s: float | None = 60.0) -> None:
         """Write what is queued, then stop the worker."""
         self.flush(timeout_s)
         self._queue.put((None, None))
+        self._wake.set()
         self._thread.join(timeout_s)
 
     def _work(self) -> None:
-        deadline = math.inf  # monotonic time by which the held events are handed on
-        while True:
-            try:
-                timeout_s = max(0.0, deadline - time.monotonic()) if self._held else None
-                name, doc = self._queue.get(timeout=timeout_s)
-            except queue.Empty:
-                self._hand_on_held()
+        closing = False
+        while not closing:
+            name, doc = self._queue.get()
+            if name != "event" or self.max_events <= 1:
+                closing = self._take(name, doc)
                 continue
-            if name == "event" and self.max_events > 1:
-                if self._held and self._held[0]["descriptor"] != doc["descriptor"]:
-                    self._hand_on_held()
-                if not self._held:
-                    deadline = time.monotonic() + self.max_delay_s
-                self._held.append(doc)
-                if len(self._held) >= self.max_events:
-                    self._hand_on_held()
-                continue
+            # Let more events come without waking for each (a wake takes the GIL from the
+            # RunEngine's thread, a cost per event the batch is there to save): until
+            # max_delay_s has passed or a flush asks; then take everything queued.
+            self._wake.wait(self.max_delay_s)
+            self._wake.clear()
+            closing = self._take(name, doc)
+            while not closing:
+                try:
+                    name, doc = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                closing = self._take(name, doc)
             self._hand_on_held()
-            if name is None:
-                return
-            if name is _CLOSE:
-                doc.set()
-                continue
-            self._call(name, doc)
+
+    def _take(self, name: Any, doc: Any) -> bool:
+        """Hold an event back, or hand on the held events and then ``doc`` (a document, a
+        flush's `threading.Event`, or None to stop); True when told to stop."""
+        if name == "event" and self.max_events > 1:
+            if self._held and self._held[0]["descriptor"] != doc["descriptor"]:
+                self._hand_on_held()
+            self._held.append(doc)
+            if len(self._held) >= self.max_events:
+                self._hand_on_held()
+            return False
+        self._hand_on_held()
+        if name is None:
+            return True
+        if name is _CLOSE:
+            doc.set()
+            return False
+        self._call(name, doc)
+        return False
 
     def _hand_on_held(self) -> None:
         if len(self._held) == 1:
@@ -161,17 +182,19 @@ class PageNormalizer(RunNormalizer):
     external data (frames registered from datums) go through event by event, as
     ``batch_size=1`` has them: a larger batch size would hold their registration back.
 
-    Such a page is checked against event_model's schema once, its events not again one by
-    one: RunNormalizer checks every document it passes on, which for events was 55 % of the
-    writer's CPU time, time the RunEngine's thread waits for the GIL (benchmarks/
-    tiled_streaming.py).
+    Of such a page only the first event is checked against event_model's schema: RunNormalizer
+    checks every document it passes on, which for events was 55 % of the writer's CPU time
+    (checking the page as a whole still half), time the RunEngine's thread waits for the GIL
+    (benchmarks/tiled_streaming.py). The page's events were made by the RunEngine from one
+    descriptor, which is checked; a malformed row still fails its write, and the run goes to
+    the backup.
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._run_writer: _RunWriter | None = None
         self._internal_only: set[str] = set()  # uids of descriptors without external data
-        self._page_checked = False  # inside an event page checked as a whole
+        self._page_checked = False  # inside an event page whose first event was checked
 
     def subscribe(self, func, name="all"):
         """Subscribe ``func``, TiledWriter's run writer, whose batch size pages set."""
@@ -189,7 +212,9 @@ class PageNormalizer(RunNormalizer):
         if self._run_writer is None or doc["descriptor"] not in self._internal_only:
             super().event_page(doc)
             return
-        schema_validators[DocumentNames.event_page].validate(doc)
+        schema_validators[DocumentNames.event].validate(
+            next(unpack_event_page(cast(EventPage, doc)))
+        )
         batch_size = self._run_writer._batch_size
         self._run_writer._batch_size = len(doc["seq_num"])
         self._page_checked = True
@@ -200,7 +225,7 @@ class PageNormalizer(RunNormalizer):
             self._page_checked = False
 
     def emit(self, name, doc):
-        """Pass ``doc`` on, checked against its schema unless its page was."""
+        """Pass ``doc`` on, checked against its schema unless its page's first event was."""
         if self._page_checked and name == DocumentNames.event:
             self.dispatcher.process(name, doc)
         else:
