@@ -4,11 +4,12 @@ bluesky-tiled-plugins' `TiledWriter` writes synchronously, one HTTP request per 
 its ``batch_size`` is 1 (≈30 ms per event here: ≈35 events/s), and with a larger one only
 when that many events have come or the run stops: neither keeps a reader up to date at every
 rate. `BackgroundWriter` hands each document to a thread of its own, which calls the writer
-in order; given ``max_events``, it holds a stream's consecutive events back and hands them on
-as one event page once ``max_events`` have come, ``max_delay_s`` after the first, or before
-any other document (descriptor, stop, another stream's event) or a `flush`. `TiledWriter`
-with `PageNormalizer` writes such a page's rows in one request (`TiledBackgroundWriter`): an
-event is readable in Tiled within ``max_delay_s`` plus one request at any rate.
+in order; given ``max_events``, it waits until ``max_delay_s`` after an event's time (a
+`flush` ends the wait) and then takes everything queued, handing a stream's consecutive events
+on as one event page (``max_events`` at most) before whatever follows them (descriptor, stop,
+another stream's event). `TiledWriter` with `PageNormalizer` writes such a page's rows in one
+request (`TiledBackgroundWriter`): an event is readable in Tiled within ``max_delay_s`` plus
+the requests before it, at any rate.
 
 TiledWriter's own ``backup_directory`` keeps every run that fails to reach Tiled as JSON lines
 (a failed page is backed up with the rest of its run); `TiledBackgroundWriter` knows which
@@ -27,6 +28,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +72,10 @@ class BackgroundWriter:
         Name of the worker thread.
     max_events
         Consecutive events of one stream handed on together, as one event page, at most;
-        1 hands every event on as it comes.
+        1 hands every document on as it comes.
     max_delay_s
-        Seconds an event is held back at most, waiting for more (with ``max_events`` > 1).
+        Seconds after an event's ``time`` the worker waits for more (with ``max_events`` >
+        1), unless a flush asks sooner; documents queued meanwhile wait with it.
     """
 
     def __init__(
@@ -124,8 +127,10 @@ class BackgroundWriter:
                 continue
             # Let more events come without waking for each (a wake takes the GIL from the
             # RunEngine's thread, a cost per event the batch is there to save): until
-            # max_delay_s has passed or a flush asks; then take everything queued.
-            self._wake.wait(self.max_delay_s)
+            # max_delay_s after the event was made (not after it was taken: one that waited
+            # behind a slow request waits no more) or a flush asks; then take all queued.
+            made_s_ago = max(0.0, time.time() - doc["time"])
+            self._wake.wait(max(0.0, self.max_delay_s - made_s_ago))
             self._wake.clear()
             closing = self._take(name, doc)
             while not closing:

@@ -5,6 +5,7 @@ on as event pages: at ``max_events``, before any other document, at a flush, and
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from event_model import unpack_event_page
@@ -46,7 +47,7 @@ def event(descriptor: str, seq_num: int) -> dict:
         "uid": f"{descriptor}-{seq_num}",
         "descriptor": descriptor,
         "seq_num": seq_num,
-        "time": float(seq_num),
+        "time": time.time(),  # the worker waits from an event's time on
         "data": {"x": seq_num},
         "timestamps": {"x": float(seq_num)},
         "filled": {},
