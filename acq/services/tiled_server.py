@@ -8,6 +8,13 @@ reading, on loopback. Beyond Tiled's own formats it serves a run as its Bluesky 
 and bluesky-tiled-plugins' ``BlueskyRun.documents()`` ask for (README, "Reading the data with
 other clients"); ``tiled serve catalog`` has no option for that, a server config file has.
 
+Both SQLite databases (the catalog and the table storage that holds the events' rows) are
+put in write-ahead-log mode once the server answers: in SQLite's default rollback journal a
+reader polling a run while TiledWriter appends to it makes either answer HTTP 500 "database is
+locked" (the writer's client then retries, slowing it 20× and risking duplicated rows). Tiled
+asks for WAL itself when it initialises a catalog, but inside a transaction, where SQLite
+ignores it; the table storage it never sets. The mode is kept in the database file.
+
 Tiled's `SimpleTiledServer` serves the same kind of catalog from a thread of the calling
 process; here the server is a process of its own, so serving HTTP never competes with the
 RunEngine (or the analysis) for the GIL, and its log is a file beside the catalog.
@@ -15,7 +22,9 @@ RunEngine (or the analysis) for the GIL, and its log is a file beside the catalo
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -26,6 +35,13 @@ from ..config import StationConfig
 from ..runtime.tiled_client import embedded_api_key
 from .child import ChildService, ServiceError
 from .ports import free_tcp_port, tcp_port_free
+
+logger = logging.getLogger(__name__)
+
+#: The server's SQLite databases under its directory: the catalog and the table storage.
+SQLITE_DATABASES = ("catalog.db", "tables.db")
+#: Seconds `write_ahead_logging` waits for the server's connections to let go of a database.
+SQLITE_BUSY_TIMEOUT_S = 10.0
 
 #: Exporters beyond Tiled's defaults, by spec: a ``BlueskyRun`` as the sequence of its
 #: documents (``{"name": …, "doc": …}`` records, RFC 7464 JSON text sequence), rebuilt from
@@ -75,15 +91,15 @@ class EmbeddedTiled(ChildService):
         of it: the server reads ``TILED_SINGLE_USER_API_KEY``)."""
         return {
             "catalog": {
-                "uri": f"sqlite:///{self.directory / 'catalog.db'}",
+                "uri": f"sqlite:///{self.directory / SQLITE_DATABASES[0]}",
                 "writable_storage": [
                     str(self.directory / "files"),
-                    f"sqlite:///{self.directory / 'tables.db'}",
+                    f"sqlite:///{self.directory / SQLITE_DATABASES[1]}",
                 ],
                 "readable_storage": [str(directory) for directory in self.readable_dirs],
                 # Checking an existing catalog costs a `tiled catalog init` subprocess at
                 # every start: only a new one is initialised.
-                "init_if_not_exists": not (self.directory / "catalog.db").exists(),
+                "init_if_not_exists": not (self.directory / SQLITE_DATABASES[0]).exists(),
             },
             "media_types": BLUESKY_MEDIA_TYPES,
         }
@@ -125,6 +141,15 @@ class EmbeddedTiled(ChildService):
         # that in ps); the server's log, which then shows it, is the owner's only.
         self.launch(self.command(), {**os.environ, "TILED_SINGLE_USER_API_KEY": self.api_key})
         self.wait_until(self._answers)
+        # After the server has initialised a new catalog (WAL needs the file to exist).
+        for name in SQLITE_DATABASES:
+            if (mode := write_ahead_logging(self.directory / name)) != "wal":
+                logger.warning(
+                    "%s stays in journal mode %r (no WAL on this file system?): a reader "
+                    "polling a run may meet 'database is locked'",
+                    self.directory / name,
+                    mode,
+                )
 
     def _answers(self) -> bool:
         return tiled_answers(self.uri)
@@ -136,6 +161,18 @@ def tiled_answers(uri: str) -> bool:
         return httpx.get(f"{uri}/api/v1/", timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def write_ahead_logging(path: Path) -> str:
+    """Put the SQLite database ``path`` (made if missing) in write-ahead-log mode, in which
+    readers and a writer do not lock each other out; return the journal mode it is in.
+
+    The mode is a property of the file, kept for every connection and later process.
+    """
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as connection:
+        (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
+    connection.close()
+    return mode
 
 
 def embedded_tiled(config: StationConfig) -> EmbeddedTiled:
