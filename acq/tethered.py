@@ -81,9 +81,23 @@ def run_program(parent_pid: int, command: Sequence[str]) -> int:
     """Run ``command`` as this process's child until it exits, passing on `PASSED_ON`, and
     sending it SIGTERM once ``parent_pid`` has gone; its exit status (128 + N for a signal N,
     as a shell reports it)."""
-    child = subprocess.Popen(list(command))
+    # The handlers go in before the child starts: a signal in between would otherwise end
+    # the tether by its default action and leave the program running, unwatched.
+    started: list[subprocess.Popen] = []
+    early: list[int] = []
+
+    def pass_on(received: int, frame: object) -> None:
+        if started:
+            started[0].send_signal(received)
+        else:
+            early.append(received)
+
     for number in PASSED_ON:
-        signal.signal(number, lambda received, frame: child.send_signal(received))
+        signal.signal(number, pass_on)
+    child = subprocess.Popen(list(command))
+    started.append(child)
+    for received in early:
+        child.send_signal(received)
     tether_to(parent_pid, child.terminate)
     status = child.wait()
     return status if status >= 0 else 128 - status
