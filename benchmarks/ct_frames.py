@@ -23,7 +23,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -154,8 +153,19 @@ def render(pixels: int, frames: int) -> dict[str, float]:
         "cpu_per_frame_s": cpu_s / done,
         "wall_per_frame_s": wall_s / done,
         "frames": float(done),
-        "peak_rss_GB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_rss_GB": peak_rss_GB(),
     }
+
+
+def peak_rss_GB() -> float:
+    """This process's peak resident memory since it was started, GB (``VmHWM``: Linux keeps
+    ``getrusage``'s ``ru_maxrss`` across ``exec``, so a child started by a large benchmark
+    process would report the parent's peak)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def render_in_child(pixels: int, frames: int) -> dict[str, float]:
@@ -228,7 +238,7 @@ def figures(quick: bool, directory: Path = DEFAULT_DIR) -> list[Figure]:
             "GB",
             8.0,
             "lower",
-            anchor="the process's peak resident memory (getrusage)",
+            anchor="the rendering process's peak resident memory (VmHWM)",
             detail=(
                 f"{run['frames']:.0f} frames rendered"
                 f"{' (quick; the setup, where memory peaks, is the same)' if quick else ''}; "
