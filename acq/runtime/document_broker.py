@@ -337,8 +337,6 @@ class BrokerPublisher:
             return run_uid
         if name in ("event", "event_page", "stream_datum"):
             return self._runs.get(doc["descriptor"])
-        if name == "datum":
-            return self._runs.get(doc["resource"])
-        if name == "datum_page":
+        if name in ("datum", "datum_page"):
             return self._runs.get(doc["resource"])
         return None

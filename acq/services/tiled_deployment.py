@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -51,7 +50,7 @@ from .child import (
 from .ports import free_tcp_port, tcp_port_free
 from .postgresql import database_uri, prepare_database
 from .supervisor import Supervisor
-from .tiled_server import BLUESKY_MEDIA_TYPES, tiled_answers
+from .tiled_server import BLUESKY_MEDIA_TYPES, tiled_answers, tiled_serve_command
 
 #: Each server's connection pools (catalog and tables): base size and overflow. Tiled's
 #: defaults (5 + 10 each) would let four servers open 120 connections, past PostgreSQL's
@@ -100,19 +99,7 @@ class DeploymentServer(ChildService):
     def command(self) -> list[str]:
         """``tiled serve config`` on loopback; ``--scalable`` has Tiled check the config fits
         a multi-process deployment (a key set, no in-memory state)."""
-        return [
-            sys.executable,
-            "-m",
-            "tiled",
-            "serve",
-            "config",
-            str(self.config_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--scalable",
-        ]
+        return tiled_serve_command(self.config_path, self.port, "--scalable")
 
     def start(self) -> None:
         """Start the server and return once it answers.

@@ -51,6 +51,23 @@ BLUESKY_MEDIA_TYPES = {
 }
 
 
+def tiled_serve_command(config_path: Path, port: int, *options: str) -> list[str]:
+    """``tiled serve config`` of ``config_path`` on 127.0.0.1:``port``, with ``options``."""
+    return [
+        sys.executable,
+        "-m",
+        "tiled",
+        "serve",
+        "config",
+        str(config_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+    ]
+
+
 class EmbeddedTiled(ChildService):
     """A Tiled server serving ``<data_dir>/tiled`` on loopback (a context manager).
 
@@ -106,18 +123,7 @@ class EmbeddedTiled(ChildService):
 
     def command(self) -> list[str]:
         """The ``tiled serve config`` command line."""
-        return [
-            sys.executable,
-            "-m",
-            "tiled",
-            "serve",
-            "config",
-            str(self.config_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
+        return tiled_serve_command(self.config_path, self.port)
 
     def start(self) -> None:
         """Start the server and return once it answers.
