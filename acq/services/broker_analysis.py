@@ -113,15 +113,13 @@ async def _analyse_claim(
     label = f"[{claim.uid[:8]}]"
     keeping = asyncio.create_task(_keep_claim(message, ack_wait_s / 3))
     try:
-        if await asyncio.to_thread(analysis_runs_of, client["analysis"], claim.uid):
+        if await asyncio.to_thread(lambda: analysis_runs_of(client["analysis"], claim.uid)):
             report(f"{label} already analysed (its claim acknowledged)")
         else:
             report(f"{label} claimed (station {claim.station}): reading its documents")
             analysis = LiveAnalysis(client, circuit=claim.circuit, report=report)
             await _analyse_documents(jetstream, claim.uid, analysis)
         await message.ack()
-    except asyncio.CancelledError:
-        raise
     except Exception as error:  # left unacknowledged: redelivered after ack_wait
         report(f"{label} not analysed ({type(error).__name__}: {error}); it is redelivered")
     finally:
